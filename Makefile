@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+OUTPUT ?= .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+INCLUDES := -I$(OUTPUT) -Imaps -Iloader -Icommon -Ibpf
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Werror -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror
+LDLIBS := -lbpf -lelf -lz -ljansson
+
+BPF_OBJS := $(OUTPUT)/flowbpf.bpf.o
+SKELS := $(OUTPUT)/flowbpf.skel.h
+COMMON_SRCS := common/log.c common/flowfmt.c loader/loader.c
+COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
+CLI_SRCS := cli/flowbpf.c cli/cmd_attach.c cli/cmd_show.c cli/cmd_verdict.c cli/json.c
+CLI_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS))
+TEST_SRCS := $(sort $(wildcard selftests/test_*.c))
+TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selftests/netns.c)
+
+.PHONY: all clean test check format
+all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner
+
+$(OUTPUT) $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests:
+	mkdir -p $@
+
+$(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/*.h maps/flowbpf.h vmlinux.h | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -I. -Imaps -Ibpf -c $< -o $@
+
+$(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
+	$(BPFTOOL) gen object $@ $<
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(OUTPUT)/%.o: %.c $(SKELS) $(wildcard */*.h) | $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests
+	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/flowbpf: $(CLI_OBJS) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The runner discovers tests by their "void test_<name>(void)" definitions.
+$(OUTPUT)/selftests/tests.inc: $(TEST_SRCS) | $(OUTPUT)/selftests
+	grep -h '^void test_[a-z0-9_]*(void)$$' $(TEST_SRCS) | \
+		sed 's/^void test_\([a-z0-9_]*\)(void)$$/DEFINE_TEST(\1)/' > $@
+
+$(OUTPUT)/selftests/runner.o: $(OUTPUT)/selftests/tests.inc
+
+$(OUTPUT)/selftests/runner: $(TEST_OBJS) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -lpcap -o $@
+
+test: all
+	./selftests/run.sh
+
+format:
+	clang-format -i bpf/*.c bpf/*.h maps/*.h loader/*.[ch] cli/*.[ch] common/*.[ch] selftests/*.[ch]
+
+clean:
+	rm -rf $(OUTPUT)

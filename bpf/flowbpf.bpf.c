@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * flowbpf datapath: per-flow accounting and verdicts.
+ *
+ * The XDP program sees ingress, the tc programs egress (and, optionally,
+ * ingress).  All share one parser and one set of maps; the key's dir field
+ * keeps the directions apart.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "flowbpf.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* The program's only .rodata: pinned as "config" and read back by tools. */
+const volatile struct flowbpf_config cfg = {
+	.abi_version = FLOWBPF_ABI_VERSION,
+	.mode = FLOWBPF_MODE_MONITOR,
+	.pending = FLOWBPF_VERDICT_PASS,
+	.dflt = FLOWBPF_VERDICT_PASS,
+	.timeout_ns = FLOWBPF_DEFAULT_TIMEOUT_NS,
+};
+
+enum { ACT_PASS, ACT_DROP };
+
+static __always_inline void stat_add(struct flowbpf_stats *st, int idx,
+				     __u64 n)
+{
+	if (st && idx >= 0 && idx < FLOWBPF_STAT_MAX)
+		st->c[idx] += n;
+}
+
+/* Copies the packet head and the key into the ring buffer; -1 if full. */
+static __always_inline int send_event(void *ctx, bool xdp,
+				      const struct flowbpf_key *k,
+				      __u32 frame_len, __u32 linear, __u64 now)
+{
+	struct flowbpf_event *e;
+	__u64 cap = linear;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return -1;
+	e->key = *k;
+	e->ts_ns = now;
+	e->pkt_len = frame_len;
+	/* Frames are at least ETH_HLEN long, so a short copy is never empty;
+	 * the mask keeps the size provably inside data[] for the verifier. */
+	if (cap >= FLOWBPF_EVENT_DATA)
+		cap = FLOWBPF_EVENT_DATA;
+	else
+		cap &= FLOWBPF_EVENT_DATA - 1;
+	if (cap && (xdp ? bpf_xdp_load_bytes(ctx, 0, e->data, cap) :
+			  bpf_skb_load_bytes(ctx, 0, e->data, cap)))
+		cap = 0;
+	e->cap_len = cap;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/*
+ * Accounts the packet to its flow and returns the verdict that applies to
+ * it.  The first packet of a flow records it as QUEUED and sends an event.
+ */
+static __always_inline __u32 flow_verdict(void *ctx, bool xdp,
+					  struct flowbpf_stats *st,
+					  struct flowbpf_key *k,
+					  struct pkt_meta *m, __u32 segs,
+					  __u32 frame_len, __u32 linear,
+					  __u64 bytes, __u64 now)
+{
+	struct flowbpf_verdict_val *v;
+	struct flowbpf_flow *f;
+
+	/* Look up first: updating an existing LRU key may evict others. */
+	f = bpf_map_lookup_elem(&flows, k);
+	if (!f) {
+		struct flowbpf_flow nf = {
+			.packets = segs,
+			.bytes = bytes,
+			.first_ns = now,
+			.last_ns = now,
+			.tcp_flags = m->tcp_flags,
+		};
+
+		if (!bpf_map_update_elem(&flows, k, &nf, BPF_NOEXIST)) {
+			stat_add(st, FLOWBPF_STAT_FLOWS_CREATED, 1);
+		} else {
+			/* Another CPU created it in between. */
+			f = bpf_map_lookup_elem(&flows, k);
+			if (!f)
+				stat_add(st, FLOWBPF_STAT_FLOW_INSERT_FAIL, 1);
+		}
+	}
+	if (f) {
+		__sync_fetch_and_add(&f->packets, segs);
+		__sync_fetch_and_add(&f->bytes, bytes);
+		if (m->tcp_flags)
+			__sync_fetch_and_or(&f->tcp_flags, m->tcp_flags);
+		f->last_ns = now;
+	}
+
+	v = bpf_map_lookup_elem(&verdicts, k);
+	if (!v) {
+		struct flowbpf_verdict_val nv = {
+			.verdict = FLOWBPF_VERDICT_QUEUED,
+			.source = FLOWBPF_SRC_KERNEL,
+			.set_ns = now,
+		};
+
+		if (bpf_map_update_elem(&verdicts, k, &nv, BPF_NOEXIST)) {
+			v = bpf_map_lookup_elem(&verdicts, k);
+			if (!v) {
+				stat_add(st, FLOWBPF_STAT_VERDICT_INSERT_FAIL, 1);
+				return cfg.dflt;
+			}
+		} else {
+			if (send_event(ctx, xdp, k, frame_len, linear, now))
+				stat_add(st, FLOWBPF_STAT_EVENTS_LOST, 1);
+			else
+				stat_add(st, FLOWBPF_STAT_EVENTS_SENT, 1);
+			return FLOWBPF_VERDICT_QUEUED;
+		}
+	}
+
+	if (v->verdict == FLOWBPF_VERDICT_QUEUED &&
+	    now - v->set_ns >= cfg.timeout_ns) {
+		/* Only the CPU that wins the exchange counts and stamps it. */
+		if (__sync_val_compare_and_swap(&v->verdict,
+						FLOWBPF_VERDICT_QUEUED,
+						cfg.dflt) ==
+		    FLOWBPF_VERDICT_QUEUED) {
+			v->source = FLOWBPF_SRC_TIMEOUT;
+			v->set_ns = now;
+			stat_add(st, FLOWBPF_STAT_DEFAULT_APPLIED, 1);
+		}
+		return cfg.dflt;
+	}
+	return v->verdict;
+}
+
+static __always_inline int handle(void *ctx, bool xdp, void *data,
+				  void *data_end, __u32 frame_len,
+				  __u32 ifindex, __u8 dir, __u32 segs)
+{
+	struct flowbpf_key k = {};
+	struct pkt_meta m = {};
+	struct flowbpf_stats *st;
+	__u32 zero = 0, verdict;
+	__u64 bytes, now;
+	int ret;
+
+	st = bpf_map_lookup_elem(&stats, &zero);
+	stat_add(st, FLOWBPF_STAT_PACKETS, segs);
+
+	ret = parse_packet(data, data_end, frame_len, &k, &m);
+	if (ret) {
+		/* Not ours to judge: non-IP and malformed frames go on, counted. */
+		stat_add(st, ret, segs);
+		return ACT_PASS;
+	}
+	if (m.frag == FRAG_FIRST)
+		stat_add(st, FLOWBPF_STAT_FRAG_FIRST, 1);
+	else if (m.frag == FRAG_LATER)
+		stat_add(st, FLOWBPF_STAT_FRAG_LATER, 1);
+
+	k.ifindex = ifindex;
+	k.dir = dir;
+	/* A GSO super-packet stands for segs wire packets, each with headers. */
+	bytes = m.ip_len;
+	if (segs > 1)
+		bytes += (__u64)(segs - 1) * m.hdr_len;
+	now = bpf_ktime_get_ns();
+
+	verdict = flow_verdict(ctx, xdp, st, &k, &m, segs, frame_len,
+			       data_end - data, bytes, now);
+
+	switch (verdict) {
+	case FLOWBPF_VERDICT_DROP:
+		if (cfg.mode == FLOWBPF_MODE_ENFORCE) {
+			stat_add(st, FLOWBPF_STAT_DROP, segs);
+			stat_add(st, FLOWBPF_STAT_DROP_BYTES, bytes);
+			return ACT_DROP;
+		}
+		stat_add(st, FLOWBPF_STAT_WOULD_DROP, segs);
+		stat_add(st, FLOWBPF_STAT_WOULD_DROP_BYTES, bytes);
+		return ACT_PASS;
+	case FLOWBPF_VERDICT_QUEUED:
+		if (cfg.mode == FLOWBPF_MODE_ENFORCE &&
+		    cfg.pending == FLOWBPF_VERDICT_DROP) {
+			stat_add(st, FLOWBPF_STAT_QUEUED_DROP, segs);
+			stat_add(st, FLOWBPF_STAT_QUEUED_DROP_BYTES, bytes);
+			return ACT_DROP;
+		}
+		stat_add(st, FLOWBPF_STAT_QUEUED_PASS, segs);
+		stat_add(st, FLOWBPF_STAT_QUEUED_PASS_BYTES, bytes);
+		return ACT_PASS;
+	default:
+		stat_add(st, FLOWBPF_STAT_PASS, segs);
+		stat_add(st, FLOWBPF_STAT_PASS_BYTES, bytes);
+		return ACT_PASS;
+	}
+}
+
+SEC("xdp")
+int flowbpf_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	return handle(ctx, true, data, data_end, data_end - data,
+		      ctx->ingress_ifindex, FLOWBPF_DIR_INGRESS, 1) == ACT_DROP ?
+		       XDP_DROP :
+		       XDP_PASS;
+}
+
+/*
+ * Reads skb->data or ->data_end as a single load from the context: clang
+ * would otherwise hoist "skb + offset" into a register, which the verifier
+ * rejects as a modified context pointer.
+ */
+#define SKB_PTR(skb, field)                                              \
+	({                                                               \
+		void *__p;                                               \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                    \
+			     : "=r"(__p)                                 \
+			     : "r"(skb),                                 \
+			       "i"(__builtin_offsetof(struct __sk_buff, field))); \
+		__p;                                                     \
+	})
+
+static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
+{
+	__u32 len = skb->len, ifindex = skb->ifindex;
+	__u32 segs = skb->gso_segs ?: 1;
+	__u32 want = len < 256 ? len : 256;
+	void *data, *data_end;
+
+	/* Headers may sit in paged data; make them readable directly. */
+	if (SKB_PTR(skb, data_end) - SKB_PTR(skb, data) < want)
+		bpf_skb_pull_data(skb, want);
+	data = SKB_PTR(skb, data);
+	data_end = SKB_PTR(skb, data_end);
+
+	return handle(skb, false, data, data_end, len, ifindex, dir, segs) ==
+			       ACT_DROP ?
+		       TC_ACT_SHOT :
+		       TC_ACT_OK;
+}
+
+SEC("tc")
+int flowbpf_tc_egress(struct __sk_buff *skb)
+{
+	return handle_skb(skb, FLOWBPF_DIR_EGRESS);
+}
+
+SEC("tc")
+int flowbpf_tc_ingress(struct __sk_buff *skb)
+{
+	return handle_skb(skb, FLOWBPF_DIR_INGRESS);
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Every map of the datapath, in one place.  Sizes are set by the loader
+ * between open and load; the values here are only defaults. */
+#ifndef FLOWBPF_MAPS_BPF_H
+#define FLOWBPF_MAPS_BPF_H
+
+#include "flowbpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FLOWBPF_DEFAULT_FLOWS);
+	__type(key, struct flowbpf_key);
+	__type(value, struct flowbpf_flow);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FLOWBPF_DEFAULT_FLOWS);
+	__type(key, struct flowbpf_key);
+	__type(value, struct flowbpf_verdict_val);
+} verdicts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flowbpf_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FLOWBPF_DEFAULT_RINGBUF);
+} events SEC(".maps");
+
+#endif

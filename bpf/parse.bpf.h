@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Packet parser shared by the XDP and tc programs.
+ *
+ * Every read is preceded by a bounds check against data_end (for the
+ * verifier) and, past L3, against the end of the IP packet (for meaning:
+ * an L4 header that spills into Ethernet padding is truncated, not valid).
+ */
+#ifndef FLOWBPF_PARSE_BPF_H
+#define FLOWBPF_PARSE_BPF_H
+
+#include "flowbpf.h"
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define ETH_P_QINQ1 0x9100 /* pre-standard QinQ, still seen in the wild */
+
+#define IPPROTO_HOPOPTS 0
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_DCCP 33
+#define IPPROTO_ROUTING 43
+#define IPPROTO_FRAGMENT 44
+#define IPPROTO_AH 51
+#define IPPROTO_ICMPV6 58
+#define IPPROTO_DSTOPTS 60
+#define IPPROTO_SCTP 132
+#define IPPROTO_UDPLITE 136
+
+#define IP_MF 0x2000
+#define IP_OFFMASK 0x1fff
+
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* What the parser learnt beyond the key. */
+struct pkt_meta {
+	__u32 ip_len;   /* IP-layer bytes of this packet */
+	__u32 hdr_len;  /* L3+L4 header bytes, to count GSO segments */
+	__u8 tcp_flags;
+	__u8 frag;      /* 0, FRAG_FIRST or FRAG_LATER */
+};
+
+enum { FRAG_NONE = 0, FRAG_FIRST = 1, FRAG_LATER = 2 };
+
+static __always_inline int is_vlan(__u16 proto)
+{
+	return proto == ETH_P_8021Q || proto == ETH_P_8021AD ||
+	       proto == ETH_P_QINQ1;
+}
+
+/* Ports (or ICMP type/code) from the L4 header at off.  Returns 0 or a stat. */
+static __always_inline int parse_l4(void *data, void *data_end, __u32 off,
+				    __u32 ip_end, struct flowbpf_key *k,
+				    struct pkt_meta *m)
+{
+	__u32 need;
+	__u8 *l4;
+
+	switch (k->proto) {
+	case IPPROTO_TCP:
+		need = 20;
+		break;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		need = 8;
+		break;
+	case IPPROTO_SCTP:
+	case IPPROTO_DCCP:
+		need = 12;
+		break;
+	default:
+		/* Accounted by protocol number alone. */
+		return 0;
+	}
+
+	/* Meaning: the header must lie inside the IP packet.  Safety: the
+	 * fixed-size reads below stay inside the linear data. */
+	if (off + need > ip_end)
+		return FLOWBPF_STAT_ERR_L4_TRUNC;
+	l4 = data + (off & 0xffff);
+	if ((void *)(l4 + 8) > data_end)
+		return FLOWBPF_STAT_ERR_L4_TRUNC;
+
+	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
+		k->sport = 0;
+		k->dport = bpf_htons(((__u16)l4[0] << 8) | l4[1]);
+		m->hdr_len = 8;
+		return 0;
+	}
+
+	k->sport = *(__be16 *)l4;
+	k->dport = *(__be16 *)(l4 + 2);
+	m->hdr_len = need;
+	if (k->proto == IPPROTO_TCP) {
+		if ((void *)(l4 + 20) > data_end)
+			return FLOWBPF_STAT_ERR_L4_TRUNC;
+		m->tcp_flags = l4[13];
+		m->hdr_len = (l4[12] >> 4) * 4;
+	}
+	return 0;
+}
+
+static __always_inline int parse_ipv4(void *data, void *data_end, __u32 off,
+				      __u32 frame_len, struct flowbpf_key *k,
+				      struct pkt_meta *m)
+{
+	struct iphdr *ip = data + off;
+	__u32 ihl, tot, ip_end;
+	__u16 frag;
+
+	if ((void *)(ip + 1) > data_end)
+		return FLOWBPF_STAT_ERR_L3_TRUNC;
+	if (ip->version != 4)
+		return FLOWBPF_STAT_ERR_IP_VERSION;
+	ihl = ip->ihl * 4;
+	if (ihl < 20)
+		return FLOWBPF_STAT_ERR_BAD_IHL;
+	if (off + ihl > frame_len)
+		return FLOWBPF_STAT_ERR_L3_TRUNC;
+	tot = bpf_ntohs(ip->tot_len);
+	/* 0 is legal for a TSO/BIG TCP super-packet: it is as long as the skb. */
+	if (tot == 0)
+		tot = frame_len - off;
+	if (tot < ihl || off + tot > frame_len)
+		return FLOWBPF_STAT_ERR_IP_LEN;
+
+	k->family = 4;
+	k->proto = ip->protocol;
+	k->saddr[2] = bpf_htonl(0xffff);
+	k->saddr[3] = ip->saddr;
+	k->daddr[2] = bpf_htonl(0xffff);
+	k->daddr[3] = ip->daddr;
+	m->ip_len = tot;
+	ip_end = off + tot;
+
+	frag = bpf_ntohs(ip->frag_off);
+	if (frag & IP_OFFMASK) {
+		/* No L4 header here: the flow is the protocol, without ports. */
+		m->frag = FRAG_LATER;
+		m->hdr_len = ihl;
+		return 0;
+	}
+	if (frag & IP_MF)
+		m->frag = FRAG_FIRST;
+
+	{
+		int err = parse_l4(data, data_end, off + ihl, ip_end, k, m);
+
+		m->hdr_len += ihl;
+		return err;
+	}
+}
+
+static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
+				      __u32 frame_len, struct flowbpf_key *k,
+				      struct pkt_meta *m)
+{
+	struct ipv6hdr *ip6 = data + off;
+	__u32 plen, ip_end, l4off;
+	__u8 nexthdr;
+	int i, err;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return FLOWBPF_STAT_ERR_L3_TRUNC;
+	if (ip6->version != 6)
+		return FLOWBPF_STAT_ERR_IP_VERSION;
+	plen = bpf_ntohs(ip6->payload_len);
+	/* 0: jumbogram or BIG TCP super-packet, as long as the frame. */
+	if (plen == 0)
+		plen = frame_len - off - 40;
+	if (off + 40 + plen > frame_len)
+		return FLOWBPF_STAT_ERR_IP_LEN;
+
+	k->family = 6;
+	__builtin_memcpy(k->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(k->daddr, &ip6->daddr, 16);
+	m->ip_len = plen + 40;
+	ip_end = off + 40 + plen;
+	nexthdr = ip6->nexthdr;
+	l4off = off + 40;
+
+#pragma unroll
+	for (i = 0; i < FLOWBPF_V6_EXT_MAX; i++) {
+		__u8 *eh;
+		__u32 len;
+
+		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_ROUTING &&
+		    nexthdr != IPPROTO_DSTOPTS && nexthdr != IPPROTO_FRAGMENT &&
+		    nexthdr != IPPROTO_AH)
+			break;
+		l4off &= 0x3fff;
+		eh = data + l4off;
+		if ((void *)(eh + 8) > data_end || l4off + 8 > ip_end)
+			return FLOWBPF_STAT_ERR_L3_TRUNC;
+		if (nexthdr == IPPROTO_FRAGMENT) {
+			__u16 fo = bpf_ntohs(*(__be16 *)(eh + 2));
+
+			nexthdr = eh[0];
+			l4off += 8;
+			if (fo & 0xfff8) {
+				k->proto = nexthdr;
+				m->frag = FRAG_LATER;
+				m->hdr_len = l4off - off;
+				return 0;
+			}
+			if (fo & 1)
+				m->frag = FRAG_FIRST;
+			continue;
+		}
+		if (nexthdr == IPPROTO_AH)
+			len = ((__u32)eh[1] + 2) * 4;
+		else
+			len = ((__u32)eh[1] + 1) * 8;
+		nexthdr = eh[0];
+		l4off += len;
+	}
+	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT ||
+	    nexthdr == IPPROTO_AH)
+		return FLOWBPF_STAT_ERR_V6_CHAIN;
+	if (l4off > ip_end)
+		return FLOWBPF_STAT_ERR_L3_TRUNC;
+
+	k->proto = nexthdr;
+	err = parse_l4(data, data_end, l4off, ip_end, k, m);
+	m->hdr_len += l4off - off;
+	return err;
+}
+
+/*
+ * Fills the key (all but ifindex and dir) and meta.  Returns 0 for an IP
+ * packet, otherwise the outcome stat (non-IP or a parse error class).
+ */
+static __always_inline int parse_packet(void *data, void *data_end,
+					__u32 frame_len, struct flowbpf_key *k,
+					struct pkt_meta *m)
+{
+	struct ethhdr *eth = data;
+	__u32 off = ETH_HLEN;
+	__u16 proto;
+	int i;
+
+	if ((void *)(eth + 1) > data_end)
+		return FLOWBPF_STAT_ERR_L2_TRUNC;
+	proto = bpf_ntohs(eth->h_proto);
+
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		struct vlan_tag *tag;
+
+		if (!is_vlan(proto))
+			break;
+		tag = data + off;
+		if ((void *)(tag + 1) > data_end)
+			return FLOWBPF_STAT_ERR_L2_TRUNC;
+		if (i == 0)
+			k->vlan = bpf_ntohs(tag->tci) & 0x0fff;
+		else
+			k->inner_vlan = bpf_ntohs(tag->tci) & 0x0fff;
+		proto = bpf_ntohs(tag->proto);
+		off += sizeof(*tag);
+	}
+	if (is_vlan(proto))
+		return FLOWBPF_STAT_ERR_VLAN_DEPTH;
+
+	if (proto == ETH_P_IP)
+		return parse_ipv4(data, data_end, off, frame_len, k, m);
+	if (proto == ETH_P_IPV6)
+		return parse_ipv6(data, data_end, off, frame_len, k, m);
+	return FLOWBPF_STAT_NON_IP;
+}
+
+#endif

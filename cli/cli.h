@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef FLOWBPF_CLI_H
+#define FLOWBPF_CLI_H
+
+#include <stdbool.h>
+#include <getopt.h>
+#include <jansson.h>
+
+/* Exit codes scripts can rely on. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,  /* the command ran and failed */
+	EXIT_USAGE = 2, /* bad command line */
+};
+
+struct cli_env {
+	bool json;
+	bool pretty;
+	int verbose;
+};
+extern struct cli_env env;
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;    /* one-line argument synopsis */
+	const char *summary; /* one line for the command list */
+	const char *help;    /* full --help text (options) */
+};
+
+/*
+ * Parses a command's options.  Common options (-j, -p, -v, -h) are added
+ * to longopts' handling here; returns the option char, -1 at the end, or
+ * '?' after printing a usage error.
+ */
+int cli_getopt(int argc, char **argv, const struct option *longopts,
+	       const char *shortopts);
+
+/* Prints an error (text to stderr, or {"error": ...} to stdout) and
+ * returns the exit code given. */
+int cli_error(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Usage error for the running command: message + hint to --help. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints --help for the running command; returns EXIT_OK. */
+int cli_help(void);
+/* Dumps a JSON value (steals the reference) to stdout. */
+void json_out(json_t *v);
+
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_flows(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_verdict(int argc, char **argv);
+
+#endif

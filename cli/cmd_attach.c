@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+#include "flowfmt.h"
+#include "loader.h"
+#include "log.h"
+
+enum { OPT_PENDING = 256, OPT_DEFAULT, OPT_XDP_MODE, OPT_RINGBUF };
+
+static int pass_drop(const char *opt, const char *arg, __u32 *v)
+{
+	if (verdict_parse(arg, v))
+		return cli_usage_error("%s must be 'pass' or 'drop', not '%s'",
+				       opt, arg);
+	return 0;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "flows", required_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "pending", required_argument, NULL, OPT_PENDING },
+		{ "default", required_argument, NULL, OPT_DEFAULT },
+		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
+		{ "ringbuf", required_argument, NULL, OPT_RINGBUF },
+		{},
+	};
+	struct flowbpf_attach_opts o;
+	__u64 v;
+	int c, err;
+
+	flowbpf_attach_opts_init(&o);
+	while ((c = cli_getopt(argc, argv, opts, "m:f:t:")) != -1) {
+		switch (c) {
+		case 'h':
+			return cli_help();
+		case 'm':
+			if (mode_parse(optarg, &o.mode))
+				return cli_usage_error("--mode must be 'monitor' or 'enforce', not '%s'",
+						       optarg);
+			break;
+		case 'f':
+			if (count_parse(optarg, &v) || v < 1 ||
+			    v > (1U << 26))
+				return cli_usage_error("--flows must be a number from 1 to %u, not '%s'",
+						       1U << 26, optarg);
+			o.flows = v;
+			break;
+		case 't':
+			if (duration_parse(optarg, &o.timeout_ns) ||
+			    o.timeout_ns < 1000000)
+				return cli_usage_error("--timeout must be a duration of at least 1ms, e.g. 2s or 500ms, not '%s'",
+						       optarg);
+			break;
+		case OPT_PENDING:
+			if ((err = pass_drop("--pending", optarg, &o.pending)))
+				return err;
+			break;
+		case OPT_DEFAULT:
+			if ((err = pass_drop("--default", optarg, &o.dflt)))
+				return err;
+			break;
+		case OPT_XDP_MODE:
+			if (!strcmp(optarg, "native") || !strcmp(optarg, "drv"))
+				o.xdp_mode = XDPM_NATIVE;
+			else if (!strcmp(optarg, "generic") ||
+				 !strcmp(optarg, "skb"))
+				o.xdp_mode = XDPM_GENERIC;
+			else
+				return cli_usage_error("--xdp-mode must be 'native' or 'generic', not '%s'",
+						       optarg);
+			break;
+		case OPT_RINGBUF:
+			if (count_parse(optarg, &v) || v < 4096 ||
+			    v > (1U << 30) || (v & (v - 1)))
+				return cli_usage_error("--ringbuf must be a power of two from 4096 to 1G, not '%s'",
+						       optarg);
+			o.ringbuf = v;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(optind >= argc ?
+					       "attach needs an interface" :
+					       "attach takes one interface");
+	o.ifname = argv[optind];
+
+	err = flowbpf_attach(&o);
+	if (err)
+		return cli_error(EXIT_FAIL, "%s", err_get());
+	if (env.json)
+		json_out(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
+				   "ifname", o.ifname, "mode", mode_name(o.mode),
+				   "pending", verdict_name(o.pending),
+				   "default", verdict_name(o.dflt),
+				   "timeout_ms",
+				   (json_int_t)(o.timeout_ns / 1000000),
+				   "flows_max", (json_int_t)o.flows,
+				   "xdp_mode",
+				   o.xdp_mode == XDPM_GENERIC ? "generic" :
+								"native"));
+	else
+		printf("%s: attached, mode %s, xdp %s, pins in %s/%s\n",
+		       o.ifname, mode_name(o.mode),
+		       o.xdp_mode == XDPM_GENERIC ? "generic" : "native",
+		       FLOWBPF_PIN_ROOT, o.ifname);
+	return EXIT_OK;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	int c, err;
+
+	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
+		if (c == 'h')
+			return cli_help();
+		return EXIT_USAGE;
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(optind >= argc ?
+					       "detach needs an interface" :
+					       "detach takes one interface");
+	err = flowbpf_detach(argv[optind]);
+	if (err)
+		return cli_error(EXIT_FAIL, "%s", err_get());
+	if (env.json)
+		json_out(json_pack("{s:s, s:b}", "ifname", argv[optind],
+				   "detached", 1));
+	else
+		printf("%s: detached\n", argv[optind]);
+	return EXIT_OK;
+}

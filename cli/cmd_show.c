@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Read-only commands: status, flows, stats. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include "cli.h"
+#include "flowfmt.h"
+#include "loader.h"
+#include "log.h"
+
+#define MAX_IFACES 256
+
+/* Attached interface names: the one given, or all. */
+static int iface_list(int argc, char **argv, char (*names)[IF_NAMESIZE])
+{
+	int n;
+
+	if (optind < argc) {
+		if (optind + 1 != argc)
+			return -E2BIG;
+		snprintf(names[0], IF_NAMESIZE, "%s", argv[optind]);
+		return 1;
+	}
+	n = flowbpf_list(names, MAX_IFACES);
+	if (n < 0)
+		err_set("cannot list %s: %s", FLOWBPF_PIN_ROOT, strerror(-n));
+	return n;
+}
+
+static __u64 map_fill(int fd, __u32 ks, __u32 vs)
+{
+	void *k, *v;
+	size_t n = 0;
+
+	if (flowbpf_map_dump(fd, ks, vs, &k, &v, &n))
+		return 0;
+	free(k);
+	free(v);
+	return n;
+}
+
+static const char *xdp_mode_str(__u32 flags)
+{
+	return flags & 2 /* XDP_FLAGS_SKB_MODE */ ? "generic" : "native";
+}
+
+int cmd_status(int argc, char **argv)
+{
+	char names[MAX_IFACES][IF_NAMESIZE];
+	json_t *arr = NULL;
+	int c, n, i, ret = EXIT_OK;
+
+	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
+		if (c == 'h')
+			return cli_help();
+		return EXIT_USAGE;
+	}
+	n = iface_list(argc, argv, names);
+	if (n == -E2BIG)
+		return cli_usage_error("status takes at most one interface");
+	if (n < 0)
+		return cli_error(EXIT_FAIL, "%s", err_get());
+	if (env.json)
+		arr = json_array();
+	else if (!n)
+		printf("no interface attached\n");
+
+	for (i = 0; i < n; i++) {
+		struct flowbpf_handle h;
+		__u64 flows, verdicts;
+		unsigned int ifindex;
+		bool present;
+
+		if (flowbpf_open(names[i], &h)) {
+			ret = cli_error(EXIT_FAIL, "%s", err_get());
+			break;
+		}
+		flows = map_fill(h.flows_fd, sizeof(struct flowbpf_key),
+				 sizeof(struct flowbpf_flow));
+		verdicts = map_fill(h.verdicts_fd, sizeof(struct flowbpf_key),
+				    sizeof(struct flowbpf_verdict_val));
+		ifindex = if_nametoindex(names[i]);
+		present = ifindex && ifindex == h.cfg.ifindex;
+		if (env.json) {
+			json_array_append_new(
+				arr,
+				json_pack("{s:s, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+					  "ifname", names[i], "ifindex",
+					  (json_int_t)h.cfg.ifindex, "present",
+					  present, "mode",
+					  mode_name(h.cfg.mode), "pending",
+					  verdict_name(h.cfg.pending),
+					  "default", verdict_name(h.cfg.dflt),
+					  "timeout_ms",
+					  (json_int_t)(h.cfg.timeout_ns /
+						       1000000),
+					  "xdp_mode",
+					  xdp_mode_str(h.cfg.xdp_flags),
+					  "xdp_prog_id",
+					  (json_int_t)h.xdp_prog_id,
+					  "xdp_link_id",
+					  (json_int_t)h.xdp_link_id,
+					  "tc_egress_prog_id",
+					  (json_int_t)h.tc_prog_id, "flows",
+					  (json_int_t)flows, "verdicts",
+					  (json_int_t)verdicts, "flows_max",
+					  (json_int_t)h.flows_max));
+		} else {
+			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs\n"
+			       "  xdp %s prog id %u (link %u), tc egress prog id %u\n"
+			       "  flows %llu/%u (%.1f%%), verdicts %llu/%u\n",
+			       names[i], h.cfg.ifindex,
+			       present ? "" : ", interface gone",
+			       mode_name(h.cfg.mode),
+			       verdict_name(h.cfg.pending),
+			       verdict_name(h.cfg.dflt),
+			       h.cfg.timeout_ns / 1e9,
+			       xdp_mode_str(h.cfg.xdp_flags), h.xdp_prog_id,
+			       h.xdp_link_id, h.tc_prog_id,
+			       (unsigned long long)flows, h.flows_max,
+			       100.0 * flows / h.flows_max,
+			       (unsigned long long)verdicts, h.flows_max);
+		}
+		flowbpf_close(&h);
+	}
+	if (env.json) {
+		if (ret == EXIT_OK)
+			json_out(json_pack("{s:o}", "interfaces", arr));
+		else
+			json_decref(arr);
+	}
+	return ret;
+}
+
+static json_t *stats_json(const struct flowbpf_stats *s)
+{
+	json_t *o = json_object();
+	int i;
+
+	for (i = 0; i < FLOWBPF_STAT_MAX; i++)
+		json_object_set_new(o, stat_name(i), json_integer(s->c[i]));
+	return o;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	char names[MAX_IFACES][IF_NAMESIZE];
+	struct flowbpf_stats total = {};
+	json_t *arr = NULL;
+	int c, n, i, j, ret = EXIT_OK;
+
+	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
+		if (c == 'h')
+			return cli_help();
+		return EXIT_USAGE;
+	}
+	n = iface_list(argc, argv, names);
+	if (n == -E2BIG)
+		return cli_usage_error("stats takes at most one interface");
+	if (n < 0)
+		return cli_error(EXIT_FAIL, "%s", err_get());
+	if (env.json)
+		arr = json_array();
+	else if (!n)
+		printf("no interface attached\n");
+
+	for (i = 0; i < n; i++) {
+		struct flowbpf_handle h;
+		struct flowbpf_stats s;
+		int err;
+
+		if (flowbpf_open(names[i], &h)) {
+			ret = cli_error(EXIT_FAIL, "%s", err_get());
+			break;
+		}
+		err = flowbpf_stats_read(h.stats_fd, &s);
+		flowbpf_close(&h);
+		if (err) {
+			ret = cli_error(EXIT_FAIL, "%s: cannot read stats: %s",
+					names[i], strerror(-err));
+			break;
+		}
+		for (j = 0; j < FLOWBPF_STAT_MAX; j++)
+			total.c[j] += s.c[j];
+		if (env.json) {
+			json_array_append_new(
+				arr, json_pack("{s:s, s:s, s:o}", "ifname",
+					       names[i], "mode",
+					       mode_name(h.cfg.mode),
+					       "counters", stats_json(&s)));
+			continue;
+		}
+		printf("%s (%s):\n", names[i], mode_name(h.cfg.mode));
+		for (j = 0; j < FLOWBPF_STAT_MAX; j++)
+			printf("  %-28s %llu\n", stat_name(j),
+			       (unsigned long long)s.c[j]);
+	}
+	if (env.json) {
+		if (ret == EXIT_OK)
+			json_out(json_pack("{s:o, s:o}", "interfaces", arr,
+					   "total", stats_json(&total)));
+		else
+			json_decref(arr);
+	}
+	return ret;
+}
+
+struct flow_row {
+	struct flowbpf_key key;
+	struct flowbpf_flow flow;
+	struct flowbpf_verdict_val verdict; /* verdict NONE if missing */
+};
+
+enum sort_by { SORT_BYTES, SORT_PACKETS, SORT_LAST };
+static enum sort_by sort_by;
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct flow_row *x = a, *y = b;
+	__u64 vx, vy;
+
+	switch (sort_by) {
+	case SORT_PACKETS:
+		vx = x->flow.packets, vy = y->flow.packets;
+		break;
+	case SORT_LAST:
+		vx = x->flow.last_ns, vy = y->flow.last_ns;
+		break;
+	default:
+		vx = x->flow.bytes, vy = y->flow.bytes;
+	}
+	if (vx != vy)
+		return vx < vy ? 1 : -1;
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+/* nfdump-style TCP flags: UAPRSF, '.' for unset. */
+static void tcp_flags_str(__u32 f, char *buf)
+{
+	static const char letters[] = "UAPRSF";
+	int i;
+
+	for (i = 0; i < 6; i++)
+		buf[i] = f & (1 << (5 - i)) ? letters[i] : '.';
+	buf[6] = '\0';
+}
+
+static json_t *row_json(const struct flow_row *r)
+{
+	const struct flowbpf_key *k = &r->key;
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], spec[160];
+	const char *pn = proto_name(k->proto);
+	json_t *o;
+
+	key_addr_str(k, true, src, sizeof(src));
+	key_addr_str(k, false, dst, sizeof(dst));
+	flow_spec_str(k, spec, sizeof(spec));
+	o = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s}", "flow", spec,
+		      "dir", dir_name(k->dir), "family", k->family, "proto",
+		      k->proto, "proto_name", pn ? pn : "", "src", src, "dst",
+		      dst);
+	if (k->proto == 1 || k->proto == 58) {
+		json_object_set_new(o, "icmp_type",
+				    json_integer(ntohs(k->dport) >> 8));
+		json_object_set_new(o, "icmp_code",
+				    json_integer(ntohs(k->dport) & 0xff));
+	} else {
+		json_object_set_new(o, "sport", json_integer(ntohs(k->sport)));
+		json_object_set_new(o, "dport", json_integer(ntohs(k->dport)));
+	}
+	json_object_set_new(o, "vlan", json_integer(k->vlan));
+	json_object_set_new(o, "inner_vlan", json_integer(k->inner_vlan));
+	json_object_set_new(o, "packets", json_integer(r->flow.packets));
+	json_object_set_new(o, "bytes", json_integer(r->flow.bytes));
+	json_object_set_new(o, "tcp_flags", json_integer(r->flow.tcp_flags));
+	json_object_set_new(o, "first_seen_ms",
+			    json_integer(mono_to_wall_ns(r->flow.first_ns) /
+					 1000000));
+	json_object_set_new(o, "last_seen_ms",
+			    json_integer(mono_to_wall_ns(r->flow.last_ns) /
+					 1000000));
+	json_object_set_new(o, "verdict",
+			    json_string(verdict_name(r->verdict.verdict)));
+	json_object_set_new(o, "verdict_source",
+			    json_string(source_name(r->verdict.source)));
+	return o;
+}
+
+static void age_str(__u64 now, __u64 t, char *buf, size_t len)
+{
+	double s = now > t ? (now - t) / 1e9 : 0;
+
+	if (s < 60)
+		snprintf(buf, len, "%.1fs", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%.0fm%02.0fs", s / 60 - 0.5, s - 60 * (int)(s / 60));
+	else
+		snprintf(buf, len, "%.1fh", s / 3600);
+}
+
+int cmd_flows(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sort", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'n' },
+		{},
+	};
+	struct flowbpf_key *keys = NULL;
+	struct flowbpf_flow *vals = NULL;
+	struct flow_row *rows = NULL;
+	struct flowbpf_handle h = { .flows_fd = -1, .verdicts_fd = -1,
+				    .stats_fd = -1, .events_fd = -1 };
+	__u64 limit = ~0ULL, now;
+	size_t n = 0, i;
+	json_t *arr;
+	int c, err, ret = EXIT_FAIL;
+
+	sort_by = SORT_BYTES;
+	while ((c = cli_getopt(argc, argv, opts, "s:n:")) != -1) {
+		switch (c) {
+		case 'h':
+			return cli_help();
+		case 's':
+			if (!strcmp(optarg, "bytes"))
+				sort_by = SORT_BYTES;
+			else if (!strcmp(optarg, "packets"))
+				sort_by = SORT_PACKETS;
+			else if (!strcmp(optarg, "last"))
+				sort_by = SORT_LAST;
+			else
+				return cli_usage_error("--sort must be bytes, packets or last, not '%s'",
+						       optarg);
+			break;
+		case 'n':
+			if (count_parse(optarg, &limit))
+				return cli_usage_error("--limit must be a number, not '%s'",
+						       optarg);
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(optind >= argc ?
+					       "flows needs an interface" :
+					       "flows takes one interface");
+	if (flowbpf_open(argv[optind], &h))
+		return cli_error(EXIT_FAIL, "%s", err_get());
+	err = flowbpf_map_dump(h.flows_fd, sizeof(*keys), sizeof(*vals),
+			       (void **)&keys, (void **)&vals, &n);
+	if (err) {
+		ret = cli_error(EXIT_FAIL, "%s: cannot read flow map: %s",
+				argv[optind], strerror(-err));
+		goto cleanup;
+	}
+	rows = calloc(n ? n : 1, sizeof(*rows));
+	if (!rows) {
+		ret = cli_error(EXIT_FAIL, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < n; i++) {
+		rows[i].key = keys[i];
+		rows[i].flow = vals[i];
+		if (bpf_map_lookup_elem(h.verdicts_fd, &keys[i],
+					&rows[i].verdict))
+			memset(&rows[i].verdict, 0, sizeof(rows[i].verdict));
+	}
+	qsort(rows, n, sizeof(*rows), row_cmp);
+	if (limit < n)
+		n = limit;
+
+	if (env.json) {
+		arr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, row_json(&rows[i]));
+		json_out(json_pack("{s:s, s:o}", "ifname", argv[optind],
+				   "flows", arr));
+		ret = EXIT_OK;
+		goto cleanup;
+	}
+
+	now = mono_now_ns();
+	printf("%-3s %-6s %-5s %-41s %-41s %8s %9s %-6s %-7s %-8s %7s %7s\n",
+	       "DIR", "PROTO", "VLAN", "SOURCE", "DESTINATION", "PACKETS",
+	       "BYTES", "FLAGS", "VERDICT", "SET-BY", "AGE", "IDLE");
+	for (i = 0; i < n; i++) {
+		const struct flowbpf_key *k = &rows[i].key;
+		char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN], sp[16], dp[16];
+		char src[64], dst[64], pk[16], by[16], fl[8], vl[16], proto[8];
+		char age[16], idle[16];
+		const char *pn = proto_name(k->proto);
+
+		key_addr_str(k, true, sa, sizeof(sa));
+		key_addr_str(k, false, da, sizeof(da));
+		key_port_str(k, true, sp, sizeof(sp));
+		key_port_str(k, false, dp, sizeof(dp));
+		snprintf(src, sizeof(src), sp[0] ? "%s %s" : "%s", sa, sp);
+		snprintf(dst, sizeof(dst), dp[0] ? "%s %s" : "%s", da, dp);
+		if (pn)
+			snprintf(proto, sizeof(proto), "%s", pn);
+		else
+			snprintf(proto, sizeof(proto), "%u", k->proto);
+		if (k->inner_vlan)
+			snprintf(vl, sizeof(vl), "%u.%u", k->vlan,
+				 k->inner_vlan);
+		else if (k->vlan)
+			snprintf(vl, sizeof(vl), "%u", k->vlan);
+		else
+			snprintf(vl, sizeof(vl), "-");
+		human_count(rows[i].flow.packets, pk, sizeof(pk));
+		human_bytes(rows[i].flow.bytes, by, sizeof(by));
+		if (k->proto == 6)
+			tcp_flags_str(rows[i].flow.tcp_flags, fl);
+		else
+			snprintf(fl, sizeof(fl), "-");
+		age_str(now, rows[i].flow.first_ns, age, sizeof(age));
+		age_str(now, rows[i].flow.last_ns, idle, sizeof(idle));
+		printf("%-3s %-6s %-5s %-41s %-41s %8s %9s %-6s %-7s %-8s %7s %7s\n",
+		       dir_name(k->dir), proto, vl, src, dst, pk, by, fl,
+		       verdict_name(rows[i].verdict.verdict),
+		       source_name(rows[i].verdict.source), age, idle);
+	}
+	ret = EXIT_OK;
+cleanup:
+	free(keys);
+	free(vals);
+	free(rows);
+	flowbpf_close(&h);
+	return ret;
+}

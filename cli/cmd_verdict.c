@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include "cli.h"
+#include "flowfmt.h"
+#include "loader.h"
+#include "log.h"
+
+/* flowbpf verdict set IFACE FLOW... pass|drop
+ * flowbpf verdict clear IFACE FLOW... */
+int cmd_verdict(int argc, char **argv)
+{
+	struct flowbpf_handle h = { .flows_fd = -1, .verdicts_fd = -1,
+				    .stats_fd = -1, .events_fd = -1 };
+	struct flowbpf_verdict_val v = {};
+	struct flowbpf_key k;
+	const char *action, *ifname;
+	char spec[160];
+	int c, nflow, err, ret = EXIT_FAIL;
+	bool set;
+
+	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
+		if (c == 'h')
+			return cli_help();
+		return EXIT_USAGE;
+	}
+	if (argc - optind < 3)
+		return cli_usage_error("verdict needs set|clear, an interface and a flow");
+	action = argv[optind];
+	ifname = argv[optind + 1];
+	if (!strcmp(action, "set"))
+		set = true;
+	else if (!strcmp(action, "clear"))
+		set = false;
+	else
+		return cli_usage_error("verdict action must be 'set' or 'clear', not '%s'",
+				       action);
+	nflow = argc - optind - 2 - (set ? 1 : 0);
+	if (nflow < 1)
+		return cli_usage_error("verdict %s needs a flow%s", action,
+				       set ? " and pass|drop" : "");
+	if (set && verdict_parse(argv[argc - 1], &v.verdict))
+		return cli_usage_error("the verdict must be 'pass' or 'drop', not '%s'",
+				       argv[argc - 1]);
+	err = flow_spec_parse(nflow, argv + optind + 2, &k);
+	if (err)
+		return cli_usage_error(
+			err == -EAFNOSUPPORT ?
+				"source and destination are not of the same address family" :
+				"cannot parse the flow; expected: in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]");
+
+	if (flowbpf_open(ifname, &h))
+		return cli_error(EXIT_FAIL, "%s", err_get());
+	k.ifindex = h.cfg.ifindex;
+	flow_spec_str(&k, spec, sizeof(spec));
+	if (set) {
+		v.source = FLOWBPF_SRC_MANUAL;
+		v.set_ns = mono_now_ns();
+		if (bpf_map_update_elem(h.verdicts_fd, &k, &v, BPF_ANY)) {
+			ret = cli_error(EXIT_FAIL, "%s: cannot set verdict: %s",
+					ifname, strerror(errno));
+			goto cleanup;
+		}
+	} else if (bpf_map_delete_elem(h.verdicts_fd, &k)) {
+		ret = cli_error(EXIT_FAIL, "%s: %s", ifname,
+				errno == ENOENT ? "no verdict for that flow" :
+						  strerror(errno));
+		goto cleanup;
+	}
+	if (env.json)
+		json_out(json_pack("{s:s, s:s, s:s}", "ifname", ifname, "flow",
+				   spec, "verdict",
+				   set ? verdict_name(v.verdict) : "none"));
+	else
+		printf("%s: %s -> %s\n", ifname, spec,
+		       set ? verdict_name(v.verdict) : "cleared");
+	ret = EXIT_OK;
+cleanup:
+	flowbpf_close(&h);
+	return ret;
+}

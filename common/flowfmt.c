@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "flowfmt.h"
+
+const char *verdict_name(__u32 v)
+{
+	switch (v) {
+	case FLOWBPF_VERDICT_PASS:
+		return "pass";
+	case FLOWBPF_VERDICT_DROP:
+		return "drop";
+	case FLOWBPF_VERDICT_QUEUED:
+		return "queued";
+	default:
+		return "none";
+	}
+}
+
+const char *source_name(__u32 s)
+{
+	switch (s) {
+	case FLOWBPF_SRC_KERNEL:
+		return "kernel";
+	case FLOWBPF_SRC_TIMEOUT:
+		return "timeout";
+	case FLOWBPF_SRC_DAEMON:
+		return "daemon";
+	case FLOWBPF_SRC_MANUAL:
+		return "manual";
+	default:
+		return "none";
+	}
+}
+
+const char *mode_name(__u32 mode)
+{
+	return mode == FLOWBPF_MODE_ENFORCE ? "enforce" : "monitor";
+}
+
+const char *dir_name(__u8 dir)
+{
+	return dir == FLOWBPF_DIR_EGRESS ? "out" : "in";
+}
+
+#define STAT_NAME(name, key, outcome) [FLOWBPF_STAT_##name] = key,
+static const char *const stat_names[FLOWBPF_STAT_MAX] = {
+	FLOWBPF_STATS(STAT_NAME)
+};
+#undef STAT_NAME
+#define STAT_OUTCOME(name, key, outcome) [FLOWBPF_STAT_##name] = outcome,
+static const bool stat_outcomes[FLOWBPF_STAT_MAX] = {
+	FLOWBPF_STATS(STAT_OUTCOME)
+};
+#undef STAT_OUTCOME
+
+const char *stat_name(int idx)
+{
+	return idx >= 0 && idx < FLOWBPF_STAT_MAX ? stat_names[idx] : "?";
+}
+
+bool stat_is_outcome(int idx)
+{
+	return idx >= 0 && idx < FLOWBPF_STAT_MAX && stat_outcomes[idx];
+}
+
+static const struct {
+	const char *name;
+	__u8 proto;
+} protos[] = {
+	{ "icmp", 1 },	  { "igmp", 2 },  { "ipip", 4 },     { "tcp", 6 },
+	{ "udp", 17 },	  { "dccp", 33 }, { "ipv6", 41 },    { "gre", 47 },
+	{ "esp", 50 },	  { "ah", 51 },	  { "icmpv6", 58 },  { "ipv6-nonxt", 59 },
+	{ "ospf", 89 },	  { "pim", 103 }, { "vrrp", 112 },   { "sctp", 132 },
+	{ "udplite", 136 },
+};
+
+const char *proto_name(__u8 proto)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (protos[i].proto == proto)
+			return protos[i].name;
+	return NULL;
+}
+
+static int uint_parse(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int proto_parse(const char *s, __u8 *proto)
+{
+	unsigned long v;
+	size_t i;
+
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+		if (!strcasecmp(s, protos[i].name)) {
+			*proto = protos[i].proto;
+			return 0;
+		}
+	}
+	if (!strcasecmp(s, "ipv6-icmp")) {
+		*proto = 58;
+		return 0;
+	}
+	if (uint_parse(s, 255, &v))
+		return -EINVAL;
+	*proto = v;
+	return 0;
+}
+
+int verdict_parse(const char *s, __u32 *verdict)
+{
+	if (!strcmp(s, "pass"))
+		*verdict = FLOWBPF_VERDICT_PASS;
+	else if (!strcmp(s, "drop"))
+		*verdict = FLOWBPF_VERDICT_DROP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int mode_parse(const char *s, __u32 *mode)
+{
+	if (!strcmp(s, "monitor"))
+		*mode = FLOWBPF_MODE_MONITOR;
+	else if (!strcmp(s, "enforce"))
+		*mode = FLOWBPF_MODE_ENFORCE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int duration_parse(const char *s, __u64 *ns)
+{
+	static const struct {
+		const char *unit;
+		double mul;
+	} units[] = {
+		{ "", 1e9 },   { "s", 1e9 },   { "ms", 1e6 }, { "us", 1e3 },
+		{ "ns", 1 },   { "m", 60e9 },  { "h", 3600e9 },
+	};
+	char *end;
+	double v;
+	size_t i;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (!strcmp(end, units[i].unit)) {
+			double r = v * units[i].mul;
+
+			/* A year is far beyond any sane timeout. */
+			if (r > 365.0 * 86400e9)
+				return -ERANGE;
+			*ns = (__u64)r;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int count_parse(const char *s, __u64 *val)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K')
+		mul = 1000, end++;
+	else if (*end == 'M')
+		mul = 1000000, end++;
+	else if (*end == 'G')
+		mul = 1000000000, end++;
+	if (*end || v > ~0ULL / mul)
+		return -EINVAL;
+	*val = v * mul;
+	return 0;
+}
+
+void key_addr_str(const struct flowbpf_key *k, bool src, char *buf,
+		  size_t len)
+{
+	const __be32 *a = src ? k->saddr : k->daddr;
+
+	if (k->family == 4)
+		inet_ntop(AF_INET, &a[3], buf, len);
+	else
+		inet_ntop(AF_INET6, a, buf, len);
+}
+
+static bool key_is_icmp(const struct flowbpf_key *k)
+{
+	return k->proto == 1 || k->proto == 58;
+}
+
+static bool key_has_ports(const struct flowbpf_key *k)
+{
+	return k->proto == 6 || k->proto == 17 || k->proto == 132 ||
+	       k->proto == 33 || k->proto == 136;
+}
+
+void key_port_str(const struct flowbpf_key *k, bool src, char *buf,
+		  size_t len)
+{
+	__u16 tc = ntohs(k->dport);
+
+	if (key_is_icmp(k))
+		snprintf(buf, len, src ? "" : "%u/%u", tc >> 8, tc & 0xff);
+	else if (key_has_ports(k))
+		snprintf(buf, len, "%u", ntohs(src ? k->sport : k->dport));
+	else if (len)
+		buf[0] = '\0';
+}
+
+static void endpoint_str(const struct flowbpf_key *k, bool src, char *buf,
+			 size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	key_addr_str(k, src, addr, sizeof(addr));
+	if (!key_has_ports(k))
+		snprintf(buf, len, "%s", addr);
+	else if (k->family == 6)
+		snprintf(buf, len, "[%s]:%u", addr,
+			 ntohs(src ? k->sport : k->dport));
+	else
+		snprintf(buf, len, "%s:%u", addr,
+			 ntohs(src ? k->sport : k->dport));
+}
+
+void flow_spec_str(const struct flowbpf_key *k, char *buf, size_t len)
+{
+	char s[64], d[64], proto[16], extra[48] = "";
+	const char *pn = proto_name(k->proto);
+	int n = 0;
+
+	endpoint_str(k, true, s, sizeof(s));
+	endpoint_str(k, false, d, sizeof(d));
+	if (pn)
+		snprintf(proto, sizeof(proto), "%s", pn);
+	else
+		snprintf(proto, sizeof(proto), "%u", k->proto);
+	if (key_is_icmp(k))
+		n = snprintf(extra, sizeof(extra), " type %u code %u",
+			     ntohs(k->dport) >> 8, ntohs(k->dport) & 0xff);
+	if (k->vlan && n >= 0 && (size_t)n < sizeof(extra))
+		n += snprintf(extra + n, sizeof(extra) - n, " vlan %u",
+			      k->vlan);
+	if (k->inner_vlan && n >= 0 && (size_t)n < sizeof(extra))
+		snprintf(extra + n, sizeof(extra) - n, " ivlan %u",
+			 k->inner_vlan);
+	snprintf(buf, len, "%s %s %s %s%s", dir_name(k->dir), proto, s, d,
+		 extra);
+}
+
+/* "198.18.0.1", "198.18.0.1:80", "2001:db8::1", "[2001:db8::1]:80" */
+static int endpoint_parse(const char *s, struct flowbpf_key *k, bool src,
+			  bool *has_port)
+{
+	__be32 *a = src ? k->saddr : k->daddr;
+	char buf[INET6_ADDRSTRLEN + 8], *port = NULL;
+	unsigned long p;
+	int family;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+
+		if (!close)
+			return -EINVAL;
+		*close = '\0';
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1])
+			return -EINVAL;
+		memmove(buf, buf + 1, strlen(buf + 1) + 1);
+	} else if (strchr(buf, '.')) {
+		port = strchr(buf, ':');
+		if (port)
+			*port++ = '\0';
+	}
+
+	memset(a, 0, 16);
+	if (inet_pton(AF_INET, buf, &a[3]) == 1) {
+		a[2] = htonl(0xffff);
+		family = 4;
+	} else if (inet_pton(AF_INET6, buf, a) == 1) {
+		family = 6;
+	} else {
+		return -EINVAL;
+	}
+	if (k->family && k->family != family)
+		return -EAFNOSUPPORT;
+	k->family = family;
+	*has_port = false;
+	if (port) {
+		if (uint_parse(port, 65535, &p))
+			return -EINVAL;
+		if (src)
+			k->sport = htons(p);
+		else
+			k->dport = htons(p);
+		*has_port = true;
+	}
+	return 0;
+}
+
+int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k)
+{
+	char *words[32], *copy = NULL;
+	unsigned long v, type = 256, code = 256;
+	int n = 0, i, err = -EINVAL, ends = 0;
+	bool has_proto = false, port;
+
+	memset(k, 0, sizeof(*k));
+	/* One quoted argument is split like the shell would. */
+	if (argc == 1) {
+		char *save, *w;
+
+		copy = strdup(argv[0]);
+		if (!copy)
+			return -ENOMEM;
+		for (w = strtok_r(copy, " \t", &save); w && n < 32;
+		     w = strtok_r(NULL, " \t", &save))
+			words[n++] = w;
+	} else {
+		for (i = 0; i < argc && n < 32; i++)
+			words[n++] = argv[i];
+	}
+
+	for (i = 0; i < n; i++) {
+		const char *w = words[i], *arg = i + 1 < n ? words[i + 1] : NULL;
+
+		if (!strcmp(w, "in") || !strcmp(w, "ingress")) {
+			k->dir = FLOWBPF_DIR_INGRESS;
+		} else if (!strcmp(w, "out") || !strcmp(w, "egress")) {
+			k->dir = FLOWBPF_DIR_EGRESS;
+		} else if (!strcmp(w, ">") || !strcmp(w, "->")) {
+			continue;
+		} else if (!strcmp(w, "vlan") || !strcmp(w, "ivlan")) {
+			if (!arg || uint_parse(arg, 4095, &v))
+				goto out;
+			if (w[0] == 'v')
+				k->vlan = v;
+			else
+				k->inner_vlan = v;
+			i++;
+		} else if (!strcmp(w, "type") || !strcmp(w, "code")) {
+			if (!arg || uint_parse(arg, 255, &v))
+				goto out;
+			if (w[0] == 't')
+				type = v;
+			else
+				code = v;
+			i++;
+		} else if (!strcmp(w, "sport") || !strcmp(w, "dport")) {
+			if (!arg || uint_parse(arg, 65535, &v))
+				goto out;
+			if (w[0] == 's')
+				k->sport = htons(v);
+			else
+				k->dport = htons(v);
+			i++;
+		} else if (!strcmp(w, "proto")) {
+			if (!arg || proto_parse(arg, &k->proto))
+				goto out;
+			has_proto = true;
+			i++;
+		} else if (!has_proto && !proto_parse(w, &k->proto) &&
+			   !strchr(w, '.') && !strchr(w, ':')) {
+			has_proto = true;
+		} else if (ends < 2) {
+			err = endpoint_parse(w, k, ends == 0, &port);
+			if (err)
+				goto out;
+			err = -EINVAL;
+			ends++;
+		} else {
+			goto out;
+		}
+	}
+	if (!has_proto || ends != 2)
+		goto out;
+	if (k->proto == 1 || k->proto == 58) {
+		if (type > 255 || k->sport || k->dport)
+			goto out;
+		k->dport = htons(type << 8 | (code > 255 ? 0 : code));
+	} else if (type != 256 || code != 256) {
+		goto out;
+	}
+	err = 0;
+out:
+	free(copy);
+	return err;
+}
+
+void human_count(__u64 v, char *buf, size_t len)
+{
+	static const char *sfx[] = { "", "k", "M", "G", "T", "P" };
+	double d = v;
+	int i = 0;
+
+	if (v < 1000) {
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+		return;
+	}
+	while (d >= 1000 && i < 5)
+		d /= 1000, i++;
+	snprintf(buf, len, d < 10 ? "%.2f%s" : d < 100 ? "%.1f%s" : "%.0f%s",
+		 d, sfx[i]);
+}
+
+void human_bytes(__u64 v, char *buf, size_t len)
+{
+	static const char *sfx[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double d = v;
+	int i = 0;
+
+	if (v < 1024) {
+		snprintf(buf, len, "%lluB", (unsigned long long)v);
+		return;
+	}
+	while (d >= 1024 && i < 5)
+		d /= 1024, i++;
+	snprintf(buf, len, d < 10 ? "%.2f%s" : d < 100 ? "%.1f%s" : "%.0f%s",
+		 d, sfx[i]);
+}
+
+__u64 mono_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+__u64 mono_to_wall_ns(__u64 mono)
+{
+	struct timespec ts;
+	__u64 wall, now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	now = mono_now_ns();
+	return wall - (now - mono);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Names, units and the textual form of a flow, shared by CLI and tests. */
+#ifndef FLOWBPF_FLOWFMT_H
+#define FLOWBPF_FLOWFMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "flowbpf.h"
+
+const char *verdict_name(__u32 verdict);  /* "pass", "drop", "queued", "none" */
+const char *source_name(__u32 source);    /* "kernel", "timeout", ... */
+const char *mode_name(__u32 mode);        /* "monitor", "enforce" */
+const char *dir_name(__u8 dir);           /* "in", "out" */
+const char *stat_name(int idx);           /* JSON key of a stat */
+bool stat_is_outcome(int idx);
+/* Protocol name ("tcp", "icmp", ...) or NULL for one without a name. */
+const char *proto_name(__u8 proto);
+
+/* Parse a name back; -EINVAL when unknown. */
+int verdict_parse(const char *s, __u32 *verdict); /* pass|drop only */
+int mode_parse(const char *s, __u32 *mode);
+int proto_parse(const char *s, __u8 *proto);
+
+/* "1.5s", "500ms", "2m", "100us", bare number = seconds. */
+int duration_parse(const char *s, __u64 *ns);
+/* Whole number with optional k/M/G suffix (powers of 1000). */
+int count_parse(const char *s, __u64 *val);
+
+/* Address of one side of a key, as text. */
+void key_addr_str(const struct flowbpf_key *k, bool src, char *buf,
+		  size_t len);
+/* "type/code" for ICMP, port number otherwise, "" when there is none. */
+void key_port_str(const struct flowbpf_key *k, bool src, char *buf,
+		  size_t len);
+
+/*
+ * The textual form of a flow, accepted by flow_spec_parse and printed by
+ * "flowbpf flows":  in tcp 198.18.0.1:40000 > 198.18.0.2:80 vlan 10
+ * ICMP:             out icmp 198.18.0.1 > 198.18.0.2 type 8 code 0
+ */
+void flow_spec_str(const struct flowbpf_key *k, char *buf, size_t len);
+/* Parses argv words (a single quoted word also works).  ifindex is left 0. */
+int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k);
+
+/* 1234567 -> "1.23M"; bytes: 1536 -> "1.5KiB". */
+void human_count(__u64 v, char *buf, size_t len);
+void human_bytes(__u64 v, char *buf, size_t len);
+
+/* CLOCK_MONOTONIC ns (the kernel's bpf_ktime_get_ns) now. */
+__u64 mono_now_ns(void);
+/* CLOCK_MONOTONIC ns to wall-clock ns since the epoch. */
+__u64 mono_to_wall_ns(__u64 mono);
+
+#endif

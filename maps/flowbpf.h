@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one header shared by the kernel programs and userspace.
+ *
+ * Everything that crosses the kernel/user boundary is defined here and
+ * nowhere else: map keys and values, the ring buffer event, enums, the
+ * statistics table and the names under which maps are pinned.  Only
+ * __u8/__u16/__u32/__u64 and __be16/__be32 are used; the includer provides
+ * them (vmlinux.h in BPF code, <linux/types.h> in userspace).
+ *
+ * Layout rule: every struct is explicitly padded so that no implicit hole
+ * exists.  Keys are hashed byte for byte, so a hole would make two equal
+ * flows differ.
+ */
+#ifndef FLOWBPF_MAPS_H
+#define FLOWBPF_MAPS_H
+
+#define FLOWBPF_ABI_VERSION 1
+
+/* Pinning: /sys/fs/bpf/flowbpf/<ifname>/<name> */
+#define FLOWBPF_BPFFS "/sys/fs/bpf"
+#define FLOWBPF_PIN_ROOT FLOWBPF_BPFFS "/flowbpf"
+#define FLOWBPF_PIN_FLOWS "flows"
+#define FLOWBPF_PIN_VERDICTS "verdicts"
+#define FLOWBPF_PIN_STATS "stats"
+#define FLOWBPF_PIN_EVENTS "events"
+#define FLOWBPF_PIN_CONFIG "config"
+#define FLOWBPF_PIN_PROG_XDP "prog_xdp"
+#define FLOWBPF_PIN_PROG_TC_EGRESS "prog_tc_egress"
+#define FLOWBPF_PIN_LINK_XDP "link_xdp"
+
+#define FLOWBPF_DEFAULT_FLOWS 262144
+#define FLOWBPF_DEFAULT_TIMEOUT_NS 2000000000ULL
+#define FLOWBPF_DEFAULT_RINGBUF (1U << 20)
+
+/* Priority/handle of the clsact egress filter, so detach finds exactly ours. */
+#define FLOWBPF_TC_PRIO 0xf10
+#define FLOWBPF_TC_HANDLE 0xf10
+
+/* Extension headers walked before an IPv6 packet is a parse error. */
+#define FLOWBPF_V6_EXT_MAX 8
+/* Leading packet bytes copied into a first-packet event. */
+#define FLOWBPF_EVENT_DATA 128
+
+enum flowbpf_dir {
+	FLOWBPF_DIR_INGRESS = 0,
+	FLOWBPF_DIR_EGRESS = 1,
+};
+
+/* Zero is deliberately not a verdict: a zeroed value is never mistaken for one. */
+enum flowbpf_verdict {
+	FLOWBPF_VERDICT_NONE = 0,
+	FLOWBPF_VERDICT_PASS = 1,
+	FLOWBPF_VERDICT_DROP = 2,
+	FLOWBPF_VERDICT_QUEUED = 3,
+};
+
+/* Who set a verdict. */
+enum flowbpf_source {
+	FLOWBPF_SRC_NONE = 0,
+	FLOWBPF_SRC_KERNEL = 1,  /* first packet: flow recorded as QUEUED */
+	FLOWBPF_SRC_TIMEOUT = 2, /* kernel applied the default after the timeout */
+	FLOWBPF_SRC_DAEMON = 3,
+	FLOWBPF_SRC_MANUAL = 4,
+};
+
+enum flowbpf_mode {
+	FLOWBPF_MODE_MONITOR = 0, /* account only, never drop */
+	FLOWBPF_MODE_ENFORCE = 1,
+};
+
+/*
+ * A unidirectional flow, as in NetFlow/IPFIX.  Addresses use one 16-byte
+ * form: IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) and family tells the
+ * two apart.  For ICMP and ICMPv6, sport is 0 and dport carries
+ * type << 8 | code in network order (the NetFlow convention).
+ */
+struct flowbpf_key {
+	__u32 ifindex;
+	__u8 dir;    /* enum flowbpf_dir */
+	__u8 family; /* 4 or 6 */
+	__u8 proto;  /* IP protocol number of the L4 header */
+	__u8 pad;
+	__u16 vlan;       /* outer VLAN id, 0 when untagged */
+	__u16 inner_vlan; /* inner VLAN id of a QinQ frame, 0 otherwise */
+	__be16 sport;
+	__be16 dport;
+	__be32 saddr[4];
+	__be32 daddr[4];
+};
+
+struct flowbpf_flow {
+	__u64 packets;
+	__u64 bytes;    /* IP-layer bytes: IPv4 total length, IPv6 payload + 40 */
+	__u64 first_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 last_ns;
+	__u32 tcp_flags; /* OR of the flags byte of every TCP segment */
+	__u32 pad;
+};
+
+struct flowbpf_verdict_val {
+	__u32 verdict; /* enum flowbpf_verdict */
+	__u32 source;  /* enum flowbpf_source */
+	__u64 set_ns;  /* CLOCK_MONOTONIC time the verdict was set */
+};
+
+/* Sent on the first packet of a flow, for the policy daemon to decide on. */
+struct flowbpf_event {
+	struct flowbpf_key key;
+	__u64 ts_ns;
+	__u32 pkt_len; /* frame length */
+	__u32 cap_len; /* bytes valid in data[] */
+	__u8 data[FLOWBPF_EVENT_DATA];
+};
+
+/*
+ * Attach-time configuration.  It is the program's only read-only data
+ * (.rodata), pinned as "config" so that tools read back what is running.
+ */
+struct flowbpf_config {
+	__u32 abi_version;
+	__u32 mode;    /* enum flowbpf_mode */
+	__u32 pending; /* verdict applied while QUEUED: PASS or DROP */
+	__u32 dflt;    /* verdict set when the decision times out: PASS or DROP */
+	__u64 timeout_ns;
+	__u32 ifindex;
+	__u32 xdp_flags; /* XDP_FLAGS_* the program was attached with */
+	__u32 flags;     /* FLOWBPF_CFG_* */
+	__u32 pad;
+};
+
+/* The clsact qdisc was created by attach, so detach removes it. */
+#define FLOWBPF_CFG_OWN_CLSACT (1U << 0)
+
+/*
+ * Statistics: one per-CPU array entry of FLOWBPF_STAT_MAX counters.
+ * Each packet seen ends in exactly one "outcome" counter, so
+ * packets == sum of outcomes.  X(enum suffix, JSON key, is outcome)
+ */
+#define FLOWBPF_STATS(X)                                    \
+	X(PACKETS, "packets", 0)                            \
+	X(PASS, "pass_packets", 1)                          \
+	X(PASS_BYTES, "pass_bytes", 0)                      \
+	X(DROP, "drop_packets", 1)                          \
+	X(DROP_BYTES, "drop_bytes", 0)                      \
+	X(WOULD_DROP, "would_drop_packets", 1)              \
+	X(WOULD_DROP_BYTES, "would_drop_bytes", 0)          \
+	X(QUEUED_PASS, "queued_pass_packets", 1)            \
+	X(QUEUED_PASS_BYTES, "queued_pass_bytes", 0)        \
+	X(QUEUED_DROP, "queued_drop_packets", 1)            \
+	X(QUEUED_DROP_BYTES, "queued_drop_bytes", 0)        \
+	X(NON_IP, "non_ip_packets", 1)                      \
+	X(ERR_L2_TRUNC, "err_l2_truncated", 1)              \
+	X(ERR_VLAN_DEPTH, "err_vlan_too_deep", 1)           \
+	X(ERR_L3_TRUNC, "err_l3_truncated", 1)              \
+	X(ERR_IP_VERSION, "err_ip_version", 1)              \
+	X(ERR_BAD_IHL, "err_bad_ihl", 1)                    \
+	X(ERR_IP_LEN, "err_ip_length", 1)                   \
+	X(ERR_V6_CHAIN, "err_ipv6_chain_too_long", 1)       \
+	X(ERR_L4_TRUNC, "err_l4_truncated", 1)              \
+	X(FRAG_FIRST, "fragments_first", 0)                 \
+	X(FRAG_LATER, "fragments_later", 0)                 \
+	X(FLOWS_CREATED, "flows_created", 0)                \
+	X(FLOW_INSERT_FAIL, "flow_insert_failed", 0)        \
+	X(VERDICT_INSERT_FAIL, "verdict_insert_failed", 0)  \
+	X(EVENTS_SENT, "events_sent", 0)                    \
+	X(EVENTS_LOST, "events_lost", 0)                    \
+	X(DEFAULT_APPLIED, "default_verdicts_applied", 0)
+
+#define FLOWBPF_STAT_ENUM(name, key, outcome) FLOWBPF_STAT_##name,
+enum flowbpf_stat { FLOWBPF_STATS(FLOWBPF_STAT_ENUM) FLOWBPF_STAT_MAX };
+#undef FLOWBPF_STAT_ENUM
+
+struct flowbpf_stats {
+	__u64 c[FLOWBPF_STAT_MAX];
+};
+
+#endif /* FLOWBPF_MAPS_H */

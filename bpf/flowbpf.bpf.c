@@ -147,7 +147,8 @@ static __always_inline __u32 flow_verdict(void *ctx, bool xdp,
 
 static __always_inline int handle(void *ctx, bool xdp, void *data,
 				  void *data_end, __u32 frame_len,
-				  __u32 ifindex, __u8 dir, __u32 segs)
+				  __u32 hw_vlan, __u32 ifindex, __u8 dir,
+				  __u32 segs)
 {
 	struct flowbpf_key k = {};
 	struct pkt_meta m = {};
@@ -159,7 +160,8 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	st = bpf_map_lookup_elem(&stats, &zero);
 	stat_add(st, FLOWBPF_STAT_PACKETS, segs);
 
-	ret = parse_packet(data, data_end, frame_len, &k, &m);
+	ret = parse_packet(ctx, xdp, data, data_end, frame_len, hw_vlan, &k,
+			   &m);
 	if (ret) {
 		/* Not ours to judge: non-IP and malformed frames go on, counted. */
 		stat_add(st, ret, segs);
@@ -214,7 +216,7 @@ int flowbpf_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 
-	return handle(ctx, true, data, data_end, data_end - data,
+	return handle(ctx, true, data, data_end, data_end - data, 0,
 		      ctx->ingress_ifindex, FLOWBPF_DIR_INGRESS, 1) == ACT_DROP ?
 		       XDP_DROP :
 		       XDP_PASS;
@@ -240,6 +242,9 @@ static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
 	__u32 len = skb->len, ifindex = skb->ifindex;
 	__u32 segs = skb->gso_segs ?: 1;
 	__u32 want = len < 256 ? len : 256;
+	__u32 hw_vlan = skb->vlan_present ?
+				HW_VLAN_PRESENT | (skb->vlan_tci & 0xffff) :
+				0;
 	void *data, *data_end;
 
 	/* Headers may sit in paged data; make them readable directly. */
@@ -248,7 +253,8 @@ static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
 	data = SKB_PTR(skb, data);
 	data_end = SKB_PTR(skb, data_end);
 
-	return handle(skb, false, data, data_end, len, ifindex, dir, segs) ==
+	return handle(skb, false, data, data_end, len, hw_vlan, ifindex, dir,
+		      segs) ==
 			       ACT_DROP ?
 		       TC_ACT_SHOT :
 		       TC_ACT_OK;

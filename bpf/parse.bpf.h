@@ -49,19 +49,36 @@ struct pkt_meta {
 
 enum { FRAG_NONE = 0, FRAG_FIRST = 1, FRAG_LATER = 2 };
 
+/* parse_packet's hw_vlan: the VLAN TCI the stack holds out of band. */
+#define HW_VLAN_PRESENT (1U << 16)
+
 static __always_inline int is_vlan(__u16 proto)
 {
 	return proto == ETH_P_8021Q || proto == ETH_P_8021AD ||
 	       proto == ETH_P_QINQ1;
 }
 
+/*
+ * Reads len bytes at a variable offset through the helper rather than a
+ * packet pointer: the verifier then need not track every offset the
+ * IPv6 extension walk and IPv4 options can produce, which would multiply
+ * its states by the number of VLAN/option/extension combinations.  It
+ * also reaches paged skb data.  len must be a constant at each call.
+ */
+static __always_inline int pkt_load(void *ctx, bool xdp, __u32 off, void *buf,
+				    __u32 len)
+{
+	return xdp ? bpf_xdp_load_bytes(ctx, off, buf, len) :
+		     bpf_skb_load_bytes(ctx, off, buf, len);
+}
+
 /* Ports (or ICMP type/code) from the L4 header at off.  Returns 0 or a stat. */
-static __always_inline int parse_l4(void *data, void *data_end, __u32 off,
+static __always_inline int parse_l4(void *ctx, bool xdp, __u32 off,
 				    __u32 ip_end, struct flowbpf_key *k,
 				    struct pkt_meta *m)
 {
+	__u8 h[14];
 	__u32 need;
-	__u8 *l4;
 
 	switch (k->proto) {
 	case IPPROTO_TCP:
@@ -81,35 +98,39 @@ static __always_inline int parse_l4(void *data, void *data_end, __u32 off,
 		/* Accounted by protocol number alone. */
 		return 0;
 	}
+	m->hdr_len = need;
 
-	/* Meaning: the header must lie inside the IP packet.  Safety: the
-	 * fixed-size reads below stay inside the linear data. */
+	/*
+	 * A first fragment may be cut anywhere past the ports (RFC 1858
+	 * only forbids it for TCP's flags); it still names the flow.
+	 */
+	if (m->frag == FRAG_FIRST)
+		need = 4;
+	/* The header must lie inside the IP packet, not in padding. */
 	if (off + need > ip_end)
 		return FLOWBPF_STAT_ERR_L4_TRUNC;
-	l4 = data + (off & 0xffff);
-	if ((void *)(l4 + 8) > data_end)
+
+	if (k->proto == IPPROTO_TCP && off + 20 <= ip_end) {
+		if (pkt_load(ctx, xdp, off, h, 14))
+			return FLOWBPF_STAT_ERR_L4_TRUNC;
+		m->tcp_flags = h[13];
+		m->hdr_len = (h[12] >> 4) * 4;
+	} else if (pkt_load(ctx, xdp, off, h, 4)) {
 		return FLOWBPF_STAT_ERR_L4_TRUNC;
+	}
 
 	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
 		k->sport = 0;
-		k->dport = bpf_htons(((__u16)l4[0] << 8) | l4[1]);
-		m->hdr_len = 8;
+		k->dport = bpf_htons(((__u16)h[0] << 8) | h[1]);
 		return 0;
 	}
-
-	k->sport = *(__be16 *)l4;
-	k->dport = *(__be16 *)(l4 + 2);
-	m->hdr_len = need;
-	if (k->proto == IPPROTO_TCP) {
-		if ((void *)(l4 + 20) > data_end)
-			return FLOWBPF_STAT_ERR_L4_TRUNC;
-		m->tcp_flags = l4[13];
-		m->hdr_len = (l4[12] >> 4) * 4;
-	}
+	__builtin_memcpy(&k->sport, h, 2);
+	__builtin_memcpy(&k->dport, h + 2, 2);
 	return 0;
 }
 
-static __always_inline int parse_ipv4(void *data, void *data_end, __u32 off,
+static __always_inline int parse_ipv4(void *ctx, bool xdp, void *data,
+				      void *data_end, __u32 off,
 				      __u32 frame_len, struct flowbpf_key *k,
 				      struct pkt_meta *m)
 {
@@ -127,8 +148,9 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u32 off,
 	if (off + ihl > frame_len)
 		return FLOWBPF_STAT_ERR_L3_TRUNC;
 	tot = bpf_ntohs(ip->tot_len);
-	/* 0 is legal for a TSO/BIG TCP super-packet: it is as long as the skb. */
-	if (tot == 0)
+	/* 0 is legal only for a BIG TCP super-packet (longer than 64 KiB,
+	 * tc only): it is as long as the skb.  Anywhere else it is bogus. */
+	if (tot == 0 && frame_len - off > 0xffff)
 		tot = frame_len - off;
 	if (tot < ihl || off + tot > frame_len)
 		return FLOWBPF_STAT_ERR_IP_LEN;
@@ -153,14 +175,15 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u32 off,
 		m->frag = FRAG_FIRST;
 
 	{
-		int err = parse_l4(data, data_end, off + ihl, ip_end, k, m);
+		int err = parse_l4(ctx, xdp, off + ihl, ip_end, k, m);
 
 		m->hdr_len += ihl;
 		return err;
 	}
 }
 
-static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
+static __always_inline int parse_ipv6(void *ctx, bool xdp, void *data,
+				      void *data_end, __u32 off,
 				      __u32 frame_len, struct flowbpf_key *k,
 				      struct pkt_meta *m)
 {
@@ -174,8 +197,9 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
 	if (ip6->version != 6)
 		return FLOWBPF_STAT_ERR_IP_VERSION;
 	plen = bpf_ntohs(ip6->payload_len);
-	/* 0: jumbogram or BIG TCP super-packet, as long as the frame. */
-	if (plen == 0)
+	/* 0 with more than 64 KiB behind it: a BIG TCP super-packet (tc
+	 * only), as long as the skb.  Otherwise it means no payload. */
+	if (plen == 0 && frame_len - off - 40 > 0xffff)
 		plen = frame_len - off - 40;
 	if (off + 40 + plen > frame_len)
 		return FLOWBPF_STAT_ERR_IP_LEN;
@@ -188,21 +212,18 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
 	nexthdr = ip6->nexthdr;
 	l4off = off + 40;
 
-#pragma unroll
 	for (i = 0; i < FLOWBPF_V6_EXT_MAX; i++) {
-		__u8 *eh;
-		__u32 len;
+		__u8 eh[4];
 
 		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_ROUTING &&
 		    nexthdr != IPPROTO_DSTOPTS && nexthdr != IPPROTO_FRAGMENT &&
 		    nexthdr != IPPROTO_AH)
 			break;
-		l4off &= 0x3fff;
-		eh = data + l4off;
-		if ((void *)(eh + 8) > data_end || l4off + 8 > ip_end)
+		/* Every extension header is at least 8 bytes long. */
+		if (l4off + 8 > ip_end || pkt_load(ctx, xdp, l4off, eh, 4))
 			return FLOWBPF_STAT_ERR_L3_TRUNC;
 		if (nexthdr == IPPROTO_FRAGMENT) {
-			__u16 fo = bpf_ntohs(*(__be16 *)(eh + 2));
+			__u16 fo = ((__u16)eh[2] << 8) | eh[3];
 
 			nexthdr = eh[0];
 			l4off += 8;
@@ -217,11 +238,10 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
 			continue;
 		}
 		if (nexthdr == IPPROTO_AH)
-			len = ((__u32)eh[1] + 2) * 4;
+			l4off += ((__u32)eh[1] + 2) * 4;
 		else
-			len = ((__u32)eh[1] + 1) * 8;
+			l4off += ((__u32)eh[1] + 1) * 8;
 		nexthdr = eh[0];
-		l4off += len;
 	}
 	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
 	    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT ||
@@ -231,41 +251,50 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
 		return FLOWBPF_STAT_ERR_L3_TRUNC;
 
 	k->proto = nexthdr;
-	err = parse_l4(data, data_end, l4off, ip_end, k, m);
+	err = parse_l4(ctx, xdp, l4off, ip_end, k, m);
 	m->hdr_len += l4off - off;
 	return err;
 }
 
 /*
- * Fills the key (all but ifindex and dir) and meta.  Returns 0 for an IP
+ * Fills the key (all but ifindex and dir) and meta.  hw_vlan is 0, or
+ * HW_VLAN_PRESENT | TCI when an outer tag was taken out of the frame.  Returns 0 for an IP
  * packet, otherwise the outcome stat (non-IP or a parse error class).
  */
-static __always_inline int parse_packet(void *data, void *data_end,
-					__u32 frame_len, struct flowbpf_key *k,
+static __always_inline int parse_packet(void *ctx, bool xdp, void *data,
+					void *data_end,
+					__u32 frame_len, __u32 hw_vlan,
+					struct flowbpf_key *k,
 					struct pkt_meta *m)
 {
 	struct ethhdr *eth = data;
 	__u32 off = ETH_HLEN;
 	__u16 proto;
-	int i;
+	int i, tags = 0;
 
 	if ((void *)(eth + 1) > data_end)
 		return FLOWBPF_STAT_ERR_L2_TRUNC;
 	proto = bpf_ntohs(eth->h_proto);
+	/* An outer tag the stack keeps out of band (skb->vlan_tci) comes first. */
+	if (hw_vlan & HW_VLAN_PRESENT) {
+		k->vlan = hw_vlan & 0x0fff;
+		tags = 1;
+	}
 
 #pragma unroll
 	for (i = 0; i < 2; i++) {
 		struct vlan_tag *tag;
 
-		if (!is_vlan(proto))
+		if (!is_vlan(proto) || tags >= 2)
 			break;
 		tag = data + off;
 		if ((void *)(tag + 1) > data_end)
 			return FLOWBPF_STAT_ERR_L2_TRUNC;
-		if (i == 0)
+		if (tags == 0)
 			k->vlan = bpf_ntohs(tag->tci) & 0x0fff;
 		else
 			k->inner_vlan = bpf_ntohs(tag->tci) & 0x0fff;
+		tags++;
 		proto = bpf_ntohs(tag->proto);
 		off += sizeof(*tag);
 	}
@@ -273,9 +302,11 @@ static __always_inline int parse_packet(void *data, void *data_end,
 		return FLOWBPF_STAT_ERR_VLAN_DEPTH;
 
 	if (proto == ETH_P_IP)
-		return parse_ipv4(data, data_end, off, frame_len, k, m);
+		return parse_ipv4(ctx, xdp, data, data_end, off, frame_len, k,
+				  m);
 	if (proto == ETH_P_IPV6)
-		return parse_ipv6(data, data_end, off, frame_len, k, m);
+		return parse_ipv6(ctx, xdp, data, data_end, off, frame_len, k,
+				  m);
 	return FLOWBPF_STAT_NON_IP;
 }
 

@@ -75,7 +75,7 @@ int cmd_attach(int argc, char **argv)
 						       optarg);
 			break;
 		case OPT_RINGBUF:
-			if (count_parse(optarg, &v) || v < 4096 ||
+			if (size_parse(optarg, &v) || v < 4096 ||
 			    v > (1U << 30) || (v & (v - 1)))
 				return cli_usage_error("--ringbuf must be a power of two from 4096 to 1G, not '%s'",
 						       optarg);

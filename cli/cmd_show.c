@@ -293,12 +293,87 @@ static void age_str(__u64 now, __u64 t, char *buf, size_t len)
 {
 	double s = now > t ? (now - t) / 1e9 : 0;
 
-	if (s < 60)
+	if (s < 60) {
 		snprintf(buf, len, "%.1fs", s);
-	else if (s < 3600)
-		snprintf(buf, len, "%.0fm%02.0fs", s / 60 - 0.5, s - 60 * (int)(s / 60));
-	else
+	} else if (s < 3600) {
+		unsigned int whole = s;
+
+		snprintf(buf, len, "%um%02us", whole / 60, whole % 60);
+	} else {
 		snprintf(buf, len, "%.1fh", s / 3600);
+	}
+}
+
+struct flow_cells {
+	char proto[16], vlan[16], src[64], dst[64], pk[16], by[16], fl[8];
+	char age[16], idle[16];
+};
+
+static void flow_cells(const struct flow_row *r, __u64 now,
+		       struct flow_cells *c)
+{
+	const struct flowbpf_key *k = &r->key;
+	const char *pn = proto_name(k->proto);
+
+	if (k->proto == 1 || k->proto == 58)
+		snprintf(c->proto, sizeof(c->proto), "%s %u/%u", pn,
+			 ntohs(k->dport) >> 8, ntohs(k->dport) & 0xff);
+	else if (pn)
+		snprintf(c->proto, sizeof(c->proto), "%s", pn);
+	else
+		snprintf(c->proto, sizeof(c->proto), "%u", k->proto);
+	if (k->inner_vlan)
+		snprintf(c->vlan, sizeof(c->vlan), "%u.%u", k->vlan,
+			 k->inner_vlan);
+	else if (k->vlan)
+		snprintf(c->vlan, sizeof(c->vlan), "%u", k->vlan);
+	else
+		snprintf(c->vlan, sizeof(c->vlan), "-");
+	key_endpoint_str(k, true, c->src, sizeof(c->src));
+	key_endpoint_str(k, false, c->dst, sizeof(c->dst));
+	human_count(r->flow.packets, c->pk, sizeof(c->pk));
+	human_bytes(r->flow.bytes, c->by, sizeof(c->by));
+	if (k->proto == 6)
+		tcp_flags_str(r->flow.tcp_flags, c->fl);
+	else
+		snprintf(c->fl, sizeof(c->fl), "-");
+	age_str(now, r->flow.first_ns, c->age, sizeof(c->age));
+	age_str(now, r->flow.last_ns, c->idle, sizeof(c->idle));
+}
+
+#define WIDEN(w, s)                            \
+	do {                                   \
+		int __l = strlen(s);           \
+		if (__l > (w))                 \
+			(w) = __l;             \
+	} while (0)
+
+/* Columns as wide as their widest cell, like ss(8) and ip(8). */
+static void print_table(const struct flow_row *rows, size_t n, __u64 now)
+{
+	int wp = 5, wv = 4, ws = 6, wd = 11;
+	struct flow_cells c;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		flow_cells(&rows[i], now, &c);
+		WIDEN(wp, c.proto);
+		WIDEN(wv, c.vlan);
+		WIDEN(ws, c.src);
+		WIDEN(wd, c.dst);
+	}
+	printf("%-3s %-*s %-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
+	       "DIR", wp, "PROTO", wv, "VLAN", ws, "SOURCE", wd,
+	       "DESTINATION", "PACKETS", "BYTES", "FLAGS", "VERDICT",
+	       "SET-BY", "AGE", "IDLE");
+	for (i = 0; i < n; i++) {
+		flow_cells(&rows[i], now, &c);
+		printf("%-3s %-*s %-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
+		       dir_name(rows[i].key.dir), wp, c.proto, wv, c.vlan, ws,
+		       c.src, wd, c.dst, c.pk, c.by, c.fl,
+		       verdict_name(rows[i].verdict.verdict),
+		       source_name(rows[i].verdict.source), c.age, c.idle);
+	}
 }
 
 int cmd_flows(int argc, char **argv)
@@ -383,46 +458,7 @@ int cmd_flows(int argc, char **argv)
 	}
 
 	now = mono_now_ns();
-	printf("%-3s %-6s %-5s %-41s %-41s %8s %9s %-6s %-7s %-8s %7s %7s\n",
-	       "DIR", "PROTO", "VLAN", "SOURCE", "DESTINATION", "PACKETS",
-	       "BYTES", "FLAGS", "VERDICT", "SET-BY", "AGE", "IDLE");
-	for (i = 0; i < n; i++) {
-		const struct flowbpf_key *k = &rows[i].key;
-		char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN], sp[16], dp[16];
-		char src[64], dst[64], pk[16], by[16], fl[8], vl[16], proto[8];
-		char age[16], idle[16];
-		const char *pn = proto_name(k->proto);
-
-		key_addr_str(k, true, sa, sizeof(sa));
-		key_addr_str(k, false, da, sizeof(da));
-		key_port_str(k, true, sp, sizeof(sp));
-		key_port_str(k, false, dp, sizeof(dp));
-		snprintf(src, sizeof(src), sp[0] ? "%s %s" : "%s", sa, sp);
-		snprintf(dst, sizeof(dst), dp[0] ? "%s %s" : "%s", da, dp);
-		if (pn)
-			snprintf(proto, sizeof(proto), "%s", pn);
-		else
-			snprintf(proto, sizeof(proto), "%u", k->proto);
-		if (k->inner_vlan)
-			snprintf(vl, sizeof(vl), "%u.%u", k->vlan,
-				 k->inner_vlan);
-		else if (k->vlan)
-			snprintf(vl, sizeof(vl), "%u", k->vlan);
-		else
-			snprintf(vl, sizeof(vl), "-");
-		human_count(rows[i].flow.packets, pk, sizeof(pk));
-		human_bytes(rows[i].flow.bytes, by, sizeof(by));
-		if (k->proto == 6)
-			tcp_flags_str(rows[i].flow.tcp_flags, fl);
-		else
-			snprintf(fl, sizeof(fl), "-");
-		age_str(now, rows[i].flow.first_ns, age, sizeof(age));
-		age_str(now, rows[i].flow.last_ns, idle, sizeof(idle));
-		printf("%-3s %-6s %-5s %-41s %-41s %8s %9s %-6s %-7s %-8s %7s %7s\n",
-		       dir_name(k->dir), proto, vl, src, dst, pk, by, fl,
-		       verdict_name(rows[i].verdict.verdict),
-		       source_name(rows[i].verdict.source), age, idle);
-	}
+	print_table(rows, n, now);
 	ret = EXIT_OK;
 cleanup:
 	free(keys);

@@ -23,7 +23,7 @@ static const struct cmd cmds[] = {
 	  "      --default pass|drop      verdict set when no decision comes in time (default pass)\n"
 	  "  -t, --timeout DURATION       decision timeout, e.g. 2s, 500ms (default 2s)\n"
 	  "      --xdp-mode native|generic  XDP attach mode (default native)\n"
-	  "      --ringbuf BYTES          event ring buffer size, a power of two (default 1M)\n" },
+	  "      --ringbuf BYTES          event ring buffer size, a power of two, K/M suffixes (default 1M)\n" },
 	{ "detach", cmd_detach, "IFACE",
 	  "remove programs, tc filter and pins from an interface", "" },
 	{ "status", cmd_status, "[IFACE]",
@@ -35,7 +35,7 @@ static const struct cmd cmds[] = {
 	  "datapath counters, summed over CPUs", "" },
 	{ "verdict", cmd_verdict, "set|clear IFACE FLOW [pass|drop]",
 	  "set or clear the verdict of one flow by hand",
-	  "  FLOW is written as 'flowbpf flows' prints it:\n"
+	  "  FLOW is written as the \"flow\" key of 'flowbpf flows -j':\n"
 	  "    in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]\n"
 	  "  IPv6 with ports: [2001:db8::1]:443.  'sport N'/'dport N' also work.\n"
 	  "  Examples:\n"
@@ -59,7 +59,7 @@ static void usage_all(FILE *f)
 	fprintf(f, "\nCommon options:\n"
 		   "  -j, --json     JSON output\n"
 		   "  -p, --pretty   indented JSON output (implies -j)\n"
-		   "  -v, --verbose  more diagnostics, libbpf messages and verifier logs\n"
+		   "  -v, --verbose  debug messages, libbpf output and verifier logs\n"
 		   "  -h, --help     help\n"
 		   "  -V, --version  version\n\n"
 		   "Exit status: 0 success, 1 failure, 2 usage error.\n");
@@ -129,7 +129,7 @@ int cli_getopt(int argc, char **argv, const struct option *longopts,
 			continue;
 		case 'v':
 			env.verbose++;
-			log_setup(env.verbose > 1 ? LOG_DEBUG : LOG_INFO);
+			log_setup(LOG_DEBUG);
 			continue;
 		case 'h':
 			return 'h';

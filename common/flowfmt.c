@@ -98,8 +98,8 @@ static int uint_parse(const char *s, unsigned long max, unsigned long *out)
 	if (!s || !*s || *s == '-' || *s == '+')
 		return -EINVAL;
 	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || v > max)
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -165,7 +165,8 @@ int duration_parse(const char *s, __u64 *ns)
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
+	/* !(v >= 0) also refuses NaN. */
+	if (errno || end == s || !(v >= 0))
 		return -EINVAL;
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (!strcmp(end, units[i].unit)) {
@@ -179,6 +180,33 @@ int duration_parse(const char *s, __u64 *ns)
 		}
 	}
 	return -EINVAL;
+}
+
+int size_parse(const char *s, __u64 *val)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K')
+		mul = 1ULL << 10, end++;
+	else if (*end == 'M')
+		mul = 1ULL << 20, end++;
+	else if (*end == 'G')
+		mul = 1ULL << 30, end++;
+	if (*end == 'i' && mul > 1)
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v > ~0ULL / mul)
+		return -EINVAL;
+	*val = v * mul;
+	return 0;
 }
 
 int count_parse(const char *s, __u64 *val)
@@ -239,8 +267,8 @@ void key_port_str(const struct flowbpf_key *k, bool src, char *buf,
 		buf[0] = '\0';
 }
 
-static void endpoint_str(const struct flowbpf_key *k, bool src, char *buf,
-			 size_t len)
+void key_endpoint_str(const struct flowbpf_key *k, bool src, char *buf,
+		      size_t len)
 {
 	char addr[INET6_ADDRSTRLEN];
 
@@ -261,8 +289,8 @@ void flow_spec_str(const struct flowbpf_key *k, char *buf, size_t len)
 	const char *pn = proto_name(k->proto);
 	int n = 0;
 
-	endpoint_str(k, true, s, sizeof(s));
-	endpoint_str(k, false, d, sizeof(d));
+	key_endpoint_str(k, true, s, sizeof(s));
+	key_endpoint_str(k, false, d, sizeof(d));
 	if (pn)
 		snprintf(proto, sizeof(proto), "%s", pn);
 	else
@@ -339,7 +367,7 @@ int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k)
 	char *words[32], *copy = NULL;
 	unsigned long v, type = 256, code = 256;
 	int n = 0, i, err = -EINVAL, ends = 0;
-	bool has_proto = false, port;
+	bool has_proto = false, has_dir = false, port, any_port = false;
 
 	memset(k, 0, sizeof(*k));
 	/* One quoted argument is split like the shell would. */
@@ -362,8 +390,10 @@ int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k)
 
 		if (!strcmp(w, "in") || !strcmp(w, "ingress")) {
 			k->dir = FLOWBPF_DIR_INGRESS;
+			has_dir = true;
 		} else if (!strcmp(w, "out") || !strcmp(w, "egress")) {
 			k->dir = FLOWBPF_DIR_EGRESS;
+			has_dir = true;
 		} else if (!strcmp(w, ">") || !strcmp(w, "->")) {
 			continue;
 		} else if (!strcmp(w, "vlan") || !strcmp(w, "ivlan")) {
@@ -389,6 +419,7 @@ int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k)
 				k->sport = htons(v);
 			else
 				k->dport = htons(v);
+			any_port = true;
 			i++;
 		} else if (!strcmp(w, "proto")) {
 			if (!arg || proto_parse(arg, &k->proto))
@@ -403,15 +434,19 @@ int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k)
 			if (err)
 				goto out;
 			err = -EINVAL;
+			any_port |= port;
 			ends++;
 		} else {
 			goto out;
 		}
 	}
-	if (!has_proto || ends != 2)
+	if (!has_dir || !has_proto || ends != 2)
+		goto out;
+	/* A port the key cannot hold would make a verdict that never matches. */
+	if (any_port && !key_has_ports(k))
 		goto out;
 	if (k->proto == 1 || k->proto == 58) {
-		if (type > 255 || k->sport || k->dport)
+		if (type > 255)
 			goto out;
 		k->dport = htons(type << 8 | (code > 255 ? 0 : code));
 	} else if (type != 256 || code != 256) {

@@ -24,6 +24,8 @@ int proto_parse(const char *s, __u8 *proto);
 
 /* "1.5s", "500ms", "2m", "100us", bare number = seconds. */
 int duration_parse(const char *s, __u64 *ns);
+/* Bytes with optional K/M/G (KiB/MiB/GiB) suffix: powers of 1024. */
+int size_parse(const char *s, __u64 *val);
 /* Whole number with optional k/M/G suffix (powers of 1000). */
 int count_parse(const char *s, __u64 *val);
 
@@ -34,10 +36,14 @@ void key_addr_str(const struct flowbpf_key *k, bool src, char *buf,
 void key_port_str(const struct flowbpf_key *k, bool src, char *buf,
 		  size_t len);
 
+/* "198.18.0.1:80", "[2001:db8::1]:80", or the bare address without ports. */
+void key_endpoint_str(const struct flowbpf_key *k, bool src, char *buf,
+		      size_t len);
+
 /*
- * The textual form of a flow, accepted by flow_spec_parse and printed by
- * "flowbpf flows":  in tcp 198.18.0.1:40000 > 198.18.0.2:80 vlan 10
- * ICMP:             out icmp 198.18.0.1 > 198.18.0.2 type 8 code 0
+ * The textual form of a flow, accepted by flow_spec_parse and printed as
+ * "flow" by "flowbpf flows -j":  in tcp 198.18.0.1:40000 198.18.0.2:80 vlan 10
+ * ICMP:                          out icmp 198.18.0.1 198.18.0.2 type 8 code 0
  */
 void flow_spec_str(const struct flowbpf_key *k, char *buf, size_t len);
 /* Parses argv words (a single quoted word also works).  ifindex is left 0. */

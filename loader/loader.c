@@ -494,6 +494,16 @@ static int open_map(const char *ifname, const char *name, int *fd)
 	return 0;
 }
 
+static int check_value_size(int fd, __u32 size)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	return info.value_size == size ? 0 : -EPROTO;
+}
+
 int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 {
 	struct bpf_map_info info = {};
@@ -547,6 +557,15 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 		goto cleanup;
 	}
 	h->flows_max = info.max_entries;
+	/* Every map we read into a struct must have that struct's size. */
+	if (check_value_size(h->verdicts_fd,
+			     sizeof(struct flowbpf_verdict_val)) ||
+	    check_value_size(h->stats_fd, sizeof(struct flowbpf_stats))) {
+		err = -EPROTO;
+		err_set("%s: pinned maps have another layout (attached by another flowbpf version?)",
+			ifname);
+		goto cleanup;
+	}
 	prog_id_of(ifname, FLOWBPF_PIN_PROG_XDP, &h->xdp_prog_id);
 	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_EGRESS, &h->tc_prog_id);
 	link_id_of(ifname, &h->xdp_link_id);

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <bpf/bpf.h>
+#include "netns.h"
+#include "loader.h"
+#include "test.h"
+
+static int net_counter;
+
+const char *repo_root(void)
+{
+	static char root[PATH_MAX];
+	char *slash;
+	ssize_t n;
+	int i;
+
+	if (root[0])
+		return root;
+	n = readlink("/proc/self/exe", root, sizeof(root) - 1);
+	if (n <= 0)
+		return ".";
+	root[n] = '\0';
+	/* <root>/.output/selftests/runner */
+	for (i = 0; i < 3; i++) {
+		slash = strrchr(root, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	return root;
+}
+
+const char *flowbpf_bin(void)
+{
+	static char bin[PATH_MAX + 32];
+
+	if (!bin[0])
+		snprintf(bin, sizeof(bin), "%s/.output/flowbpf", repo_root());
+	return bin;
+}
+
+static char *slurp(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	if (!buf)
+		return NULL;
+	while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += r;
+		if (cap - len < 2) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+int run(char **out, char **errout, const char *fmt, ...)
+{
+	char cmd[4096];
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	test__log("  $ %s\n", cmd);
+	if ((out && pipe(po)) || (errout && pipe(pe)))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(out ? po[1] : null, 1);
+		if (errout)
+			dup2(pe[1], 2);
+		else if (!env_verbose)
+			dup2(null, 2);
+		if (out)
+			close(po[0]);
+		if (errout)
+			close(pe[0]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (out) {
+		close(po[1]);
+		*out = slurp(po[0]);
+		close(po[0]);
+	}
+	if (errout) {
+		close(pe[1]);
+		*errout = slurp(pe[0]);
+		close(pe[0]);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int net_setup(struct test_net *n)
+{
+	unsigned int idx = ++net_counter % 100, pid = getpid() % 10000;
+	int err;
+
+	memset(n, 0, sizeof(*n));
+	snprintf(n->ns, sizeof(n->ns), "flowbpf-test-%u-%u", pid, idx);
+	snprintf(n->host_if, sizeof(n->host_if), "fbt%uh%u", pid, idx);
+	snprintf(n->peer_if, sizeof(n->peer_if), "fbt%up%u", pid, idx);
+	/* 198.18.<idx>.0/30: one subnet per test in this run. */
+	snprintf(n->host_ip, sizeof(n->host_ip), "198.18.%u.1", idx);
+	snprintf(n->peer_ip, sizeof(n->peer_ip), "198.18.%u.2", idx);
+	err = run(NULL, NULL,
+		  "set -e; ip netns add %s; "
+		  "ip link add %s type veth peer name %s netns %s; "
+		  /* No IPv6 autoconf chatter: tests count packets exactly. */
+		  "sysctl -qw net.ipv6.conf.%s.disable_ipv6=1; "
+		  "ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1; "
+		  "ip addr add %s/30 dev %s; ip link set %s up; "
+		  "ip -n %s addr add %s/30 dev %s; ip -n %s link set %s up; "
+		  "ip -n %s link set lo up",
+		  n->ns, n->host_if, n->peer_if, n->ns, n->host_if, n->ns,
+		  n->peer_if, n->host_ip, n->host_if,
+		  n->host_if, n->ns, n->peer_ip, n->peer_if, n->ns, n->peer_if,
+		  n->ns);
+	if (err) {
+		net_cleanup(n);
+		return -EIO;
+	}
+	n->host_ifindex = if_nametoindex(n->host_if);
+	/* Wait for the link to come up so the first ping is not lost. */
+	run(NULL, NULL, "for i in $(seq 50); do "
+			"ip -n %s link show %s | grep -q LOWER_UP && break; "
+			"sleep 0.05; done",
+	    n->ns, n->peer_if);
+	return 0;
+}
+
+void net_cleanup(struct test_net *n)
+{
+	if (!n->ns[0])
+		return;
+	if (!access("/sys/fs/bpf/flowbpf", F_OK)) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "/sys/fs/bpf/flowbpf/%s",
+			 n->host_if);
+		if (!access(path, F_OK))
+			run(NULL, NULL, "%s detach %s", flowbpf_bin(),
+			    n->host_if);
+	}
+	run(NULL, NULL, "ip link del %s 2>/dev/null; ip netns del %s",
+	    n->host_if, n->ns);
+	n->ns[0] = '\0';
+}
+
+int ns_fork(const char *ns, int (*fn)(void *), void *arg, bool wait)
+{
+	char path[128];
+	pid_t pid;
+	int fd;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		snprintf(path, sizeof(path), "/run/netns/%s", ns);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET))
+			_exit(126);
+		close(fd);
+		_exit(fn(arg));
+	}
+	if (!wait)
+		return pid;
+	return ns_wait(pid, 30000);
+}
+
+int ns_wait(int pid, int timeout_ms)
+{
+	int status, i;
+
+	for (i = 0; i < timeout_ms / 10; i++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (r < 0)
+			return -1;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -ETIMEDOUT;
+}
+
+int pinned_flow(const char *ifname, const struct flowbpf_key *k,
+		struct flowbpf_flow *f, struct flowbpf_verdict_val *v)
+{
+	struct flowbpf_handle h;
+	int err;
+
+	err = flowbpf_open(ifname, &h);
+	if (err)
+		return err;
+	if (f && bpf_map_lookup_elem(h.flows_fd, k, f))
+		err = -errno;
+	if (!err && v && bpf_map_lookup_elem(h.verdicts_fd, k, v))
+		err = -errno;
+	flowbpf_close(&h);
+	return err;
+}
+
+int pinned_stats(const char *ifname, struct flowbpf_stats *s)
+{
+	struct flowbpf_handle h;
+	int err;
+
+	err = flowbpf_open(ifname, &h);
+	if (err)
+		return err;
+	err = flowbpf_stats_read(h.stats_fd, s);
+	flowbpf_close(&h);
+	return err;
+}
+
+static void addr4(__be32 *a, const char *s)
+{
+	memset(a, 0, 16);
+	a[2] = htonl(0xffff);
+	inet_pton(AF_INET, s, &a[3]);
+}
+
+void key4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir, __u8 proto,
+	  const char *src, __u16 sport, const char *dst, __u16 dport)
+{
+	memset(k, 0, sizeof(*k));
+	k->ifindex = ifindex;
+	k->dir = dir;
+	k->family = 4;
+	k->proto = proto;
+	addr4(k->saddr, src);
+	addr4(k->daddr, dst);
+	k->sport = htons(sport);
+	k->dport = htons(dport);
+}
+
+void key_icmp4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir,
+	       const char *src, const char *dst, __u8 type, __u8 code)
+{
+	key4(k, ifindex, dir, 1, src, 0, dst, type << 8 | code);
+}

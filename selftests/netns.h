@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Test hosts: a network namespace per test, joined to the root namespace
+ * by a veth pair.  flowbpf attaches to the root side ("host"), so its pins
+ * live in the root namespace's bpffs; the peer side sits in the test's
+ * namespace.  Addresses come from 198.18.0.0/15 (RFC 2544).
+ */
+#ifndef FLOWBPF_NETNS_H
+#define FLOWBPF_NETNS_H
+
+#include <stdbool.h>
+#include <net/if.h>
+#include <linux/types.h>
+#include "flowbpf.h"
+
+struct test_net {
+	char ns[48];
+	char host_if[IF_NAMESIZE];
+	char peer_if[IF_NAMESIZE];
+	char host_ip[16];
+	char peer_ip[16];
+	unsigned int host_ifindex;
+};
+
+/* Creates namespace, veth pair and addresses; 0 or -errno. */
+int net_setup(struct test_net *n);
+/* Detaches flowbpf if attached, deletes the veth and the namespace. */
+void net_cleanup(struct test_net *n);
+
+/* Runs a shell command; returns its exit status (or -1).  If out is not
+ * NULL, stdout is captured into a malloc'ed string.  stderr is captured
+ * too when errout is not NULL. */
+int run(char **out, char **errout, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The flowbpf binary next to the runner (.output/flowbpf). */
+const char *flowbpf_bin(void);
+/* Repository root (two levels above the runner). */
+const char *repo_root(void);
+
+/*
+ * Runs fn(arg) in a child process that has joined namespace ns.  With
+ * wait false it returns the child's pid at once (reap with ns_wait).
+ * With wait true it returns fn's exit status.
+ */
+int ns_fork(const char *ns, int (*fn)(void *), void *arg, bool wait);
+int ns_wait(int pid, int timeout_ms);
+
+/* Looks up one flow in the pinned map of ifname; 0 or -errno. */
+int pinned_flow(const char *ifname, const struct flowbpf_key *k,
+		struct flowbpf_flow *f, struct flowbpf_verdict_val *v);
+/* Sums the pinned stats of ifname. */
+int pinned_stats(const char *ifname, struct flowbpf_stats *s);
+/* A key for IPv4 addresses given as text; ports in host order. */
+void key4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir, __u8 proto,
+	  const char *src, __u16 sport, const char *dst, __u16 dport);
+/* An ICMP(v4) key with type/code. */
+void key_icmp4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir,
+	       const char *src, const char *dst, __u8 type, __u8 code);
+
+#endif

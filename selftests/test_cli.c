@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The flowbpf command: errors are one line and a non-zero exit with
+ * nothing half-attached left behind; JSON output parses and has the
+ * documented keys; detach leaves no program, filter or pin.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <bpf/bpf.h>
+#include "netns.h"
+#include "test.h"
+
+static bool pins_exist(const char *ifname)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", FLOWBPF_PIN_ROOT, ifname);
+	return !access(path, F_OK);
+}
+
+static bool prog_exists(__u32 id)
+{
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static int line_count(const char *s)
+{
+	int n = 0;
+
+	for (; s && *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void subtest_errors(void)
+{
+	char *out = NULL, *err = NULL;
+	struct test_net n;
+	json_t *j;
+	int rc;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+
+	rc = run(&out, &err, "%s attach fbt-no-such-if0", flowbpf_bin());
+	ASSERT_EQ(rc, 1, "missing interface exit code");
+	ASSERT_HAS(err, "no such interface", "missing interface message");
+	ASSERT_EQ(line_count(err), 1, "one line");
+	ASSERT_FALSE(pins_exist("fbt-no-such-if0"), "no pins");
+	free(out), free(err), out = err = NULL;
+
+	rc = run(&out, &err, "%s attach %s --mode foo", flowbpf_bin(),
+		 n.host_if);
+	ASSERT_EQ(rc, 2, "bad --mode is a usage error");
+	ASSERT_HAS(err, "--mode", "names the option");
+	free(out), free(err), out = err = NULL;
+
+	rc = run(&out, &err, "%s attach %s --timeout -3", flowbpf_bin(),
+		 n.host_if);
+	ASSERT_EQ(rc, 2, "negative timeout");
+	free(out), free(err), out = err = NULL;
+
+	rc = run(&out, &err, "%s attach %s --flows 0", flowbpf_bin(),
+		 n.host_if);
+	ASSERT_EQ(rc, 2, "zero flows");
+	free(out), free(err), out = err = NULL;
+
+	rc = run(&out, &err, "%s bogus", flowbpf_bin());
+	ASSERT_EQ(rc, 2, "unknown command");
+	free(out), free(err), out = err = NULL;
+
+	/* JSON mode: the error is a JSON object on stdout. */
+	rc = run(&out, &err, "%s -j attach fbt-no-such-if0", flowbpf_bin());
+	ASSERT_EQ(rc, 1, "json error exit code");
+	j = json_loads(out ? out : "", 0, NULL);
+	if (ASSERT_OK_PTR(j, "json error parses")) {
+		ASSERT_HAS(json_string_value(json_object_get(j, "error")),
+			   "no such interface", "json error text");
+		json_decref(j);
+	}
+	free(out), free(err), out = err = NULL;
+
+	/* Twice: the second attach fails and the first keeps working. */
+	ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+		  "attach");
+	rc = run(&out, &err, "%s attach %s --mode enforce", flowbpf_bin(),
+		 n.host_if);
+	ASSERT_EQ(rc, 1, "second attach fails");
+	ASSERT_HAS(err, "already attached", "second attach message");
+	free(out), free(err), out = err = NULL;
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip),
+		  "still working");
+	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n.host_if),
+		  "detach");
+	rc = run(&out, &err, "%s detach %s", flowbpf_bin(), n.host_if);
+	ASSERT_EQ(rc, 1, "detach twice fails");
+	ASSERT_HAS(err, "not attached", "detach twice message");
+	free(out), free(err), out = err = NULL;
+
+	/* Not root: refused before touching anything. */
+	rc = run(&out, &err,
+		 "setpriv --reuid=65534 --regid=65534 --clear-groups %s attach %s",
+		 flowbpf_bin(), n.host_if);
+	ASSERT_EQ(rc, 1, "non-root exit code");
+	ASSERT_HAS(err, "root", "non-root message");
+	ASSERT_FALSE(pins_exist(n.host_if), "non-root left no pins");
+	free(out), free(err);
+	net_cleanup(&n);
+}
+
+/* A device without native XDP (ifb): a clear message and nothing left behind. */
+static void subtest_no_native(void)
+{
+	char *out = NULL, *err = NULL, dev[IF_NAMESIZE];
+	int rc;
+
+	snprintf(dev, sizeof(dev), "fbt%dd", getpid() % 10000);
+	if (!ASSERT_OK(run(NULL, NULL, "ip link add %s type ifb && ip link set %s up",
+			   dev, dev),
+		       "ifb device"))
+		return;
+	rc = run(&out, &err, "%s attach %s", flowbpf_bin(), dev);
+	ASSERT_EQ(rc, 1, "native attach fails");
+	ASSERT_HAS(err, "--xdp-mode generic", "suggests generic");
+	ASSERT_FALSE(pins_exist(dev), "no pins");
+	free(out), free(err), out = err = NULL;
+	rc = run(&out, NULL, "tc qdisc show dev %s", dev);
+	ASSERT_FALSE(out && strstr(out, "clsact"), "no clsact left");
+	free(out), out = NULL;
+
+	rc = run(&out, NULL, "%s -j attach %s --xdp-mode generic",
+		 flowbpf_bin(), dev);
+	ASSERT_EQ(rc, 0, "generic attach");
+	ASSERT_HAS(out, "\"xdp_mode\":\"generic\"", "generic in json");
+	free(out), out = NULL;
+	rc = run(&out, NULL, "ip link show %s", dev);
+	ASSERT_HAS(out, "xdpgeneric", "generic XDP on the device");
+	free(out);
+	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), dev),
+		  "detach");
+	run(NULL, NULL, "ip link del %s", dev);
+}
+
+static void subtest_json_and_detach(void)
+{
+	char *out = NULL;
+	json_t *j, *ifs, *it, *flows;
+	__u32 xdp_id = 0, tc_id = 0;
+	struct test_net n;
+	size_t i;
+	int rc;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce --flows 4096 --timeout 1500ms",
+			   flowbpf_bin(), n.host_if),
+		       "attach"))
+		goto out;
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip), "ping");
+
+	rc = run(&out, NULL, "%s status -j %s", flowbpf_bin(), n.host_if);
+	ASSERT_EQ(rc, 0, "status");
+	j = json_loads(out ? out : "", 0, NULL);
+	free(out), out = NULL;
+	ifs = json_object_get(j, "interfaces");
+	if (ASSERT_EQ(json_array_size(ifs), 1, "one interface")) {
+		it = json_array_get(ifs, 0);
+		ASSERT_STREQ(json_string_value(json_object_get(it, "ifname")),
+			     n.host_if, "ifname");
+		ASSERT_STREQ(json_string_value(json_object_get(it, "mode")),
+			     "enforce", "mode");
+		ASSERT_EQ(json_integer_value(json_object_get(it, "timeout_ms")),
+			  1500, "timeout_ms");
+		ASSERT_EQ(json_integer_value(json_object_get(it, "flows_max")),
+			  4096, "flows_max");
+		ASSERT_EQ(json_integer_value(json_object_get(it, "flows")), 2,
+			  "flows in use");
+		xdp_id = json_integer_value(json_object_get(it, "xdp_prog_id"));
+		tc_id = json_integer_value(
+			json_object_get(it, "tc_egress_prog_id"));
+		ASSERT_TRUE(xdp_id && prog_exists(xdp_id), "xdp prog id");
+		ASSERT_TRUE(tc_id && prog_exists(tc_id), "tc prog id");
+	}
+	json_decref(j);
+
+	rc = run(&out, NULL, "%s flows -j %s --sort packets", flowbpf_bin(),
+		 n.host_if);
+	ASSERT_EQ(rc, 0, "flows");
+	j = json_loads(out ? out : "", 0, NULL);
+	free(out), out = NULL;
+	flows = json_object_get(j, "flows");
+	ASSERT_EQ(json_array_size(flows), 2, "two flows");
+	json_array_foreach(flows, i, it) {
+		ASSERT_EQ(json_integer_value(json_object_get(it, "packets")), 2,
+			  "packets");
+		ASSERT_EQ(json_integer_value(json_object_get(it, "bytes")), 168,
+			  "bytes");
+		ASSERT_STREQ(json_string_value(json_object_get(it, "proto_name")),
+			     "icmp", "proto");
+		ASSERT_STREQ(json_string_value(json_object_get(it, "verdict")),
+			     "queued", "verdict");
+		ASSERT_TRUE(json_object_get(it, "icmp_type") &&
+				    json_object_get(it, "first_seen_ms") &&
+				    json_object_get(it, "flow"),
+			    "keys");
+	}
+	json_decref(j);
+
+	rc = run(&out, NULL, "%s stats -j %s", flowbpf_bin(), n.host_if);
+	ASSERT_EQ(rc, 0, "stats");
+	j = json_loads(out ? out : "", 0, NULL);
+	free(out), out = NULL;
+	it = json_object_get(json_array_get(json_object_get(j, "interfaces"), 0),
+			     "counters");
+	ASSERT_EQ(json_integer_value(json_object_get(it, "flows_created")), 2,
+		  "flows_created");
+	ASSERT_EQ(json_integer_value(json_object_get(it, "queued_pass_packets")),
+		  4, "queued_pass_packets");
+	ASSERT_EQ(json_integer_value(json_object_get(
+			  json_object_get(j, "total"), "queued_pass_packets")),
+		  4, "total");
+	json_decref(j);
+
+	/* The pinned map prints field names: its BTF came along. */
+	rc = run(&out, NULL, "bpftool map dump pinned %s/%s/flows",
+		 FLOWBPF_PIN_ROOT, n.host_if);
+	ASSERT_EQ(rc, 0, "bpftool dump");
+	ASSERT_HAS(out, "\"tcp_flags\"", "BTF field names");
+	free(out), out = NULL;
+
+	/* Every command answers --help. */
+	ASSERT_OK(run(NULL, NULL,
+		      "for c in attach detach status flows stats verdict; do %s $c --help | grep -q Usage || exit 1; done",
+		      flowbpf_bin()),
+		  "--help");
+
+	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n.host_if),
+		  "detach");
+	ASSERT_FALSE(pins_exist(n.host_if), "pins gone");
+	ASSERT_FALSE(xdp_id && prog_exists(xdp_id), "xdp program gone");
+	ASSERT_FALSE(tc_id && prog_exists(tc_id), "tc program gone");
+	rc = run(&out, NULL, "tc filter show dev %s egress; tc qdisc show dev %s",
+		 n.host_if, n.host_if);
+	ASSERT_FALSE(out && (strstr(out, "bpf") || strstr(out, "clsact")),
+		     "no tc filter or clsact");
+	free(out), out = NULL;
+	rc = run(&out, NULL, "ip link show %s", n.host_if);
+	ASSERT_FALSE(out && strstr(out, "xdp"), "no XDP on the link");
+	free(out), out = NULL;
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip),
+		  "traffic after detach");
+out:
+	free(out);
+	net_cleanup(&n);
+}
+
+/* A clsact qdisc that was there before attach survives detach. */
+static void subtest_foreign_clsact(void)
+{
+	struct test_net n;
+	char *out = NULL;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	ASSERT_OK(run(NULL, NULL, "tc qdisc add dev %s clsact", n.host_if),
+		  "clsact");
+	ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+		  "attach");
+	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n.host_if),
+		  "detach");
+	run(&out, NULL, "tc qdisc show dev %s", n.host_if);
+	ASSERT_HAS(out, "clsact", "clsact kept");
+	free(out);
+	net_cleanup(&n);
+}
+
+void test_cli(void)
+{
+	if (test__start_subtest("errors"))
+		subtest_errors();
+	if (test__start_subtest("no_native_xdp"))
+		subtest_no_native();
+	if (test__start_subtest("json_and_detach"))
+		subtest_json_and_detach();
+	if (test__start_subtest("foreign_clsact"))
+		subtest_foreign_clsact();
+}

@@ -124,15 +124,20 @@ int run(char **out, char **errout, const char *fmt, ...)
 int net_setup(struct test_net *n)
 {
 	unsigned int idx = ++net_counter % 100, pid = getpid() % 10000;
+	/* A /30 of 198.18.0.0/15 per (process, test): runners in parallel
+	 * must not route the same subnet in the root namespace. */
+	unsigned int sub = (pid % 327) * 100 + idx;
+	unsigned int a = (sub * 4) & 0x1ffff;
 	int err;
 
 	memset(n, 0, sizeof(*n));
 	snprintf(n->ns, sizeof(n->ns), "flowbpf-test-%u-%u", pid, idx);
 	snprintf(n->host_if, sizeof(n->host_if), "fbt%uh%u", pid, idx);
 	snprintf(n->peer_if, sizeof(n->peer_if), "fbt%up%u", pid, idx);
-	/* 198.18.<idx>.0/30: one subnet per test in this run. */
-	snprintf(n->host_ip, sizeof(n->host_ip), "198.18.%u.1", idx);
-	snprintf(n->peer_ip, sizeof(n->peer_ip), "198.18.%u.2", idx);
+	snprintf(n->host_ip, sizeof(n->host_ip), "198.%u.%u.%u",
+		 18 + (a >> 16), (a >> 8) & 0xff, (a & 0xff) + 1);
+	snprintf(n->peer_ip, sizeof(n->peer_ip), "198.%u.%u.%u",
+		 18 + (a >> 16), (a >> 8) & 0xff, (a & 0xff) + 2);
 	err = run(NULL, NULL,
 		  "set -e; ip netns add %s; "
 		  "ip link add %s type veth peer name %s netns %s; "

@@ -17,8 +17,8 @@ struct test_net {
 	char ns[48];
 	char host_if[IF_NAMESIZE];
 	char peer_if[IF_NAMESIZE];
-	char host_ip[16];
-	char peer_ip[16];
+	char host_ip[20];
+	char peer_ip[20];
 	unsigned int host_ifindex;
 };
 

@@ -8,6 +8,7 @@
 #include "log.h"
 
 enum { OPT_PENDING = 256, OPT_DEFAULT, OPT_XDP_MODE, OPT_RINGBUF };
+enum { OPT_INGRESS = 300 };
 
 static int pass_drop(const char *opt, const char *arg, __u32 *v)
 {
@@ -21,6 +22,7 @@ int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' },
+		{ "ingress", required_argument, NULL, OPT_INGRESS },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "pending", required_argument, NULL, OPT_PENDING },
@@ -30,6 +32,7 @@ int cmd_attach(int argc, char **argv)
 		{},
 	};
 	struct flowbpf_attach_opts o;
+	bool xdp_mode_given = false;
 	__u64 v;
 	int c, err;
 
@@ -64,7 +67,17 @@ int cmd_attach(int argc, char **argv)
 			if ((err = pass_drop("--default", optarg, &o.dflt)))
 				return err;
 			break;
+		case OPT_INGRESS:
+			if (!strcmp(optarg, "xdp"))
+				o.ingress = INGRESS_XDP;
+			else if (!strcmp(optarg, "tc"))
+				o.ingress = INGRESS_TC;
+			else
+				return cli_usage_error("--ingress must be 'xdp' or 'tc', not '%s'",
+						       optarg);
+			break;
 		case OPT_XDP_MODE:
+			xdp_mode_given = true;
 			if (!strcmp(optarg, "native") || !strcmp(optarg, "drv"))
 				o.xdp_mode = XDPM_NATIVE;
 			else if (!strcmp(optarg, "generic") ||
@@ -90,12 +103,14 @@ int cmd_attach(int argc, char **argv)
 					       "attach needs an interface" :
 					       "attach takes one interface");
 	o.ifname = argv[optind];
+	if (xdp_mode_given && o.ingress == INGRESS_TC)
+		return cli_usage_error("--xdp-mode applies to --ingress xdp only");
 
 	err = flowbpf_attach(&o);
 	if (err)
 		return cli_error(EXIT_FAIL, "%s", err_get());
 	if (env.json)
-		json_out(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
+		json_out(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
 				   "ifname", o.ifname, "mode", mode_name(o.mode),
 				   "pending", verdict_name(o.pending),
 				   "default", verdict_name(o.dflt),
@@ -103,11 +118,16 @@ int cmd_attach(int argc, char **argv)
 				   (json_int_t)(o.timeout_ns / 1000000),
 				   "flows_max", (json_int_t)o.flows,
 				   "xdp_mode",
+				   o.ingress == INGRESS_TC ? "none" :
 				   o.xdp_mode == XDPM_GENERIC ? "generic" :
-								"native"));
+								"native",
+				   "ingress",
+				   o.ingress == INGRESS_TC ? "tc" : "xdp"));
 	else
-		printf("%s: attached, mode %s, xdp %s, pins in %s/%s\n",
+		printf("%s: attached, mode %s, %s %s, pins in %s/%s\n",
 		       o.ifname, mode_name(o.mode),
+		       o.ingress == INGRESS_TC ? "ingress" : "xdp",
+		       o.ingress == INGRESS_TC ? "tc" :
 		       o.xdp_mode == XDPM_GENERIC ? "generic" : "native",
 		       FLOWBPF_PIN_ROOT, o.ifname);
 	return EXIT_OK;

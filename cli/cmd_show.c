@@ -42,9 +42,12 @@ static __u64 map_fill(int fd, __u32 ks, __u32 vs)
 	return n;
 }
 
-static const char *xdp_mode_str(__u32 flags)
+static const char *xdp_mode_str(const struct flowbpf_config *cfg)
 {
-	return flags & 2 /* XDP_FLAGS_SKB_MODE */ ? "generic" : "native";
+	if (cfg->flags & FLOWBPF_CFG_INGRESS_TC)
+		return "none";
+	return cfg->xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */ ? "generic" :
+							     "native";
 }
 
 int cmd_status(int argc, char **argv)
@@ -72,7 +75,7 @@ int cmd_status(int argc, char **argv)
 		struct flowbpf_handle h;
 		__u64 flows, verdicts;
 		unsigned int ifindex;
-		bool present;
+		bool present, tc_ing;
 
 		if (flowbpf_open(names[i], &h)) {
 			ret = cli_error(EXIT_FAIL, "%s", err_get());
@@ -84,10 +87,11 @@ int cmd_status(int argc, char **argv)
 				    sizeof(struct flowbpf_verdict_val));
 		ifindex = if_nametoindex(names[i]);
 		present = ifindex && ifindex == h.cfg.ifindex;
+		tc_ing = h.cfg.flags & FLOWBPF_CFG_INGRESS_TC;
 		if (env.json) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+				json_pack("{s:s, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					  "ifname", names[i], "ifindex",
 					  (json_int_t)h.cfg.ifindex, "present",
 					  present, "mode",
@@ -97,29 +101,37 @@ int cmd_status(int argc, char **argv)
 					  "timeout_ms",
 					  (json_int_t)(h.cfg.timeout_ns /
 						       1000000),
-					  "xdp_mode",
-					  xdp_mode_str(h.cfg.xdp_flags),
+					  "ingress",
+					  tc_ing ? "tc" : "xdp", "xdp_mode",
+					  xdp_mode_str(&h.cfg),
 					  "xdp_prog_id",
 					  (json_int_t)h.xdp_prog_id,
 					  "xdp_link_id",
 					  (json_int_t)h.xdp_link_id,
 					  "tc_egress_prog_id",
-					  (json_int_t)h.tc_prog_id, "flows",
+					  (json_int_t)h.tc_prog_id,
+					  "tc_ingress_prog_id",
+					  (json_int_t)h.tc_ingress_prog_id,
+					  "flows",
 					  (json_int_t)flows, "verdicts",
 					  (json_int_t)verdicts, "flows_max",
 					  (json_int_t)h.flows_max));
 		} else {
-			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs\n"
-			       "  xdp %s prog id %u (link %u), tc egress prog id %u\n"
-			       "  flows %llu/%u (%.1f%%), verdicts %llu/%u\n",
+			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs\n",
 			       names[i], h.cfg.ifindex,
 			       present ? "" : ", interface gone",
 			       mode_name(h.cfg.mode),
 			       verdict_name(h.cfg.pending),
 			       verdict_name(h.cfg.dflt),
-			       h.cfg.timeout_ns / 1e9,
-			       xdp_mode_str(h.cfg.xdp_flags), h.xdp_prog_id,
-			       h.xdp_link_id, h.tc_prog_id,
+			       h.cfg.timeout_ns / 1e9);
+			if (tc_ing)
+				printf("  tc ingress prog id %u, tc egress prog id %u\n",
+				       h.tc_ingress_prog_id, h.tc_prog_id);
+			else
+				printf("  xdp %s prog id %u (link %u), tc egress prog id %u\n",
+				       xdp_mode_str(&h.cfg), h.xdp_prog_id,
+				       h.xdp_link_id, h.tc_prog_id);
+			printf("  flows %llu/%u (%.1f%%), verdicts %llu/%u\n",
 			       (unsigned long long)flows, h.flows_max,
 			       100.0 * flows / h.flows_max,
 			       (unsigned long long)verdicts, h.flows_max);

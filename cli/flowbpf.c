@@ -18,6 +18,7 @@ static const struct cmd cmds[] = {
 	{ "attach", cmd_attach, "IFACE [OPTIONS]",
 	  "load and attach the datapath to an interface",
 	  "  -m, --mode monitor|enforce   monitor accounts only and never drops (default monitor)\n"
+	  "      --ingress xdp|tc         hook that sees ingress: XDP, or tc clsact ingress (default xdp)\n"
 	  "  -f, --flows N                flow and verdict map size (default 262144; k/M suffixes)\n"
 	  "      --pending pass|drop      action for packets of a flow awaiting a verdict (default pass)\n"
 	  "      --default pass|drop      verdict set when no decision comes in time (default pass)\n"

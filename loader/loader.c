@@ -26,7 +26,8 @@
 
 static const char *const pin_names[] = {
 	FLOWBPF_PIN_LINK_XDP,	    FLOWBPF_PIN_PROG_XDP,
-	FLOWBPF_PIN_PROG_TC_EGRESS, FLOWBPF_PIN_FLOWS,
+	FLOWBPF_PIN_PROG_TC_EGRESS, FLOWBPF_PIN_PROG_TC_INGRESS,
+	FLOWBPF_PIN_FLOWS,
 	FLOWBPF_PIN_VERDICTS,	    FLOWBPF_PIN_STATS,
 	FLOWBPF_PIN_EVENTS,	    FLOWBPF_PIN_CONFIG,
 };
@@ -133,8 +134,12 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = FLOWBPF_TC_HANDLE,
 		    .priority = FLOWBPF_TC_PRIO);
+	LIBBPF_OPTS(bpf_tc_hook, ihook, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, itc, .handle = FLOWBPF_TC_HANDLE,
+		    .priority = FLOWBPF_TC_PRIO);
 	LIBBPF_OPTS(bpf_link_create_opts, lopts);
 	bool own_qdisc = false, tc_attached = false, pinned = false;
+	bool tc_ing = o->ingress == INGRESS_TC, itc_attached = false;
 	struct flowbpf *skel = NULL;
 	char path[256];
 	unsigned int ifindex;
@@ -166,7 +171,7 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 			o->ifname, o->ifname);
 		return -EEXIST;
 	}
-	if (!bpf_xdp_query_id(ifindex, 0, &xdp_id) && xdp_id) {
+	if (!tc_ing && !bpf_xdp_query_id(ifindex, 0, &xdp_id) && xdp_id) {
 		err_set("%s: another XDP program (id %u) is already attached",
 			o->ifname, xdp_id);
 		return -EBUSY;
@@ -194,12 +199,15 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 	skel->rodata->cfg.dflt = o->dflt;
 	skel->rodata->cfg.timeout_ns = o->timeout_ns;
 	skel->rodata->cfg.ifindex = ifindex;
-	skel->rodata->cfg.xdp_flags = o->xdp_mode == XDPM_GENERIC ?
+	skel->rodata->cfg.xdp_flags = tc_ing ? 0 :
+				      o->xdp_mode == XDPM_GENERIC ?
 					       XDP_FLAGS_SKB_MODE :
 					       XDP_FLAGS_DRV_MODE;
-	skel->rodata->cfg.flags = own_qdisc ? FLOWBPF_CFG_OWN_CLSACT : 0;
-	/* The ingress tc program is for a later "--ingress tc" choice. */
-	bpf_program__set_autoload(skel->progs.flowbpf_tc_ingress, false);
+	skel->rodata->cfg.flags = (own_qdisc ? FLOWBPF_CFG_OWN_CLSACT : 0) |
+				  (tc_ing ? FLOWBPF_CFG_INGRESS_TC : 0);
+	/* Ingress is one program: XDP, or tc on clsact ingress. */
+	bpf_program__set_autoload(skel->progs.flowbpf_tc_ingress, tc_ing);
+	bpf_program__set_autoload(skel->progs.flowbpf_xdp, !tc_ing);
 	err = bpf_map__set_max_entries(skel->maps.flows, o->flows);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.verdicts, o->flows);
@@ -227,6 +235,21 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 	}
 	tc_attached = true;
 
+	if (tc_ing) {
+		ihook.ifindex = ifindex;
+		itc.prog_fd = bpf_program__fd(skel->progs.flowbpf_tc_ingress);
+		err = bpf_tc_attach(&ihook, &itc);
+		if (err) {
+			err_set("%s: cannot attach tc ingress program: %s%s",
+				o->ifname, strerror(-err),
+				err == -EEXIST ? " (a filter with flowbpf's priority exists)" :
+						 "");
+			goto cleanup;
+		}
+		itc_attached = true;
+		goto attached;
+	}
+
 	lopts.flags = o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE :
 						    XDP_FLAGS_DRV_MODE;
 	link_fd = bpf_link_create(bpf_program__fd(skel->progs.flowbpf_xdp),
@@ -243,6 +266,7 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 		goto cleanup;
 	}
 
+attached:
 	if (mkdir(FLOWBPF_PIN_ROOT, 0700) && errno != EEXIST) {
 		err = -errno;
 		err_set("cannot create %s: %s", FLOWBPF_PIN_ROOT,
@@ -255,9 +279,13 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 		goto cleanup;
 	}
 	pinned = true;
-	if ((err = pin_fd(link_fd, o->ifname, FLOWBPF_PIN_LINK_XDP)) ||
-	    (err = pin_fd(bpf_program__fd(skel->progs.flowbpf_xdp), o->ifname,
-			  FLOWBPF_PIN_PROG_XDP)) ||
+	if (tc_ing)
+		err = pin_fd(bpf_program__fd(skel->progs.flowbpf_tc_ingress),
+			     o->ifname, FLOWBPF_PIN_PROG_TC_INGRESS);
+	else if (!(err = pin_fd(link_fd, o->ifname, FLOWBPF_PIN_LINK_XDP)))
+		err = pin_fd(bpf_program__fd(skel->progs.flowbpf_xdp), o->ifname,
+			     FLOWBPF_PIN_PROG_XDP);
+	if (err ||
 	    (err = pin_fd(bpf_program__fd(skel->progs.flowbpf_tc_egress),
 			  o->ifname, FLOWBPF_PIN_PROG_TC_EGRESS)) ||
 	    (err = pin_fd(bpf_map__fd(skel->maps.flows), o->ifname,
@@ -272,16 +300,21 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 			  FLOWBPF_PIN_CONFIG)))
 		goto cleanup;
 
-	pr_info("%s: attached (%s, xdp %s)\n", o->ifname, mode_name(o->mode),
-		o->xdp_mode == XDPM_GENERIC ? "generic" : "native");
+	pr_info("%s: attached (%s, ingress %s)\n", o->ifname, mode_name(o->mode),
+		tc_ing ? "tc" :
+		o->xdp_mode == XDPM_GENERIC ? "xdp generic" : "xdp native");
 	err = 0;
 	/* Success: the pins now hold programs and maps; the fds can go. */
 	pinned = false;
-	tc_attached = false;
+	tc_attached = itc_attached = false;
 	own_qdisc = false;
 cleanup:
 	if (pinned)
 		unpin_all(o->ifname);
+	if (itc_attached) {
+		itc.prog_fd = itc.prog_id = itc.flags = 0;
+		bpf_tc_detach(&ihook, &itc);
+	}
 	if (tc_attached) {
 		tc.prog_fd = tc.prog_id = tc.flags = 0;
 		bpf_tc_detach(&hook, &tc);
@@ -349,7 +382,7 @@ int flowbpf_detach(const char *ifname)
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = FLOWBPF_TC_HANDLE,
 		    .priority = FLOWBPF_TC_PRIO);
 	struct flowbpf_config cfg = {};
-	__u32 xdp_id = 0, tc_id = 0;
+	__u32 xdp_id = 0, tc_id = 0, tci_id = 0;
 	char path[256];
 	unsigned int ifindex;
 	int err;
@@ -369,6 +402,7 @@ int flowbpf_detach(const char *ifname)
 	}
 	prog_id_of(ifname, FLOWBPF_PIN_PROG_XDP, &xdp_id);
 	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_EGRESS, &tc_id);
+	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_INGRESS, &tci_id);
 	err = read_config(ifname, &cfg);
 	if (err)
 		pr_warn("%s: cannot read pinned config (%s); removing pins only\n",
@@ -382,6 +416,14 @@ int flowbpf_detach(const char *ifname)
 		if (err && err != -ENOENT)
 			pr_warn("%s: cannot remove tc filter: %s\n", ifname,
 				strerror(-err));
+		if (cfg.flags & FLOWBPF_CFG_INGRESS_TC) {
+			hook.attach_point = BPF_TC_INGRESS;
+			tc.prog_fd = tc.prog_id = tc.flags = 0;
+			err = bpf_tc_detach(&hook, &tc);
+			if (err && err != -ENOENT)
+				pr_warn("%s: cannot remove tc ingress filter: %s\n",
+					ifname, strerror(-err));
+		}
 		/* A clsact that was there before attach is left alone. */
 		if (cfg.flags & FLOWBPF_CFG_OWN_CLSACT) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
@@ -392,6 +434,7 @@ int flowbpf_detach(const char *ifname)
 	unpin_all(ifname);
 	wait_prog_gone(xdp_id);
 	wait_prog_gone(tc_id);
+	wait_prog_gone(tci_id);
 	pr_info("%s: detached\n", ifname);
 	return 0;
 }
@@ -568,6 +611,8 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 	}
 	prog_id_of(ifname, FLOWBPF_PIN_PROG_XDP, &h->xdp_prog_id);
 	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_EGRESS, &h->tc_prog_id);
+	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_INGRESS,
+		   &h->tc_ingress_prog_id);
 	link_id_of(ifname, &h->xdp_link_id);
 	return 0;
 cleanup:

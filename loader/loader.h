@@ -13,6 +13,8 @@
 #include "flowbpf.h"
 
 enum flowbpf_xdp_mode { XDPM_NATIVE = 0, XDPM_GENERIC = 1 };
+/* Which hook sees ingress: XDP (default) or the clsact ingress hook. */
+enum flowbpf_ingress { INGRESS_XDP = 0, INGRESS_TC = 1 };
 
 struct flowbpf_attach_opts {
 	const char *ifname;
@@ -23,6 +25,7 @@ struct flowbpf_attach_opts {
 	__u32 flows;      /* flow and verdict map size */
 	__u32 ringbuf;    /* ring buffer bytes, power of two */
 	enum flowbpf_xdp_mode xdp_mode;
+	enum flowbpf_ingress ingress;
 };
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o);
@@ -35,6 +38,7 @@ struct flowbpf_handle {
 	int flows_fd, verdicts_fd, stats_fd, events_fd;
 	struct flowbpf_config cfg;
 	__u32 xdp_prog_id, tc_prog_id, xdp_link_id;
+	__u32 tc_ingress_prog_id; /* with FLOWBPF_CFG_INGRESS_TC */
 	__u32 flows_max;
 };
 

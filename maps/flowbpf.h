@@ -27,13 +27,14 @@
 #define FLOWBPF_PIN_CONFIG "config"
 #define FLOWBPF_PIN_PROG_XDP "prog_xdp"
 #define FLOWBPF_PIN_PROG_TC_EGRESS "prog_tc_egress"
+#define FLOWBPF_PIN_PROG_TC_INGRESS "prog_tc_ingress"
 #define FLOWBPF_PIN_LINK_XDP "link_xdp"
 
 #define FLOWBPF_DEFAULT_FLOWS 262144
 #define FLOWBPF_DEFAULT_TIMEOUT_NS 2000000000ULL
 #define FLOWBPF_DEFAULT_RINGBUF (1U << 20)
 
-/* Priority/handle of the clsact egress filter, so detach finds exactly ours. */
+/* Priority/handle of the clsact filters, so detach finds exactly ours. */
 #define FLOWBPF_TC_PRIO 0xf10
 #define FLOWBPF_TC_HANDLE 0xf10
 
@@ -131,6 +132,8 @@ struct flowbpf_config {
 
 /* The clsact qdisc was created by attach, so detach removes it. */
 #define FLOWBPF_CFG_OWN_CLSACT (1U << 0)
+/* Ingress is seen by the tc program on clsact ingress instead of XDP. */
+#define FLOWBPF_CFG_INGRESS_TC (1U << 1)
 
 /*
  * Statistics: one per-CPU array entry of FLOWBPF_STAT_MAX counters.

@@ -25,6 +25,7 @@ const volatile struct flowbpf_config cfg = {
 	.pending = FLOWBPF_VERDICT_PASS,
 	.dflt = FLOWBPF_VERDICT_PASS,
 	.timeout_ns = FLOWBPF_DEFAULT_TIMEOUT_NS,
+	.max_queued = FLOWBPF_DEFAULT_MAX_QUEUED,
 };
 
 enum { ACT_PASS, ACT_DROP };
@@ -50,18 +51,56 @@ static __always_inline int send_event(void *ctx, bool xdp,
 	e->key = *k;
 	e->ts_ns = now;
 	e->pkt_len = frame_len;
-	/* Frames are at least ETH_HLEN long, so a short copy is never empty;
-	 * the mask keeps the size provably inside data[] for the verifier. */
-	if (cap >= FLOWBPF_EVENT_DATA)
+	/* Frames are at least ETH_HLEN long, so a short copy is never empty. */
+	if (cap > FLOWBPF_EVENT_DATA)
 		cap = FLOWBPF_EVENT_DATA;
-	else
-		cap &= FLOWBPF_EVENT_DATA - 1;
-	if (cap && (xdp ? bpf_xdp_load_bytes(ctx, 0, e->data, cap) :
-			  bpf_skb_load_bytes(ctx, 0, e->data, cap)))
-		cap = 0;
+	if (cap) {
+		/* The size is 1..FLOWBPF_EVENT_DATA by its arithmetic, not only
+		 * by the test above: verifiers before 6.8 (6.1 among them)
+		 * learn no lower bound from "cap != 0" and refuse a helper size
+		 * that may be 0.  The barrier keeps clang from folding the
+		 * mask away, as it knows the range too. */
+		__u64 n = cap - 1;
+
+		barrier_var(n);
+		n = (n & (FLOWBPF_EVENT_DATA - 1)) + 1;
+		if (xdp ? bpf_xdp_load_bytes(ctx, 0, e->data, n) :
+			  bpf_skb_load_bytes(ctx, 0, e->data, n))
+			cap = 0;
+	}
 	e->cap_len = cap;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+/*
+ * True if one more flow may be QUEUED now (and counts it).  Windows are
+ * rolled by whichever CPU first sees a new one; counts near a roll are
+ * approximate, which a flood guard can afford.
+ */
+static __always_inline bool queue_admit(__u64 now)
+{
+	struct flowbpf_qstate *q;
+	__u64 epoch, old;
+	__u32 zero = 0;
+
+	if (!cfg.max_queued)
+		return true;
+	q = bpf_map_lookup_elem(&qstate, &zero);
+	if (!q)
+		return true;
+	epoch = now / cfg.timeout_ns;
+	old = q->epoch;
+	if (old != epoch &&
+	    __sync_val_compare_and_swap(&q->epoch, old, epoch) == old) {
+		q->count[epoch & 1] = 0;
+		if (epoch - old > 1)
+			q->count[(epoch + 1) & 1] = 0;
+	}
+	if (q->count[0] + q->count[1] >= cfg.max_queued)
+		return false;
+	__sync_fetch_and_add(&q->count[epoch & 1], 1);
+	return true;
 }
 
 /*
@@ -113,13 +152,22 @@ static __always_inline __u32 flow_verdict(void *ctx, bool xdp,
 			.source = FLOWBPF_SRC_KERNEL,
 			.set_ns = now,
 		};
+		bool admit = queue_admit(now);
 
+		/* Over the limit: decide at once, without asking anybody. */
+		if (!admit) {
+			nv.verdict = cfg.dflt;
+			nv.source = FLOWBPF_SRC_LIMIT;
+		}
 		if (bpf_map_update_elem(&verdicts, k, &nv, BPF_NOEXIST)) {
 			v = bpf_map_lookup_elem(&verdicts, k);
 			if (!v) {
 				stat_add(st, FLOWBPF_STAT_VERDICT_INSERT_FAIL, 1);
 				return cfg.dflt;
 			}
+		} else if (!admit) {
+			stat_add(st, FLOWBPF_STAT_QUEUE_LIMIT, 1);
+			return cfg.dflt;
 		} else {
 			if (send_event(ctx, xdp, k, frame_len, linear, now))
 				stat_add(st, FLOWBPF_STAT_EVENTS_LOST, 1);

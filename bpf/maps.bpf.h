@@ -32,4 +32,19 @@ struct {
 	__uint(max_entries, FLOWBPF_DEFAULT_RINGBUF);
 } events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flowbpf_qstate);
+} qstate SEC(".maps");
+
+/* Written by the collector in userspace, read by "flowbpf stats". */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flowbpf_acct);
+} acct SEC(".maps");
+
 #endif

@@ -17,6 +17,7 @@ struct cli_env {
 	bool json;
 	bool pretty;
 	int verbose;
+	const char *socket; /* the daemon's control socket */
 };
 extern struct cli_env env;
 
@@ -53,5 +54,8 @@ int cmd_status(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_verdict(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 #endif

@@ -7,7 +7,7 @@
 #include "loader.h"
 #include "log.h"
 
-enum { OPT_PENDING = 256, OPT_DEFAULT, OPT_XDP_MODE, OPT_RINGBUF };
+enum { OPT_PENDING = 256, OPT_DEFAULT, OPT_XDP_MODE, OPT_RINGBUF, OPT_MAX_QUEUED };
 enum { OPT_INGRESS = 300 };
 
 static int pass_drop(const char *opt, const char *arg, __u32 *v)
@@ -29,6 +29,7 @@ int cmd_attach(int argc, char **argv)
 		{ "default", required_argument, NULL, OPT_DEFAULT },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 		{ "ringbuf", required_argument, NULL, OPT_RINGBUF },
+		{ "max-queued", required_argument, NULL, OPT_MAX_QUEUED },
 		{},
 	};
 	struct flowbpf_attach_opts o;
@@ -93,6 +94,12 @@ int cmd_attach(int argc, char **argv)
 				return cli_usage_error("--ringbuf must be a power of two from 4096 to 1G, not '%s'",
 						       optarg);
 			o.ringbuf = v;
+			break;
+		case OPT_MAX_QUEUED:
+			if (count_parse(optarg, &v) || v > (1U << 30))
+				return cli_usage_error("--max-queued must be a number from 0 (no limit) to %u, not '%s'",
+						       1U << 30, optarg);
+			o.max_queued = v;
 			break;
 		default:
 			return EXIT_USAGE;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "cli.h"
+#include "daemon.h"
 #include "flowfmt.h"
 #include "loader.h"
 #include "log.h"
@@ -28,6 +29,46 @@ static int iface_list(int argc, char **argv, char (*names)[IF_NAMESIZE])
 	if (n < 0)
 		err_set("cannot list %s: %s", FLOWBPF_PIN_ROOT, strerror(-n));
 	return n;
+}
+
+/* The daemon's side, or JSON null when none answers. */
+static json_t *daemon_json(void)
+{
+	json_t *reply;
+
+	if (ctl_request(env.socket, "stats", &reply))
+		return json_null();
+	return reply;
+}
+
+static void print_daemon(void)
+{
+	json_t *d = daemon_json(), *lat, *v;
+
+	if (json_is_null(d)) {
+		printf("daemon: not running (no answer on %s)\n", env.socket);
+		json_decref(d);
+		return;
+	}
+	lat = json_object_get(d, "latency_us");
+	v = json_object_get(d, "verdicts");
+	printf("daemon: pid %lld, policy %s, up %llds\n"
+	       "  events %lld, verdicts pass %lld drop %lld, reloads %lld (%lld failed), errors %lld\n"
+	       "  decision latency p50 %.0fus p99 %.0fus max %.0fus over %lld\n",
+	       json_integer_value(json_object_get(d, "pid")),
+	       json_string_value(json_object_get(d, "policy")),
+	       json_integer_value(json_object_get(d, "uptime_s")),
+	       json_integer_value(json_object_get(d, "events")),
+	       json_integer_value(json_object_get(v, "pass")),
+	       json_integer_value(json_object_get(v, "drop")),
+	       json_integer_value(json_object_get(d, "reloads")),
+	       json_integer_value(json_object_get(d, "reload_errors")),
+	       json_integer_value(json_object_get(d, "errors")),
+	       json_real_value(json_object_get(lat, "p50")),
+	       json_real_value(json_object_get(lat, "p99")),
+	       json_real_value(json_object_get(lat, "max")),
+	       json_integer_value(json_object_get(lat, "count")));
+	json_decref(d);
 }
 
 static __u64 map_fill(int fd, __u32 ks, __u32 vs)
@@ -140,9 +181,12 @@ int cmd_status(int argc, char **argv)
 	}
 	if (env.json) {
 		if (ret == EXIT_OK)
-			json_out(json_pack("{s:o}", "interfaces", arr));
+			json_out(json_pack("{s:o, s:o}", "interfaces", arr,
+					   "daemon", daemon_json()));
 		else
 			json_decref(arr);
+	} else if (ret == EXIT_OK) {
+		print_daemon();
 	}
 	return ret;
 }
@@ -212,10 +256,13 @@ int cmd_stats(int argc, char **argv)
 	}
 	if (env.json) {
 		if (ret == EXIT_OK)
-			json_out(json_pack("{s:o, s:o}", "interfaces", arr,
-					   "total", stats_json(&total)));
+			json_out(json_pack("{s:o, s:o, s:o}", "interfaces", arr,
+					   "total", stats_json(&total),
+					   "daemon", daemon_json()));
 		else
 			json_decref(arr);
+	} else if (ret == EXIT_OK) {
+		print_daemon();
 	}
 	return ret;
 }

@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "daemon.h"
 #include "log.h"
 
 #define FLOWBPF_VERSION "0.1.0"
 
-struct cli_env env;
+struct cli_env env = { .socket = FLOWBPF_DEFAULT_SOCKET };
 
 static const struct cmd cmds[] = {
 	{ "attach", cmd_attach, "IFACE [OPTIONS]",
@@ -24,7 +25,9 @@ static const struct cmd cmds[] = {
 	  "      --default pass|drop      verdict set when no decision comes in time (default pass)\n"
 	  "  -t, --timeout DURATION       decision timeout, e.g. 2s, 500ms (default 2s)\n"
 	  "      --xdp-mode native|generic  XDP attach mode (default native)\n"
-	  "      --ringbuf BYTES          event ring buffer size, a power of two, K/M suffixes (default 1M)\n" },
+	  "      --ringbuf BYTES          event ring buffer size, a power of two, K/M suffixes (default 1M)\n"
+	  "      --max-queued N           new flows awaiting a verdict per timeout window; beyond it\n"
+	  "                               a new flow gets the default verdict at once (default 65536, 0 = no limit)\n" },
 	{ "detach", cmd_detach, "IFACE",
 	  "remove programs, tc filter and pins from an interface", "" },
 	{ "status", cmd_status, "[IFACE]",
@@ -43,6 +46,20 @@ static const struct cmd cmds[] = {
 	  "    flowbpf verdict set eth0 in tcp 198.18.0.2:40000 198.18.0.1:22 drop\n"
 	  "    flowbpf verdict set eth0 in icmp 198.18.0.2 198.18.0.1 type 8 code 0 pass\n"
 	  "    flowbpf verdict clear eth0 in udp 198.18.0.2:5353 198.18.0.1:53\n" },
+	{ "daemon", cmd_daemon, "-c FILE [IFACE...]",
+	  "decide new flows by a policy (every attached interface unless named)",
+	  "  -c, --config FILE    the policy (see docs/policy.md)\n"
+	  "      --pidfile FILE   write the daemon's pid there\n"
+	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET ")\n"
+	  "  Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop.\n" },
+	{ "reload", cmd_reload, "",
+	  "make the running daemon reload its policy",
+	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET ")\n" },
+	{ "policy", cmd_policy, "check FILE | test FILE FLOW",
+	  "validate a policy, or show which rule a flow matches (no kernel needed)",
+	  "      --iface NAME     interface the flow is on (for 'iface' matches)\n"
+	  "      --time WHEN      evaluate at HH:MM or 'DAY HH:MM' instead of now\n"
+	  "  FLOW is written as for 'flowbpf verdict'.\n" },
 };
 
 static const struct cmd *cur_cmd;
@@ -95,6 +112,7 @@ static const struct option common_opts[] = {
 	{ "pretty", no_argument, NULL, 'p' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "socket", required_argument, NULL, 'S' },
 };
 
 #define COMMON_SHORT "jpvh"
@@ -134,6 +152,9 @@ int cli_getopt(int argc, char **argv, const struct option *longopts,
 			continue;
 		case 'h':
 			return 'h';
+		case 'S':
+			env.socket = optarg;
+			continue;
 		case ':':
 			cli_usage_error("option '%s' needs an argument",
 					argv[optind - 1]);

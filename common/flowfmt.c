@@ -33,6 +33,8 @@ const char *source_name(__u32 s)
 		return "daemon";
 	case FLOWBPF_SRC_MANUAL:
 		return "manual";
+	case FLOWBPF_SRC_LIMIT:
+		return "limit";
 	default:
 		return "none";
 	}

@@ -30,6 +30,8 @@ static const char *const pin_names[] = {
 	FLOWBPF_PIN_FLOWS,
 	FLOWBPF_PIN_VERDICTS,	    FLOWBPF_PIN_STATS,
 	FLOWBPF_PIN_EVENTS,	    FLOWBPF_PIN_CONFIG,
+	FLOWBPF_PIN_ACCT,
+	FLOWBPF_PIN_QSTATE,
 };
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o)
@@ -41,6 +43,7 @@ void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o)
 	o->timeout_ns = FLOWBPF_DEFAULT_TIMEOUT_NS;
 	o->flows = FLOWBPF_DEFAULT_FLOWS;
 	o->ringbuf = FLOWBPF_DEFAULT_RINGBUF;
+	o->max_queued = FLOWBPF_DEFAULT_MAX_QUEUED;
 	o->xdp_mode = XDPM_NATIVE;
 }
 
@@ -198,6 +201,7 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 	skel->rodata->cfg.pending = o->pending;
 	skel->rodata->cfg.dflt = o->dflt;
 	skel->rodata->cfg.timeout_ns = o->timeout_ns;
+	skel->rodata->cfg.max_queued = o->max_queued;
 	skel->rodata->cfg.ifindex = ifindex;
 	skel->rodata->cfg.xdp_flags = tc_ing ? 0 :
 				      o->xdp_mode == XDPM_GENERIC ?
@@ -296,8 +300,12 @@ attached:
 			  FLOWBPF_PIN_STATS)) ||
 	    (err = pin_fd(bpf_map__fd(skel->maps.events), o->ifname,
 			  FLOWBPF_PIN_EVENTS)) ||
+	    (err = pin_fd(bpf_map__fd(skel->maps.acct), o->ifname,
+			  FLOWBPF_PIN_ACCT)) ||
 	    (err = pin_fd(bpf_map__fd(skel->maps.rodata), o->ifname,
-			  FLOWBPF_PIN_CONFIG)))
+			  FLOWBPF_PIN_CONFIG)) ||
+	    (err = pin_fd(bpf_map__fd(skel->maps.qstate), o->ifname,
+			  FLOWBPF_PIN_QSTATE)))
 		goto cleanup;
 
 	pr_info("%s: attached (%s, ingress %s)\n", o->ifname, mode_name(o->mode),

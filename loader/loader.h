@@ -24,6 +24,7 @@ struct flowbpf_attach_opts {
 	__u64 timeout_ns;
 	__u32 flows;      /* flow and verdict map size */
 	__u32 ringbuf;    /* ring buffer bytes, power of two */
+	__u32 max_queued; /* new QUEUED flows per timeout window, 0 = no limit */
 	enum flowbpf_xdp_mode xdp_mode;
 	enum flowbpf_ingress ingress;
 };

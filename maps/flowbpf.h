@@ -25,14 +25,17 @@
 #define FLOWBPF_PIN_STATS "stats"
 #define FLOWBPF_PIN_EVENTS "events"
 #define FLOWBPF_PIN_CONFIG "config"
+#define FLOWBPF_PIN_QSTATE "qstate"
 #define FLOWBPF_PIN_PROG_XDP "prog_xdp"
 #define FLOWBPF_PIN_PROG_TC_EGRESS "prog_tc_egress"
 #define FLOWBPF_PIN_PROG_TC_INGRESS "prog_tc_ingress"
 #define FLOWBPF_PIN_LINK_XDP "link_xdp"
+#define FLOWBPF_PIN_ACCT "acct"
 
 #define FLOWBPF_DEFAULT_FLOWS 262144
 #define FLOWBPF_DEFAULT_TIMEOUT_NS 2000000000ULL
 #define FLOWBPF_DEFAULT_RINGBUF (1U << 20)
+#define FLOWBPF_DEFAULT_MAX_QUEUED 65536
 
 /* Priority/handle of the clsact filters, so detach finds exactly ours. */
 #define FLOWBPF_TC_PRIO 0xf10
@@ -63,6 +66,7 @@ enum flowbpf_source {
 	FLOWBPF_SRC_TIMEOUT = 2, /* kernel applied the default after the timeout */
 	FLOWBPF_SRC_DAEMON = 3,
 	FLOWBPF_SRC_MANUAL = 4,
+	FLOWBPF_SRC_LIMIT = 5,   /* kernel applied the default: too many queued */
 };
 
 enum flowbpf_mode {
@@ -127,7 +131,19 @@ struct flowbpf_config {
 	__u32 ifindex;
 	__u32 xdp_flags; /* XDP_FLAGS_* the program was attached with */
 	__u32 flags;     /* FLOWBPF_CFG_* */
-	__u32 pad;
+	__u32 max_queued; /* new QUEUED flows per decision window, 0 = no limit */
+};
+
+/*
+ * Flood guard ("qstate", one array entry).  The flows that can still be
+ * QUEUED are those created within the last decision timeout, so counting
+ * new QUEUED flows in windows of timeout_ns, the current one and the one
+ * before, bounds them from above without any help from userspace.
+ * count[epoch & 1] belongs to window "epoch".
+ */
+struct flowbpf_qstate {
+	__u64 epoch;
+	__u64 count[2];
 };
 
 /* The clsact qdisc was created by attach, so detach removes it. */
@@ -168,7 +184,8 @@ struct flowbpf_config {
 	X(VERDICT_INSERT_FAIL, "verdict_insert_failed", 0)  \
 	X(EVENTS_SENT, "events_sent", 0)                    \
 	X(EVENTS_LOST, "events_lost", 0)                    \
-	X(DEFAULT_APPLIED, "default_verdicts_applied", 0)
+	X(DEFAULT_APPLIED, "default_verdicts_applied", 0)   \
+	X(QUEUE_LIMIT, "queue_limit_defaults", 0)
 
 #define FLOWBPF_STAT_ENUM(name, key, outcome) FLOWBPF_STAT_##name,
 enum flowbpf_stat { FLOWBPF_STATS(FLOWBPF_STAT_ENUM) FLOWBPF_STAT_MAX };
@@ -176,6 +193,28 @@ enum flowbpf_stat { FLOWBPF_STATS(FLOWBPF_STAT_ENUM) FLOWBPF_STAT_MAX };
 
 struct flowbpf_stats {
 	__u64 c[FLOWBPF_STAT_MAX];
+};
+
+/*
+ * Accounting state, written by userspace only: the flow collector
+ * ("flowbpf collect") publishes here, after every sweep, how many flows it
+ * has accounted, so that "flowbpf stats" (another process) can report the
+ * flows the datapath created but nobody accounted: the evicted ones.
+ * One entry (key 0) of the pinned array map "acct"; the programs never
+ * touch it.  See docs/accounting.md.
+ */
+struct flowbpf_acct {
+	__u64 collector_pid;   /* running collector, 0 when none */
+	__u64 sweeps;          /* sweeps done on this attach */
+	__u64 last_sweep_ns;   /* CLOCK_MONOTONIC end of the last sweep */
+	__u64 flows_created;   /* kernel flows_created read by that sweep */
+	__u64 flows_accounted; /* entries the collector removed and reported */
+	__u64 flows_live;      /* entries in the flow map at that sweep */
+	__u64 flows_evicted;   /* created - accounted - live, never decreasing */
+	__u64 evicted_seen;    /* of those, flows the collector had seen */
+	__u64 records;         /* records written */
+	__u64 packets;         /* packets and bytes in those records */
+	__u64 bytes;
 };
 
 #endif /* FLOWBPF_MAPS_H */

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* daemon, reload and policy commands. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cli.h"
+#include "daemon.h"
+#include "flowfmt.h"
+#include "loader.h"
+#include "log.h"
+#include "policy.h"
+
+enum { OPT_PIDFILE = 300, OPT_IFACE, OPT_TIME };
+
+int cmd_daemon(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+		{},
+	};
+	struct daemon_opts o = {};
+	int c, err;
+
+	while ((c = cli_getopt(argc, argv, opts, "c:")) != -1) {
+		switch (c) {
+		case 'h':
+			return cli_help();
+		case 'c':
+			o.policy = optarg;
+			break;
+		case OPT_PIDFILE:
+			o.pidfile = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (!o.policy)
+		return cli_usage_error("daemon needs a policy file (-c FILE)");
+	o.socket = env.socket;
+	o.ifaces = argv + optind;
+	o.nifaces = argc - optind;
+	/* A daemon tells what it does; -v adds every decision. */
+	if (log_level() < LOG_INFO)
+		log_setup(LOG_INFO);
+	err = daemon_run(&o);
+	if (err)
+		return cli_error(EXIT_FAIL, "%s", err_get());
+	return EXIT_OK;
+}
+
+int cmd_reload(int argc, char **argv)
+{
+	json_t *reply = NULL;
+	const char *msg;
+	int c, err, ret;
+
+	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
+		if (c == 'h')
+			return cli_help();
+		return EXIT_USAGE;
+	}
+	if (optind != argc)
+		return cli_usage_error("reload takes no arguments");
+	err = ctl_request(env.socket, "reload", &reply);
+	if (err)
+		return cli_error(EXIT_FAIL, "no daemon answers on %s: %s",
+				 env.socket, strerror(-err));
+	msg = json_string_value(json_object_get(reply, "error"));
+	if (msg) {
+		ret = cli_error(EXIT_FAIL, "reload failed, the old policy stays: %s",
+				msg);
+		json_decref(reply);
+		return ret;
+	}
+	if (env.json)
+		json_out(reply);
+	else {
+		printf("%s\n", json_string_value(json_object_get(reply, "message")));
+		json_decref(reply);
+	}
+	return EXIT_OK;
+}
+
+static int policy_check(const char *file)
+{
+	struct policy *p;
+	char err[512];
+	size_t i, prefixes = 0;
+
+	p = policy_load(file, err, sizeof(err));
+	if (!p)
+		return cli_error(EXIT_FAIL, "%s", err);
+	for (i = 0; i < p->nunits; i++)
+		prefixes += p->units[i].prefixes;
+	if (env.json)
+		json_out(json_pack("{s:s, s:b, s:I, s:I, s:I, s:s}", "file",
+				   file, "valid", 1, "units",
+				   (json_int_t)p->nunits, "prefixes",
+				   (json_int_t)prefixes, "rules",
+				   (json_int_t)p->nrules, "default",
+				   verdict_name(p->dflt)));
+	else
+		printf("%s: ok: %zu units (%zu prefixes), %zu rules, default %s\n",
+		       file, p->nunits, prefixes, p->nrules,
+		       verdict_name(p->dflt));
+	policy_free(p);
+	return EXIT_OK;
+}
+
+/* "HH:MM" or "DAY HH:MM" (e.g. "sat 10:00") for policy test --time. */
+static int parse_when(const char *s, struct tm *tm)
+{
+	static const char *const days[] = { "sun", "mon", "tue", "wed",
+					    "thu", "fri", "sat" };
+	int h, m, i, n = 0;
+
+	for (i = 0; i < 7; i++) {
+		if (!strncmp(s, days[i], 3) && s[3] == ' ') {
+			tm->tm_wday = i;
+			s += 4;
+			break;
+		}
+	}
+	if (sscanf(s, "%d:%d%n", &h, &m, &n) != 2 || s[n] || h < 0 ||
+	    h > 23 || m < 0 || m > 59)
+		return -EINVAL;
+	tm->tm_hour = h;
+	tm->tm_min = m;
+	return 0;
+}
+
+static int policy_test(const char *file, int argc, char **argv,
+		       const char *iface, const char *when)
+{
+	struct flow_ctx c = { .ifname = iface };
+	struct flowbpf_key k;
+	struct policy *p;
+	char err[512], spec[160];
+	time_t t = time(NULL);
+	int rule, ret = EXIT_OK;
+	__u32 v;
+
+	if (flow_spec_parse(argc, argv, &k))
+		return cli_usage_error("cannot parse the flow; expected: in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]");
+	localtime_r(&t, &c.now);
+	if (when && parse_when(when, &c.now))
+		return cli_usage_error("--time must be HH:MM or DAY HH:MM (e.g. 'sat 10:00'), not '%s'",
+				       when);
+	p = policy_load(file, err, sizeof(err));
+	if (!p)
+		return cli_error(EXIT_FAIL, "%s", err);
+	rule = policy_match(p, &k, &c);
+	v = policy_verdict(p, rule);
+	flow_spec_str(&k, spec, sizeof(spec));
+	if (env.json) {
+		json_t *o = json_pack("{s:s, s:s}", "flow", spec, "verdict",
+				      verdict_name(v));
+
+		if (rule >= 0) {
+			json_object_set_new(o, "rule", json_integer(rule));
+			json_object_set_new(o, "rule_name",
+					    json_string(p->rules[rule].name));
+			json_object_set_new(o, "line",
+					    json_integer(p->rules[rule].line));
+		} else {
+			json_object_set_new(o, "rule", json_null());
+		}
+		json_out(o);
+	} else if (rule >= 0) {
+		printf("%s: rule %d%s%s%s (%s line %d): %s\n", spec, rule + 1,
+		       p->rules[rule].name[0] ? " \"" : "",
+		       p->rules[rule].name,
+		       p->rules[rule].name[0] ? "\"" : "", file,
+		       p->rules[rule].line,
+		       v == FLOWBPF_VERDICT_PASS ? "allow" : "deny");
+	} else {
+		printf("%s: no rule matches: default %s\n", spec,
+		       v == FLOWBPF_VERDICT_PASS ? "allow" : "deny");
+	}
+	policy_free(p);
+	return ret;
+}
+
+int cmd_policy(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "iface", required_argument, NULL, OPT_IFACE },
+		{ "time", required_argument, NULL, OPT_TIME },
+		{},
+	};
+	const char *iface = NULL, *when = NULL;
+	int c;
+
+	while ((c = cli_getopt(argc, argv, opts, "")) != -1) {
+		switch (c) {
+		case 'h':
+			return cli_help();
+		case OPT_IFACE:
+			iface = optarg;
+			break;
+		case OPT_TIME:
+			when = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind >= 2 && !strcmp(argv[optind], "check")) {
+		if (argc - optind != 2)
+			return cli_usage_error("policy check takes one file");
+		return policy_check(argv[optind + 1]);
+	}
+	if (argc - optind >= 3 && !strcmp(argv[optind], "test"))
+		return policy_test(argv[optind + 1], argc - optind - 2,
+				   argv + optind + 2, iface, when);
+	return cli_usage_error("expected 'policy check FILE' or 'policy test FILE FLOW'");
+}

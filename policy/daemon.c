@@ -1,0 +1,600 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * flowbpf daemon: the slow path.  The kernel records a new flow as QUEUED
+ * and sends one event; the daemon evaluates the policy and writes PASS or
+ * DROP into the verdict map.  If it is away, the kernel's own timeout
+ * applies the default, so nothing here is needed for traffic to flow.
+ *
+ * Everything it must not lose lives in pinned maps, not in this process:
+ * on start (and when the kernel reports lost events) it scans the verdict
+ * map and decides every flow still QUEUED.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "daemon.h"
+#include "flowfmt.h"
+#include "loader.h"
+#include "log.h"
+#include "policy.h"
+
+#define MAX_IFACES 64
+#define LAT_BUCKETS 10000 /* 1 us each; beyond: the overflow bucket */
+
+struct iface {
+	struct flowbpf_handle h;
+	__u64 lost_seen; /* events_lost counter at the last rescan */
+	__u64 events;
+};
+
+struct daemon {
+	const struct daemon_opts *o;
+	struct policy *pol;
+	struct iface ifs[MAX_IFACES];
+	int nifs;
+	struct ring_buffer *rb;
+	int epfd, sfd, lfd;
+	bool stop;
+	time_t started;
+	int last_minute;
+	/* counters for "stats" */
+	__u64 events, decided_pass, decided_drop, write_errors;
+	__u64 reloads, reload_errors, rescans, rescan_decided;
+	__u64 lat[LAT_BUCKETS + 1], lat_n, lat_max_ns;
+	char last_error[512];
+};
+
+static void lat_add(struct daemon *d, __u64 ns)
+{
+	__u64 us = ns / 1000;
+
+	d->lat[us < LAT_BUCKETS ? us : LAT_BUCKETS]++;
+	d->lat_n++;
+	if (ns > d->lat_max_ns)
+		d->lat_max_ns = ns;
+}
+
+/* Upper bound (us) of the bucket holding the q-th quantile. */
+static double lat_quantile(const struct daemon *d, double q)
+{
+	__u64 want, seen = 0;
+	int i;
+
+	if (!d->lat_n)
+		return 0;
+	want = (__u64)(q * d->lat_n);
+	if (want >= d->lat_n)
+		want = d->lat_n - 1;
+	for (i = 0; i <= LAT_BUCKETS; i++) {
+		seen += d->lat[i];
+		if (seen > want)
+			return i < LAT_BUCKETS ? i + 1 : d->lat_max_ns / 1000.0;
+	}
+	return d->lat_max_ns / 1000.0;
+}
+
+static void flow_ctx_now(struct flow_ctx *c, const char *ifname)
+{
+	time_t t = time(NULL);
+
+	c->ifname = ifname;
+	localtime_r(&t, &c->now);
+}
+
+/* Evaluates k and writes the verdict; returns the rule index or -1. */
+static int decide(struct daemon *d, struct iface *ifc,
+		  const struct flowbpf_key *k, __u64 *written_ns)
+{
+	struct flowbpf_verdict_val v = { .source = FLOWBPF_SRC_DAEMON };
+	struct flow_ctx c;
+	int rule;
+
+	flow_ctx_now(&c, ifc->h.ifname);
+	rule = policy_match(d->pol, k, &c);
+	v.verdict = policy_verdict(d->pol, rule);
+	v.set_ns = mono_now_ns();
+	if (bpf_map_update_elem(ifc->h.verdicts_fd, k, &v, BPF_ANY)) {
+		char spec[160];
+
+		d->write_errors++;
+		flow_spec_str(k, spec, sizeof(spec));
+		snprintf(d->last_error, sizeof(d->last_error),
+			 "%s: cannot write verdict for %s: %s", ifc->h.ifname,
+			 spec, strerror(errno));
+		pr_warn("warning: %s\n", d->last_error);
+		return rule;
+	}
+	if (written_ns)
+		*written_ns = mono_now_ns();
+	if (rule >= 0)
+		d->pol->rules[rule].hits++;
+	else
+		d->pol->default_hits++;
+	if (v.verdict == FLOWBPF_VERDICT_PASS)
+		d->decided_pass++;
+	else
+		d->decided_drop++;
+	if (log_level() >= LOG_DEBUG) {
+		char spec[160];
+
+		flow_spec_str(k, spec, sizeof(spec));
+		pr_debug("debug: %s: %s -> %s (%s%s)\n", ifc->h.ifname, spec,
+			 verdict_name(v.verdict),
+			 rule < 0 ? "default" : "rule ",
+			 rule < 0 ? "" : d->pol->rules[rule].name);
+	}
+	return rule;
+}
+
+/*
+ * libbpf's ring buffer callback gets one pointer: pass the interface, and
+ * find the daemon through this file-scope pointer (one daemon a process).
+ */
+static struct daemon *the_daemon;
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct daemon *d = the_daemon;
+	struct iface *ifc = ctx;
+	const struct flowbpf_event *e = data;
+	__u64 written = 0;
+
+	if (size < sizeof(*e)) {
+		d->write_errors++;
+		return 0;
+	}
+	d->events++;
+	ifc->events++;
+	decide(d, ifc, &e->key, &written);
+	if (written)
+		lat_add(d, written > e->ts_ns ? written - e->ts_ns : 0);
+	return 0;
+}
+
+/*
+ * Walks the verdict map of one interface.  all=false: decides the flows
+ * still QUEUED (their events were lost).  all=true: re-evaluates every
+ * verdict the policy owns (everything but manual ones) after a reload.
+ */
+static void rescan(struct daemon *d, struct iface *ifc, bool all)
+{
+	struct flowbpf_verdict_val *vals = NULL;
+	struct flowbpf_key *keys = NULL;
+	size_t n = 0, i, decided = 0;
+	struct flow_ctx c;
+	int err;
+
+	err = flowbpf_map_dump(ifc->h.verdicts_fd, sizeof(*keys),
+			       sizeof(*vals), (void **)&keys, (void **)&vals,
+			       &n);
+	if (err) {
+		snprintf(d->last_error, sizeof(d->last_error),
+			 "%s: cannot read verdict map: %s", ifc->h.ifname,
+			 strerror(-err));
+		pr_warn("warning: %s\n", d->last_error);
+		return;
+	}
+	flow_ctx_now(&c, ifc->h.ifname);
+	for (i = 0; i < n; i++) {
+		struct flowbpf_verdict_val *v = &vals[i];
+		__u32 want;
+
+		if (v->source == FLOWBPF_SRC_MANUAL)
+			continue;
+		if (v->verdict == FLOWBPF_VERDICT_QUEUED) {
+			decide(d, ifc, &keys[i], NULL);
+			decided++;
+			continue;
+		}
+		if (!all)
+			continue;
+		want = policy_verdict(d->pol, policy_match(d->pol, &keys[i], &c));
+		/* Rewrite only what changes: an LRU update may evict. */
+		if (want != v->verdict || v->source != FLOWBPF_SRC_DAEMON) {
+			decide(d, ifc, &keys[i], NULL);
+			decided++;
+		}
+	}
+	d->rescans++;
+	d->rescan_decided += decided;
+	if (decided)
+		pr_info("info: %s: %s %zu of %zu flows\n", ifc->h.ifname,
+			all ? "re-evaluated" : "decided queued", decided, n);
+	free(keys);
+	free(vals);
+}
+
+static int add_iface(struct daemon *d, const char *name)
+{
+	struct iface *ifc;
+	struct flowbpf_stats st;
+	int i, err;
+
+	for (i = 0; i < d->nifs; i++)
+		if (!strcmp(d->ifs[i].h.ifname, name))
+			return 0;
+	if (d->nifs >= MAX_IFACES) {
+		err_set("more than %d interfaces", MAX_IFACES);
+		return -E2BIG;
+	}
+	ifc = &d->ifs[d->nifs];
+	err = flowbpf_open(name, &ifc->h);
+	if (err)
+		return err;
+	if (!d->rb)
+		d->rb = ring_buffer__new(ifc->h.events_fd, handle_event, ifc,
+					 NULL);
+	else if (ring_buffer__add(d->rb, ifc->h.events_fd, handle_event, ifc))
+		err = -errno;
+	if (!d->rb || err) {
+		err = err ?: -errno;
+		err_set("%s: cannot open the event ring buffer: %s", name,
+			strerror(-err));
+		flowbpf_close(&ifc->h);
+		return err;
+	}
+	if (!flowbpf_stats_read(ifc->h.stats_fd, &st))
+		ifc->lost_seen = st.c[FLOWBPF_STAT_EVENTS_LOST];
+	d->nifs++;
+	pr_info("info: %s: serving (mode %s, default %s after %.3gs)\n", name,
+		mode_name(ifc->h.cfg.mode), verdict_name(ifc->h.cfg.dflt),
+		ifc->h.cfg.timeout_ns / 1e9);
+	/* Events sent while no daemon ran are gone: decide from the map. */
+	rescan(d, ifc, false);
+	return 0;
+}
+
+static int add_ifaces(struct daemon *d)
+{
+	char names[MAX_IFACES][IF_NAMESIZE];
+	int i, n, err;
+
+	if (d->o->nifaces) {
+		for (i = 0; i < d->o->nifaces; i++) {
+			err = add_iface(d, d->o->ifaces[i]);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
+	n = flowbpf_list(names, MAX_IFACES);
+	if (n < 0) {
+		err_set("cannot list attached interfaces: %s", strerror(-n));
+		return n;
+	}
+	for (i = 0; i < n; i++) {
+		err = add_iface(d, names[i]);
+		if (err)
+			pr_warn("warning: %s\n", err_get());
+	}
+	if (!d->nifs) {
+		err_set("no interface is attached (run 'flowbpf attach IFACE' first)");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int reload(struct daemon *d, char *msg, size_t len)
+{
+	struct policy *np;
+	char err[512];
+	int i;
+
+	np = policy_load(d->o->policy, err, sizeof(err));
+	if (!np) {
+		d->reload_errors++;
+		snprintf(d->last_error, sizeof(d->last_error), "%s", err);
+		snprintf(msg, len, "%s", err);
+		pr_warn("error: reload failed, keeping the running policy: %s\n",
+			err);
+		return -EINVAL;
+	}
+	policy_free(d->pol);
+	d->pol = np;
+	d->reloads++;
+	pr_info("info: policy reloaded from %s: %zu units, %zu rules, default %s\n",
+		np->file, np->nunits, np->nrules, verdict_name(np->dflt));
+	/* Interfaces attached since start join on reload. */
+	if (!d->o->nifaces)
+		add_ifaces(d);
+	for (i = 0; i < d->nifs; i++)
+		rescan(d, &d->ifs[i], true);
+	snprintf(msg, len, "reloaded: %zu units, %zu rules", np->nunits,
+		 np->nrules);
+	return 0;
+}
+
+static json_t *stats_json(struct daemon *d)
+{
+	json_t *o, *ifs = json_array(), *rules = json_array();
+	size_t i;
+
+	for (i = 0; i < (size_t)d->nifs; i++)
+		json_array_append_new(
+			ifs, json_pack("{s:s, s:I}", "ifname",
+				       d->ifs[i].h.ifname, "events",
+				       (json_int_t)d->ifs[i].events));
+	for (i = 0; i < d->pol->nrules; i++) {
+		const struct rule *r = &d->pol->rules[i];
+
+		json_array_append_new(
+			rules, json_pack("{s:i, s:s, s:i, s:s, s:I}", "index",
+					 (int)i, "name", r->name, "line",
+					 r->line, "verdict",
+					 verdict_name(r->verdict), "hits",
+					 (json_int_t)r->hits));
+	}
+	o = json_pack("{s:i, s:s, s:I, s:o, s:I, s:{s:I, s:I}, s:o, s:I, s:{s:f, s:f, s:f, s:I}, s:I, s:I, s:I, s:I, s:I, s:s}",
+		      "pid", (int)getpid(), "policy", d->pol->file,
+		      "uptime_s", (json_int_t)(time(NULL) - d->started),
+		      "interfaces", ifs, "events", (json_int_t)d->events,
+		      "verdicts", "pass", (json_int_t)d->decided_pass, "drop",
+		      (json_int_t)d->decided_drop, "rules", rules,
+		      "default_hits", (json_int_t)d->pol->default_hits,
+		      "latency_us", "p50", lat_quantile(d, 0.50), "p99",
+		      lat_quantile(d, 0.99), "max", d->lat_max_ns / 1000.0,
+		      "count", (json_int_t)d->lat_n, "reloads",
+		      (json_int_t)d->reloads, "reload_errors",
+		      (json_int_t)d->reload_errors, "errors",
+		      (json_int_t)d->write_errors, "rescans",
+		      (json_int_t)d->rescans, "rescan_decided",
+		      (json_int_t)d->rescan_decided, "last_error",
+		      d->last_error);
+	return o;
+}
+
+static void serve_client(struct daemon *d)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	char req[128] = "", msg[600];
+	json_t *reply;
+	ssize_t r;
+	char *s;
+	int fd;
+
+	fd = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* A silent client must not stall the event loop for long. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = read(fd, req, sizeof(req) - 1);
+	if (r > 0) {
+		req[r] = '\0';
+		s = strpbrk(req, "\r\n");
+		if (s)
+			*s = '\0';
+	}
+	if (!strcmp(req, "stats"))
+		reply = stats_json(d);
+	else if (!strcmp(req, "reload"))
+		reply = reload(d, msg, sizeof(msg)) ?
+				json_pack("{s:s}", "error", msg) :
+				json_pack("{s:b, s:s}", "reloaded", 1,
+					  "message", msg);
+	else
+		reply = json_pack("{s:s}", "error", "unknown request");
+	s = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (s && write(fd, s, strlen(s)) < 0)
+		pr_debug("debug: control client went away\n");
+	free(s);
+	json_decref(reply);
+	close(fd);
+}
+
+static int ctl_listen(struct daemon *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->o->socket;
+	char dir[sizeof(sa.sun_path)], *slash;
+	json_t *reply;
+	int err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		err_set("socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	/* Another daemon answering here owns the maps' verdicts. */
+	if (!ctl_request(path, "stats", &reply)) {
+		json_decref(reply);
+		err_set("a daemon is already running (control socket %s)",
+			path);
+		return -EBUSY;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+	}
+	unlink(path);
+	strcpy(sa.sun_path, path);
+	d->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (d->lfd < 0 || bind(d->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(path, 0600) || listen(d->lfd, 16)) {
+		err = -errno;
+		err_set("cannot listen on %s: %s", path, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
+		err_set("cannot write pidfile %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Lost events leave flows QUEUED; look for them when the kernel says so. */
+static void check_lost(struct daemon *d)
+{
+	struct flowbpf_stats st;
+	int i;
+
+	for (i = 0; i < d->nifs; i++) {
+		struct iface *ifc = &d->ifs[i];
+
+		if (flowbpf_stats_read(ifc->h.stats_fd, &st))
+			continue;
+		if (st.c[FLOWBPF_STAT_EVENTS_LOST] != ifc->lost_seen) {
+			pr_warn("warning: %s: %llu events lost (ring buffer full); scanning for queued flows\n",
+				ifc->h.ifname,
+				(unsigned long long)(st.c[FLOWBPF_STAT_EVENTS_LOST] -
+						     ifc->lost_seen));
+			ifc->lost_seen = st.c[FLOWBPF_STAT_EVENTS_LOST];
+			rescan(d, ifc, false);
+		}
+	}
+}
+
+static void tick(struct daemon *d)
+{
+	struct tm tm;
+	time_t t = time(NULL);
+	int i;
+
+	check_lost(d);
+	/* Time-of-day rules change their answer on minute boundaries. */
+	localtime_r(&t, &tm);
+	if (d->pol->has_time && tm.tm_min != d->last_minute) {
+		d->last_minute = tm.tm_min;
+		for (i = 0; i < d->nifs; i++)
+			rescan(d, &d->ifs[i], true);
+	}
+}
+
+int daemon_run(const struct daemon_opts *o)
+{
+	struct daemon *d;
+	struct epoll_event ev;
+	char err_msg[512];
+	sigset_t mask;
+	__u64 last_tick = 0;
+	int err = 0, i;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->o = o;
+	d->epfd = d->sfd = d->lfd = -1;
+	d->started = time(NULL);
+	d->last_minute = -1;
+	the_daemon = d;
+
+	d->pol = policy_load(o->policy, err_msg, sizeof(err_msg));
+	if (!d->pol) {
+		err = -EINVAL;
+		err_set("%s", err_msg);
+		goto cleanup;
+	}
+	err = ctl_listen(d);
+	if (err)
+		goto cleanup;
+	err = add_ifaces(d);
+	if (err)
+		goto cleanup;
+	if (o->pidfile) {
+		err = write_pidfile(o->pidfile);
+		if (err)
+			goto cleanup;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	d->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->sfd < 0 || d->epfd < 0) {
+		err = -errno;
+		err_set("cannot set up the event loop: %s", strerror(errno));
+		goto cleanup;
+	}
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(d->rb), &ev);
+	ev.data.u32 = 2;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
+	ev.data.u32 = 3;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev);
+	pr_info("info: running with %s: %zu units, %zu rules, default %s; control socket %s\n",
+		o->policy, d->pol->nunits, d->pol->nrules,
+		verdict_name(d->pol->dflt), o->socket);
+
+	while (!d->stop) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(d->epfd, evs, 8, 200);
+		__u64 now;
+
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			err_set("epoll: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case 1:
+				ring_buffer__consume(d->rb);
+				break;
+			case 2: {
+				struct signalfd_siginfo si;
+
+				while (read(d->sfd, &si, sizeof(si)) ==
+				       sizeof(si)) {
+					if (si.ssi_signo == SIGHUP)
+						reload(d, err_msg,
+						       sizeof(err_msg));
+					else
+						d->stop = true;
+				}
+				break;
+			}
+			case 3:
+				serve_client(d);
+				break;
+			}
+		}
+		now = mono_now_ns();
+		if (now - last_tick >= 1000000000ULL) {
+			last_tick = now;
+			tick(d);
+		}
+	}
+	if (!err)
+		pr_info("info: stopping; the kernel applies default verdicts until a daemon returns\n");
+cleanup:
+	if (d->lfd >= 0) {
+		close(d->lfd);
+		unlink(o->socket);
+	}
+	if (o->pidfile && !err)
+		unlink(o->pidfile);
+	if (d->sfd >= 0)
+		close(d->sfd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	ring_buffer__free(d->rb);
+	for (i = 0; i < d->nifs; i++)
+		flowbpf_close(&d->ifs[i].h);
+	policy_free(d->pol);
+	free(d);
+	the_daemon = NULL;
+	return err;
+}

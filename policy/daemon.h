@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The policy daemon: consumes first-packet events, evaluates the policy,
+ * writes verdicts; answers on a control socket.
+ */
+#ifndef FLOWBPF_DAEMON_H
+#define FLOWBPF_DAEMON_H
+
+#include <jansson.h>
+
+#define FLOWBPF_DEFAULT_SOCKET "/run/flowbpf/flowbpf.sock"
+
+struct daemon_opts {
+	const char *policy;  /* policy file */
+	char **ifaces;       /* interfaces to serve; NULL/0: every attached */
+	int nifaces;
+	const char *socket;  /* control socket path */
+	const char *pidfile; /* NULL: none */
+};
+
+/* Runs until SIGTERM/SIGINT.  0 on a clean exit, -errno otherwise. */
+int daemon_run(const struct daemon_opts *o);
+
+/*
+ * Sends one request ("stats", "reload") to a running daemon and returns
+ * its JSON reply.  -ENOENT/-ECONNREFUSED when none is running.
+ */
+int ctl_request(const char *socket, const char *req, json_t **reply);
+
+#endif

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The policy language (docs/policy.md): named units of prefixes, ordered
+ * allow/deny rules, first match wins, and a default verdict.
+ *
+ * A policy is parsed into an immutable struct policy; the daemon swaps
+ * whole policies on reload, so evaluation never sees a half-built one.
+ */
+#ifndef FLOWBPF_POLICY_H
+#define FLOWBPF_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include <net/if.h>
+#include <linux/types.h>
+#include "flowbpf.h"
+
+typedef unsigned __int128 addr128;
+
+/* A set of addresses: sorted, disjoint, merged [lo, hi] ranges. */
+struct addrset {
+	addr128 *lo, *hi;
+	size_t n;
+};
+
+bool addrset_contains(const struct addrset *s, addr128 a);
+
+struct unit {
+	char *name;
+	struct addrset set;
+	size_t prefixes; /* as written, before merging */
+	int line;
+};
+
+struct range16 {
+	__u16 lo, hi;
+};
+
+/* One address match: a unit (shared) or an inline set (owned). */
+struct addr_match {
+	const struct addrset *set;
+	struct addrset own;
+	bool negate;
+};
+
+enum { MATCH_DIR = 1 << 0 };
+
+struct rule {
+	char *name;        /* "" when unnamed */
+	int line;
+	__u32 verdict;     /* FLOWBPF_VERDICT_PASS or _DROP */
+	int dir;           /* -1 any, else FLOWBPF_DIR_* */
+	char (*ifaces)[IF_NAMESIZE];
+	size_t nifaces;
+	struct range16 *vlans;
+	size_t nvlans;
+	__u8 *protos;
+	size_t nprotos;
+	struct addr_match *from, *to; /* NULL: any */
+	struct range16 *sports, *dports, *ports; /* ports: either side */
+	size_t nsports, ndports, nports;
+	int icmp_type, icmp_code; /* -1: any */
+	int tmin_from, tmin_to;   /* minutes of the day, -1: any time */
+	__u8 days;                /* bit 0 = Sunday .. 6; 0: every day */
+	__u64 hits;               /* flows decided by this rule */
+};
+
+struct policy {
+	char *file;
+	struct unit *units;
+	size_t nunits;
+	struct rule *rules;
+	size_t nrules;
+	__u32 dflt;      /* default verdict */
+	bool has_time;   /* some rule depends on the time of day */
+	__u64 default_hits;
+};
+
+/* What a flow is evaluated on besides its key. */
+struct flow_ctx {
+	const char *ifname;
+	struct tm now; /* local time */
+};
+
+/*
+ * Parses FILE.  On error returns NULL and writes "FILE:LINE:COL: message"
+ * to err.
+ */
+struct policy *policy_load(const char *file, char *err, size_t errlen);
+/* The same from a string; name is used in messages.  For tests. */
+struct policy *policy_parse(const char *name, const char *text, char *err,
+			    size_t errlen);
+void policy_free(struct policy *p);
+
+/* Index of the first matching rule, or -1 for the default. */
+int policy_match(const struct policy *p, const struct flowbpf_key *k,
+		 const struct flow_ctx *c);
+/* The verdict for a match result. */
+__u32 policy_verdict(const struct policy *p, int rule);
+
+/* An address of a key side as a 128-bit number (IPv4 mapped). */
+addr128 key_addr128(const struct flowbpf_key *k, bool src);
+
+#endif

@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The policy daemon end to end: real connections allowed and denied by a
+ * policy, a reload that flips a live flow, kill -9 and restart under
+ * traffic, and a flood of new flows beyond the QUEUED limit.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <jansson.h>
+#include "daemon.h"
+#include "netns.h"
+#include "test.h"
+
+#define PORT_OK 5301
+#define PORT_DENY 5302
+
+struct dmn {
+	char policy[64], sock[64], log[64];
+	int pid;
+};
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* Starts "flowbpf daemon" for ifname and waits for its control socket. */
+static int daemon_start(struct dmn *d, const char *ifname)
+{
+	json_t *reply;
+	int i, fd;
+
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (!d->pid) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		execl(flowbpf_bin(), "flowbpf", "daemon", "-c", d->policy,
+		      "--socket", d->sock, ifname, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 300; i++) {
+		if (!ctl_request(d->sock, "stats", &reply)) {
+			json_decref(reply);
+			return 0;
+		}
+		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+			d->pid = -1;
+			return -1;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void daemon_stop(struct dmn *d, int sig)
+{
+	if (d->pid > 0) {
+		kill(d->pid, sig);
+		waitpid(d->pid, NULL, 0);
+	}
+	d->pid = -1;
+}
+
+static void dmn_init(struct dmn *d, const char *tag)
+{
+	snprintf(d->policy, sizeof(d->policy), "/tmp/flowbpf-%d-%s.conf",
+		 getpid(), tag);
+	snprintf(d->sock, sizeof(d->sock), "/tmp/flowbpf-%d-%s.sock",
+		 getpid(), tag);
+	snprintf(d->log, sizeof(d->log), "/tmp/flowbpf-%d-%s.log", getpid(),
+		 tag);
+	d->pid = -1;
+}
+
+static void dmn_cleanup(struct dmn *d)
+{
+	char *out = NULL;
+
+	daemon_stop(d, SIGTERM);
+	if (env_verbose && !run(&out, NULL, "cat %s", d->log))
+		test__log("daemon log:\n%s", out);
+	free(out);
+	unlink(d->policy);
+	unlink(d->sock);
+	unlink(d->log);
+}
+
+/* Keeps listening sockets open on both ports in the test namespace. */
+static int listener(void *arg)
+{
+	const char *ip = arg;
+	int ports[2] = { PORT_OK, PORT_DENY }, i, one = 1;
+
+	for (i = 0; i < 2; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons(ports[i]) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		inet_pton(AF_INET, ip, &a.sin_addr);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 64))
+			return 1;
+	}
+	/* The kernel completes handshakes; nothing to accept. */
+	sleep(60);
+	return 0;
+}
+
+/* 0 if a TCP connection completes within timeout_ms.  With hold_ms, it
+ * then stays open that long and sends a byte before closing. */
+static int try_connect(const char *ip, int port, int timeout_ms, int hold_ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct pollfd p;
+	int fd, err = -1;
+	socklen_t l = sizeof(err);
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (connect(fd, (void *)&a, sizeof(a)) && errno != EINPROGRESS)
+		goto out;
+	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&p, 1, timeout_ms) != 1)
+		goto out;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
+	if (!err && hold_ms) {
+		usleep(hold_ms * 1000);
+		if (write(fd, "x", 1) != 1)
+			err = -1;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+static json_t *daemon_stats(struct dmn *d)
+{
+	json_t *reply = NULL;
+
+	ctl_request(d->sock, "stats", &reply);
+	return reply;
+}
+
+static void policy_connect(bool enforce)
+{
+	char text[512], *out = NULL;
+	struct flowbpf_verdict_val v;
+	struct flowbpf_stats st;
+	struct flowbpf_key k;
+	struct test_net n;
+	struct dmn d;
+	json_t *s;
+	int srv = -1;
+
+	dmn_init(&d, enforce ? "enf" : "mon");
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	snprintf(text, sizeof(text),
+		 "unit me { %s }\n"
+		 "default allow;\n"
+		 "rule \"no-%d\" deny dir out proto tcp from me dport %d;\n",
+		 n.host_ip, PORT_DENY, PORT_DENY);
+	write_file(d.policy, text);
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode %s --pending drop",
+			   flowbpf_bin(), n.host_if,
+			   enforce ? "enforce" : "monitor"),
+		       "attach"))
+		goto out;
+	srv = ns_fork(n.ns, listener, n.peer_ip, false);
+	usleep(200000);
+	if (!ASSERT_OK(daemon_start(&d, n.host_if), "daemon"))
+		goto out;
+
+	/* The SYN waits for the verdict (pending drop), then is resent. */
+	ASSERT_OK(try_connect(n.peer_ip, PORT_OK, 4000, 0),
+		  "allowed port connects");
+	if (enforce)
+		ASSERT_NEQ(try_connect(n.peer_ip, PORT_DENY, 3000, 0), 0,
+			   "denied port does not");
+	else
+		ASSERT_OK(try_connect(n.peer_ip, PORT_DENY, 4000, 200),
+			  "monitor: denied port still connects");
+
+	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats")) {
+		if (enforce) {
+			ASSERT_GE(st.c[FLOWBPF_STAT_DROP], 1, "SYNs dropped");
+			ASSERT_EQ(st.c[FLOWBPF_STAT_WOULD_DROP], 0, "would drop");
+		} else {
+			ASSERT_EQ(st.c[FLOWBPF_STAT_DROP], 0, "nothing dropped");
+			ASSERT_GE(st.c[FLOWBPF_STAT_WOULD_DROP], 2,
+				  "counted as would drop");
+		}
+	}
+	/* The denied flow's verdict, by the daemon; any source port. */
+	run(&out, NULL, "%s flows -j %s", flowbpf_bin(), n.host_if);
+	ASSERT_HAS(out, "\"dport\":5302", "denied flow listed");
+	free(out);
+	out = NULL;
+	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 6, n.host_ip, 0,
+	     n.peer_ip, PORT_DENY);
+	(void)v;
+
+	s = daemon_stats(&d);
+	if (ASSERT_OK_PTR(s, "daemon stats")) {
+		json_t *rule = json_array_get(json_object_get(s, "rules"), 0);
+
+		ASSERT_GE(json_integer_value(json_object_get(rule, "hits")), 1,
+			  "deny rule hit");
+		ASSERT_GE(json_integer_value(json_object_get(s, "events")), 3,
+			  "events handled");
+		ASSERT_GE(json_integer_value(json_object_get(
+				  json_object_get(s, "latency_us"), "count")),
+			  3, "latency measured");
+		ASSERT_EQ(json_integer_value(json_object_get(s, "errors")), 0,
+			  "no errors");
+		json_decref(s);
+	}
+	run(&out, NULL, "%s -j --socket %s stats %s", flowbpf_bin(), d.sock,
+	    n.host_if);
+	ASSERT_HAS(out, "\"daemon\":{\"pid\":", "stats shows the daemon");
+	free(out);
+out:
+	dmn_cleanup(&d);
+	if (srv > 0) {
+		kill(srv, SIGKILL);
+		ns_wait(srv, 1000);
+	}
+	net_cleanup(&n);
+}
+
+static int ping_ok(const char *ip)
+{
+	return run(NULL, NULL, "ping -c 1 -W 1 %s", ip);
+}
+
+/* 0 if some of a few pings are answered: with --pending drop the first
+ * packets of each direction wait for their verdict. */
+static int ping_some(const char *ip)
+{
+	return run(NULL, NULL,
+		   "ping -c 5 -i 0.2 -W 1 -q %s | grep -q ', [1-9][0-9]* received'",
+		   ip);
+}
+
+static void subtest_reload(void)
+{
+	char text[512], *err = NULL;
+	struct flowbpf_verdict_val v;
+	struct flowbpf_key k;
+	struct test_net n;
+	struct dmn d;
+	int rc;
+
+	dmn_init(&d, "rel");
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	write_file(d.policy, "default allow;\n");
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce", flowbpf_bin(),
+			   n.host_if),
+		       "attach") ||
+	    !ASSERT_OK(daemon_start(&d, n.host_if), "daemon"))
+		goto out;
+	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip),
+		  "ping allowed");
+	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip,
+		  n.host_ip, 0, 0);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
+		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "pass");
+		ASSERT_EQ(v.source, FLOWBPF_SRC_DAEMON, "by the daemon");
+	}
+
+	/* A broken file: the reload fails, the old policy keeps running. */
+	write_file(d.policy, "default allow;\nrule deny proto icmpp;\n");
+	rc = run(NULL, &err, "%s --socket %s reload", flowbpf_bin(), d.sock);
+	ASSERT_EQ(rc, 1, "broken reload fails");
+	ASSERT_HAS(err, ":2:17: unknown protocol 'icmpp'", "names line and column");
+	free(err);
+	err = NULL;
+	ASSERT_OK(ping_ok(n.peer_ip), "old policy still applies");
+
+	/* A good one flips the live flow. */
+	snprintf(text, sizeof(text),
+		 "default allow;\nrule \"no-echo-replies\" deny dir in proto icmp from %s icmp-type 0;\n",
+		 n.peer_ip);
+	write_file(d.policy, text);
+	ASSERT_OK(run(NULL, NULL, "%s --socket %s reload", flowbpf_bin(), d.sock),
+		  "reload");
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
+		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_DROP, "now drop");
+		ASSERT_EQ(v.source, FLOWBPF_SRC_DAEMON, "by the daemon");
+	}
+	ASSERT_NEQ(ping_ok(n.peer_ip), 0, "ping blocked after reload");
+
+	/* SIGHUP does the same as "flowbpf reload". */
+	write_file(d.policy, "default allow;\n");
+	kill(d.pid, SIGHUP);
+	usleep(300000);
+	ASSERT_OK(ping_ok(n.peer_ip), "ping allowed again after SIGHUP");
+out:
+	dmn_cleanup(&d);
+	net_cleanup(&n);
+}
+
+/* From source port 40000 + port, so that repeated calls are one flow. */
+static int send_udp(const char *ip, int port, int count)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in me = { .sin_family = AF_INET,
+				  .sin_port = htons(40000 + port) };
+	int fd, i, sent = 0, one = 1;
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&me, sizeof(me)))
+		return 0;
+	for (i = 0; i < count; i++)
+		sent += sendto(fd, "x", 1, 0, (void *)&a, sizeof(a)) == 1;
+	close(fd);
+	return sent;
+}
+
+/*
+ * kill -9 under traffic: decided flows keep their verdicts, undecided
+ * ones get the default after the timeout, and a new daemon decides what
+ * was left QUEUED from the pinned maps alone.
+ */
+static void subtest_kill9(void)
+{
+	struct flowbpf_verdict_val v;
+	struct flowbpf_key k;
+	struct test_net n;
+	struct dmn d;
+	char text[256];
+	int ping = -1;
+
+	dmn_init(&d, "k9");
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	snprintf(text, sizeof(text),
+		 "default allow;\nrule deny dir out proto udp dport 6000;\n");
+	write_file(d.policy, text);
+	if (!ASSERT_OK(run(NULL, NULL,
+			   "%s attach %s --mode enforce --pending drop --default pass --timeout 1s",
+			   flowbpf_bin(), n.host_if),
+		       "attach") ||
+	    !ASSERT_OK(daemon_start(&d, n.host_if), "daemon"))
+		goto out;
+	ASSERT_OK(ping_some(n.peer_ip), "ping before");
+	/* Traffic goes on while the daemon dies. */
+	ping = fork();
+	if (!ping) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execlp("ping", "ping", "-q", "-c", "15", "-i", "0.2", n.peer_ip,
+		       (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000);
+	daemon_stop(&d, SIGKILL);
+	ASSERT_OK(ping_ok(n.peer_ip), "decided flow keeps passing");
+
+	/* New flows with no daemon: one the policy would deny, one it
+	 * would allow; both queue. */
+	send_udp(n.peer_ip, 6000, 1);
+	send_udp(n.peer_ip, 6001, 1);
+	usleep(1200000);
+	send_udp(n.peer_ip, 6001, 1);
+	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 17, n.host_ip, 0, n.peer_ip,
+	     6001);
+	{
+		/* Source ports are ephemeral: find the flows by listing. */
+		char *out = NULL;
+
+		run(&out, NULL, "%s flows -j %s", flowbpf_bin(), n.host_if);
+		ASSERT_HAS(out, "\"dport\":6001,\"vlan\":0,\"inner_vlan\":0,\"packets\":2",
+			   "allow-able flow");
+		ASSERT_HAS(out, "\"verdict\":\"pass\",\"verdict_source\":\"timeout\"",
+			   "default applied after the timeout");
+		ASSERT_HAS(out, "\"verdict\":\"queued\"", "deny-able flow still queued");
+		free(out);
+	}
+	ASSERT_EQ(ns_wait(ping, 10000), 0, "ping under kill -9 lost nothing");
+	ping = -1;
+
+	/* The stale socket of the killed daemon must not stop a new one. */
+	if (!ASSERT_OK(daemon_start(&d, n.host_if), "restart"))
+		goto out;
+	{
+		char *out = NULL;
+
+		run(&out, NULL, "%s flows -j %s", flowbpf_bin(), n.host_if);
+		ASSERT_FALSE(out && strstr(out, "\"queued\""), "nothing queued");
+		ASSERT_HAS(out, "\"dport\":6000", "denied flow present");
+		ASSERT_HAS(out, "\"verdict\":\"drop\",\"verdict_source\":\"daemon\"",
+			   "queued flow decided by the new daemon");
+		free(out);
+	}
+	(void)v;
+out:
+	if (ping > 0)
+		ns_wait(ping, 100);
+	dmn_cleanup(&d);
+	net_cleanup(&n);
+}
+
+/* Many new flows at once: beyond --max-queued they get the default at
+ * once, counted, and the daemon is not asked. */
+static void subtest_flood(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7000) };
+	struct flowbpf_stats st;
+	struct test_net n;
+	struct dmn d;
+	int i, sent = 0;
+
+	dmn_init(&d, "fl");
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	write_file(d.policy, "default allow;\n");
+	if (!ASSERT_OK(run(NULL, NULL,
+			   "%s attach %s --mode enforce --pending drop --max-queued 50 --timeout 5s",
+			   flowbpf_bin(), n.host_if),
+		       "attach") ||
+	    !ASSERT_OK(daemon_start(&d, n.host_if), "daemon"))
+		goto out;
+	ASSERT_OK(ping_some(n.peer_ip), "ARP and ping first");
+	inet_pton(AF_INET, n.peer_ip, &a.sin_addr);
+	/* A new socket each time: a new source port, a new flow. */
+	for (i = 0; i < 400; i++) {
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+		sent += sendto(fd, "x", 1, 0, (void *)&a, sizeof(a)) == 1;
+		close(fd);
+	}
+	ASSERT_EQ(sent, 400, "sent");
+	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats")) {
+		ASSERT_GE(st.c[FLOWBPF_STAT_QUEUE_LIMIT], 300,
+			  "flows over the limit counted");
+		ASSERT_LE(st.c[FLOWBPF_STAT_EVENTS_SENT], 52,
+			  "the daemon was asked at most max-queued times");
+	}
+	ASSERT_OK(ping_some(n.peer_ip), "nothing wedged");
+out:
+	dmn_cleanup(&d);
+	net_cleanup(&n);
+}
+
+void test_daemon(void)
+{
+	if (test__start_subtest("enforce_policy"))
+		policy_connect(true);
+	if (test__start_subtest("monitor_policy"))
+		policy_connect(false);
+	if (test__start_subtest("reload"))
+		subtest_reload();
+	if (test__start_subtest("kill9_restart"))
+		subtest_kill9();
+	if (test__start_subtest("flood"))
+		subtest_flood();
+}

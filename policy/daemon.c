@@ -79,8 +79,11 @@ static double lat_quantile(const struct daemon *d, double q)
 		want = d->lat_n - 1;
 	for (i = 0; i <= LAT_BUCKETS; i++) {
 		seen += d->lat[i];
+		/* The bucket's upper edge, but never above what was seen. */
 		if (seen > want)
-			return i < LAT_BUCKETS ? i + 1 : d->lat_max_ns / 1000.0;
+			return i < LAT_BUCKETS && i + 1 < d->lat_max_ns / 1000.0 ?
+				       i + 1 :
+				       d->lat_max_ns / 1000.0;
 	}
 	return d->lat_max_ns / 1000.0;
 }

@@ -13,7 +13,12 @@ ns=flowbpf-demo
 host=fbdemo0
 peer=fbdemo1
 
+policy=$(mktemp /tmp/flowbpf-demo.XXXXXX.conf)
+sock=/run/flowbpf/demo.sock
+
 cleanup() {
+	[ -n "${dpid:-}" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	rm -f "$policy"
 	$fb detach $host >/dev/null 2>&1 || true
 	ip link del $host 2>/dev/null || true
 	ip netns del $ns 2>/dev/null || true
@@ -29,18 +34,27 @@ ip -n $ns addr add 198.18.100.2/30 dev $peer
 ip -n $ns link set $peer up
 ip -n $ns link set lo up
 
+cat > "$policy" <<EOP
+# The demo's policy: this host may not send UDP to port 5353 of its peer.
+unit peer { 198.18.100.2 }
+default allow;
+rule "no-mdns-to-peer" deny dir out proto udp to peer dport 5353;
+EOP
+
 set -x
-$fb attach $host --mode monitor
+cat "$policy"
+$fb attach $host --mode enforce --pending pass
+$fb daemon -c "$policy" --socket $sock $host &
+dpid=$!
+sleep 0.5
 ping -c 5 -i 0.2 -q 198.18.100.2
 ip netns exec $ns iperf3 -s -1 -D -B 198.18.100.2
 sleep 0.5
 iperf3 -c 198.18.100.2 -n 4M | tail -4
 for i in 1 2 3; do echo "datagram $i" > /dev/udp/198.18.100.2/5353; done
-# No daemon decides here: after the 2 s timeout the kernel applies the
-# default verdict (pass) on the next packet of each queued flow.
-sleep 2.2
-ping -c 1 -q 198.18.100.2 >/dev/null
+sleep 0.2
 $fb flows $host
-$fb stats -p $host
-$fb status
+$fb --socket $sock stats -p $host
+$fb --socket $sock status
+kill "$dpid"; wait "$dpid" || true; dpid=
 $fb detach $host

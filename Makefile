@@ -56,6 +56,12 @@ $(OUTPUT)/selftests/runner: $(TEST_OBJS) $(COMMON_OBJS)
 test: all
 	./selftests/run.sh
 
+# The selftests in a VM on Debian's stock kernel (docs/testing.md);
+# KERNEL=/path/to/vmlinuz boots another, VMTEST_ARGS go to the runner.
+.PHONY: vmtest
+vmtest: all
+	KERNEL="$(KERNEL)" vmtest/vmtest.sh $(VMTEST_ARGS)
+
 format:
 	clang-format -i bpf/*.c bpf/*.h maps/*.h loader/*.[ch] cli/*.[ch] common/*.[ch] selftests/*.[ch]
 

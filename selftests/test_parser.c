@@ -1757,6 +1757,7 @@ static void subtest_enforce_decisions(struct env *e)
 	struct flowbpf_verdict_val v;
 	struct flowbpf_flow flow;
 	__u64 bytes, runs = 1;
+	bool repeat_checked = false;
 	struct pkt p;
 
 	pkt_init(&p);
@@ -1792,8 +1793,13 @@ static void subtest_enforce_decisions(struct env *e)
 			ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_QUEUED,
 				  "repeat: verdict");
 			ASSERT_EQ(e->sink.n, 1, "repeat: no new event");
+			repeat_checked = true;
 		}
 	}
+	/* Not a failure, but not silent either (slow machines, TCG). */
+	if (!repeat_checked)
+		fprintf(stderr, "%s:%d: note: repeat before the timeout not checked: this machine took over %llu ms\n",
+			__FILE__, __LINE__, ENFORCE_TIMEOUT_NS / 2000000);
 
 	if (!set_verdict(e, FLOWBPF_VERDICT_PASS, FLOWBPF_SRC_DAEMON))
 		return;

@@ -5,7 +5,7 @@ BPFTOOL ?= bpftool
 CC ?= gcc
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-INCLUDES := -I$(OUTPUT) -Imaps -Iloader -Icommon -Ibpf -Ipolicy
+INCLUDES := -I$(OUTPUT) -Imaps -Iloader -Icommon -Ibpf -Iexport -Ipolicy
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Werror -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror
@@ -14,18 +14,20 @@ LDLIBS := -lbpf -lelf -lz -ljansson
 BPF_OBJS := $(OUTPUT)/flowbpf.bpf.o
 SKELS := $(OUTPUT)/flowbpf.skel.h
 COMMON_SRCS := common/log.c common/flowfmt.c loader/loader.c \
-	policy/parse.c policy/eval.c policy/daemon.c policy/ctl.c
+	policy/parse.c policy/eval.c policy/daemon.c policy/ctl.c policy/csum.c
+COMMON_SRCS += export/record.c export/jsonl.c export/ipfix.c export/collect.c
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
 CLI_SRCS := cli/flowbpf.c cli/cmd_attach.c cli/cmd_show.c cli/cmd_verdict.c cli/json.c \
 	cli/cmd_daemon.c
+CLI_SRCS += cli/cmd_collect.c
 CLI_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 TEST_SRCS := $(sort $(wildcard selftests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selftests/netns.c)
 
 .PHONY: all clean test check format
-all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner
+all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner $(OUTPUT)/sweep-bench
 
-$(OUTPUT) $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy:
+$(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy:
 	mkdir -p $@
 
 $(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/*.h maps/flowbpf.h vmlinux.h | $(OUTPUT)
@@ -37,10 +39,14 @@ $(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(OUTPUT)/%.o: %.c $(SKELS) $(wildcard */*.h) | $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy
+$(OUTPUT)/%.o: %.c $(SKELS) $(wildcard */*.h) | $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy
 	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/flowbpf: $(CLI_OBJS) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# Times sweeps of a million-flow map: $(OUTPUT)/sweep-bench [FLOWS]
+$(OUTPUT)/sweep-bench: $(OUTPUT)/export/sweep_bench.o $(COMMON_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The runner discovers tests by their "void test_<name>(void)" definitions.
@@ -67,3 +73,37 @@ format:
 
 clean:
 	rm -rf $(OUTPUT)
+
+# Benchmarks (docs/benchmarks.md).  "make bench" installs what they need,
+# builds them and runs them all; it is not part of "all", "test" or CI.
+BENCH_BPF := noop calib vary
+BENCH_SKELS := $(patsubst %,$(OUTPUT)/bench/%.skel.h,$(BENCH_BPF))
+BENCH_SRCS := bench/bench.c bench/pkt.c bench/sweep.c bench/mem.c \
+	bench/report.c bench/net.c bench/decide.c
+BENCH_LIBS := $(OUTPUT)/common/log.o $(OUTPUT)/common/flowfmt.o \
+	$(OUTPUT)/loader/loader.o
+
+.PHONY: bench bench-bins
+bench:
+	bash bench/run.sh
+
+bench-bins: $(OUTPUT)/flowbpf $(OUTPUT)/bench/bench $(OUTPUT)/bench/nfq_accept
+
+$(OUTPUT)/bench:
+	mkdir -p $@
+
+# Static pattern rules: the generic "%.o: %.c" rule must not take these.
+$(BENCH_BPF:%=$(OUTPUT)/bench/%.tmp.bpf.o): $(OUTPUT)/bench/%.tmp.bpf.o: bench/%.bpf.c maps/flowbpf.h vmlinux.h | $(OUTPUT)/bench
+	$(CLANG) $(BPF_CFLAGS) -I. -Imaps -Ibpf -c $< -o $@
+
+$(BENCH_BPF:%=$(OUTPUT)/bench/%.bpf.o): $(OUTPUT)/bench/%.bpf.o: $(OUTPUT)/bench/%.tmp.bpf.o
+	$(BPFTOOL) gen object $@ $<
+
+$(BENCH_SKELS): $(OUTPUT)/bench/%.skel.h: $(OUTPUT)/bench/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name bench_$* > $@
+
+$(OUTPUT)/bench/bench: $(BENCH_SRCS) bench/bench.h $(BENCH_SKELS) $(SKELS) $(BENCH_LIBS)
+	$(CC) $(CFLAGS) $(INCLUDES) -I$(OUTPUT)/bench $(BENCH_SRCS) $(BENCH_LIBS) $(LDLIBS) -o $@
+
+$(OUTPUT)/bench/nfq_accept: bench/nfq_accept.c | $(OUTPUT)/bench
+	$(CC) $(CFLAGS) $< -lnetfilter_queue -o $@

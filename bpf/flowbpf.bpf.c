@@ -26,6 +26,8 @@ const volatile struct flowbpf_config cfg = {
 	.dflt = FLOWBPF_VERDICT_PASS,
 	.timeout_ns = FLOWBPF_DEFAULT_TIMEOUT_NS,
 	.max_queued = FLOWBPF_DEFAULT_MAX_QUEUED,
+	.hold_pkts = FLOWBPF_DEFAULT_HOLD_PKTS,
+	.hold_bytes = FLOWBPF_DEFAULT_HOLD_BYTES,
 };
 
 enum { ACT_PASS, ACT_DROP };
@@ -48,9 +50,11 @@ static __always_inline int send_event(void *ctx, bool xdp,
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return -1;
-	e->key = *k;
-	e->ts_ns = now;
-	e->pkt_len = frame_len;
+	e->hdr.type = FLOWBPF_EV_NEW_FLOW;
+	e->hdr.ifindex = k->ifindex;
+	e->hdr.key = *k;
+	e->hdr.ts_ns = now;
+	e->hdr.pkt_len = frame_len;
 	/* Frames are at least ETH_HLEN long, so a short copy is never empty. */
 	if (cap > FLOWBPF_EVENT_DATA)
 		cap = FLOWBPF_EVENT_DATA;
@@ -68,9 +72,68 @@ static __always_inline int send_event(void *ctx, bool xdp,
 			  bpf_skb_load_bytes(ctx, 0, e->data, n))
 			cap = 0;
 	}
-	e->cap_len = cap;
+	e->hdr.cap_len = cap;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+/* Holding is only worth it while a daemon is there to release packets. */
+static __always_inline bool daemon_alive(__u64 now)
+{
+	struct flowbpf_heartbeat *hb;
+	__u32 zero = 0;
+
+	hb = bpf_map_lookup_elem(&heartbeat, &zero);
+	return hb && hb->alive_ns && now - hb->alive_ns < cfg.timeout_ns;
+}
+
+/*
+ * Hands a whole frame of a QUEUED flow to the daemon.  Returns the stat
+ * the packet ends in: held, or dropped (over the flow's limit, too big,
+ * ring buffer full).
+ */
+static __always_inline int hold_packet(void *ctx, bool xdp,
+				       const struct flowbpf_key *k,
+				       __u32 frame_len, __u64 now)
+{
+	struct flowbpf_verdict_val *v;
+	struct flowbpf_flow *f;
+	struct flowbpf_held *h;
+	__u32 zero = 0, len = frame_len;
+
+	v = bpf_map_lookup_elem(&verdicts, k);
+	if (!v)
+		return FLOWBPF_STAT_HOLD_FAILED;
+	if (v->held_pkts >= cfg.hold_pkts ||
+	    v->held_bytes + frame_len > cfg.hold_bytes)
+		return FLOWBPF_STAT_HOLD_LIMIT;
+	h = bpf_map_lookup_elem(&hold_scratch, &zero);
+	if (!h || len < 1 || len > FLOWBPF_HOLD_MAX)
+		return FLOWBPF_STAT_HOLD_FAILED;
+	/* A no-op on the values that got here; it shows the verifier that
+	 * len is within 1..FLOWBPF_HOLD_MAX, which clang's fused compare
+	 * above does not. */
+	len = ((len - 1) & (FLOWBPF_HOLD_MAX - 1)) + 1;
+	if (xdp ? bpf_xdp_load_bytes(ctx, 0, h->data, len) :
+		  bpf_skb_load_bytes(ctx, 0, h->data, len))
+		return FLOWBPF_STAT_HOLD_FAILED;
+	h->hdr.type = FLOWBPF_EV_HELD;
+	h->hdr.ifindex = k->ifindex;
+	h->hdr.ts_ns = now;
+	h->hdr.key = *k;
+	h->hdr.pkt_len = frame_len;
+	h->hdr.cap_len = len;
+	if (bpf_ringbuf_output(&events, h, sizeof(h->hdr) + len, 0))
+		return FLOWBPF_STAT_HOLD_FAILED;
+	/* Racing CPUs may overshoot the limit by a packet or two. */
+	__sync_fetch_and_add(&v->held_pkts, 1);
+	__sync_fetch_and_add(&v->held_bytes, frame_len);
+	/* After the record is out: the daemon reads this count first and
+	 * then drains the ring, so it finds every packet counted here. */
+	f = bpf_map_lookup_elem(&flows, k);
+	if (f)
+		__sync_fetch_and_add(&f->held, 1);
+	return FLOWBPF_STAT_QUEUED_HELD;
 }
 
 /*
@@ -112,7 +175,8 @@ static __always_inline __u32 flow_verdict(void *ctx, bool xdp,
 					  struct flowbpf_key *k,
 					  struct pkt_meta *m, __u32 segs,
 					  __u32 frame_len, __u32 linear,
-					  __u64 bytes, __u64 now)
+					  __u64 bytes, __u64 now,
+					  bool *draining)
 {
 	struct flowbpf_verdict_val *v;
 	struct flowbpf_flow *f;
@@ -190,6 +254,8 @@ static __always_inline __u32 flow_verdict(void *ctx, bool xdp,
 		}
 		return cfg.dflt;
 	}
+	/* Held packets still on their way back: queue behind them. */
+	*draining = f && f->held != v->released;
 	return v->verdict;
 }
 
@@ -202,6 +268,7 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	struct pkt_meta m = {};
 	struct flowbpf_stats *st;
 	__u32 zero = 0, verdict;
+	bool draining = false;
 	__u64 bytes, now;
 	int ret;
 
@@ -229,7 +296,11 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	now = bpf_ktime_get_ns();
 
 	verdict = flow_verdict(ctx, xdp, st, &k, &m, segs, frame_len,
-			       data_end - data, bytes, now);
+			       data_end - data, bytes, now, &draining);
+	if (draining && verdict == FLOWBPF_VERDICT_PASS &&
+	    cfg.pending == FLOWBPF_PENDING_HOLD &&
+	    cfg.mode == FLOWBPF_MODE_ENFORCE && daemon_alive(now))
+		verdict = FLOWBPF_VERDICT_QUEUED;
 
 	switch (verdict) {
 	case FLOWBPF_VERDICT_DROP:
@@ -241,9 +312,35 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 		stat_add(st, FLOWBPF_STAT_WOULD_DROP, segs);
 		stat_add(st, FLOWBPF_STAT_WOULD_DROP_BYTES, bytes);
 		return ACT_PASS;
-	case FLOWBPF_VERDICT_QUEUED:
-		if (cfg.mode == FLOWBPF_MODE_ENFORCE &&
-		    cfg.pending == FLOWBPF_VERDICT_DROP) {
+	case FLOWBPF_VERDICT_QUEUED: {
+		__u32 pending = cfg.pending;
+
+		if (cfg.mode != FLOWBPF_MODE_ENFORCE) {
+			pending = FLOWBPF_PENDING_PASS;
+		} else if (pending == FLOWBPF_PENDING_HOLD) {
+			/* No daemon, nobody to hold for: the default now. */
+			if (daemon_alive(now)) {
+				int res = hold_packet(ctx, xdp, &k, frame_len,
+						      now);
+
+				if (res == FLOWBPF_STAT_QUEUED_HELD) {
+					stat_add(st, res, segs);
+					stat_add(st,
+						 FLOWBPF_STAT_QUEUED_HELD_BYTES,
+						 bytes);
+				} else {
+					stat_add(st, res, segs);
+					stat_add(st, FLOWBPF_STAT_QUEUED_DROP,
+						 segs);
+					stat_add(st,
+						 FLOWBPF_STAT_QUEUED_DROP_BYTES,
+						 bytes);
+				}
+				return ACT_DROP;
+			}
+			pending = cfg.dflt;
+		}
+		if (pending == FLOWBPF_PENDING_DROP) {
 			stat_add(st, FLOWBPF_STAT_QUEUED_DROP, segs);
 			stat_add(st, FLOWBPF_STAT_QUEUED_DROP_BYTES, bytes);
 			return ACT_DROP;
@@ -251,6 +348,7 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 		stat_add(st, FLOWBPF_STAT_QUEUED_PASS, segs);
 		stat_add(st, FLOWBPF_STAT_QUEUED_PASS_BYTES, bytes);
 		return ACT_PASS;
+	}
 	default:
 		stat_add(st, FLOWBPF_STAT_PASS, segs);
 		stat_add(st, FLOWBPF_STAT_PASS_BYTES, bytes);
@@ -306,6 +404,16 @@ static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
 			       ACT_DROP ?
 		       TC_ACT_SHOT :
 		       TC_ACT_OK;
+}
+
+/*
+ * Run by the daemon with BPF_PROG_TEST_RUN and BPF_F_TEST_XDP_LIVE_FRAMES
+ * to re-inject a held ingress frame into the stack as if just received.
+ */
+SEC("xdp")
+int flowbpf_reinject(struct xdp_md *ctx)
+{
+	return XDP_PASS;
 }
 
 SEC("tc")

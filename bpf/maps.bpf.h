@@ -47,4 +47,19 @@ struct {
 	__type(value, struct flowbpf_acct);
 } acct SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flowbpf_heartbeat);
+} heartbeat SEC(".maps");
+
+/* Scratch space to assemble a held frame before it goes to the ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flowbpf_held);
+} hold_scratch SEC(".maps");
+
 #endif

@@ -54,6 +54,10 @@ int cmd_status(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_verdict(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
+/* The collector's accounting of an interface for "stats" (cmd_collect.c). */
+json_t *accounting_json(const char *ifname, int flows_fd, int stats_fd);
+void accounting_print(const json_t *acct);
 int cmd_daemon(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_policy(int argc, char **argv);

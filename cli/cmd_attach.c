@@ -7,7 +7,8 @@
 #include "loader.h"
 #include "log.h"
 
-enum { OPT_PENDING = 256, OPT_DEFAULT, OPT_XDP_MODE, OPT_RINGBUF, OPT_MAX_QUEUED };
+enum { OPT_PENDING = 256, OPT_DEFAULT, OPT_XDP_MODE, OPT_RINGBUF, OPT_MAX_QUEUED,
+       OPT_HOLD_PKTS, OPT_HOLD_BYTES };
 enum { OPT_INGRESS = 300 };
 
 static int pass_drop(const char *opt, const char *arg, __u32 *v)
@@ -30,11 +31,14 @@ int cmd_attach(int argc, char **argv)
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 		{ "ringbuf", required_argument, NULL, OPT_RINGBUF },
 		{ "max-queued", required_argument, NULL, OPT_MAX_QUEUED },
+		{ "hold-packets", required_argument, NULL, OPT_HOLD_PKTS },
+		{ "hold-bytes", required_argument, NULL, OPT_HOLD_BYTES },
 		{},
 	};
 	struct flowbpf_attach_opts o;
 	bool xdp_mode_given = false;
 	__u64 v;
+	bool pending_set = false;
 	int c, err;
 
 	flowbpf_attach_opts_init(&o);
@@ -61,8 +65,24 @@ int cmd_attach(int argc, char **argv)
 						       optarg);
 			break;
 		case OPT_PENDING:
-			if ((err = pass_drop("--pending", optarg, &o.pending)))
-				return err;
+			pending_set = true;
+			if (!strcmp(optarg, "hold"))
+				o.pending = FLOWBPF_PENDING_HOLD;
+			else if (verdict_parse(optarg, &o.pending))
+				return cli_usage_error("--pending must be 'pass', 'drop' or 'hold', not '%s'",
+						       optarg);
+			break;
+		case OPT_HOLD_PKTS:
+			if (count_parse(optarg, &v) || v < 1 || v > 65536)
+				return cli_usage_error("--hold-packets must be a number from 1 to 65536, not '%s'",
+						       optarg);
+			o.hold_pkts = v;
+			break;
+		case OPT_HOLD_BYTES:
+			if (size_parse(optarg, &v) || v < 1 || v > (1U << 30))
+				return cli_usage_error("--hold-bytes must be a size from 1 to 1G, not '%s'",
+						       optarg);
+			o.hold_bytes = v;
 			break;
 		case OPT_DEFAULT:
 			if ((err = pass_drop("--default", optarg, &o.dflt)))
@@ -110,6 +130,10 @@ int cmd_attach(int argc, char **argv)
 					       "attach needs an interface" :
 					       "attach takes one interface");
 	o.ifname = argv[optind];
+	/* Enforce mode holds new flows' packets for the daemon by default:
+	 * neither leaking the first packets nor losing them. */
+	if (!pending_set && o.mode == FLOWBPF_MODE_ENFORCE)
+		o.pending = FLOWBPF_PENDING_HOLD;
 	if (xdp_mode_given && o.ingress == INGRESS_TC)
 		return cli_usage_error("--xdp-mode applies to --ingress xdp only");
 
@@ -119,7 +143,7 @@ int cmd_attach(int argc, char **argv)
 	if (env.json)
 		json_out(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
 				   "ifname", o.ifname, "mode", mode_name(o.mode),
-				   "pending", verdict_name(o.pending),
+				   "pending", pending_name(o.pending),
 				   "default", verdict_name(o.dflt),
 				   "timeout_ms",
 				   (json_int_t)(o.timeout_ns / 1000000),

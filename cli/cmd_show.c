@@ -137,7 +137,7 @@ int cmd_status(int argc, char **argv)
 					  (json_int_t)h.cfg.ifindex, "present",
 					  present, "mode",
 					  mode_name(h.cfg.mode), "pending",
-					  verdict_name(h.cfg.pending),
+					  pending_name(h.cfg.pending),
 					  "default", verdict_name(h.cfg.dflt),
 					  "timeout_ms",
 					  (json_int_t)(h.cfg.timeout_ns /
@@ -162,7 +162,7 @@ int cmd_status(int argc, char **argv)
 			       names[i], h.cfg.ifindex,
 			       present ? "" : ", interface gone",
 			       mode_name(h.cfg.mode),
-			       verdict_name(h.cfg.pending),
+			       pending_name(h.cfg.pending),
 			       verdict_name(h.cfg.dflt),
 			       h.cfg.timeout_ns / 1e9);
 			if (tc_ing)
@@ -226,6 +226,7 @@ int cmd_stats(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		struct flowbpf_handle h;
 		struct flowbpf_stats s;
+		json_t *acct;
 		int err;
 
 		if (flowbpf_open(names[i], &h)) {
@@ -233,6 +234,8 @@ int cmd_stats(int argc, char **argv)
 			break;
 		}
 		err = flowbpf_stats_read(h.stats_fd, &s);
+		acct = err ? NULL :
+			     accounting_json(names[i], h.flows_fd, h.stats_fd);
 		flowbpf_close(&h);
 		if (err) {
 			ret = cli_error(EXIT_FAIL, "%s: cannot read stats: %s",
@@ -247,12 +250,16 @@ int cmd_stats(int argc, char **argv)
 					       names[i], "mode",
 					       mode_name(h.cfg.mode),
 					       "counters", stats_json(&s)));
+			json_object_set_new(json_array_get(arr, i), "accounting",
+					    acct ? acct : json_null());
 			continue;
 		}
 		printf("%s (%s):\n", names[i], mode_name(h.cfg.mode));
 		for (j = 0; j < FLOWBPF_STAT_MAX; j++)
 			printf("  %-28s %llu\n", stat_name(j),
 			       (unsigned long long)s.c[j]);
+		accounting_print(acct);
+		json_decref(acct);
 	}
 	if (env.json) {
 		if (ret == EXIT_OK)

@@ -21,7 +21,11 @@ static const struct cmd cmds[] = {
 	  "  -m, --mode monitor|enforce   monitor accounts only and never drops (default monitor)\n"
 	  "      --ingress xdp|tc         hook that sees ingress: XDP, or tc clsact ingress (default xdp)\n"
 	  "  -f, --flows N                flow and verdict map size (default 262144; k/M suffixes)\n"
-	  "      --pending pass|drop      action for packets of a flow awaiting a verdict (default pass)\n"
+	  "      --pending pass|drop|hold what packets of a flow awaiting a verdict get: hold hands\n"
+	  "                               them to the daemon until it decides (default: hold in\n"
+	  "                               enforce mode, pass in monitor mode)\n"
+	  "      --hold-packets N         held packets per flow at most (default 64)\n"
+	  "      --hold-bytes BYTES       held bytes per flow at most (default 256K)\n"
 	  "      --default pass|drop      verdict set when no decision comes in time (default pass)\n"
 	  "  -t, --timeout DURATION       decision timeout, e.g. 2s, 500ms (default 2s)\n"
 	  "      --xdp-mode native|generic  XDP attach mode (default native)\n"
@@ -52,6 +56,23 @@ static const struct cmd cmds[] = {
 	  "      --pidfile FILE   write the daemon's pid there\n"
 	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET ")\n"
 	  "  Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop.\n" },
+	{ "collect", cmd_collect, "IFACE [OPTIONS]",
+	  "sweep the flow map into accounting records: JSON lines, IPFIX",
+	  "  -i, --interval DURATION   time between sweeps (default 1s)\n"
+	  "      --idle DURATION       a flow without packets this long ends (default 15s)\n"
+	  "      --active DURATION     a flow that goes on is reported this often (default 60s)\n"
+	  "      --tcp-end DURATION    after a TCP FIN or RST, idle this long ends it (default 5s)\n"
+	  "  -o, --output FILE|-       JSON lines to FILE or stdout (the default without --ipfix)\n"
+	  "      --rotate-size SIZE    rotate FILE when it reaches SIZE (K/M/G)\n"
+	  "      --rotate-time DURATION  rotate FILE when it is this old\n"
+	  "      --no-compress         keep rotated files as they are (default: gzip)\n"
+	  "      --ipfix HOST:PORT     export IPFIX over UDP to a collector\n"
+	  "      --mtu BYTES           path MTU; IPFIX messages stay under it (default 1500)\n"
+	  "      --template-refresh DURATION  resend IPFIX templates this often (default 60s)\n"
+	  "      --domain N            IPFIX observation domain id (default: the ifindex)\n"
+	  "      --no-batch            read the map entry by entry (no batch operations)\n"
+	  "  Runs until SIGTERM or SIGINT, then reports every live flow as 'shutdown'.\n"
+	  "  See docs/accounting.md.\n" },
 	{ "reload", cmd_reload, "",
 	  "make the running daemon reload its policy",
 	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET ")\n" },

@@ -40,6 +40,11 @@ const char *source_name(__u32 s)
 	}
 }
 
+const char *pending_name(__u32 pending)
+{
+	return pending == FLOWBPF_PENDING_HOLD ? "hold" : verdict_name(pending);
+}
+
 const char *mode_name(__u32 mode)
 {
 	return mode == FLOWBPF_MODE_ENFORCE ? "enforce" : "monitor";

@@ -11,6 +11,7 @@
 const char *verdict_name(__u32 verdict);  /* "pass", "drop", "queued", "none" */
 const char *source_name(__u32 source);    /* "kernel", "timeout", ... */
 const char *mode_name(__u32 mode);        /* "monitor", "enforce" */
+const char *pending_name(__u32 pending);  /* "pass", "drop", "hold" */
 const char *dir_name(__u8 dir);           /* "in", "out" */
 const char *stat_name(int idx);           /* JSON key of a stat */
 bool stat_is_outcome(int idx);

@@ -31,19 +31,22 @@ static const char *const pin_names[] = {
 	FLOWBPF_PIN_VERDICTS,	    FLOWBPF_PIN_STATS,
 	FLOWBPF_PIN_EVENTS,	    FLOWBPF_PIN_CONFIG,
 	FLOWBPF_PIN_ACCT,
-	FLOWBPF_PIN_QSTATE,
+	FLOWBPF_PIN_QSTATE,	    FLOWBPF_PIN_HEARTBEAT,
+	FLOWBPF_PIN_PROG_REINJECT,
 };
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->mode = FLOWBPF_MODE_MONITOR;
-	o->pending = FLOWBPF_VERDICT_PASS;
+	o->pending = FLOWBPF_PENDING_PASS;
 	o->dflt = FLOWBPF_VERDICT_PASS;
 	o->timeout_ns = FLOWBPF_DEFAULT_TIMEOUT_NS;
 	o->flows = FLOWBPF_DEFAULT_FLOWS;
 	o->ringbuf = FLOWBPF_DEFAULT_RINGBUF;
 	o->max_queued = FLOWBPF_DEFAULT_MAX_QUEUED;
+	o->hold_pkts = FLOWBPF_DEFAULT_HOLD_PKTS;
+	o->hold_bytes = FLOWBPF_DEFAULT_HOLD_BYTES;
 	o->xdp_mode = XDPM_NATIVE;
 }
 
@@ -202,6 +205,8 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 	skel->rodata->cfg.dflt = o->dflt;
 	skel->rodata->cfg.timeout_ns = o->timeout_ns;
 	skel->rodata->cfg.max_queued = o->max_queued;
+	skel->rodata->cfg.hold_pkts = o->hold_pkts;
+	skel->rodata->cfg.hold_bytes = o->hold_bytes;
 	skel->rodata->cfg.ifindex = ifindex;
 	skel->rodata->cfg.xdp_flags = tc_ing ? 0 :
 				      o->xdp_mode == XDPM_GENERIC ?
@@ -305,7 +310,11 @@ attached:
 	    (err = pin_fd(bpf_map__fd(skel->maps.rodata), o->ifname,
 			  FLOWBPF_PIN_CONFIG)) ||
 	    (err = pin_fd(bpf_map__fd(skel->maps.qstate), o->ifname,
-			  FLOWBPF_PIN_QSTATE)))
+			  FLOWBPF_PIN_QSTATE)) ||
+	    (err = pin_fd(bpf_map__fd(skel->maps.heartbeat), o->ifname,
+			  FLOWBPF_PIN_HEARTBEAT)) ||
+	    (err = pin_fd(bpf_program__fd(skel->progs.flowbpf_reinject),
+			  o->ifname, FLOWBPF_PIN_PROG_REINJECT)))
 		goto cleanup;
 
 	pr_info("%s: attached (%s, ingress %s)\n", o->ifname, mode_name(o->mode),
@@ -543,6 +552,17 @@ static int open_map(const char *ifname, const char *name, int *fd)
 		return err;
 	}
 	return 0;
+}
+
+int flowbpf_pin_get(const char *ifname, const char *name)
+{
+	char path[256];
+	int fd;
+
+	if (pin_path(path, sizeof(path), ifname, name))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
 }
 
 static int check_value_size(int fd, __u32 size)

@@ -19,12 +19,14 @@ enum flowbpf_ingress { INGRESS_XDP = 0, INGRESS_TC = 1 };
 struct flowbpf_attach_opts {
 	const char *ifname;
 	__u32 mode;       /* enum flowbpf_mode */
-	__u32 pending;    /* FLOWBPF_VERDICT_PASS or _DROP */
+	__u32 pending;    /* enum flowbpf_pending */
 	__u32 dflt;       /* FLOWBPF_VERDICT_PASS or _DROP */
 	__u64 timeout_ns;
 	__u32 flows;      /* flow and verdict map size */
 	__u32 ringbuf;    /* ring buffer bytes, power of two */
 	__u32 max_queued; /* new QUEUED flows per timeout window, 0 = no limit */
+	__u32 hold_pkts;  /* --pending hold: per-flow limits */
+	__u32 hold_bytes;
 	enum flowbpf_xdp_mode xdp_mode;
 	enum flowbpf_ingress ingress;
 };
@@ -42,6 +44,9 @@ struct flowbpf_handle {
 	__u32 tc_ingress_prog_id; /* with FLOWBPF_CFG_INGRESS_TC */
 	__u32 flows_max;
 };
+
+/* Opens one pinned object of ifname by name; fd or -errno. */
+int flowbpf_pin_get(const char *ifname, const char *name);
 
 /* Opens the pinned maps of ifname; NULL-safe close. */
 int flowbpf_open(const char *ifname, struct flowbpf_handle *h);

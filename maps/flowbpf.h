@@ -26,6 +26,8 @@
 #define FLOWBPF_PIN_EVENTS "events"
 #define FLOWBPF_PIN_CONFIG "config"
 #define FLOWBPF_PIN_QSTATE "qstate"
+#define FLOWBPF_PIN_HEARTBEAT "heartbeat"
+#define FLOWBPF_PIN_PROG_REINJECT "prog_reinject"
 #define FLOWBPF_PIN_PROG_XDP "prog_xdp"
 #define FLOWBPF_PIN_PROG_TC_EGRESS "prog_tc_egress"
 #define FLOWBPF_PIN_PROG_TC_INGRESS "prog_tc_ingress"
@@ -36,6 +38,10 @@
 #define FLOWBPF_DEFAULT_TIMEOUT_NS 2000000000ULL
 #define FLOWBPF_DEFAULT_RINGBUF (1U << 20)
 #define FLOWBPF_DEFAULT_MAX_QUEUED 65536
+#define FLOWBPF_DEFAULT_HOLD_PKTS 64
+#define FLOWBPF_DEFAULT_HOLD_BYTES (256U << 10)
+/* Largest frame that can be held (a power of two); larger ones are dropped. */
+#define FLOWBPF_HOLD_MAX 8192
 
 /* Priority/handle of the clsact filters, so detach finds exactly ours. */
 #define FLOWBPF_TC_PRIO 0xf10
@@ -69,6 +75,14 @@ enum flowbpf_source {
 	FLOWBPF_SRC_LIMIT = 5,   /* kernel applied the default: too many queued */
 };
 
+/* What happens to packets of a QUEUED flow (config "pending"). */
+enum flowbpf_pending {
+	FLOWBPF_PENDING_PASS = FLOWBPF_VERDICT_PASS,
+	FLOWBPF_PENDING_DROP = FLOWBPF_VERDICT_DROP,
+	/* Handed to the daemon, which re-injects or discards them. */
+	FLOWBPF_PENDING_HOLD = 4,
+};
+
 enum flowbpf_mode {
 	FLOWBPF_MODE_MONITOR = 0, /* account only, never drop */
 	FLOWBPF_MODE_ENFORCE = 1,
@@ -100,22 +114,58 @@ struct flowbpf_flow {
 	__u64 first_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 last_ns;
 	__u32 tcp_flags; /* OR of the flags byte of every TCP segment */
-	__u32 pad;
+	__u32 held;      /* packets ever handed to the daemon (--pending hold) */
 };
 
 struct flowbpf_verdict_val {
 	__u32 verdict; /* enum flowbpf_verdict */
 	__u32 source;  /* enum flowbpf_source */
 	__u64 set_ns;  /* CLOCK_MONOTONIC time the verdict was set */
+	__u32 held_pkts;  /* packets handed to the daemon while QUEUED: */
+	__u32 held_bytes; /* the per-flow hold limits count these */
+	/*
+	 * Held packets of the flow the daemon has released (its "held" in
+	 * the flow map when it last wrote this).  While it is behind, new
+	 * packets are held too, so none overtakes one being re-injected.
+	 */
+	__u32 released;
+	__u32 pad;
+};
+
+enum flowbpf_event_type {
+	FLOWBPF_EV_NEW_FLOW = 1, /* struct flowbpf_event */
+	FLOWBPF_EV_HELD = 2,     /* struct flowbpf_held */
+};
+
+/*
+ * Both records share the "events" ring buffer, so a flow's first-packet
+ * event is always read before the packets held for it.
+ */
+struct flowbpf_event_hdr {
+	__u32 type;    /* enum flowbpf_event_type */
+	__u32 ifindex; /* where the packet was seen */
+	__u64 ts_ns;   /* CLOCK_MONOTONIC */
+	struct flowbpf_key key;
+	__u32 pkt_len; /* frame length */
+	__u32 cap_len; /* bytes valid in data[] */
 };
 
 /* Sent on the first packet of a flow, for the policy daemon to decide on. */
 struct flowbpf_event {
-	struct flowbpf_key key;
-	__u64 ts_ns;
-	__u32 pkt_len; /* frame length */
-	__u32 cap_len; /* bytes valid in data[] */
+	struct flowbpf_event_hdr hdr;
 	__u8 data[FLOWBPF_EVENT_DATA];
+};
+
+/* A whole frame of a QUEUED flow under --pending hold; cap_len bytes of
+ * data follow the header (the record is only as long as the frame). */
+struct flowbpf_held {
+	struct flowbpf_event_hdr hdr;
+	__u8 data[FLOWBPF_HOLD_MAX];
+};
+
+/* Written by the daemon ("heartbeat"): hold only while it is alive. */
+struct flowbpf_heartbeat {
+	__u64 alive_ns; /* CLOCK_MONOTONIC of the last beat, 0 = gone */
 };
 
 /*
@@ -125,13 +175,15 @@ struct flowbpf_event {
 struct flowbpf_config {
 	__u32 abi_version;
 	__u32 mode;    /* enum flowbpf_mode */
-	__u32 pending; /* verdict applied while QUEUED: PASS or DROP */
+	__u32 pending; /* enum flowbpf_pending: what QUEUED packets get */
 	__u32 dflt;    /* verdict set when the decision times out: PASS or DROP */
 	__u64 timeout_ns;
 	__u32 ifindex;
 	__u32 xdp_flags; /* XDP_FLAGS_* the program was attached with */
 	__u32 flags;     /* FLOWBPF_CFG_* */
 	__u32 max_queued; /* new QUEUED flows per decision window, 0 = no limit */
+	__u32 hold_pkts;  /* per-flow limits of --pending hold */
+	__u32 hold_bytes;
 };
 
 /*
@@ -168,6 +220,10 @@ struct flowbpf_qstate {
 	X(QUEUED_PASS_BYTES, "queued_pass_bytes", 0)        \
 	X(QUEUED_DROP, "queued_drop_packets", 1)            \
 	X(QUEUED_DROP_BYTES, "queued_drop_bytes", 0)        \
+	X(QUEUED_HELD, "held_packets", 1)                   \
+	X(QUEUED_HELD_BYTES, "held_bytes", 0)               \
+	X(HOLD_LIMIT, "hold_limit_drops", 0)                \
+	X(HOLD_FAILED, "hold_failed_drops", 0)              \
 	X(NON_IP, "non_ip_packets", 1)                      \
 	X(ERR_L2_TRUNC, "err_l2_truncated", 1)              \
 	X(ERR_VLAN_DEPTH, "err_vlan_too_deep", 1)           \

@@ -22,8 +22,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/if_packet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "csum.h"
 #include "daemon.h"
 #include "flowfmt.h"
 #include "loader.h"
@@ -35,23 +37,35 @@
 
 struct iface {
 	struct flowbpf_handle h;
+	int heartbeat_fd, reinject_fd;
 	__u64 lost_seen; /* events_lost counter at the last rescan */
 	__u64 events;
 };
 
+/* A PASS flow whose held packets are still being released. */
+struct drain {
+	struct flowbpf_key key;
+	int ifc;
+};
+
 struct daemon {
 	const struct daemon_opts *o;
+	struct drain *drains;
+	size_t ndrains, cap_drains;
 	struct policy *pol;
 	struct iface ifs[MAX_IFACES];
 	int nifs;
 	struct ring_buffer *rb;
 	int epfd, sfd, lfd;
+	int pkt_fd; /* AF_PACKET, to send held egress frames */
 	bool stop;
+	__u64 last_beat;
 	time_t started;
 	int last_minute;
 	/* counters for "stats" */
 	__u64 events, decided_pass, decided_drop, write_errors;
 	__u64 reloads, reload_errors, rescans, rescan_decided;
+	__u64 held, held_released, held_discarded, reinject_errors;
 	__u64 lat[LAT_BUCKETS + 1], lat_n, lat_max_ns;
 	char last_error[512];
 };
@@ -96,11 +110,63 @@ static void flow_ctx_now(struct flow_ctx *c, const char *ifname)
 	localtime_r(&t, &c->now);
 }
 
+static void drain_add(struct daemon *d, struct iface *ifc,
+		      const struct flowbpf_key *k)
+{
+	if (d->ndrains == d->cap_drains) {
+		size_t cap = d->cap_drains ? d->cap_drains * 2 : 64;
+		struct drain *n = realloc(d->drains, cap * sizeof(*n));
+
+		if (!n)
+			return; /* the kernel then holds until the timeout */
+		d->drains = n;
+		d->cap_drains = cap;
+	}
+	d->drains[d->ndrains].key = *k;
+	d->drains[d->ndrains].ifc = ifc - d->ifs;
+	d->ndrains++;
+}
+
+/*
+ * Lets PASS flows stop holding, without reordering: the kernel keeps
+ * holding a flow's packets while its "held" count (flow map) differs from
+ * the "released" count the daemon wrote (verdict map).  Reading "held"
+ * first and draining the ring second means every packet counted has been
+ * re-injected before "released" says so; whatever the kernel holds in
+ * between is simply caught on the next round.
+ */
+static void drain(struct daemon *d)
+{
+	size_t i = 0;
+
+	while (i < d->ndrains) {
+		struct drain x = d->drains[i];
+		struct iface *ifc = &d->ifs[x.ifc];
+		struct flowbpf_verdict_val v;
+		struct flowbpf_flow f;
+
+		if (bpf_map_lookup_elem(ifc->h.flows_fd, &x.key, &f) ||
+		    bpf_map_lookup_elem(ifc->h.verdicts_fd, &x.key, &v) ||
+		    v.verdict != FLOWBPF_VERDICT_PASS || f.held == v.released) {
+			d->drains[i] = d->drains[--d->ndrains];
+			continue;
+		}
+		ring_buffer__consume(d->rb);
+		v.released = f.held;
+		if (bpf_map_update_elem(ifc->h.verdicts_fd, &x.key, &v,
+					BPF_EXIST)) {
+			d->drains[i] = d->drains[--d->ndrains];
+			continue;
+		}
+		i++;
+	}
+}
+
 /* Evaluates k and writes the verdict; returns the rule index or -1. */
 static int decide(struct daemon *d, struct iface *ifc,
 		  const struct flowbpf_key *k, __u64 *written_ns)
 {
-	struct flowbpf_verdict_val v = { .source = FLOWBPF_SRC_DAEMON };
+	struct flowbpf_verdict_val v = { .source = FLOWBPF_SRC_DAEMON }, old;
 	struct flow_ctx c;
 	int rule;
 
@@ -108,6 +174,9 @@ static int decide(struct daemon *d, struct iface *ifc,
 	rule = policy_match(d->pol, k, &c);
 	v.verdict = policy_verdict(d->pol, rule);
 	v.set_ns = mono_now_ns();
+	/* What was released stays released (see drain()). */
+	if (!bpf_map_lookup_elem(ifc->h.verdicts_fd, k, &old))
+		v.released = old.released;
 	if (bpf_map_update_elem(ifc->h.verdicts_fd, k, &v, BPF_ANY)) {
 		char spec[160];
 
@@ -121,6 +190,9 @@ static int decide(struct daemon *d, struct iface *ifc,
 	}
 	if (written_ns)
 		*written_ns = mono_now_ns();
+	if (v.verdict == FLOWBPF_VERDICT_PASS &&
+	    ifc->h.cfg.pending == FLOWBPF_PENDING_HOLD)
+		drain_add(d, ifc, k);
 	if (rule >= 0)
 		d->pol->rules[rule].hits++;
 	else
@@ -147,23 +219,111 @@ static int decide(struct daemon *d, struct iface *ifc,
  */
 static struct daemon *the_daemon;
 
+/*
+ * Puts a held frame back on its way: ingress frames into the stack as if
+ * received (an XDP_PASS program run with live frames), egress frames out
+ * of the interface past the qdisc, so tc does not see them twice.
+ */
+static int reinject(struct daemon *d, struct iface *ifc,
+		    const struct flowbpf_held *ring)
+{
+	/* Ring buffer memory is read-only here: fix up a copy. */
+	static struct flowbpf_held copy;
+	struct flowbpf_held *h = &copy;
+
+	memcpy(&h->hdr, &ring->hdr, sizeof(h->hdr));
+	memcpy(h->data, ring->data, ring->hdr.cap_len);
+	csum_fix_frame(h->data, h->hdr.cap_len);
+	if (h->hdr.key.dir == FLOWBPF_DIR_INGRESS) {
+		struct xdp_md md = { .data_end = h->hdr.cap_len,
+				     .ingress_ifindex = h->hdr.ifindex };
+		LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = h->data,
+			    .data_size_in = h->hdr.cap_len, .ctx_in = &md,
+			    .ctx_size_in = sizeof(md),
+			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = 1);
+
+		if (ifc->reinject_fd < 0)
+			return -EOPNOTSUPP;
+		return bpf_prog_test_run_opts(ifc->reinject_fd, &t);
+	} else {
+		struct sockaddr_ll sa = { .sll_family = AF_PACKET,
+					  .sll_ifindex = h->hdr.ifindex };
+
+		if (sendto(d->pkt_fd, h->data, h->hdr.cap_len, 0,
+			   (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			return -errno;
+		return 0;
+	}
+}
+
+/* A held frame: released or discarded by its flow's verdict, deciding
+ * the flow first if nobody has yet. */
+static void handle_held(struct daemon *d, struct iface *ifc,
+			const struct flowbpf_held *h)
+{
+	struct flowbpf_verdict_val v;
+	int err;
+
+	d->held++;
+	if (bpf_map_lookup_elem(ifc->h.verdicts_fd, &h->hdr.key, &v) ||
+	    v.verdict == FLOWBPF_VERDICT_QUEUED) {
+		decide(d, ifc, &h->hdr.key, NULL);
+		if (bpf_map_lookup_elem(ifc->h.verdicts_fd, &h->hdr.key, &v))
+			v.verdict = ifc->h.cfg.dflt;
+	}
+	if (v.verdict != FLOWBPF_VERDICT_PASS) {
+		d->held_discarded++;
+		return;
+	}
+	err = reinject(d, ifc, h);
+	if (err) {
+		d->reinject_errors++;
+		snprintf(d->last_error, sizeof(d->last_error),
+			 "%s: cannot re-inject a held %s frame: %s",
+			 ifc->h.ifname, dir_name(h->hdr.key.dir),
+			 strerror(-err));
+		pr_warn("warning: %s\n", d->last_error);
+		return;
+	}
+	d->held_released++;
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct daemon *d = the_daemon;
 	struct iface *ifc = ctx;
-	const struct flowbpf_event *e = data;
+	const struct flowbpf_event_hdr *hdr = data;
 	__u64 written = 0;
 
-	if (size < sizeof(*e)) {
+	if (size < sizeof(*hdr) || hdr->cap_len > size - sizeof(*hdr) ||
+	    hdr->cap_len > FLOWBPF_HOLD_MAX) {
 		d->write_errors++;
+		return 0;
+	}
+	if (hdr->type == FLOWBPF_EV_HELD) {
+		handle_held(d, ifc, data);
 		return 0;
 	}
 	d->events++;
 	ifc->events++;
-	decide(d, ifc, &e->key, &written);
+	decide(d, ifc, &hdr->key, &written);
 	if (written)
-		lat_add(d, written > e->ts_ns ? written - e->ts_ns : 0);
+		lat_add(d, written > hdr->ts_ns ? written - hdr->ts_ns : 0);
 	return 0;
+}
+
+/* Tells the kernel a daemon is there to hold packets for (or not). */
+static void heartbeat(struct daemon *d, bool alive)
+{
+	struct flowbpf_heartbeat hb = { .alive_ns = alive ? mono_now_ns() : 0 };
+	__u32 zero = 0;
+	int i;
+
+	for (i = 0; i < d->nifs; i++)
+		if (d->ifs[i].heartbeat_fd >= 0)
+			bpf_map_update_elem(d->ifs[i].heartbeat_fd, &zero, &hb,
+					    BPF_ANY);
+	d->last_beat = hb.alive_ns;
 }
 
 /*
@@ -219,6 +379,16 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 	free(vals);
 }
 
+static void iface_close(struct iface *ifc)
+{
+	if (ifc->heartbeat_fd >= 0)
+		close(ifc->heartbeat_fd);
+	if (ifc->reinject_fd >= 0)
+		close(ifc->reinject_fd);
+	ifc->heartbeat_fd = ifc->reinject_fd = -1;
+	flowbpf_close(&ifc->h);
+}
+
 static int add_iface(struct daemon *d, const char *name)
 {
 	struct iface *ifc;
@@ -236,6 +406,8 @@ static int add_iface(struct daemon *d, const char *name)
 	err = flowbpf_open(name, &ifc->h);
 	if (err)
 		return err;
+	ifc->heartbeat_fd = flowbpf_pin_get(name, FLOWBPF_PIN_HEARTBEAT);
+	ifc->reinject_fd = flowbpf_pin_get(name, FLOWBPF_PIN_PROG_REINJECT);
 	if (!d->rb)
 		d->rb = ring_buffer__new(ifc->h.events_fd, handle_event, ifc,
 					 NULL);
@@ -245,14 +417,15 @@ static int add_iface(struct daemon *d, const char *name)
 		err = err ?: -errno;
 		err_set("%s: cannot open the event ring buffer: %s", name,
 			strerror(-err));
-		flowbpf_close(&ifc->h);
+		iface_close(ifc);
 		return err;
 	}
 	if (!flowbpf_stats_read(ifc->h.stats_fd, &st))
 		ifc->lost_seen = st.c[FLOWBPF_STAT_EVENTS_LOST];
 	d->nifs++;
-	pr_info("info: %s: serving (mode %s, default %s after %.3gs)\n", name,
-		mode_name(ifc->h.cfg.mode), verdict_name(ifc->h.cfg.dflt),
+	pr_info("info: %s: serving (mode %s, pending %s, default %s after %.3gs)\n",
+		name, mode_name(ifc->h.cfg.mode),
+		pending_name(ifc->h.cfg.pending), verdict_name(ifc->h.cfg.dflt),
 		ifc->h.cfg.timeout_ns / 1e9);
 	/* Events sent while no daemon ran are gone: decide from the map. */
 	rescan(d, ifc, false);
@@ -355,6 +528,14 @@ static json_t *stats_json(struct daemon *d)
 		      (json_int_t)d->rescans, "rescan_decided",
 		      (json_int_t)d->rescan_decided, "last_error",
 		      d->last_error);
+	json_object_set_new(o, "held", json_pack("{s:I, s:I, s:I, s:I}",
+						 "received", (json_int_t)d->held,
+						 "released",
+						 (json_int_t)d->held_released,
+						 "discarded",
+						 (json_int_t)d->held_discarded,
+						 "reinject_errors",
+						 (json_int_t)d->reinject_errors));
 	return o;
 }
 
@@ -497,6 +678,14 @@ int daemon_run(const struct daemon_opts *o)
 		return -ENOMEM;
 	d->o = o;
 	d->epfd = d->sfd = d->lfd = -1;
+	/* Protocol 0: this socket only sends. */
+	d->pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (d->pkt_fd >= 0) {
+		int one = 1;
+
+		setsockopt(d->pkt_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
+			   sizeof(one));
+	}
 	d->started = time(NULL);
 	d->last_minute = -1;
 	the_daemon = d;
@@ -513,6 +702,7 @@ int daemon_run(const struct daemon_opts *o)
 	err = add_ifaces(d);
 	if (err)
 		goto cleanup;
+	heartbeat(d, true);
 	if (o->pidfile) {
 		err = write_pidfile(o->pidfile);
 		if (err)
@@ -543,7 +733,8 @@ int daemon_run(const struct daemon_opts *o)
 
 	while (!d->stop) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(d->epfd, evs, 8, 200);
+		/* Flows waiting to stop holding want a quick next round. */
+		int n = epoll_wait(d->epfd, evs, 8, d->ndrains ? 1 : 200);
 		__u64 now;
 
 		if (n < 0 && errno != EINTR) {
@@ -574,7 +765,10 @@ int daemon_run(const struct daemon_opts *o)
 				break;
 			}
 		}
+		drain(d);
 		now = mono_now_ns();
+		if (now - d->last_beat >= 100000000ULL)
+			heartbeat(d, true);
 		if (now - last_tick >= 1000000000ULL) {
 			last_tick = now;
 			tick(d);
@@ -594,9 +788,14 @@ cleanup:
 	if (d->epfd >= 0)
 		close(d->epfd);
 	ring_buffer__free(d->rb);
+	/* Held packets would have nobody to release them: stop holding. */
+	heartbeat(d, false);
+	if (d->pkt_fd >= 0)
+		close(d->pkt_fd);
 	for (i = 0; i < d->nifs; i++)
-		flowbpf_close(&d->ifs[i].h);
+		iface_close(&d->ifs[i]);
 	policy_free(d->pol);
+	free(d->drains);
 	free(d);
 	the_daemon = NULL;
 	return err;

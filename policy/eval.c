@@ -15,12 +15,16 @@ static bool in_ranges(const struct range16 *r, size_t n, __u16 v)
 	return false;
 }
 
-static bool addr_ok(const struct addr_match *m, const struct flowbpf_key *k,
-		    bool src)
+static bool addr_ok(const struct policy *p, const struct addr_match *m,
+		    const struct flowbpf_key *k, bool src)
 {
+	const struct addrset *set;
+
 	if (!m)
 		return true;
-	return addrset_contains(m->set, key_addr128(k, src)) != m->negate;
+	set = m->unit >= 0 ? &p->units[m->unit].set : &m->own;
+	return addrset_contains(set, k->family, key_addr128(k, src)) !=
+	       m->negate;
 }
 
 static bool has_ports(__u8 p)
@@ -28,8 +32,8 @@ static bool has_ports(__u8 p)
 	return p == 6 || p == 17 || p == 132 || p == 33 || p == 136;
 }
 
-static bool rule_matches(const struct rule *r, const struct flowbpf_key *k,
-			 const struct flow_ctx *c)
+static bool rule_matches(const struct policy *p, const struct rule *r,
+			 const struct flowbpf_key *k, const struct flow_ctx *c)
 {
 	__u16 sport = ntohs(k->sport), dport = ntohs(k->dport);
 	size_t i;
@@ -48,7 +52,7 @@ static bool rule_matches(const struct rule *r, const struct flowbpf_key *k,
 		return false;
 	if (r->nprotos && !memchr(r->protos, k->proto, r->nprotos))
 		return false;
-	if (!addr_ok(r->from, k, true) || !addr_ok(r->to, k, false))
+	if (!addr_ok(p, r->from, k, true) || !addr_ok(p, r->to, k, false))
 		return false;
 	if (r->nsports || r->ndports || r->nports) {
 		if (!has_ports(k->proto))
@@ -85,7 +89,7 @@ int policy_match(const struct policy *p, const struct flowbpf_key *k,
 	size_t i;
 
 	for (i = 0; i < p->nrules; i++)
-		if (rule_matches(&p->rules[i], k, c))
+		if (rule_matches(p, &p->rules[i], k, c))
 			return i;
 	return -1;
 }

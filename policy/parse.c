@@ -58,7 +58,8 @@ static void rules_free(struct rule *rules, size_t n);
 
 static bool word_char(char c)
 {
-	return isalnum((unsigned char)c) || strchr("._:/-*!+", c);
+	/* strchr() would find the terminating NUL too. */
+	return c && (isalnum((unsigned char)c) || strchr("._:/-*!+", c));
 }
 
 /* Reads the next token into ps->tok. */
@@ -187,9 +188,10 @@ addr128 key_addr128(const struct flowbpf_key *k, bool src)
 	return v;
 }
 
-bool addrset_contains(const struct addrset *s, addr128 a)
+bool addrset_contains(const struct addrset *s, int family, addr128 a)
 {
-	size_t lo = 0, hi = s->n;
+	size_t lo = family == 4 ? 0 : s->n4, hi = family == 4 ? s->n4 : s->n;
+	size_t first = lo;
 
 	/* The last range starting at or below a is the only candidate. */
 	while (lo < hi) {
@@ -200,19 +202,21 @@ bool addrset_contains(const struct addrset *s, addr128 a)
 		else
 			hi = mid;
 	}
-	return lo > 0 && a <= s->hi[lo - 1];
+	return lo > first && a <= s->hi[lo - 1];
 }
 
 struct rangebuf {
 	addr128 *lo, *hi;
+	__u8 *fam;
 	size_t n, cap;
 };
 
-static int rb_add(struct rangebuf *b, addr128 lo, addr128 hi)
+static int rb_add(struct rangebuf *b, int fam, addr128 lo, addr128 hi)
 {
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 16;
 		addr128 *nl = realloc(b->lo, cap * sizeof(*nl));
+		__u8 *nf;
 
 		if (!nl)
 			return -ENOMEM;
@@ -221,22 +225,39 @@ static int rb_add(struct rangebuf *b, addr128 lo, addr128 hi)
 		if (!nl)
 			return -ENOMEM;
 		b->hi = nl;
+		nf = realloc(b->fam, cap);
+		if (!nf)
+			return -ENOMEM;
+		b->fam = nf;
 		b->cap = cap;
 	}
 	b->lo[b->n] = lo;
 	b->hi[b->n] = hi;
+	b->fam[b->n] = fam;
 	b->n++;
 	return 0;
 }
 
+static void rb_free(struct rangebuf *b)
+{
+	free(b->lo);
+	free(b->hi);
+	free(b->fam);
+	memset(b, 0, sizeof(*b));
+}
+
 struct pair {
 	addr128 lo, hi;
+	int fam;
 };
 
+/* IPv4 first, then by start. */
 static int pair_cmp(const void *a, const void *b)
 {
 	const struct pair *x = a, *y = b;
 
+	if (x->fam != y->fam)
+		return x->fam < y->fam ? -1 : 1;
 	if (x->lo != y->lo)
 		return x->lo < y->lo ? -1 : 1;
 	return 0;
@@ -254,15 +275,17 @@ static int rb_finish(struct rangebuf *b, struct addrset *out)
 		if (!p)
 			return -ENOMEM;
 		for (i = 0; i < b->n; i++)
-			p[i] = (struct pair){ b->lo[i], b->hi[i] };
+			p[i] = (struct pair){ b->lo[i], b->hi[i], b->fam[i] };
 		qsort(p, b->n, sizeof(*p), pair_cmp);
 		for (i = 0; i < b->n; i++) {
-			if (n && p[i].lo <= p[n - 1].hi + 1 &&
-			    p[n - 1].hi != ~(addr128)0) {
-				if (p[i].hi > p[n - 1].hi)
-					p[n - 1].hi = p[i].hi;
-			} else if (n && p[n - 1].hi == ~(addr128)0) {
-				continue;
+			struct pair *last = n ? &p[n - 1] : NULL;
+
+			/* Overlapping or adjacent within a family: merge. */
+			if (last && last->fam == p[i].fam &&
+			    (last->hi == ~(addr128)0 ||
+			     p[i].lo <= last->hi + 1)) {
+				if (p[i].hi > last->hi)
+					last->hi = p[i].hi;
 			} else {
 				p[n++] = p[i];
 			}
@@ -271,6 +294,7 @@ static int rb_finish(struct rangebuf *b, struct addrset *out)
 		for (i = 0; i < n; i++) {
 			b->lo[i] = p[i].lo;
 			b->hi[i] = p[i].hi;
+			out->n4 += p[i].fam == 4;
 		}
 		free(p);
 	}
@@ -278,7 +302,7 @@ static int rb_finish(struct rangebuf *b, struct addrset *out)
 	out->hi = b->hi;
 	out->n = n;
 	b->lo = b->hi = NULL;
-	b->n = b->cap = 0;
+	rb_free(b);
 	return 0;
 }
 
@@ -293,7 +317,7 @@ static void addrset_free(struct addrset *s)
  * "198.18.0.0/15", "198.18.0.1", "2001:db8::/32".  Returns 0, -EINVAL
  * (not an address) or -ERANGE (bad length / host bits), with lo/hi set.
  */
-static int prefix_parse(const char *s, addr128 *lo, addr128 *hi)
+static int prefix_parse(const char *s, addr128 *lo, addr128 *hi, int *fam)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *slash;
 	unsigned char a6[16];
@@ -330,9 +354,11 @@ static int prefix_parse(const char *s, addr128 *lo, addr128 *hi)
 	}
 	/* Host part of the prefix within its family's width. */
 	mask = len == (unsigned long)max ? 0 :
-	       (((addr128)1 << (max - len)) - 1);
+	       max - len == 128		? ~(addr128)0 :
+					  (((addr128)1 << (max - len)) - 1);
 	if (base & mask)
 		return -EDOM;
+	*fam = max == 32 ? 4 : 6;
 	*lo = base;
 	*hi = base | mask;
 	return 0;
@@ -383,12 +409,12 @@ static int add_item(struct parser *ps, struct rangebuf *b, size_t *count)
 	addr128 lo, hi;
 	struct unit *u;
 	size_t i;
-	int err;
+	int err, fam;
 
-	err = prefix_parse(w, &lo, &hi);
+	err = prefix_parse(w, &lo, &hi, &fam);
 	if (!err) {
 		(*count)++;
-		return rb_add(b, lo, hi);
+		return rb_add(b, fam, lo, hi);
 	}
 	if (err == -ERANGE) {
 		perr(ps, "invalid prefix length in '%s'", w);
@@ -408,7 +434,8 @@ static int add_item(struct parser *ps, struct rangebuf *b, size_t *count)
 		return -EINVAL;
 	}
 	for (i = 0; i < u->set.n; i++)
-		if (rb_add(b, u->set.lo[i], u->set.hi[i]))
+		if (rb_add(b, i < u->set.n4 ? 4 : 6, u->set.lo[i],
+			   u->set.hi[i]))
 			return -ENOMEM;
 	*count += u->prefixes;
 	return 0;
@@ -431,6 +458,7 @@ static int load_prefix_file(struct parser *ps, const char *path,
 	while (fgets(line, sizeof(line), f)) {
 		char *s = line, *e, *hash;
 		addr128 lo, hi;
+		int fam;
 
 		lineno++;
 		hash = strchr(s, '#');
@@ -443,7 +471,7 @@ static int load_prefix_file(struct parser *ps, const char *path,
 			*--e = '\0';
 		if (!*s)
 			continue;
-		err = prefix_parse(s, &lo, &hi);
+		err = prefix_parse(s, &lo, &hi, &fam);
 		if (err) {
 			snprintf(ps->err, ps->errlen, "%s:%d:1: %s '%s'", path,
 				 lineno,
@@ -455,7 +483,7 @@ static int load_prefix_file(struct parser *ps, const char *path,
 			err = -EINVAL;
 			break;
 		}
-		err = rb_add(b, lo, hi);
+		err = rb_add(b, fam, lo, hi);
 		if (err)
 			break;
 		(*count)++;
@@ -541,8 +569,7 @@ static int parse_unit(struct parser *ps)
 	nu[ps->pol->nunits++] = u;
 	return 0;
 out:
-	free(b.lo);
-	free(b.hi);
+	rb_free(&b);
 	free(u.name);
 	return err;
 }
@@ -755,6 +782,7 @@ static int parse_addr_match(struct parser *ps, struct addr_match **out)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
+	m->unit = -1;
 	*out = m;
 	if (ps->tok.type == T_WORD && ps->tok.text[0] == '!') {
 		negate = true;
@@ -789,18 +817,15 @@ static int parse_addr_match(struct parser *ps, struct addr_match **out)
 	m->negate = negate;
 	if (items == 1 && single) {
 		/* One unit: share its set instead of copying it. */
-		m->set = &single->set;
-		free(b.lo);
-		free(b.hi);
+		m->unit = single - ps->pol->units;
+		rb_free(&b);
 		return ps->failed ? -EINVAL : 0;
 	}
 	if (rb_finish(&b, &m->own))
 		goto err;
-	m->set = &m->own;
 	return ps->failed ? -EINVAL : 0;
 err:
-	free(b.lo);
-	free(b.hi);
+	rb_free(&b);
 	return -EINVAL;
 }
 

@@ -18,13 +18,19 @@
 
 typedef unsigned __int128 addr128;
 
-/* A set of addresses: sorted, disjoint, merged [lo, hi] ranges. */
+/*
+ * A set of addresses: sorted, disjoint, merged [lo, hi] ranges, the IPv4
+ * ones (stored IPv4-mapped) first, n4 of them, then the IPv6 ones.  The
+ * families are kept apart so that an IPv6 address in ::ffff:0:0/96 never
+ * matches an IPv4 prefix, nor an IPv4 address an IPv6 prefix.
+ */
 struct addrset {
 	addr128 *lo, *hi;
-	size_t n;
+	size_t n, n4;
 };
 
-bool addrset_contains(const struct addrset *s, addr128 a);
+/* family: 4 or 6, as in struct flowbpf_key. */
+bool addrset_contains(const struct addrset *s, int family, addr128 a);
 
 struct unit {
 	char *name;
@@ -37,9 +43,10 @@ struct range16 {
 	__u16 lo, hi;
 };
 
-/* One address match: a unit (shared) or an inline set (owned). */
+/* One address match: a unit (by index: units move while parsing) or an
+ * inline set of its own. */
 struct addr_match {
-	const struct addrset *set;
+	int unit; /* -1: own */
 	struct addrset own;
 	bool negate;
 };

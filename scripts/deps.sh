@@ -6,6 +6,10 @@ set -euo pipefail
 pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
       libjansson-dev libpcap-dev iproute2 iputils-ping util-linux iperf3)
 
+# Accounting tests: an IPFIX collector (nfcapd, nfdump), capture replay and
+# an independent flow meter to compare with (softflowd).
+pkgs+=(nfdump tcpreplay softflowd)
+
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -1622,10 +1622,13 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 		return;
 	cap = p.len < FLOWBPF_EVENT_DATA ? p.len : FLOWBPF_EVENT_DATA;
 	ASSERT_EQ(e->sink.size, sizeof(struct flowbpf_event), "event size");
-	ASSERT_EQ(memcmp(&e->sink.ev.key, &got, sizeof(got)), 0, "event key");
-	ASSERT_EQ(e->sink.ev.ts_ns, flow.first_ns, "event ts_ns");
-	ASSERT_EQ(e->sink.ev.pkt_len, p.len, "event pkt_len");
-	ASSERT_EQ(e->sink.ev.cap_len, cap, "event cap_len");
+	ASSERT_EQ(e->sink.ev.hdr.type, FLOWBPF_EV_NEW_FLOW, "event type");
+	ASSERT_EQ(e->sink.ev.hdr.ifindex, got.ifindex, "event ifindex");
+	ASSERT_EQ(memcmp(&e->sink.ev.hdr.key, &got, sizeof(got)), 0,
+		  "event key");
+	ASSERT_EQ(e->sink.ev.hdr.ts_ns, flow.first_ns, "event ts_ns");
+	ASSERT_EQ(e->sink.ev.hdr.pkt_len, p.len, "event pkt_len");
+	ASSERT_EQ(e->sink.ev.hdr.cap_len, cap, "event cap_len");
 	ASSERT_EQ(memcmp(e->sink.ev.data, p.d, cap), 0, "event data");
 }
 

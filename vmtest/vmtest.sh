@@ -26,6 +26,10 @@
 # the guest was killed at the time limit, 125 when the guest could not be
 # set up or died before reporting.
 set -euo pipefail
+# Paths given relative to where the script was started from.
+[ -n "${KERNEL:-}" ] && [ -e "$KERNEL" ] && KERNEL=$(realpath "$KERNEL")
+[ -n "${KERNEL_MODULES:-}" ] && [ -e "$KERNEL_MODULES" ] &&
+	KERNEL_MODULES=$(realpath "$KERNEL_MODULES")
 cd "$(dirname "$0")/.."
 repo=$(pwd -P)
 cache=$repo/.output/vmtest
@@ -60,6 +64,7 @@ install_missing() {
 bzimage_version() {
 	local off
 
+	[ "$(dd if="$1" bs=1 skip=514 count=4 status=none | tr -d '\0')" = HdrS ] || return 1
 	off=$(od -An -t u2 -j 526 -N 2 "$1" | tr -d ' ')
 	[ -n "$off" ] || return 1
 	dd if="$1" bs=1 skip=$((off + 512)) count=128 status=none |
@@ -88,9 +93,11 @@ debian_kernel() {
 		kver=$(ls "$tmp/root/lib/modules")
 		# The package leaves modules.dep to its postinst; make it here.
 		busybox depmod -b "$tmp/root" "$kver"
-		mv "$tmp/root" "$dir"
+		touch "$tmp/root/.complete"
+		# A run fetching the same in parallel may have been first.
+		mv -T "$tmp/root" "$dir" 2>/dev/null || true
 		rm -rf "$tmp"
-		touch "$dir/.complete"
+		[ -e "$dir/.complete" ] || die "cannot unpack $pkg into $dir"
 	fi
 	kver=$(ls "$dir/lib/modules")
 	kernel=$dir/boot/vmlinuz-$kver
@@ -171,6 +178,10 @@ kvm_works() {
 }
 
 [ "$(id -u)" = 0 ] || die "must be run as root (it installs packages)"
+case "$repo" in
+*[[:space:]]*) die "the repository's path has spaces; the kernel command line cannot carry it" ;;
+/run/* | /proc/* | /sys/* | /dev/*) die "the guest mounts $repo's parents afresh; move the repository" ;;
+esac
 [ "$(uname -m)" = x86_64 ] || die "only x86_64 hosts are supported"
 for f in .output/selftests/runner .output/flowbpf; do
 	[ -x "$f" ] || die "$f is not built; run 'make' (or 'make vmtest') first"
@@ -181,11 +192,11 @@ mkdir -p "$cache"
 kernel= moddir=
 if [ -n "${KERNEL:-}" ]; then
 	[ -r "$KERNEL" ] || die "KERNEL=$KERNEL: no such file"
-	kernel=$(realpath "$KERNEL")
+	kernel=$KERNEL
 	kver=$(bzimage_version "$kernel") || kver=
 	[ -n "$kver" ] || die "KERNEL=$KERNEL does not look like a bzImage"
 	if [ -n "${KERNEL_MODULES:-}" ]; then
-		moddir=$(realpath "$KERNEL_MODULES")
+		moddir=$KERNEL_MODULES
 	else
 		for d in "$(dirname "$kernel")/../lib/modules/$kver" \
 			"/lib/modules/$kver"; do

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Part 2: throughput through a veth pair, root namespace <- test namespace.
+# Usage: bench/throughput.sh RESULTS ROUNDS
+#
+# Senders run in a namespace of their own, receivers in the root namespace
+# behind the host end of the veth, where every variant is installed on
+# ingress: nothing; a no-op XDP program; flowbpf monitor and enforce
+# (every flow pass) with XDP; a no-op tc program; flowbpf monitor and
+# enforce with --ingress tc; and an nftables queue rule whose every packet
+# goes up to a userspace process for its verdict (bench/nfq_accept.c).
+# Each round runs every variant once, in an order rotated by one each
+# round, with an iperf3 TCP transfer and a trafgen flood of 64-byte UDP
+# frames (packets per second counted by the receiving socket and by the
+# interface's rx counter).  Ratios are computed within a round.
+#
+# Addresses: 198.19.255.248/30 (RFC 2544), above what the selftests use.
+# Everything made here is removed on exit, whatever the exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=$1
+rounds=${2:-5}
+secs=${BENCH_SECS:-5}
+B=./.output/bench/bench
+FB=./.output/flowbpf
+NFQ=./.output/bench/nfq_accept
+ns=fbbench-$$
+hif=fbb$$h
+pif=fbb$$p
+hip=198.19.255.249
+pip=198.19.255.250
+port=15201
+qnum=4711
+table=fbbench$$
+tmp=$(mktemp -d /tmp/fbbench.XXXXXX)
+pids=()
+
+cleanup() {
+	set +e
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	nft delete table inet "$table" 2>/dev/null
+	[[ -e /sys/fs/bpf/flowbpf/$hif ]] && $FB detach "$hif" >/dev/null
+	if [[ -e /sys/class/net/$hif ]]; then
+		$B detach-noop "$hif" xdp 2>/dev/null
+		$B detach-noop "$hif" tc 2>/dev/null
+		ip link del "$hif"
+	fi
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+row() { printf 'row\ttput\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$out"; }
+note() { printf 'note\ttput\t%s\n' "$1" >>"$out"; }
+target() { printf 'target\ttput\t%s\tge\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$out"; }
+
+ip netns add "$ns"
+ip link add "$hif" type veth peer name "$pif" netns "$ns"
+sysctl -qw "net.ipv6.conf.$hif.disable_ipv6=1"
+ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$pif.disable_ipv6=1"
+ip addr add "$hip/30" dev "$hif"
+ip link set "$hif" up
+ip -n "$ns" addr add "$pip/30" dev "$pif"
+ip -n "$ns" link set "$pif" up
+ip -n "$ns" link set lo up
+for _ in $(seq 100); do
+	ip -n "$ns" link show "$pif" | grep -q LOWER_UP && break
+	sleep 0.05
+done
+ping -c 1 -W 2 "$pip" >/dev/null
+
+hmac=$(cat "/sys/class/net/$hif/address")
+pmac=$(ip netns exec "$ns" cat "/sys/class/net/$pif/address")
+cat >"$tmp/udp.cfg" <<EOF
+{
+  eth(da=$hmac, sa=$pmac),
+  ipv4(saddr=$pip, daddr=$hip, ttl=64),
+  udp(sp=40000, dp=9),
+  fill(0x00, 18)
+}
+EOF
+
+wait_ready() { # FILE: until it says "ready"
+	for _ in $(seq 200); do
+		grep -q ready "$1" 2>/dev/null && return 0
+		sleep 0.02
+	done
+	echo "throughput: $1 never got ready" >&2
+	return 1
+}
+
+variant_on() {
+	case $1 in
+	none) ;;
+	xdp-noop) $B attach-noop "$hif" xdp ;;
+	xdp-monitor) $FB attach "$hif" --mode monitor >/dev/null ;;
+	xdp-enforce)
+		# Every flow gets "pass" 1 ms after its first packet.
+		$FB attach "$hif" --mode enforce --pending pass --default pass \
+			--timeout 1ms >/dev/null ;;
+	tc-noop) $B attach-noop "$hif" tc ;;
+	tc-monitor) $FB attach "$hif" --ingress tc --mode monitor >/dev/null ;;
+	tc-enforce)
+		$FB attach "$hif" --ingress tc --mode enforce --pending pass \
+			--default pass --timeout 1ms >/dev/null ;;
+	nfqueue)
+		$NFQ "$qnum" >"$tmp/nfq.out" 2>&1 &
+		nfq_pid=$!
+		pids+=("$nfq_pid")
+		wait_ready "$tmp/nfq.out"
+		nft -f - <<EOF
+table inet $table {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		iifname "$hif" ip saddr $pip queue num $qnum
+	}
+}
+EOF
+		;;
+	esac
+}
+
+variant_off() {
+	case $1 in
+	xdp-noop) $B detach-noop "$hif" xdp ;;
+	tc-noop) $B detach-noop "$hif" tc ;;
+	xdp-* | tc-*) $FB detach "$hif" >/dev/null ;;
+	nfqueue)
+		nft delete table inet "$table"
+		kill "$nfq_pid"
+		wait "$nfq_pid" 2>/dev/null || true
+		pids=("${pids[@]/$nfq_pid/}") ;;
+	esac
+}
+
+# TCP Gbit/s, one iperf3 stream from the namespace to the root namespace.
+tcp_gbps() {
+	iperf3 -s -B "$hip" -p "$port" -1 >/dev/null 2>&1 &
+	local srv=$!
+	for _ in $(seq 100); do
+		ss -Hltn "sport = :$port" | grep -q . && break
+		sleep 0.02
+	done
+	ip netns exec "$ns" iperf3 -c "$hip" -p "$port" -t "$secs" -f m \
+		>"$tmp/iperf.out" 2>&1 || true
+	wait "$srv" 2>/dev/null || true
+	awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") v = $(i - 1) }
+	     END { if (v == "") exit 1; printf "%.4f\n", v / 1000 }' "$tmp/iperf.out"
+}
+
+# "delivered_mpps rx_mpps": 64-byte UDP frames from trafgen, one CPU.
+udp_mpps() {
+	local rx0 rx1
+	$B udpsink "$hip" 9 1000 >"$tmp/sink.out" &
+	local sink=$!
+	wait_ready "$tmp/sink.out"
+	rx0=$(cat "/sys/class/net/$hif/statistics/rx_packets")
+	ip netns exec "$ns" timeout -s INT "$secs" trafgen --dev "$pif" \
+		--conf "$tmp/udp.cfg" --cpus 1 -A >/dev/null 2>&1 || true
+	rx1=$(cat "/sys/class/net/$hif/statistics/rx_packets")
+	wait "$sink"
+	awk -v rx=$((rx1 - rx0)) -v s="$secs" \
+		'NR == 2 { printf "%.4f %.4f\n", $3 / 1e6, rx / s / 1e6 }' "$tmp/sink.out"
+}
+
+variants=(none xdp-noop xdp-monitor xdp-enforce tc-noop tc-monitor tc-enforce nfqueue)
+declare -A label=(
+	[none]="no program"
+	[xdp-noop]="no-op XDP"
+	[xdp-monitor]="flowbpf monitor, XDP"
+	[xdp-enforce]="flowbpf enforce (all pass), XDP"
+	[tc-noop]="no-op tc ingress"
+	[tc-monitor]="flowbpf monitor, --ingress tc"
+	[tc-enforce]="flowbpf enforce (all pass), --ingress tc"
+	[nfqueue]="NFQUEUE userspace verdict"
+)
+
+why_xdp="flowbpf's per-packet cost (part 1) is paid on every wire-size frame: with XDP on veth the peer loses GSO, so a TCP stream is thousands of small frames and the program runs for each; the fixes are those of part 1 (one map, one lookup)"
+for m in tcp udp; do
+	for v in xdp-monitor xdp-enforce; do
+		target "$m: ${label[$v]} / no-op XDP" 0.95 \
+			"$m: flowbpf >= 0.95 of the no-op XDP program (${v#xdp-})" "$why_xdp"
+	done
+done
+note "one iperf3 TCP stream for ${secs} s; trafgen (netsniff-ng) sending 64-byte UDP frames from one CPU for ${secs} s, counted by the receiving socket (delivered) and the host veth's rx_packets (arrived); enforce uses --timeout 1ms --default pass so that every flow is 'pass' 1 ms after its first packet; the NFQUEUE program copies 128 bytes of each packet and answers one verdict per packet"
+
+for ((r = 1; r <= rounds; r++)); do
+	echo "bench throughput: round $r/$rounds" >&2
+	declare -A tcp=() udp=() rxp=()
+	n=${#variants[@]}
+	for ((i = 0; i < n; i++)); do
+		v=${variants[(i + r - 1) % n]}
+		variant_on "$v"
+		tcp[$v]=$(tcp_gbps) || tcp[$v]=0
+		read -r udp[$v] rxp[$v] < <(udp_mpps) || { udp[$v]=0; rxp[$v]=0; }
+		variant_off "$v"
+		row "TCP Gbit/s, ${label[$v]}" "$r" "${tcp[$v]}" "Gbit/s"
+		row "UDP Mpps delivered, ${label[$v]}" "$r" "${udp[$v]}" "Mpps"
+		row "UDP Mpps arrived (rx counter), ${label[$v]}" "$r" "${rxp[$v]}" "Mpps"
+	done
+	ratio() { # NAME A B (of tcp/udp arrays): A / B
+		local m=$1 a=$2 b=$3 x y
+		if [[ $m == tcp ]]; then x=${tcp[$a]} y=${tcp[$b]}; else x=${udp[$a]} y=${udp[$b]}; fi
+		row "$m: ${label[$a]} / ${label[$b]}" "$r" \
+			"$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.4f\n", y > 0 ? x / y : 0 }')" "x"
+	}
+	for m in tcp udp; do
+		ratio $m xdp-monitor xdp-noop
+		ratio $m xdp-enforce xdp-noop
+		ratio $m tc-monitor tc-noop
+		ratio $m tc-enforce tc-noop
+		ratio $m xdp-noop none
+		ratio $m xdp-monitor none
+		ratio $m tc-monitor none
+		ratio $m tc-enforce none
+		ratio $m nfqueue none
+	done
+done

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* A record as JSON: the one form shared by the JSON lines sink and tests. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <time.h>
+#include "record.h"
+#include "flowfmt.h"
+
+const char *acct_reason_name(int reason)
+{
+	switch (reason) {
+	case ACCT_IDLE:
+		return "idle";
+	case ACCT_ACTIVE:
+		return "active";
+	case ACCT_END:
+		return "end";
+	case ACCT_SHUTDOWN:
+		return "shutdown";
+	case ACCT_EVICTED:
+		return "evicted";
+	default:
+		return "unknown";
+	}
+}
+
+void rfc3339_ms(__u64 ms, char *buf, size_t len)
+{
+	time_t s = ms / 1000;
+	struct tm tm;
+	char day[32];
+
+	gmtime_r(&s, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03uZ", day, (unsigned int)(ms % 1000));
+}
+
+json_t *acct_record_json(const struct acct_record *r)
+{
+	const struct flowbpf_key *k = &r->key;
+	char start[40], end[40], src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	const char *pn = proto_name(k->proto);
+	json_t *o;
+
+	rfc3339_ms(r->start_ms, start, sizeof(start));
+	rfc3339_ms(r->end_ms, end, sizeof(end));
+	key_addr_str(k, true, src, sizeof(src));
+	key_addr_str(k, false, dst, sizeof(dst));
+	o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:s}",
+		      "start", start, "end", end, "start_ms",
+		      (json_int_t)r->start_ms, "end_ms", (json_int_t)r->end_ms,
+		      "ifname", r->ifname ? r->ifname : "", "ifindex",
+		      (json_int_t)k->ifindex, "dir", dir_name(k->dir), "vlan",
+		      k->vlan, "inner_vlan", k->inner_vlan, "family", k->family,
+		      "proto", k->proto, "proto_name", pn ? pn : "", "src", src,
+		      "dst", dst);
+	if (!o)
+		return NULL;
+	if (k->proto == 1 || k->proto == 58) {
+		json_object_set_new(o, "icmp_type",
+				    json_integer(ntohs(k->dport) >> 8));
+		json_object_set_new(o, "icmp_code",
+				    json_integer(ntohs(k->dport) & 0xff));
+	} else {
+		json_object_set_new(o, "sport", json_integer(ntohs(k->sport)));
+		json_object_set_new(o, "dport", json_integer(ntohs(k->dport)));
+	}
+	json_object_set_new(o, "packets", json_integer(r->packets));
+	json_object_set_new(o, "bytes", json_integer(r->bytes));
+	json_object_set_new(o, "tcp_flags", json_integer(r->tcp_flags));
+	json_object_set_new(o, "verdict",
+			    json_string(verdict_name(r->verdict)));
+	json_object_set_new(o, "end_reason",
+			    json_string(acct_reason_name(r->reason)));
+	return o;
+}

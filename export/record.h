@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Accounting records: what a sweep of the flow map turns a flow into, as a
+ * NetFlow/IPFIX meter would, and the sinks that write them (JSON lines,
+ * IPFIX over UDP).  See docs/accounting.md.
+ */
+#ifndef FLOWBPF_RECORD_H
+#define FLOWBPF_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <net/if.h>
+#include <linux/types.h>
+#include <jansson.h>
+#include "flowbpf.h"
+
+/* Why a record was written.  The values are IPFIX flowEndReason (IE 136). */
+enum acct_reason {
+	ACCT_IDLE = 1,     /* idle timeout */
+	ACCT_ACTIVE = 2,   /* active timeout: an interval of a flow that goes on */
+	ACCT_END = 3,      /* end of flow detected: TCP FIN or RST seen */
+	ACCT_SHUTDOWN = 4, /* forced end: the collector stopped */
+	ACCT_EVICTED = 5,  /* lack of resources: the LRU map dropped the entry */
+};
+
+/* "idle", "active", "end", "shutdown", "evicted" */
+const char *acct_reason_name(int reason);
+
+/* TCP flags as the datapath ORs them (byte 13 of the TCP header). */
+#define TCPF_FIN 0x01
+#define TCPF_RST 0x04
+
+/* One record: the packets and bytes of one flow over [start, end]. */
+struct acct_record {
+	struct flowbpf_key key;
+	__u64 start_ms; /* first packet of the record, ms since the epoch */
+	__u64 end_ms;   /* last packet of the record */
+	__u64 packets;  /* delta: only what no earlier record reported */
+	__u64 bytes;    /* IP-layer bytes, as the datapath counts them */
+	__u32 tcp_flags; /* OR of the flags of every segment of the flow so far */
+	__u32 verdict;   /* enum flowbpf_verdict at the time of the record */
+	__u8 reason;     /* enum acct_reason */
+	const char *ifname;
+};
+
+/* The record as one JSON object (docs/accounting.md lists the keys). */
+json_t *acct_record_json(const struct acct_record *r);
+/* "2026-11-22T04:49:25.102Z" */
+void rfc3339_ms(__u64 ms, char *buf, size_t len);
+
+/* Where records go.  write() may buffer; flush() ends a sweep. */
+struct acct_sink {
+	const char *name;
+	int (*write)(struct acct_sink *s, const struct acct_record *r);
+	int (*flush)(struct acct_sink *s);
+	void (*close)(struct acct_sink *s); /* frees s */
+	__u64 errors; /* records or messages that could not be written */
+};
+
+struct jsonl_opts {
+	const char *path;       /* "-" for stdout */
+	__u64 rotate_bytes;     /* 0: never by size */
+	__u64 rotate_ns;        /* 0: never by time */
+	bool gzip;              /* compress rotated files */
+};
+struct acct_sink *jsonl_sink_new(const struct jsonl_opts *o);
+
+struct ipfix_sink_opts {
+	const char *collector;   /* HOST:PORT, [V6ADDR]:PORT */
+	__u32 mtu;               /* path MTU; messages stay under it */
+	__u32 domain;            /* observation domain id */
+	__u64 template_refresh_ns;
+};
+struct acct_sink *ipfix_sink_new(const struct ipfix_sink_opts *o);
+
+#endif

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef FLOWBPF_CSUM_H
+#define FLOWBPF_CSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Recomputes the TCP or UDP checksum of an Ethernet frame in place. */
+void csum_fix_frame(uint8_t *frame, size_t len);
+
+#endif

@@ -1,0 +1,946 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Accounting records: the IPFIX encoder byte by byte, the JSON record and
+ * its rotation, and "flowbpf collect" end to end: timeouts, the final
+ * flush, evictions counted in "stats", and an IPFIX export read back by
+ * nfdump from a real nfcapd.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <jansson.h>
+#include "collect.h"
+#include "ipfix.h"
+#include "netns.h"
+#include "test.h"
+#include "test_collect.h"
+
+/* ---- IPFIX encoder ---- */
+
+struct capture {
+	unsigned char msg[64][IPFIX_MAX_MSG];
+	size_t len[64];
+	int n;
+};
+
+static int capture_send(void *ctx, const void *msg, size_t len)
+{
+	struct capture *c = ctx;
+
+	if (c->n < 64) {
+		memcpy(c->msg[c->n], msg, len);
+		c->len[c->n++] = len;
+	}
+	return 0;
+}
+
+static __u16 get16(const unsigned char *p)
+{
+	return p[0] << 8 | p[1];
+}
+
+static __u32 get32(const unsigned char *p)
+{
+	return (__u32)get16(p) << 16 | get16(p + 2);
+}
+
+static __u64 get64(const unsigned char *p)
+{
+	return (__u64)get32(p) << 32 | get32(p + 4);
+}
+
+void test_record_v4(struct acct_record *r, __u32 i)
+{
+	memset(r, 0, sizeof(*r));
+	r->key.ifindex = 7;
+	r->key.dir = FLOWBPF_DIR_INGRESS;
+	r->key.family = 4;
+	r->key.proto = 6;
+	r->key.vlan = 10;
+	r->key.saddr[2] = r->key.daddr[2] = htonl(0xffff);
+	r->key.saddr[3] = htonl(0xc6120001);
+	r->key.daddr[3] = htonl(0xc6120002);
+	r->key.sport = htons(40000 + i);
+	r->key.dport = htons(443);
+	r->start_ms = 1700000000123ULL;
+	r->end_ms = 1700000004567ULL;
+	r->packets = 10 + i;
+	r->bytes = 1000 + i;
+	r->tcp_flags = 0x1b;
+	r->verdict = FLOWBPF_VERDICT_PASS;
+	r->reason = ACCT_END;
+	r->ifname = "eth0";
+}
+
+void test_record_v6_icmp(struct acct_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->key.ifindex = 7;
+	r->key.dir = FLOWBPF_DIR_EGRESS;
+	r->key.family = 6;
+	r->key.proto = 58;
+	r->key.saddr[0] = htonl(0x20010db8);
+	r->key.saddr[3] = htonl(1);
+	r->key.daddr[0] = htonl(0x20010db8);
+	r->key.daddr[3] = htonl(2);
+	r->key.dport = htons(128 << 8 | 0);
+	r->start_ms = 1700000000000ULL;
+	r->end_ms = 1700000001000ULL;
+	r->packets = 3;
+	r->bytes = 312;
+	r->verdict = FLOWBPF_VERDICT_DROP;
+	r->reason = ACCT_IDLE;
+	r->ifname = "eth0";
+}
+
+/* Checks one template record at p against the expected layout. */
+static size_t check_template(const unsigned char *p, __u16 id, bool v6)
+{
+	static const __u16 ids4[] = { 152, 153, 1, 2, 10, 14, 8, 12,
+				      7, 11, 4, 6, 61, 58, 136, 32 };
+	static const __u16 lens[] = { 8, 8, 8, 8, 4, 4, 4, 4,
+				      2, 2, 1, 2, 1, 2, 1, 2 };
+	__u16 n = get16(p + 2), i;
+
+	ASSERT_EQ(get16(p), id, "template id");
+	ASSERT_EQ(n, 16, "template field count");
+	for (i = 0; i < n && i < 16; i++) {
+		__u16 want = ids4[i], wlen = lens[i];
+
+		if (v6 && want == 8)
+			want = 27, wlen = 16;
+		else if (v6 && want == 12)
+			want = 28, wlen = 16;
+		else if (v6 && want == 32)
+			want = 139;
+		ASSERT_EQ(get16(p + 4 + 4 * i), want, "information element");
+		ASSERT_EQ(get16(p + 6 + 4 * i), wlen, "field length");
+	}
+	return 4 + 4 * n;
+}
+
+static void subtest_ipfix_layout(void)
+{
+	struct capture *cap = calloc(1, sizeof(*cap));
+	struct ipfix_enc *e = calloc(1, sizeof(*e));
+	struct acct_record r4, r6;
+	const unsigned char *m, *p;
+	size_t off;
+
+	if (!ASSERT_OK_PTR(cap, "alloc") || !ASSERT_OK_PTR(e, "alloc"))
+		goto out;
+	ASSERT_EQ(ipfix_record_len(4), 61, "IPv4 data record length");
+	ASSERT_EQ(ipfix_record_len(6), 85, "IPv6 data record length");
+	ipfix_enc_init(e, 42, 1472, 0, capture_send, cap);
+	test_record_v4(&r4, 0);
+	test_record_v6_icmp(&r6);
+	ipfix_enc_add(e, &r4, 1700000005000ULL);
+	ipfix_enc_add(e, &r6, 1700000005000ULL);
+	ipfix_enc_flush(e);
+	if (!ASSERT_EQ(cap->n, 1, "one message"))
+		goto out;
+	m = cap->msg[0];
+	/* Header, template set (2 templates), IPv4 set, IPv6 set. */
+	ASSERT_EQ(cap->len[0], 16 + (4 + 2 * 68) + (4 + 61) + (4 + 85),
+		  "message length");
+	ASSERT_EQ(get16(m), 10, "version");
+	ASSERT_EQ(get16(m + 2), cap->len[0], "header length");
+	ASSERT_EQ(get32(m + 4), 1700000005, "export time");
+	ASSERT_EQ(get32(m + 8), 0, "first sequence number");
+	ASSERT_EQ(get32(m + 12), 42, "observation domain");
+	p = m + 16;
+	ASSERT_EQ(get16(p), 2, "template set id");
+	ASSERT_EQ(get16(p + 2), 4 + 2 * 68, "template set length");
+	off = 4;
+	off += check_template(p + off, 256, false);
+	off += check_template(p + off, 257, true);
+	p += off;
+	ASSERT_EQ(get16(p), 256, "IPv4 data set id");
+	ASSERT_EQ(get16(p + 2), 4 + 61, "IPv4 data set length");
+	p += 4;
+	ASSERT_EQ(get64(p), r4.start_ms, "flowStartMilliseconds");
+	ASSERT_EQ(get64(p + 8), r4.end_ms, "flowEndMilliseconds");
+	ASSERT_EQ(get64(p + 16), 1000, "octetDeltaCount");
+	ASSERT_EQ(get64(p + 24), 10, "packetDeltaCount");
+	ASSERT_EQ(get32(p + 32), 7, "ingressInterface");
+	ASSERT_EQ(get32(p + 36), 0, "egressInterface");
+	ASSERT_EQ(get32(p + 40), 0xc6120001, "sourceIPv4Address");
+	ASSERT_EQ(get32(p + 44), 0xc6120002, "destinationIPv4Address");
+	ASSERT_EQ(get16(p + 48), 40000, "sourceTransportPort");
+	ASSERT_EQ(get16(p + 50), 443, "destinationTransportPort");
+	ASSERT_EQ(p[52], 6, "protocolIdentifier");
+	ASSERT_EQ(get16(p + 53), 0x1b, "tcpControlBits");
+	ASSERT_EQ(p[55], 0, "flowDirection ingress");
+	ASSERT_EQ(get16(p + 56), 10, "vlanId");
+	ASSERT_EQ(p[58], 3, "flowEndReason end of flow");
+	ASSERT_EQ(get16(p + 59), 0, "icmpTypeCodeIPv4 of TCP");
+	p += 61;
+	ASSERT_EQ(get16(p), 257, "IPv6 data set id");
+	ASSERT_EQ(get16(p + 2), 4 + 85, "IPv6 data set length");
+	p += 4;
+	ASSERT_EQ(get32(p + 32), 0, "ingressInterface of egress flow");
+	ASSERT_EQ(get32(p + 36), 7, "egressInterface");
+	ASSERT_EQ(get32(p + 40), 0x20010db8, "sourceIPv6Address");
+	ASSERT_EQ(get32(p + 52), 1, "sourceIPv6Address low word");
+	ASSERT_EQ(get32(p + 68), 2, "destinationIPv6Address low word");
+	ASSERT_EQ(get16(p + 72), 0, "no ports for ICMPv6");
+	ASSERT_EQ(p[76], 58, "protocolIdentifier");
+	ASSERT_EQ(p[79], 1, "flowDirection egress");
+	ASSERT_EQ(p[82], 1, "flowEndReason idle");
+	ASSERT_EQ(get16(p + 83), 128 << 8, "icmpTypeCodeIPv6");
+out:
+	free(cap);
+	free(e);
+}
+
+/* Walks every message: lengths add up, sequence numbers count records. */
+static void subtest_ipfix_split(void)
+{
+	struct capture *cap = calloc(1, sizeof(*cap));
+	struct ipfix_enc *e = calloc(1, sizeof(*e));
+	__u32 i, records = 0, tmpl_msgs = 0, seq_expect = 0;
+	struct acct_record r;
+	int m;
+
+	if (!ASSERT_OK_PTR(cap, "alloc") || !ASSERT_OK_PTR(e, "alloc"))
+		goto out;
+	/* 1500-byte path, IPv4: 1472 bytes of message. */
+	ipfix_enc_init(e, 1, 1472, 10000, capture_send, cap);
+	for (i = 0; i < 100; i++) {
+		if (i % 3 == 2)
+			test_record_v6_icmp(&r);
+		else
+			test_record_v4(&r, i);
+		/* Time passes: one template refresh half way. */
+		ipfix_enc_add(e, &r, 1700000000000ULL + (i >= 50) * 20000);
+	}
+	ipfix_enc_flush(e);
+	ASSERT_GE(cap->n, 5, "several messages");
+	for (m = 0; m < cap->n; m++) {
+		const unsigned char *p = cap->msg[m];
+		size_t off = 16;
+		char name[64];
+
+		snprintf(name, sizeof(name), "message %d length <= 1472", m);
+		ASSERT_LE(cap->len[m], 1472, name);
+		ASSERT_EQ(get16(p + 2), cap->len[m], "header length");
+		snprintf(name, sizeof(name), "message %d sequence number", m);
+		ASSERT_EQ(get32(p + 8), seq_expect, name);
+		while (off + 4 <= cap->len[m]) {
+			__u16 id = get16(p + off), len = get16(p + off + 2);
+
+			if (!ASSERT_GE(len, 4, "set length") ||
+			    !ASSERT_LE(off + len, cap->len[m], "set inside message"))
+				break;
+			if (id == 2) {
+				tmpl_msgs++;
+				ASSERT_EQ(off, 16, "templates lead the message");
+			} else if (id == 256 || id == 257) {
+				size_t rl = ipfix_record_len(id == 257 ? 6 : 4);
+
+				ASSERT_EQ((len - 4) % rl, 0, "whole records");
+				records += (len - 4) / rl;
+				seq_expect += (len - 4) / rl;
+			} else {
+				ASSERT_TRUE(false, "known set id");
+			}
+			off += len;
+		}
+		ASSERT_EQ(off, cap->len[m], "sets fill the message");
+	}
+	ASSERT_EQ(records, 100, "every record exported once");
+	ASSERT_EQ(e->seq, 100, "sequence counter");
+	ASSERT_EQ(tmpl_msgs, 2, "templates at start and once refreshed");
+out:
+	free(cap);
+	free(e);
+}
+
+/* ---- JSON ---- */
+
+static void subtest_json_fields(void)
+{
+	struct acct_record r;
+	json_t *o;
+
+	test_record_v4(&r, 0);
+	o = acct_record_json(&r);
+	if (!ASSERT_OK_PTR(o, "json"))
+		return;
+	ASSERT_STREQ(json_string_value(json_object_get(o, "start")),
+		     "2023-11-14T22:13:20.123Z", "start, RFC 3339");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "end")),
+		     "2023-11-14T22:13:24.567Z", "end, RFC 3339");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "start_ms")),
+		  1700000000123LL, "start_ms");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "end_ms")),
+		  1700000004567LL, "end_ms");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "ifname")), "eth0",
+		     "ifname");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "ifindex")), 7,
+		  "ifindex");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "dir")), "in", "dir");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "vlan")), 10, "vlan");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "proto")), 6, "proto");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "proto_name")),
+		     "tcp", "proto_name");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "src")),
+		     "198.18.0.1", "src");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "dst")),
+		     "198.18.0.2", "dst");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "sport")), 40000,
+		  "sport");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "dport")), 443, "dport");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "packets")), 10,
+		  "packets");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "bytes")), 1000,
+		  "bytes");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "tcp_flags")), 0x1b,
+		  "tcp_flags");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "verdict")), "pass",
+		     "verdict");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "end_reason")),
+		     "end", "end_reason");
+	ASSERT_FALSE(json_object_get(o, "icmp_type"), "no icmp_type for tcp");
+	json_decref(o);
+
+	test_record_v6_icmp(&r);
+	o = acct_record_json(&r);
+	if (!ASSERT_OK_PTR(o, "json"))
+		return;
+	ASSERT_STREQ(json_string_value(json_object_get(o, "src")),
+		     "2001:db8::1", "IPv6 src");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "family")), 6, "family");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "dir")), "out",
+		     "egress dir");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "icmp_type")), 128,
+		  "icmp_type");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "icmp_code")), 0,
+		  "icmp_code");
+	ASSERT_FALSE(json_object_get(o, "sport"), "no ports for ICMP");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "verdict")), "drop",
+		     "verdict");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "end_reason")),
+		     "idle", "end_reason");
+	json_decref(o);
+}
+
+/* Lines of a file, gzip or plain (zlib reads both). */
+static int count_lines(const char *path, json_int_t *packets)
+{
+	char line[4096];
+	int n = 0;
+	gzFile f = gzopen(path, "rb");
+
+	if (!f)
+		return -1;
+	while (gzgets(f, line, sizeof(line))) {
+		json_t *o = json_loads(line, 0, NULL);
+
+		if (o) {
+			n++;
+			*packets += json_integer_value(json_object_get(o, "packets"));
+			json_decref(o);
+		}
+	}
+	gzclose(f);
+	return n;
+}
+
+static void subtest_json_rotate(void)
+{
+	char dir[] = "/tmp/flowbpf-rotate-XXXXXX", path[128], pat[160];
+	struct jsonl_opts jo = { .rotate_bytes = 2000, .gzip = true };
+	json_int_t packets = 0, want = 0;
+	struct acct_sink *s;
+	struct acct_record r;
+	int i, lines = 0;
+	size_t j;
+	glob_t g;
+
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(path, sizeof(path), "%s/flows.jsonl", dir);
+	jo.path = path;
+	s = jsonl_sink_new(&jo);
+	if (!ASSERT_OK_PTR(s, "sink"))
+		goto out;
+	for (i = 0; i < 40; i++) {
+		test_record_v4(&r, i);
+		want += r.packets;
+		s->write(s, &r);
+	}
+	s->flush(s);
+	s->close(s);
+	snprintf(pat, sizeof(pat), "%s/flows.jsonl.*.gz", dir);
+	if (ASSERT_OK(glob(pat, 0, NULL, &g), "rotated files")) {
+		/* ~460 bytes a line: a rotation every 5 lines. */
+		ASSERT_GE(g.gl_pathc, 5, "several rotations");
+		for (j = 0; j < g.gl_pathc; j++)
+			lines += count_lines(g.gl_pathv[j], &packets);
+		globfree(&g);
+	}
+	snprintf(pat, sizeof(pat), "%s/flows.jsonl.*[0-9Z]", dir);
+	ASSERT_EQ(glob(pat, 0, NULL, &g), GLOB_NOMATCH,
+		  "no uncompressed rotated file left");
+	lines += count_lines(path, &packets);
+	ASSERT_EQ(lines, 40, "every record in exactly one file");
+	ASSERT_EQ(packets, want, "packets survive rotation");
+out:
+	run(NULL, NULL, "rm -rf %s", dir);
+}
+
+/* ---- flowbpf collect, end to end ---- */
+
+pid_t spawn(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	test__log("  $ %s &\n", cmd);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (!env_verbose)
+			dup2(null, 2);
+		dup2(null, 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+int stop(pid_t pid, int timeout_ms)
+{
+	if (pid <= 0)
+		return -1;
+	kill(pid, SIGTERM);
+	return ns_wait(pid, timeout_ms);
+}
+
+int read_records(const char *path, struct rec **out)
+{
+	char line[8192];
+	struct rec *r = NULL;
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	*out = NULL;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		json_t *o = json_loads(line, 0, NULL);
+		struct rec *nr;
+		json_t *p;
+
+		if (!o)
+			continue;
+		nr = realloc(r, (n + 1) * sizeof(*r));
+		if (!nr) {
+			json_decref(o);
+			break;
+		}
+		r = nr;
+		memset(&r[n], 0, sizeof(r[n]));
+		snprintf(r[n].src, sizeof(r[n].src), "%s",
+			 json_string_value(json_object_get(o, "src")));
+		snprintf(r[n].dst, sizeof(r[n].dst), "%s",
+			 json_string_value(json_object_get(o, "dst")));
+		snprintf(r[n].dir, sizeof(r[n].dir), "%s",
+			 json_string_value(json_object_get(o, "dir")));
+		snprintf(r[n].reason, sizeof(r[n].reason), "%s",
+			 json_string_value(json_object_get(o, "end_reason")));
+		r[n].proto = json_integer_value(json_object_get(o, "proto"));
+		p = json_object_get(o, "sport");
+		if (p) {
+			r[n].sport = json_integer_value(p);
+			r[n].dport = json_integer_value(json_object_get(o, "dport"));
+		} else {
+			r[n].sport = 0;
+			r[n].dport = json_integer_value(json_object_get(o, "icmp_type")) << 8 |
+				     json_integer_value(json_object_get(o, "icmp_code"));
+		}
+		r[n].packets = json_integer_value(json_object_get(o, "packets"));
+		r[n].bytes = json_integer_value(json_object_get(o, "bytes"));
+		r[n].start_ms = json_integer_value(json_object_get(o, "start_ms"));
+		r[n].end_ms = json_integer_value(json_object_get(o, "end_ms"));
+		r[n].tcp_flags = json_integer_value(json_object_get(o, "tcp_flags"));
+		json_decref(o);
+		n++;
+	}
+	fclose(f);
+	*out = r;
+	return n;
+}
+
+/* Sums the records of one flow (direction, protocol, ends). */
+static void flow_sum(const struct rec *r, int n, const char *dir, int proto,
+		     const char *src, const char *dst, int dport,
+		     struct rec *sum, int *reasons)
+{
+	int i;
+
+	memset(sum, 0, sizeof(*sum));
+	for (i = 0; i < n; i++) {
+		if (strcmp(r[i].dir, dir) || r[i].proto != proto ||
+		    strcmp(r[i].src, src) || strcmp(r[i].dst, dst) ||
+		    (dport >= 0 && r[i].dport != dport))
+			continue;
+		sum->packets += r[i].packets;
+		sum->bytes += r[i].bytes;
+		sum->tcp_flags |= r[i].tcp_flags;
+		if (!strcmp(r[i].reason, "idle"))
+			reasons[0]++;
+		else if (!strcmp(r[i].reason, "active"))
+			reasons[1]++;
+		else if (!strcmp(r[i].reason, "end"))
+			reasons[2]++;
+		else if (!strcmp(r[i].reason, "shutdown"))
+			reasons[3]++;
+		else if (!strcmp(r[i].reason, "evicted"))
+			reasons[4]++;
+	}
+}
+
+struct tcp_srv {
+	const char *ip;
+	int ready[2];
+	long want;
+};
+
+static int tcp_sink(void *arg)
+{
+	struct tcp_srv *s = arg;
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(5301) };
+	char buf[65536];
+	long total = 0;
+	int fd, c, one = 1;
+	ssize_t r;
+
+	inet_pton(AF_INET, s->ip, &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 1))
+		return 2;
+	if (write(s->ready[1], "x", 1) != 1)
+		return 2;
+	c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return 3;
+	while ((r = read(c, buf, sizeof(buf))) > 0)
+		total += r;
+	close(c);
+	close(fd);
+	return total == s->want ? 0 : 4;
+}
+
+/* Sends bytes over TCP, slowly enough to span active timeouts. */
+static int tcp_send(struct test_net *n, long bytes, int chunks,
+		    int gap_ms, int *sport)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(5301) }, me;
+	socklen_t ml = sizeof(me);
+	struct tcp_srv s = { .ip = n->peer_ip, .want = bytes / chunks * chunks };
+	char *buf = calloc(1, bytes / chunks + 1), c;
+	int pid, fd, i, err = -1;
+
+	if (!buf || pipe(s.ready))
+		goto out;
+	pid = ns_fork(n->ns, tcp_sink, &s, false);
+	close(s.ready[1]);
+	if (pid <= 0 || read(s.ready[0], &c, 1) != 1)
+		goto out;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, n->peer_ip, &a.sin_addr);
+	if (connect(fd, (void *)&a, sizeof(a)))
+		goto out_fd;
+	getsockname(fd, (void *)&me, &ml);
+	*sport = ntohs(me.sin_port);
+	for (i = 0; i < chunks; i++) {
+		if (write(fd, buf, bytes / chunks) != bytes / chunks)
+			goto out_fd;
+		usleep(gap_ms * 1000);
+	}
+	shutdown(fd, SHUT_WR);
+	if (read(fd, &c, 1) == 0)
+		err = ns_wait(pid, 5000);
+	pid = -1;
+out_fd:
+	close(fd);
+	if (pid > 0)
+		ns_wait(pid, 100);
+out:
+	close(s.ready[0]);
+	free(buf);
+	return err;
+}
+
+static void subtest_sweeps(void)
+{
+	char dir[] = "/tmp/flowbpf-collect-XXXXXX", out[128], *so = NULL;
+	struct flowbpf_flow f;
+	struct flowbpf_key k;
+	struct test_net n;
+	struct rec *r = NULL, sum;
+	int nr, reasons[5] = {}, sport = 0;
+	pid_t col = -1;
+	json_t *j = NULL, *a;
+
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		goto out;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+		       "attach"))
+		goto out;
+	col = spawn("exec %s collect %s --interval 100ms --idle 500ms --active 800ms --tcp-end 300ms -o %s",
+		    flowbpf_bin(), n.host_if, out);
+	if (!ASSERT_GE(col, 1, "collector"))
+		goto out;
+	/* A ping that idles out (before the active timeout). */
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip), "ping");
+	/* A TCP transfer of ~2 s: active records, then a FIN. */
+	ASSERT_OK(tcp_send(&n, 1 << 20, 20, 100, &sport), "tcp transfer");
+	/* Idle and TCP-end timeouts pass, then a flow left live for the flush. */
+	usleep(1200000);
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip),
+		  "second ping");
+	/* The kernel's counters for the flows that will be flushed. */
+	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
+		  8, 0);
+	ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "live echo flow");
+	ASSERT_EQ(stop(col, 5000), 0, "collector exits 0 on SIGTERM");
+	col = -1;
+
+	nr = read_records(out, &r);
+	if (!ASSERT_GE(nr, 1, "records written"))
+		goto out;
+	/* The first ping: three requests, one idle record. */
+	flow_sum(r, nr, "out", 1, n.host_ip, n.peer_ip, 8 << 8, &sum, reasons);
+	ASSERT_EQ(sum.packets, 4, "echo requests, both pings");
+	ASSERT_EQ(sum.bytes, 4 * 84, "echo request bytes");
+	ASSERT_EQ(reasons[0], 1, "first ping ends idle");
+	ASSERT_EQ(reasons[3], 1, "second ping flushed at shutdown");
+	ASSERT_EQ(f.packets, 2, "second ping still in the map at SIGTERM");
+	/* TCP: several active records, then one ended by FIN, summing up. */
+	memset(reasons, 0, sizeof(reasons));
+	flow_sum(r, nr, "out", 6, n.host_ip, n.peer_ip, 5301, &sum, reasons);
+	ASSERT_GE(reasons[1], 2, "active records of the transfer");
+	ASSERT_EQ(reasons[2], 1, "one record ended by FIN");
+	ASSERT_EQ(reasons[0] + reasons[3] + reasons[4], 0, "no other end");
+	ASSERT_EQ(sum.tcp_flags & 0x13, 0x13, "SYN, ACK and FIN seen");
+	ASSERT_GE(sum.bytes, 1 << 20, "bytes of the transfer");
+	/* The map is empty after the flush, and stats say nothing was lost. */
+	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(), n.host_if),
+		      "stats")) {
+		j = json_loads(so, 0, NULL);
+		a = json_object_get(json_array_get(json_object_get(j, "interfaces"), 0),
+				    "accounting");
+		if (ASSERT_OK_PTR(a, "accounting in stats")) {
+			ASSERT_FALSE(json_is_true(json_object_get(a, "collector_running")),
+				     "collector gone");
+			ASSERT_EQ(json_integer_value(json_object_get(a, "flows_live")),
+				  0, "flows left");
+			ASSERT_EQ(json_integer_value(json_object_get(a, "flows_evicted")),
+				  0, "flows evicted");
+			ASSERT_EQ(json_integer_value(json_object_get(a, "flows_accounted")),
+				  json_integer_value(json_object_get(a, "flows_created")),
+				  "every created flow accounted");
+			ASSERT_EQ(json_integer_value(json_object_get(a, "records")), nr,
+				  "records counted");
+		}
+	}
+out:
+	if (col > 0)
+		stop(col, 2000);
+	json_decref(j);
+	free(so);
+	free(r);
+	net_cleanup(&n);
+	run(NULL, NULL, "rm -rf %s", dir);
+}
+
+/* UDP datagrams from many source ports: more flows than the map holds. */
+static int udp_burst(const char *dst, int flows)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int i, fd;
+
+	inet_pton(AF_INET, dst, &a.sin_addr);
+	for (i = 0; i < flows; i++) {
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0)
+			return -1;
+		sendto(fd, "x", 1, 0, (void *)&a, sizeof(a));
+		close(fd);
+	}
+	return 0;
+}
+
+static void subtest_evicted(void)
+{
+	char *so = NULL, *se = NULL;
+	struct test_net n;
+	pid_t col = -1;
+	json_t *j = NULL, *a;
+	long long created, accounted, live, evicted;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	/* 64 entries: 300 new flows between two sweeps cannot all stay. */
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --flows 64", flowbpf_bin(),
+			   n.host_if),
+		       "attach"))
+		goto out;
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip), "arp");
+	col = spawn("exec %s collect %s --interval 1500ms -o /dev/null 2>/tmp/flowbpf-evict-%d.log",
+		    flowbpf_bin(), n.host_if, getpid());
+	usleep(300000);
+	ASSERT_OK(udp_burst(n.peer_ip, 300), "udp burst");
+	usleep(1800000);
+	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(), n.host_if),
+		      "stats while running")) {
+		j = json_loads(so, 0, NULL);
+		a = json_object_get(json_array_get(json_object_get(j, "interfaces"), 0),
+				    "accounting");
+		if (ASSERT_OK_PTR(a, "accounting")) {
+			ASSERT_TRUE(json_is_true(json_object_get(a, "collector_running")),
+				    "collector running");
+			created = json_integer_value(json_object_get(a, "flows_created"));
+			accounted = json_integer_value(json_object_get(a, "flows_accounted"));
+			live = json_integer_value(json_object_get(a, "flows_live"));
+			evicted = json_integer_value(json_object_get(a, "flows_evicted"));
+			ASSERT_GE(created, 300, "flows created");
+			ASSERT_GE(evicted, 300 - 64, "evictions counted");
+			ASSERT_EQ(evicted, created - accounted - live,
+				  "evicted = created - accounted - live");
+		}
+	}
+	ASSERT_EQ(stop(col, 5000), 0, "collector exits");
+	col = -1;
+	free(so);
+	so = NULL;
+	ASSERT_OK(run(&se, NULL, "cat /tmp/flowbpf-evict-%d.log", getpid()),
+		  "collector log");
+	ASSERT_HAS(se, "evicted", "eviction logged");
+out:
+	if (col > 0)
+		stop(col, 2000);
+	run(NULL, NULL, "rm -f /tmp/flowbpf-evict-%d.log", getpid());
+	json_decref(j);
+	free(so);
+	free(se);
+	net_cleanup(&n);
+}
+
+int free_udp_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && !bind(fd, (void *)&a, sizeof(a)) &&
+	    !getsockname(fd, (void *)&a, &l))
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+bool have_tool(const char *tool)
+{
+	return run(NULL, NULL, "command -v %s", tool) == 0;
+}
+
+/* nfdump prints protocols by name. */
+static int proto_number(const char *s)
+{
+	static const struct {
+		const char *name;
+		int proto;
+	} names[] = { { "ICMP", 1 },  { "IGMP", 2 },   { "TCP", 6 },
+		      { "UDP", 17 },  { "GRE", 47 },   { "ESP", 50 },
+		      { "AH", 51 },   { "ICMP6", 58 }, { "OSPF", 89 },
+		      { "PIM", 103 }, { "VRRP", 112 }, { "SCTP", 132 } };
+	size_t i;
+
+	while (*s == ' ')
+		s++;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(s, names[i].name))
+			return names[i].proto;
+	return atoi(s);
+}
+
+int nfdump_read(const char *dir, struct rec **out)
+{
+	char *csv = NULL, *line, *save;
+	struct rec *r = NULL;
+	int n = 0;
+
+	*out = NULL;
+	if (run(&csv, NULL, "nfdump -q -N -R %s -o csv -6", dir))
+		goto out;
+	for (line = strtok_r(csv, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *f[64], *tok, *s2;
+		int nf = 0;
+		struct rec *nr;
+
+		for (tok = strtok_r(line, ",", &s2); tok && nf < 64;
+		     tok = strtok_r(NULL, ",", &s2))
+			f[nf++] = tok;
+		/* ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,... */
+		if (nf < 13 || !strcmp(f[0], "ts"))
+			continue;
+		nr = realloc(r, (n + 1) * sizeof(*r));
+		if (!nr)
+			break;
+		r = nr;
+		memset(&r[n], 0, sizeof(r[n]));
+		snprintf(r[n].src, sizeof(r[n].src), "%s", f[3]);
+		snprintf(r[n].dst, sizeof(r[n].dst), "%s", f[4]);
+		r[n].sport = atoi(f[5]);
+		if (strchr(f[6], '.'))
+			r[n].dport = atoi(f[6]) << 8 | atoi(strchr(f[6], '.') + 1);
+		else
+			r[n].dport = atoi(f[6]);
+		r[n].proto = proto_number(f[7]);
+		r[n].packets = strtoull(f[11], NULL, 10);
+		r[n].bytes = strtoull(f[12], NULL, 10);
+		n++;
+	}
+out:
+	free(csv);
+	*out = r;
+	return n;
+}
+
+int rec_cmp(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+	int c;
+
+	if ((c = strcmp(x->src, y->src)) || (c = strcmp(x->dst, y->dst)))
+		return c;
+	if (x->proto != y->proto)
+		return x->proto - y->proto;
+	if (x->sport != y->sport)
+		return x->sport - y->sport;
+	if (x->dport != y->dport)
+		return x->dport - y->dport;
+	if (x->packets != y->packets)
+		return x->packets < y->packets ? -1 : 1;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? -1 : 1;
+	return 0;
+}
+
+static void subtest_nfdump(void)
+{
+	char dir[] = "/tmp/flowbpf-nfcapd-XXXXXX", out[128], nfdir[128];
+	struct rec *jr = NULL, *nr = NULL;
+	struct test_net n;
+	pid_t col = -1, cap = -1;
+	int port, njr, nnr, i, sport = 0;
+
+	if (!have_tool("nfcapd") || !have_tool("nfdump")) {
+		test__skip("nfcapd/nfdump not installed (Debian package nfdump)");
+		return;
+	}
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
+	snprintf(nfdir, sizeof(nfdir), "%s/nf", dir);
+	mkdir(nfdir, 0700);
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		goto out;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+		       "attach"))
+		goto out;
+	port = free_udp_port();
+	cap = spawn("exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600 >%s/nfcapd.log 2>&1",
+		    port, nfdir, dir);
+	usleep(300000);
+	/* A small MTU, so the export takes several messages. */
+	col = spawn("exec %s collect %s --interval 100ms --idle 400ms --active 500ms --tcp-end 200ms -o %s --ipfix 127.0.0.1:%d --mtu 600 --template-refresh 1s",
+		    flowbpf_bin(), n.host_if, out, port);
+	ASSERT_OK(run(NULL, NULL, "ping -c 4 -i 0.2 -W 2 %s", n.peer_ip), "ping");
+	ASSERT_OK(tcp_send(&n, 300000, 10, 100, &sport), "tcp transfer");
+	ASSERT_OK(udp_burst(n.peer_ip, 20), "udp flows");
+	usleep(800000);
+	ASSERT_EQ(stop(col, 5000), 0, "collector exits");
+	col = -1;
+	usleep(200000);
+	ASSERT_EQ(stop(cap, 5000), 0, "nfcapd exits");
+	cap = -1;
+
+	/* nfcapd checks every message's sequence number against the count
+	 * of records before it. */
+	ASSERT_OK(run(NULL, NULL, "grep -q 'Sequence Errors: 0,' %s/nfcapd.log", dir),
+		  "nfcapd saw no sequence error");
+	njr = read_records(out, &jr);
+	nnr = nfdump_read(nfdir, &nr);
+	ASSERT_GE(njr, 20 + 4, "JSON records");
+	ASSERT_EQ(nnr, njr, "nfdump reads as many flows as JSON records");
+	if (nnr == njr && njr > 0) {
+		qsort(jr, njr, sizeof(*jr), rec_cmp);
+		qsort(nr, nnr, sizeof(*nr), rec_cmp);
+		for (i = 0; i < njr; i++) {
+			char name[160];
+
+			snprintf(name, sizeof(name), "record %s -> %s proto %d %d/%d: %llu pkts %llu bytes",
+				 jr[i].src, jr[i].dst, jr[i].proto, jr[i].sport,
+				 jr[i].dport, (unsigned long long)jr[i].packets,
+				 (unsigned long long)jr[i].bytes);
+			ASSERT_EQ(rec_cmp(&jr[i], &nr[i]), 0, name);
+		}
+	}
+out:
+	if (col > 0)
+		stop(col, 2000);
+	if (cap > 0)
+		stop(cap, 2000);
+	free(jr);
+	free(nr);
+	net_cleanup(&n);
+	run(NULL, NULL, "rm -rf %s", dir);
+}
+
+void test_collect(void)
+{
+	if (test__start_subtest("ipfix_layout"))
+		subtest_ipfix_layout();
+	if (test__start_subtest("ipfix_split"))
+		subtest_ipfix_split();
+	if (test__start_subtest("json_fields"))
+		subtest_json_fields();
+	if (test__start_subtest("json_rotate"))
+		subtest_json_rotate();
+	if (test__start_subtest("sweeps"))
+		subtest_sweeps();
+	if (test__start_subtest("evicted"))
+		subtest_evicted();
+	if (test__start_subtest("nfdump"))
+		subtest_nfdump();
+}

@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * --pending hold: packets of an undecided flow wait in the daemon and are
+ * re-injected (or discarded) once it decides.  Connections start without
+ * a retransmitted SYN; held packets arrive exactly once and in order, in
+ * both directions; per-flow and QUEUED limits hold; without a daemon the
+ * default applies.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <jansson.h>
+#include "daemon.h"
+#include "netns.h"
+#include "test.h"
+
+#define PORT_OK 5401
+#define PORT_DENY 5402
+#define UDP_PORT 5403
+#define NSEQ 50
+
+struct hd {
+	char policy[64], sock[64];
+	int pid;
+};
+
+static int hd_start(struct hd *d, const char *ifname, const char *policy)
+{
+	json_t *reply;
+	FILE *f;
+	int i;
+
+	snprintf(d->policy, sizeof(d->policy), "/tmp/flowbpf-%d-hold.conf",
+		 getpid());
+	snprintf(d->sock, sizeof(d->sock), "/tmp/flowbpf-%d-hold.sock",
+		 getpid());
+	f = fopen(d->policy, "w");
+	if (!f)
+		return -1;
+	fputs(policy, f);
+	fclose(f);
+	d->pid = fork();
+	if (!d->pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (!env_verbose)
+			dup2(null, 2);
+		execl(flowbpf_bin(), "flowbpf", "daemon", "-c", d->policy,
+		      "--socket", d->sock, ifname, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 300; i++) {
+		if (!ctl_request(d->sock, "stats", &reply)) {
+			json_decref(reply);
+			return 0;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void hd_stop(struct hd *d)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGCONT);
+		kill(d->pid, SIGTERM);
+		waitpid(d->pid, NULL, 0);
+	}
+	d->pid = -1;
+	unlink(d->policy);
+	unlink(d->sock);
+}
+
+static __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* Listens on both ports for 3 s; exit code: accepted on OK + 16 * DENY. */
+static int tcp_listener(void *arg)
+{
+	const char *ip = arg;
+	int ports[2] = { PORT_OK, PORT_DENY }, fds[2], n[2] = {}, i, one = 1;
+	__u64 end = now_ms() + 3000;
+
+	for (i = 0; i < 2; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons(ports[i]) };
+
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		inet_pton(AF_INET, ip, &a.sin_addr);
+		setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fds[i], (void *)&a, sizeof(a)) || listen(fds[i], 16))
+			return 255;
+	}
+	while (now_ms() < end) {
+		struct pollfd p[2] = { { .fd = fds[0], .events = POLLIN },
+				       { .fd = fds[1], .events = POLLIN } };
+
+		if (poll(p, 2, 100) <= 0)
+			continue;
+		for (i = 0; i < 2; i++) {
+			if (p[i].revents & POLLIN) {
+				int c = accept(fds[i], NULL, NULL);
+
+				if (c >= 0) {
+					n[i]++;
+					close(c);
+				}
+			}
+		}
+	}
+	return n[0] + 16 * n[1];
+}
+
+/* Connects; on success returns the time taken (ms) and the socket's
+ * retransmissions; -1 on failure. */
+static int timed_connect(const char *ip, int port, int timeout_ms,
+			 unsigned int *retrans)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct tcp_info ti = {};
+	socklen_t tl = sizeof(ti), l = sizeof(int);
+	struct pollfd p;
+	__u64 t0 = now_ms();
+	int fd, err = -1, ms = -1;
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (connect(fd, (void *)&a, sizeof(a)) && errno != EINPROGRESS)
+		goto out;
+	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&p, 1, timeout_ms) != 1)
+		goto out;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
+	if (err)
+		goto out;
+	ms = now_ms() - t0;
+	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+	*retrans = ti.tcpi_total_retrans;
+out:
+	close(fd);
+	return ms;
+}
+
+static void subtest_tcp(void)
+{
+	struct test_net n;
+	struct hd d = { .pid = -1 };
+	unsigned int retrans = 99;
+	char policy[256];
+	int srv = -1, ms, st;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	snprintf(policy, sizeof(policy),
+		 "default allow;\nrule deny dir out proto tcp dport %d;\n",
+		 PORT_DENY);
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
+			   flowbpf_bin(), n.host_if),
+		       "attach (enforce holds by default)") ||
+	    !ASSERT_OK(hd_start(&d, n.host_if, policy), "daemon"))
+		goto out;
+	srv = ns_fork(n.ns, tcp_listener, n.peer_ip, false);
+	usleep(200000);
+	ms = timed_connect(n.peer_ip, PORT_OK, 3000, &retrans);
+	ASSERT_GE(ms, 0, "allowed port connects");
+	/* A dropped SYN would be resent after 1 s. */
+	ASSERT_LE(ms, 500, "without waiting for a retransmit");
+	ASSERT_EQ(retrans, 0, "no retransmitted SYN");
+	ASSERT_EQ(timed_connect(n.peer_ip, PORT_DENY, 1500, &retrans), -1,
+		  "denied port does not connect");
+	st = ns_wait(srv, 5000);
+	srv = -1;
+	ASSERT_EQ(st & 15, 1, "one connection accepted on the allowed port");
+	ASSERT_EQ(st >> 4, 0, "none reached the denied port's socket");
+out:
+	if (srv > 0)
+		ns_wait(srv, 5000);
+	hd_stop(&d);
+	net_cleanup(&n);
+}
+
+struct seq {
+	const char *bind_ip, *to_ip;
+	int count;
+	int ready[2];
+};
+
+/* Receives datagrams for 2 s; 0 iff exactly count arrived, in order. */
+static int seq_receiver(void *arg)
+{
+	struct seq *s = arg;
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(UDP_PORT) };
+	struct timeval tv = { .tv_usec = 200000 };
+	__u64 end;
+	int fd, next = 0, got = 0, bad = 0;
+	__u32 v;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	inet_pton(AF_INET, s->bind_ip, &a.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (bind(fd, (void *)&a, sizeof(a)))
+		return 2;
+	if (write(s->ready[1], "x", 1) != 1)
+		return 2;
+	end = now_ms() + 2000;
+	while (now_ms() < end) {
+		if (recv(fd, &v, sizeof(v), 0) != sizeof(v))
+			continue;
+		got++;
+		bad += v != (__u32)next;
+		next = v + 1;
+	}
+	close(fd);
+	return got == s->count && !bad ? 0 : got == s->count ? 3 : 4;
+}
+
+/* Sends count numbered datagrams back to back: one new flow. */
+static int seq_sender(void *arg)
+{
+	struct seq *s = arg;
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(UDP_PORT) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	__u32 i;
+
+	inet_pton(AF_INET, s->to_ip, &a.sin_addr);
+	for (i = 0; i < (__u32)s->count; i++)
+		if (sendto(fd, &i, sizeof(i), 0, (void *)&a, sizeof(a)) < 0)
+			return 1;
+	close(fd);
+	return 0;
+}
+
+static int wait_ready(struct seq *s)
+{
+	char c;
+	int ok;
+
+	close(s->ready[1]);
+	ok = read(s->ready[0], &c, 1) == 1;
+	close(s->ready[0]);
+	return ok ? 0 : -1;
+}
+
+/* In order, exactly once, egress (tc) or ingress (XDP, re-injected with
+ * live frames). */
+static void order(bool ingress)
+{
+	struct flowbpf_stats st;
+	struct test_net n;
+	struct hd d = { .pid = -1 };
+	struct seq s = { .count = NSEQ };
+	json_t *ds = NULL, *held;
+	int rcv = -1;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce --pending hold",
+			   flowbpf_bin(), n.host_if),
+		       "attach") ||
+	    !ASSERT_OK(hd_start(&d, n.host_if, "default allow;\n"), "daemon"))
+		goto out;
+	/* Neighbours first, so the burst is not queued on ARP instead. */
+	run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip);
+	s.bind_ip = ingress ? n.host_ip : n.peer_ip;
+	s.to_ip = s.bind_ip;
+	if (pipe(s.ready))
+		goto out;
+	/* The receiver runs where the datagrams go; the sender elsewhere. */
+	if (ingress) {
+		rcv = fork();
+		if (!rcv)
+			_exit(seq_receiver(&s));
+		if (!ASSERT_OK(wait_ready(&s), "receiver"))
+			goto out;
+		ASSERT_OK(ns_fork(n.ns, seq_sender, &s, true), "send");
+	} else {
+		rcv = ns_fork(n.ns, seq_receiver, &s, false);
+		if (!ASSERT_OK(wait_ready(&s), "receiver"))
+			goto out;
+		ASSERT_OK(seq_sender(&s), "send");
+	}
+	ASSERT_EQ(ns_wait(rcv, 5000), 0, "all arrived, once, in order");
+	rcv = -1;
+	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats")) {
+		ASSERT_GE(st.c[FLOWBPF_STAT_QUEUED_HELD], 1, "some were held");
+		ASSERT_EQ(st.c[FLOWBPF_STAT_HOLD_LIMIT] +
+				  st.c[FLOWBPF_STAT_HOLD_FAILED],
+			  0, "none dropped");
+		ctl_request(d.sock, "stats", &ds);
+		held = json_object_get(ds, "held");
+		ASSERT_EQ(json_integer_value(json_object_get(held, "released")),
+			  st.c[FLOWBPF_STAT_QUEUED_HELD],
+			  "the daemon released every held packet");
+		ASSERT_EQ(json_integer_value(json_object_get(held, "reinject_errors")),
+			  0, "no re-injection errors");
+		json_decref(ds);
+	}
+out:
+	if (rcv > 0)
+		ns_wait(rcv, 5000);
+	hd_stop(&d);
+	net_cleanup(&n);
+}
+
+/* A stopped daemon: the per-flow limit caps what is held, and the QUEUED
+ * limit lets a flood of new flows through at once with the default. */
+static void subtest_limits(void)
+{
+	struct flowbpf_stats st;
+	struct test_net n;
+	struct hd d = { .pid = -1 };
+	struct seq s = { .count = 20 };
+	int rcv = -1, i, fd;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL,
+			   "%s attach %s --mode enforce --pending hold --hold-packets 3 --max-queued 20 --timeout 3s",
+			   flowbpf_bin(), n.host_if),
+		       "attach") ||
+	    !ASSERT_OK(hd_start(&d, n.host_if, "default allow;\n"), "daemon"))
+		goto out;
+	run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip);
+	s.bind_ip = s.to_ip = n.peer_ip;
+	if (pipe(s.ready))
+		goto out;
+	rcv = ns_fork(n.ns, seq_receiver, &s, false);
+	if (!ASSERT_OK(wait_ready(&s), "receiver"))
+		goto out;
+
+	/* Frozen, it still counts as alive until the timeout. */
+	kill(d.pid, SIGSTOP);
+	ASSERT_OK(seq_sender(&s), "one flow, 20 packets");
+	/* 100 more flows, a packet each. */
+	for (i = 0; i < 100; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons(UDP_PORT + 1) };
+
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		inet_pton(AF_INET, n.peer_ip, &a.sin_addr);
+		sendto(fd, "x", 1, 0, (void *)&a, sizeof(a));
+		close(fd);
+	}
+	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats while frozen")) {
+		ASSERT_EQ(st.c[FLOWBPF_STAT_HOLD_LIMIT], 17,
+			  "beyond 3 held packets the flow's are dropped");
+		ASSERT_GE(st.c[FLOWBPF_STAT_QUEUE_LIMIT], 75,
+			  "new flows beyond max-queued decided at once");
+	}
+	kill(d.pid, SIGCONT);
+	/* The receiver expects 20; it gets the 3 held ones, in order. */
+	ASSERT_EQ(ns_wait(rcv, 5000), 4, "only the held packets arrive");
+	rcv = -1;
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip),
+		  "nothing wedged");
+out:
+	if (rcv > 0)
+		ns_wait(rcv, 5000);
+	hd_stop(&d);
+	net_cleanup(&n);
+}
+
+/* No daemon: hold degrades to the default at once; a killed one stops
+ * holding once its heartbeat is older than the timeout. */
+static void subtest_no_daemon(void)
+{
+	struct flowbpf_verdict_val v;
+	struct flowbpf_stats st;
+	struct flowbpf_key k;
+	struct test_net n;
+	struct hd d = { .pid = -1 };
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL,
+			   "%s attach %s --mode enforce --pending hold --default pass --timeout 1s",
+			   flowbpf_bin(), n.host_if),
+		       "attach"))
+		goto out;
+	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip),
+		  "no daemon: traffic flows");
+	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats")) {
+		ASSERT_EQ(st.c[FLOWBPF_STAT_QUEUED_HELD], 0, "nothing held");
+		ASSERT_GE(st.c[FLOWBPF_STAT_QUEUED_PASS], 6, "default applied");
+	}
+	usleep(1100000);
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip), "ping");
+	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
+		  8, 0);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
+		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "default verdict");
+		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "after the timeout");
+	}
+
+	if (!ASSERT_OK(hd_start(&d, n.host_if, "default allow;\n"), "daemon"))
+		goto out;
+	kill(d.pid, SIGKILL);
+	waitpid(d.pid, NULL, 0);
+	d.pid = -1;
+	usleep(1100000);
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 1 -p 0102 %s", n.peer_ip),
+		  "killed daemon: default again after the timeout");
+out:
+	hd_stop(&d);
+	net_cleanup(&n);
+}
+
+void test_hold(void)
+{
+	if (test__start_subtest("tcp_connect"))
+		subtest_tcp();
+	if (test__start_subtest("order_egress"))
+		order(false);
+	if (test__start_subtest("order_ingress"))
+		order(true);
+	if (test__start_subtest("limits"))
+		subtest_limits();
+	if (test__start_subtest("no_daemon"))
+		subtest_no_daemon();
+}

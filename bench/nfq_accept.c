@@ -4,10 +4,9 @@
  * of NFQUEUE queue QNUM comes up to this process (its first 128 bytes,
  * enough for the headers a policy looks at) and gets an ACCEPT verdict,
  * one packet and one verdict at a time, as a divert-socket daemon would.
- * Runs until killed.
+ * Runs until killed (SIGTERM's default action ends it).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +15,6 @@
 #include <sys/socket.h>
 #include <linux/netfilter.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = 1;
-}
 
 static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg,
 		     struct nfq_data *nfa, void *data)
@@ -48,8 +40,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: nfq_accept QNUM\n");
 		return 2;
 	}
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
 	h = nfq_open();
 	if (!h) {
 		perror("nfq_open");
@@ -69,7 +59,7 @@ int main(int argc, char **argv)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
 	printf("ready\n");
 	fflush(stdout);
-	while (!stop) {
+	for (;;) {
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n < 0) {
 			if (errno == EINTR || errno == ENOBUFS)

@@ -1,3 +1,282 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * report RESULTS: the results file (see bench.h) as Markdown tables, one
+ * per section: median, min and max over the rounds of every row, then
+ * the targets, each checked on its row's median, with the reason under
+ * every missed one.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include "bench.h"
-int cmd_report(int argc, char **argv) { return 0; }
+
+#define MAXV 64
+
+struct row {
+	char sec[16], name[160], unit[16];
+	double v[MAXV];
+	int n;
+};
+
+struct target {
+	char sec[16], name[160], op[4], text[200], why[1024];
+	double limit;
+};
+
+static struct row rows[512];
+static struct target tgts[64];
+static char notes[64][2][1024];
+static int nrows, ntgts, nnotes;
+
+static const struct {
+	const char *id, *title;
+} sections[] = {
+	{ "pkt", "1. Per-packet cost (BPF_PROG_TEST_RUN)" },
+	{ "tput", "2. Throughput over veth" },
+	{ "decide", "3. Decision latency and 4. flow-setup rate" },
+	{ "sweep", "5. Expiry sweep of 1 000 000 flows" },
+	{ "mem", "6. Memory per flow" },
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const struct row *r)
+{
+	double s[MAXV];
+
+	memcpy(s, r->v, r->n * sizeof(double));
+	qsort(s, r->n, sizeof(double), cmp_double);
+	return r->n % 2 ? s[r->n / 2] : (s[r->n / 2 - 1] + s[r->n / 2]) / 2;
+}
+
+static double vmin(const struct row *r)
+{
+	double m = r->v[0];
+	int i;
+
+	for (i = 1; i < r->n; i++)
+		if (r->v[i] < m)
+			m = r->v[i];
+	return m;
+}
+
+static double vmax(const struct row *r)
+{
+	double m = r->v[0];
+	int i;
+
+	for (i = 1; i < r->n; i++)
+		if (r->v[i] > m)
+			m = r->v[i];
+	return m;
+}
+
+/* Three or four significant digits, no exponent. */
+static const char *num(double v, char *buf)
+{
+	double a = v < 0 ? -v : v;
+
+	sprintf(buf, a >= 1000 ? "%.0f" : a >= 100 ? "%.1f" : a >= 10 ? "%.2f" :
+		     a >= 1 ? "%.3f" : "%.4f", v);
+	return buf;
+}
+
+static struct row *find_row(const char *sec, const char *name)
+{
+	int i;
+
+	for (i = 0; i < nrows; i++)
+		if (!strcmp(rows[i].sec, sec) && !strcmp(rows[i].name, name))
+			return &rows[i];
+	return NULL;
+}
+
+/* Splits line at tabs into at most max fields; returns the count. */
+static int split(char *line, char **f, int max)
+{
+	int n = 0;
+
+	line[strcspn(line, "\n")] = '\0';
+	while (n < max) {
+		f[n++] = line;
+		line = strchr(line, '\t');
+		if (!line)
+			break;
+		*line++ = '\0';
+	}
+	return n;
+}
+
+static void load(const char *path)
+{
+	static char line[4096];
+	char *f[8];
+	FILE *in = fopen(path, "r");
+	int n;
+
+	if (!in)
+		die("cannot open %s", path);
+	while (fgets(line, sizeof(line), in)) {
+		n = split(line, f, 8);
+		if (!strcmp(f[0], "row") && n >= 6) {
+			struct row *r = find_row(f[1], f[2]);
+
+			if (!r) {
+				if (nrows == (int)(sizeof(rows) / sizeof(rows[0])))
+					die("too many rows");
+				r = &rows[nrows++];
+				snprintf(r->sec, sizeof(r->sec), "%s", f[1]);
+				snprintf(r->name, sizeof(r->name), "%s", f[2]);
+				snprintf(r->unit, sizeof(r->unit), "%s", f[5]);
+			}
+			if (r->n < MAXV)
+				r->v[r->n++] = atof(f[4]);
+		} else if (!strcmp(f[0], "target") && n >= 6 &&
+			   ntgts < (int)(sizeof(tgts) / sizeof(tgts[0]))) {
+			struct target *t = &tgts[ntgts++];
+
+			snprintf(t->sec, sizeof(t->sec), "%s", f[1]);
+			snprintf(t->name, sizeof(t->name), "%s", f[2]);
+			snprintf(t->op, sizeof(t->op), "%s", f[3]);
+			t->limit = atof(f[4]);
+			snprintf(t->text, sizeof(t->text), "%s", f[5]);
+			snprintf(t->why, sizeof(t->why), "%s", n > 6 ? f[6] : "");
+		} else if (!strcmp(f[0], "note") && n >= 3 &&
+			   nnotes < (int)(sizeof(notes) / sizeof(notes[0]))) {
+			snprintf(notes[nnotes][0], sizeof(notes[0][0]), "%s", f[1]);
+			snprintf(notes[nnotes][1], sizeof(notes[0][1]), "%s", f[2]);
+			nnotes++;
+		}
+	}
+	fclose(in);
+}
+
+/* 1 met, 0 missed, -1 not measured. */
+static int check(const struct target *t, double *med)
+{
+	struct row *r = find_row(t->sec, t->name);
+
+	if (!r)
+		return -1;
+	*med = median(r);
+	return !strcmp(t->op, "le") ? *med <= t->limit : *med >= t->limit;
+}
+
+/* The NeTAMS table: throughput change against no filtering (TCP). */
+static void netams(void)
+{
+	static const struct {
+		const char *row, *label;
+	} t[] = {
+		{ "tcp: flowbpf monitor, --ingress tc / no program",
+		  "flowbpf, monitor, tc ingress" },
+		{ "tcp: flowbpf enforce (all pass), --ingress tc / no program",
+		  "flowbpf, enforce (all pass), tc ingress" },
+		{ "tcp: flowbpf monitor, XDP / no program",
+		  "flowbpf, monitor, native XDP (veth: GSO off)" },
+		{ "tcp: no-op XDP / no program",
+		  "no-op XDP program (veth: GSO off)" },
+		{ "tcp: NFQUEUE userspace verdict / no program",
+		  "userspace verdict per packet (NFQUEUE)" },
+	};
+	char b1[32], b2[32], b3[32];
+	size_t i;
+	bool any = false;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		any |= find_row("tput", t[i].row) != NULL;
+	if (!any)
+		return;
+	printf("### The NeTAMS table, redone\n\n"
+	       "TCP throughput against no filtering (NeTAMS: kernel module -17.7%%, ipfw divert to a userspace daemon -87.2%%).\n\n"
+	       "| path | change, median | min | max |\n|---|---:|---:|---:|\n");
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct row *r = find_row("tput", t[i].row);
+
+		if (r)
+			printf("| %s | %s%% | %s%% | %s%% |\n", t[i].label,
+			       num((median(r) - 1) * 100, b1),
+			       num((vmin(r) - 1) * 100, b2),
+			       num((vmax(r) - 1) * 100, b3));
+	}
+	printf("\n");
+}
+
+int cmd_report(int argc, char **argv)
+{
+	char b1[32], b2[32], b3[32];
+	size_t s;
+	int i, j;
+
+	if (argc != 2)
+		die("usage: report RESULTS");
+	load(argv[1]);
+	for (s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
+		const char *id = sections[s].id;
+		bool any = false;
+
+		for (i = 0; i < nrows; i++)
+			any |= !strcmp(rows[i].sec, id);
+		for (i = 0; i < nnotes; i++)
+			any |= !strcmp(notes[i][0], id);
+		if (!any)
+			continue;
+		printf("### %s\n\n", sections[s].title);
+		for (i = 0; i < nnotes; i++)
+			if (!strcmp(notes[i][0], id))
+				printf("- %s\n", notes[i][1]);
+		printf("\n| | median | min | max | unit | rounds | target |\n"
+		       "|---|---:|---:|---:|---|---:|---|\n");
+		for (i = 0; i < nrows; i++) {
+			struct row *r = &rows[i];
+			char tg[64] = "";
+
+			if (strcmp(r->sec, id))
+				continue;
+			for (j = 0; j < ntgts; j++) {
+				double med;
+				int ok;
+
+				if (strcmp(tgts[j].sec, id) ||
+				    strcmp(tgts[j].name, r->name))
+					continue;
+				ok = check(&tgts[j], &med);
+				snprintf(tg, sizeof(tg), "%s %s: %s",
+					 !strcmp(tgts[j].op, "le") ? "≤" : "≥",
+					 num(tgts[j].limit, b1),
+					 ok ? "met" : "**missed**");
+			}
+			printf("| %s | %s | %s | %s | %s | %d | %s |\n", r->name,
+			       num(median(r), b1), num(vmin(r), b2),
+			       num(vmax(r), b3), r->unit, r->n, tg);
+		}
+		printf("\n");
+	}
+
+	netams();
+	printf("### Targets\n\n| part | target | median | result |\n|---|---|---:|---|\n");
+	for (j = 0; j < ntgts; j++) {
+		double med = 0;
+		int ok = check(&tgts[j], &med);
+
+		printf("| %s | %s | %s | %s |\n", tgts[j].sec, tgts[j].text,
+		       ok < 0 ? "-" : num(med, b1),
+		       ok < 0 ? "not measured" : ok ? "met" : "**missed**");
+	}
+	printf("\n");
+	for (j = 0; j < ntgts; j++) {
+		double med = 0;
+
+		if (check(&tgts[j], &med) == 0 && tgts[j].why[0] &&
+		    (j == 0 || strcmp(tgts[j].why, tgts[j - 1].why) ||
+		     check(&tgts[j - 1], &med) != 0))
+			printf("- Missed: %s. Why: %s.\n", tgts[j].text,
+			       tgts[j].why);
+	}
+	return 0;
+}

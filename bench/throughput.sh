@@ -34,11 +34,14 @@ qnum=4711
 table=fbbench$$
 tmp=$(mktemp -d /tmp/fbbench.XXXXXX)
 pids=()
+ipt_rule=0
 
 cleanup() {
 	set +e
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	nft delete table inet "$table" 2>/dev/null
+	((ipt_rule)) && iptables-legacy -D INPUT -i "$hif" -s "$pip" -j NFQUEUE \
+		--queue-num "$qnum"
 	[[ -e /sys/fs/bpf/flowbpf/$hif ]] && $FB detach "$hif" >/dev/null
 	if [[ -e /sys/class/net/$hif ]]; then
 		$B detach-noop "$hif" xdp 2>/dev/null
@@ -109,7 +112,9 @@ variant_on() {
 		nfq_pid=$!
 		pids+=("$nfq_pid")
 		wait_ready "$tmp/nfq.out"
-		nft -f - <<EOF
+		# nftables' queue statement where the kernel has it; else the
+		# xtables NFQUEUE target (same nfnetlink_queue path behind).
+		if ! nft -f - 2>/dev/null <<EOF; then
 table inet $table {
 	chain input {
 		type filter hook input priority 0; policy accept;
@@ -117,6 +122,11 @@ table inet $table {
 	}
 }
 EOF
+			nft delete table inet "$table" 2>/dev/null || true
+			iptables-legacy -I INPUT -i "$hif" -s "$pip" -j NFQUEUE \
+				--queue-num "$qnum"
+			ipt_rule=1
+		fi
 		;;
 	esac
 }
@@ -127,7 +137,13 @@ variant_off() {
 	tc-noop) $B detach-noop "$hif" tc ;;
 	xdp-* | tc-*) $FB detach "$hif" >/dev/null ;;
 	nfqueue)
-		nft delete table inet "$table"
+		if ((ipt_rule)); then
+			iptables-legacy -D INPUT -i "$hif" -s "$pip" -j NFQUEUE \
+				--queue-num "$qnum"
+			ipt_rule=0
+		else
+			nft delete table inet "$table"
+		fi
 		kill "$nfq_pid"
 		wait "$nfq_pid" 2>/dev/null || true
 		pids=("${pids[@]/$nfq_pid/}") ;;
@@ -157,7 +173,7 @@ udp_mpps() {
 	wait_ready "$tmp/sink.out"
 	rx0=$(cat "/sys/class/net/$hif/statistics/rx_packets")
 	ip netns exec "$ns" timeout -s INT "$secs" trafgen --dev "$pif" \
-		--conf "$tmp/udp.cfg" --cpus 1 -A >/dev/null 2>&1 || true
+		--conf "$tmp/udp.cfg" --cpus 1 --no-sock-mem >/dev/null 2>&1 || true
 	rx1=$(cat "/sys/class/net/$hif/statistics/rx_packets")
 	wait "$sink"
 	awk -v rx=$((rx1 - rx0)) -v s="$secs" \
@@ -165,6 +181,7 @@ udp_mpps() {
 }
 
 variants=(none xdp-noop xdp-monitor xdp-enforce tc-noop tc-monitor tc-enforce nfqueue)
+[[ -n ${BENCH_VARIANTS:-} ]] && read -ra variants <<<"$BENCH_VARIANTS"
 declare -A label=(
 	[none]="no program"
 	[xdp-noop]="no-op XDP"
@@ -201,7 +218,8 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 	ratio() { # NAME A B (of tcp/udp arrays): A / B
 		local m=$1 a=$2 b=$3 x y
-		if [[ $m == tcp ]]; then x=${tcp[$a]} y=${tcp[$b]}; else x=${udp[$a]} y=${udp[$b]}; fi
+		if [[ $m == tcp ]]; then x=${tcp[$a]:-} y=${tcp[$b]:-}; else x=${udp[$a]:-} y=${udp[$b]:-}; fi
+		[[ -n $x && -n $y ]] || return 0
 		row "$m: ${label[$a]} / ${label[$b]}" "$r" \
 			"$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.4f\n", y > 0 ? x / y : 0 }')" "x"
 	}

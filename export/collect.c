@@ -65,6 +65,7 @@ struct collector {
 	struct flowbpf_flow *vals;
 	size_t cap;
 	bool batch, lookup_delete;
+	bool truncated; /* the last scan did not fit the buffers */
 	__u32 gen;
 	__u64 prev_t0, t0;
 	__s64 wall_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC for this sweep */
@@ -279,6 +280,7 @@ static int scan_per_key(struct collector *c, size_t *n)
 	void *pk = NULL;
 	size_t i = 0;
 
+	c->truncated = false;
 	while (i < c->cap &&
 	       !bpf_map_get_next_key(c->flows_fd, pk, &c->keys[i])) {
 		prev = c->keys[i];
@@ -287,6 +289,7 @@ static int scan_per_key(struct collector *c, size_t *n)
 		if (!bpf_map_lookup_elem(c->flows_fd, &c->keys[i], &c->vals[i]))
 			i++;
 	}
+	c->truncated = i == c->cap;
 	*n = i;
 	return 0;
 }
@@ -327,7 +330,8 @@ static int scan(struct collector *c, size_t *n)
 		in = out;
 		first = false;
 	}
-	if (got == c->cap)
+	c->truncated = got == c->cap;
+	if (c->truncated)
 		pr_warn("%s: flow map holds more entries than expected; the rest waits for the next sweep\n",
 			c->ifname);
 	*n = got;
@@ -358,26 +362,39 @@ static int remove_entry(struct collector *c, const struct flowbpf_key *k,
 	return 0;
 }
 
-static void remove_and_report(struct collector *c, struct fstate *s,
-			      int reason)
-{
-	struct flowbpf_flow f;
+/* An entry to remove, and what removing it returned. */
+struct removal {
+	struct flowbpf_key key;
+	int reason;
 	int err;
+	struct flowbpf_flow f;
+};
 
-	err = remove_entry(c, &s->key, &f);
-	if (err == -ENOENT) {
+/* Removes the entries of rm, one system call each. */
+static void remove_all(struct collector *c, struct removal *rm, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		rm[i].err = remove_entry(c, &rm[i].key, &rm[i].f);
+}
+
+static void report_removal(struct collector *c, struct fstate *s,
+			   struct removal *rm)
+{
+	if (rm->err == -ENOENT) {
 		evicted(c, s);
-	} else if (err) {
+	} else if (rm->err) {
 		pr_warn("%s: cannot remove a flow: %s\n", c->ifname,
-			strerror(-err));
+			strerror(-rm->err));
 		return;
 	} else {
 		/* Evicted and created again since the scan: two flows. */
-		if (f.first_ns != s->first_ns) {
+		if (rm->f.first_ns != s->first_ns) {
 			evicted(c, s);
-			restart(s, &f);
+			restart(s, &rm->f);
 		}
-		emit(c, s, &f, reason);
+		emit(c, s, &rm->f, rm->reason);
 		c->acct.flows_accounted++;
 		if (c->res)
 			c->res->removed++;
@@ -405,11 +422,6 @@ static void publish(struct collector *c)
 		pr_debug("%s: cannot publish accounting state: %s\n",
 			 c->ifname, strerror(errno));
 }
-
-struct removal {
-	struct flowbpf_key key;
-	int reason;
-};
 
 int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 {
@@ -478,19 +490,22 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 		c->live += s->live;
 
 		idle = now > f->last_ns ? now - f->last_ns : 0;
+		/* A TCP flow that closed ends as such even if a late sweep
+		 * finds it idle too. */
 		if (final)
 			rm[nrm++] = (struct removal){ *k, ACCT_SHUTDOWN };
-		else if (idle >= c->o.idle_ns)
-			rm[nrm++] = (struct removal){ *k, ACCT_IDLE };
 		else if ((f->tcp_flags & (TCPF_FIN | TCPF_RST)) &&
 			 idle >= c->o.end_ns)
 			rm[nrm++] = (struct removal){ *k, ACCT_END };
+		else if (idle >= c->o.idle_ns)
+			rm[nrm++] = (struct removal){ *k, ACCT_IDLE };
 		else if (s->start_ns && s->start_ns <= now &&
 			 now - s->start_ns >= c->o.active_ns)
 			emit(c, s, f, ACCT_ACTIVE);
 	}
-	/* Entries not in this scan were evicted (or removed by others). */
-	for (i = 0; i < c->t.cap;) {
+	/* Entries not in this scan were evicted (or removed by others);
+	 * a scan cut short proves nothing about the entries it missed. */
+	for (i = 0; i < c->t.cap && !c->truncated;) {
 		struct fstate *s = &c->t.slots[i];
 
 		if (s->gen && s->gen != c->gen) {
@@ -501,11 +516,12 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 		i++;
 	}
 	t_scan = mono_now_ns();
+	remove_all(c, rm, nrm);
 	for (i = 0; i < nrm; i++) {
 		struct fstate *s = ft_find(&c->t, &rm[i].key);
 
 		if (s)
-			remove_and_report(c, s, rm[i].reason);
+			report_removal(c, s, &rm[i]);
 	}
 	res->remove_ns = mono_now_ns() - t_scan;
 	/*
@@ -515,7 +531,7 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 	 */
 	evicted_now = (__s64)created - (__s64)c->acct.flows_accounted -
 		      (__s64)c->live;
-	if (evicted_now > (__s64)c->acct.flows_evicted) {
+	if (!c->truncated && evicted_now > (__s64)c->acct.flows_evicted) {
 		if (c->acct.sweeps)
 			pr_warn("%s: %llu more flows evicted from the full flow map (%lld in all); raise --flows on attach or shorten the timeouts\n",
 				c->ifname,

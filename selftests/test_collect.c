@@ -395,6 +395,25 @@ static void subtest_json_rotate(void)
 	lines += count_lines(path, &packets);
 	ASSERT_EQ(lines, 40, "every record in exactly one file");
 	ASSERT_EQ(packets, want, "packets survive rotation");
+
+	/* By age: the first flush after it rotates a file that has records. */
+	snprintf(path, sizeof(path), "%s/aged.jsonl", dir);
+	jo = (struct jsonl_opts){ .path = path, .rotate_ns = 1, .gzip = false };
+	s = jsonl_sink_new(&jo);
+	if (!ASSERT_OK_PTR(s, "sink"))
+		goto out;
+	s->flush(s);
+	test_record_v4(&r, 0);
+	s->write(s, &r);
+	s->flush(s);
+	s->close(s);
+	snprintf(pat, sizeof(pat), "%s/aged.jsonl.*Z", dir);
+	if (ASSERT_OK(glob(pat, 0, NULL, &g), "rotated by age, uncompressed")) {
+		ASSERT_EQ(g.gl_pathc, 1, "one rotation (an empty file is kept)");
+		packets = 0;
+		ASSERT_EQ(count_lines(g.gl_pathv[0], &packets), 1, "its record");
+		globfree(&g);
+	}
 out:
 	run(NULL, NULL, "rm -rf %s", dir);
 }
@@ -932,6 +951,58 @@ out:
 	run(NULL, NULL, "rm -rf %s", dir);
 }
 
+static void subtest_cli(void)
+{
+	char *out = NULL, *err = NULL;
+	struct test_net n;
+	pid_t col = -1;
+	int rc;
+
+	rc = run(NULL, &err, "%s collect", flowbpf_bin());
+	ASSERT_EQ(rc, 2, "no interface is a usage error");
+	free(err), err = NULL;
+	rc = run(NULL, &err, "%s collect lo --idle soon", flowbpf_bin());
+	ASSERT_EQ(rc, 2, "bad --idle");
+	ASSERT_HAS(err, "--idle", "names the option");
+	free(err), err = NULL;
+	rc = run(NULL, &err, "%s collect lo --rotate-size 1M", flowbpf_bin());
+	ASSERT_EQ(rc, 2, "rotation without a file");
+	free(err), err = NULL;
+	rc = run(&out, NULL, "%s collect --help", flowbpf_bin());
+	ASSERT_EQ(rc, 0, "--help");
+	ASSERT_HAS(out, "--ipfix", "help lists the options");
+	free(out), out = NULL;
+	rc = run(NULL, &err, "%s collect fbtnoattach0", flowbpf_bin());
+	ASSERT_EQ(rc, 1, "interface not attached");
+	ASSERT_HAS(err, "not attached", "says so");
+	free(err), err = NULL;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+		       "attach"))
+		goto out;
+	rc = run(NULL, &err, "%s collect %s --ipfix nowhere", flowbpf_bin(),
+		 n.host_if);
+	ASSERT_EQ(rc, 1, "collector address without a port");
+	ASSERT_HAS(err, "HOST:PORT", "says what it wants");
+	free(err), err = NULL;
+	col = spawn("exec %s collect %s -o /dev/null", flowbpf_bin(), n.host_if);
+	usleep(300000);
+	rc = run(NULL, &err, "%s collect %s -o /dev/null", flowbpf_bin(),
+		 n.host_if);
+	ASSERT_EQ(rc, 1, "a second collector on the interface");
+	ASSERT_HAS(err, "another collector is running (pid", "names the first");
+	ASSERT_EQ(stop(col, 5000), 0, "the first exits 0");
+	col = -1;
+out:
+	if (col > 0)
+		stop(col, 2000);
+	free(out);
+	free(err);
+	net_cleanup(&n);
+}
+
 void test_collect(void)
 {
 	if (test__start_subtest("ipfix_layout"))
@@ -942,6 +1013,8 @@ void test_collect(void)
 		subtest_json_fields();
 	if (test__start_subtest("json_rotate"))
 		subtest_json_rotate();
+	if (test__start_subtest("cli"))
+		subtest_cli();
 	if (test__start_subtest("sweeps"))
 		subtest_sweeps();
 	if (test__start_subtest("evicted"))

@@ -532,12 +532,11 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 	evicted_now = (__s64)created - (__s64)c->acct.flows_accounted -
 		      (__s64)c->live;
 	if (!c->truncated && evicted_now > (__s64)c->acct.flows_evicted) {
-		if (c->acct.sweeps)
-			pr_warn("%s: %llu more flows evicted from the full flow map (%lld in all); raise --flows on attach or shorten the timeouts\n",
-				c->ifname,
-				(unsigned long long)(evicted_now -
-						     c->acct.flows_evicted),
-				(long long)evicted_now);
+		pr_warn("%s: %llu more flows evicted from the full flow map (%lld in all); raise --flows on attach or shorten the timeouts\n",
+			c->ifname,
+			(unsigned long long)(evicted_now -
+					     c->acct.flows_evicted),
+			(long long)evicted_now);
 		c->acct.flows_evicted = evicted_now;
 	}
 	c->acct.flows_created = created;
@@ -645,14 +644,18 @@ struct collector *collector_open(const char *ifname,
 	/* One collector per interface: two would report every flow twice. */
 	snprintf(dir, sizeof(dir), "%s/%s", FLOWBPF_PIN_ROOT, ifname);
 	lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB)) {
+	if (lock_fd < 0) {
+		err_set("%s: cannot open %s: %s", ifname, dir, strerror(errno));
+		flowbpf_close(&h);
+		return NULL;
+	}
+	if (flock(lock_fd, LOCK_EX | LOCK_NB)) {
 		struct flowbpf_acct a = {};
 
 		acct_read(ifname, &a);
 		err_set("%s: another collector is running (pid %llu)", ifname,
 			(unsigned long long)a.collector_pid);
-		if (lock_fd >= 0)
-			close(lock_fd);
+		close(lock_fd);
 		flowbpf_close(&h);
 		return NULL;
 	}

@@ -500,15 +500,12 @@ static int prog_id_of(const char *ifname, const char *name, __u32 *id)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	char path[256];
 	int fd, err;
 
 	*id = 0;
-	if (pin_path(path, sizeof(path), ifname, name))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
+	fd = flowbpf_pin_get(ifname, name);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = bpf_obj_get_info_by_fd(fd, &info, &len);
 	if (!err)
 		*id = info.id;
@@ -520,15 +517,12 @@ static int link_id_of(const char *ifname, __u32 *id)
 {
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
-	char path[256];
 	int fd, err;
 
 	*id = 0;
-	if (pin_path(path, sizeof(path), ifname, FLOWBPF_PIN_LINK_XDP))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
+	fd = flowbpf_pin_get(ifname, FLOWBPF_PIN_LINK_XDP);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = bpf_obj_get_info_by_fd(fd, &info, &len);
 	if (!err)
 		*id = info.id;

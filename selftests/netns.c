@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <bpf/bpf.h>
+#include "daemon.h"
 #include "netns.h"
 #include "loader.h"
 #include "test.h"
@@ -279,4 +280,84 @@ void key_icmp4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir,
 	       const char *src, const char *dst, __u8 type, __u8 code)
 {
 	key4(k, ifindex, dir, 1, src, 0, dst, type << 8 | code);
+}
+
+void test_daemon_policy(struct test_daemon *d, const char *policy)
+{
+	FILE *f = fopen(d->policy, "w");
+
+	if (f) {
+		fputs(policy, f);
+		fclose(f);
+	}
+}
+
+int test_daemon_start(struct test_daemon *d, const char *tag,
+		      const char *ifname, const char *policy)
+{
+	json_t *reply;
+	int i, fd;
+
+	if (!d->policy[0]) {
+		snprintf(d->policy, sizeof(d->policy),
+			 "/tmp/flowbpf-%d-%s.conf", getpid(), tag);
+		snprintf(d->sock, sizeof(d->sock), "/tmp/flowbpf-%d-%s.sock",
+			 getpid(), tag);
+		snprintf(d->log, sizeof(d->log), "/tmp/flowbpf-%d-%s.log",
+			 getpid(), tag);
+	}
+	if (policy)
+		test_daemon_policy(d, policy);
+	fflush(stdout);
+	fflush(stderr);
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (!d->pid) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(flowbpf_bin(), "flowbpf", "daemon", "-c", d->policy,
+		      "--socket", d->sock, ifname, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 300; i++) {
+		if (!ctl_request(d->sock, "stats", &reply)) {
+			json_decref(reply);
+			return 0;
+		}
+		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+			d->pid = -1;
+			return -1;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+void test_daemon_kill(struct test_daemon *d, int sig)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGCONT);
+		kill(d->pid, sig);
+		waitpid(d->pid, NULL, 0);
+	}
+	d->pid = -1;
+}
+
+void test_daemon_cleanup(struct test_daemon *d)
+{
+	char *out = NULL;
+
+	test_daemon_kill(d, SIGTERM);
+	if (!d->policy[0])
+		return;
+	if (env_verbose && !run(&out, NULL, "cat %s", d->log))
+		test__log("daemon log:\n%s", out);
+	free(out);
+	unlink(d->policy);
+	unlink(d->sock);
+	unlink(d->log);
 }

@@ -57,4 +57,21 @@ void key4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir, __u8 proto,
 void key_icmp4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir,
 	       const char *src, const char *dst, __u8 type, __u8 code);
 
+/* A "flowbpf daemon" for one interface, on a socket of its own. */
+struct test_daemon {
+	char policy[64], sock[64], log[64];
+	int pid;
+};
+
+/* Writes policy to a file of its own and starts the daemon on ifname;
+ * returns once it answers on its control socket.  0 or -1. */
+int test_daemon_start(struct test_daemon *d, const char *tag,
+		      const char *ifname, const char *policy);
+/* Rewrites the policy file (for reload tests). */
+void test_daemon_policy(struct test_daemon *d, const char *policy);
+/* Sends sig (SIGTERM, SIGKILL) and reaps it. */
+void test_daemon_kill(struct test_daemon *d, int sig);
+/* Stops it and removes its files; with -v, prints its log. */
+void test_daemon_cleanup(struct test_daemon *d);
+
 #endif

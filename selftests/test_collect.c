@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <signal.h>
@@ -572,8 +573,9 @@ static int tcp_sink(void *arg)
 
 /* Sends bytes over TCP, slowly enough to span active timeouts. */
 static int tcp_send(struct test_net *n, long bytes, int chunks,
-		    int gap_ms, int *sport)
+		    int gap_ms, int *sport, struct tcp_info *ti)
 {
+	socklen_t tl = sizeof(*ti);
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_port = htons(5301) }, me;
 	socklen_t ml = sizeof(me);
@@ -598,10 +600,16 @@ static int tcp_send(struct test_net *n, long bytes, int chunks,
 			goto out_fd;
 		usleep(gap_ms * 1000);
 	}
+	/* Half-close and wait for the server's FIN: then tcp_info holds the
+	 * segments of the whole connection (as in test_monitor). */
 	shutdown(fd, SHUT_WR);
 	if (read(fd, &c, 1) == 0)
 		err = ns_wait(pid, 5000);
 	pid = -1;
+	usleep(100000);
+	memset(ti, 0, sizeof(*ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &tl))
+		err = -errno;
 out_fd:
 	close(fd);
 	if (pid > 0)
@@ -621,6 +629,7 @@ static void subtest_sweeps(void)
 	struct rec *r = NULL, sum;
 	int nr, reasons[5] = {}, sport = 0;
 	pid_t col = -1, ping = -1;
+	struct tcp_info ti;
 	json_t *j = NULL, *a;
 
 	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
@@ -638,7 +647,7 @@ static void subtest_sweeps(void)
 	/* A ping that idles out (before the active timeout). */
 	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip), "ping");
 	/* A TCP transfer of ~2 s: active records, then a FIN. */
-	ASSERT_OK(tcp_send(&n, 1 << 20, 20, 100, &sport), "tcp transfer");
+	ASSERT_OK(tcp_send(&n, 1 << 20, 20, 100, &sport, &ti), "tcp transfer");
 	/* Idle and TCP-end timeouts pass; then a ping still running when the
 	 * collector stops: its requests are in the shutdown record or, after
 	 * it, in a new entry, every one of them. */
@@ -672,6 +681,12 @@ static void subtest_sweeps(void)
 	ASSERT_EQ(reasons[0] + reasons[3] + reasons[4], 0, "no other end");
 	ASSERT_EQ(sum.tcp_flags & 0x13, 0x13, "SYN, ACK and FIN seen");
 	ASSERT_GE(sum.bytes, 1 << 20, "bytes of the transfer");
+	/* Across the intervals and the removal, not a segment lost. */
+	ASSERT_EQ(sum.packets, ti.tcpi_segs_out, "records' packets = segs_out");
+	memset(reasons, 0, sizeof(reasons));
+	flow_sum(r, nr, "in", 6, n.peer_ip, n.host_ip, sport, &sum, reasons);
+	ASSERT_EQ(sum.packets, ti.tcpi_segs_in, "records' packets = segs_in");
+	ASSERT_EQ(reasons[2], 1, "the reverse flow ends by FIN too");
 	/* The map is empty after the flush, and stats say nothing was lost. */
 	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(), n.host_if),
 		      "stats")) {
@@ -887,6 +902,7 @@ static void subtest_nfdump(void)
 	struct test_net n;
 	pid_t col = -1, cap = -1;
 	int port, njr, nnr, i, sport = 0;
+	struct tcp_info ti;
 
 	if (!have_tool("nfcapd") || !have_tool("nfdump")) {
 		test__skip("nfcapd/nfdump not installed (Debian package nfdump)");
@@ -910,7 +926,7 @@ static void subtest_nfdump(void)
 	col = spawn("exec %s collect %s --interval 100ms --idle 400ms --active 500ms --tcp-end 200ms -o %s --ipfix 127.0.0.1:%d --mtu 600 --template-refresh 1s",
 		    flowbpf_bin(), n.host_if, out, port);
 	ASSERT_OK(run(NULL, NULL, "ping -c 4 -i 0.2 -W 2 %s", n.peer_ip), "ping");
-	ASSERT_OK(tcp_send(&n, 300000, 10, 100, &sport), "tcp transfer");
+	ASSERT_OK(tcp_send(&n, 300000, 10, 100, &sport, &ti), "tcp transfer");
 	ASSERT_OK(udp_burst(n.peer_ip, 20), "udp flows");
 	usleep(800000);
 	ASSERT_EQ(stop(col, 5000), 0, "collector exits");
@@ -947,6 +963,68 @@ out:
 		stop(cap, 2000);
 	free(jr);
 	free(nr);
+	net_cleanup(&n);
+	run(NULL, NULL, "rm -rf %s", dir);
+}
+
+/*
+ * Packets that arrive just as their flow goes idle: bursts of datagrams
+ * separated by pauses around the idle timeout, sweeps every 10 ms, so the
+ * entry is removed and created again over and over, sometimes while
+ * packets arrive.  Every datagram must be in exactly one record.
+ */
+static void subtest_race(void)
+{
+	char dir[] = "/tmp/flowbpf-race-XXXXXX", out[128];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int i, j, fd = -1, nr, reasons[5] = {}, sent = 0;
+	char payload[72] = { 0 };
+	struct rec *r = NULL, sum;
+	struct test_net n;
+	pid_t col = -1;
+
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		goto out;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+		       "attach"))
+		goto out;
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip), "arp");
+	col = spawn("exec %s collect %s --interval 10ms --idle 100ms -o %s",
+		    flowbpf_bin(), n.host_if, out);
+	usleep(200000);
+	/* Not connected: the port unreachable replies must not fail sends. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	inet_pton(AF_INET, n.peer_ip, &a.sin_addr);
+	srand(getpid());
+	for (i = 0; i < 25; i++) {
+		for (j = 0; j < 20; j++) {
+			if (sendto(fd, payload, sizeof(payload), 0, (void *)&a,
+				   sizeof(a)) == sizeof(payload))
+				sent++;
+			usleep(500);
+		}
+		/* 80..130 ms: some sweeps find the flow idle, some do not. */
+		usleep(80000 + rand() % 50000);
+	}
+	usleep(50000);
+	ASSERT_EQ(stop(col, 5000), 0, "collector exits");
+	col = -1;
+	nr = read_records(out, &r);
+	flow_sum(r, nr, "out", 17, n.host_ip, n.peer_ip, 9, &sum, reasons);
+	ASSERT_EQ(sent, 500, "datagrams sent");
+	ASSERT_EQ(sum.packets, sent, "every datagram in a record");
+	ASSERT_EQ(sum.bytes, sent * (sizeof(payload) + 28), "and its bytes");
+	ASSERT_GE(reasons[0], 5, "the flow went idle and came back");
+	test__log("  %d idle records, %d at shutdown\n", reasons[0], reasons[3]);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (col > 0)
+		stop(col, 2000);
+	free(r);
 	net_cleanup(&n);
 	run(NULL, NULL, "rm -rf %s", dir);
 }
@@ -1017,6 +1095,8 @@ void test_collect(void)
 		subtest_cli();
 	if (test__start_subtest("sweeps"))
 		subtest_sweeps();
+	if (test__start_subtest("race"))
+		subtest_race();
 	if (test__start_subtest("evicted"))
 		subtest_evicted();
 	if (test__start_subtest("nfdump"))

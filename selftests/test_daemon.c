@@ -20,87 +20,6 @@
 #define PORT_OK 5301
 #define PORT_DENY 5302
 
-struct dmn {
-	char policy[64], sock[64], log[64];
-	int pid;
-};
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
-/* Starts "flowbpf daemon" for ifname and waits for its control socket. */
-static int daemon_start(struct dmn *d, const char *ifname)
-{
-	json_t *reply;
-	int i, fd;
-
-	d->pid = fork();
-	if (d->pid < 0)
-		return -1;
-	if (!d->pid) {
-		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0) {
-			dup2(fd, 2);
-			dup2(fd, 1);
-		}
-		execl(flowbpf_bin(), "flowbpf", "daemon", "-c", d->policy,
-		      "--socket", d->sock, ifname, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 300; i++) {
-		if (!ctl_request(d->sock, "stats", &reply)) {
-			json_decref(reply);
-			return 0;
-		}
-		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
-			d->pid = -1;
-			return -1;
-		}
-		usleep(10000);
-	}
-	return -1;
-}
-
-static void daemon_stop(struct dmn *d, int sig)
-{
-	if (d->pid > 0) {
-		kill(d->pid, sig);
-		waitpid(d->pid, NULL, 0);
-	}
-	d->pid = -1;
-}
-
-static void dmn_init(struct dmn *d, const char *tag)
-{
-	snprintf(d->policy, sizeof(d->policy), "/tmp/flowbpf-%d-%s.conf",
-		 getpid(), tag);
-	snprintf(d->sock, sizeof(d->sock), "/tmp/flowbpf-%d-%s.sock",
-		 getpid(), tag);
-	snprintf(d->log, sizeof(d->log), "/tmp/flowbpf-%d-%s.log", getpid(),
-		 tag);
-	d->pid = -1;
-}
-
-static void dmn_cleanup(struct dmn *d)
-{
-	char *out = NULL;
-
-	daemon_stop(d, SIGTERM);
-	if (env_verbose && !run(&out, NULL, "cat %s", d->log))
-		test__log("daemon log:\n%s", out);
-	free(out);
-	unlink(d->policy);
-	unlink(d->sock);
-	unlink(d->log);
-}
-
 /* Keeps listening sockets open on both ports in the test namespace. */
 static int listener(void *arg)
 {
@@ -149,7 +68,7 @@ out:
 	return err;
 }
 
-static json_t *daemon_stats(struct dmn *d)
+static json_t *daemon_stats(struct test_daemon *d)
 {
 	json_t *reply = NULL;
 
@@ -164,11 +83,10 @@ static void policy_connect(bool enforce)
 	struct flowbpf_stats st;
 	struct flowbpf_key k;
 	struct test_net n;
-	struct dmn d;
+	struct test_daemon d = { .pid = -1 };
 	json_t *s;
 	int srv = -1;
 
-	dmn_init(&d, enforce ? "enf" : "mon");
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
 	snprintf(text, sizeof(text),
@@ -176,7 +94,6 @@ static void policy_connect(bool enforce)
 		 "default allow;\n"
 		 "rule \"no-%d\" deny dir out proto tcp from me dport %d;\n",
 		 n.host_ip, PORT_DENY, PORT_DENY);
-	write_file(d.policy, text);
 	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode %s --pending drop",
 			   flowbpf_bin(), n.host_if,
 			   enforce ? "enforce" : "monitor"),
@@ -184,7 +101,7 @@ static void policy_connect(bool enforce)
 		goto out;
 	srv = ns_fork(n.ns, listener, n.peer_ip, false);
 	usleep(200000);
-	if (!ASSERT_OK(daemon_start(&d, n.host_if), "daemon"))
+	if (!ASSERT_OK(test_daemon_start(&d, "pc", n.host_if, text), "daemon"))
 		goto out;
 
 	/* The SYN waits for the verdict (pending drop), then is resent. */
@@ -236,7 +153,7 @@ static void policy_connect(bool enforce)
 	ASSERT_HAS(out, "\"daemon\":{\"pid\":", "stats shows the daemon");
 	free(out);
 out:
-	dmn_cleanup(&d);
+	test_daemon_cleanup(&d);
 	if (srv > 0) {
 		kill(srv, SIGKILL);
 		ns_wait(srv, 1000);
@@ -264,17 +181,15 @@ static void subtest_reload(void)
 	struct flowbpf_verdict_val v;
 	struct flowbpf_key k;
 	struct test_net n;
-	struct dmn d;
+	struct test_daemon d = { .pid = -1 };
 	int rc;
 
-	dmn_init(&d, "rel");
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	write_file(d.policy, "default allow;\n");
 	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce", flowbpf_bin(),
 			   n.host_if),
 		       "attach") ||
-	    !ASSERT_OK(daemon_start(&d, n.host_if), "daemon"))
+	    !ASSERT_OK(test_daemon_start(&d, "rel", n.host_if, "default allow;\n"), "daemon"))
 		goto out;
 	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip),
 		  "ping allowed");
@@ -286,7 +201,7 @@ static void subtest_reload(void)
 	}
 
 	/* A broken file: the reload fails, the old policy keeps running. */
-	write_file(d.policy, "default allow;\nrule deny proto icmpp;\n");
+	test_daemon_policy(&d, "default allow;\nrule deny proto icmpp;\n");
 	rc = run(NULL, &err, "%s --socket %s reload", flowbpf_bin(), d.sock);
 	ASSERT_EQ(rc, 1, "broken reload fails");
 	ASSERT_HAS(err, ":2:17: unknown protocol 'icmpp'", "names line and column");
@@ -298,7 +213,7 @@ static void subtest_reload(void)
 	snprintf(text, sizeof(text),
 		 "default allow;\nrule \"no-echo-replies\" deny dir in proto icmp from %s icmp-type 0;\n",
 		 n.peer_ip);
-	write_file(d.policy, text);
+	test_daemon_policy(&d, text);
 	ASSERT_OK(run(NULL, NULL, "%s --socket %s reload", flowbpf_bin(), d.sock),
 		  "reload");
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
@@ -308,12 +223,12 @@ static void subtest_reload(void)
 	ASSERT_NEQ(ping_ok(n.peer_ip), 0, "ping blocked after reload");
 
 	/* SIGHUP does the same as "flowbpf reload". */
-	write_file(d.policy, "default allow;\n");
+	test_daemon_policy(&d, "default allow;\n");
 	kill(d.pid, SIGHUP);
 	usleep(300000);
 	ASSERT_OK(ping_ok(n.peer_ip), "ping allowed again after SIGHUP");
 out:
-	dmn_cleanup(&d);
+	test_daemon_cleanup(&d);
 	net_cleanup(&n);
 }
 
@@ -346,21 +261,19 @@ static void subtest_kill9(void)
 	struct flowbpf_verdict_val v;
 	struct flowbpf_key k;
 	struct test_net n;
-	struct dmn d;
+	struct test_daemon d = { .pid = -1 };
 	char text[256];
 	int ping = -1;
 
-	dmn_init(&d, "k9");
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
 	snprintf(text, sizeof(text),
 		 "default allow;\nrule deny dir out proto udp dport 6000;\n");
-	write_file(d.policy, text);
 	if (!ASSERT_OK(run(NULL, NULL,
 			   "%s attach %s --mode enforce --pending drop --default pass --timeout 1s",
 			   flowbpf_bin(), n.host_if),
 		       "attach") ||
-	    !ASSERT_OK(daemon_start(&d, n.host_if), "daemon"))
+	    !ASSERT_OK(test_daemon_start(&d, "k9", n.host_if, text), "daemon"))
 		goto out;
 	ASSERT_OK(ping_some(n.peer_ip), "ping before");
 	/* Traffic goes on while the daemon dies. */
@@ -374,7 +287,7 @@ static void subtest_kill9(void)
 		_exit(127);
 	}
 	usleep(300000);
-	daemon_stop(&d, SIGKILL);
+	test_daemon_kill(&d, SIGKILL);
 	ASSERT_OK(ping_ok(n.peer_ip), "decided flow keeps passing");
 
 	/* New flows with no daemon: one the policy would deny, one it
@@ -401,7 +314,7 @@ static void subtest_kill9(void)
 	ping = -1;
 
 	/* The stale socket of the killed daemon must not stop a new one. */
-	if (!ASSERT_OK(daemon_start(&d, n.host_if), "restart"))
+	if (!ASSERT_OK(test_daemon_start(&d, "k9", n.host_if, NULL), "restart"))
 		goto out;
 	{
 		char *out = NULL;
@@ -417,7 +330,7 @@ static void subtest_kill9(void)
 out:
 	if (ping > 0)
 		ns_wait(ping, 100);
-	dmn_cleanup(&d);
+	test_daemon_cleanup(&d);
 	net_cleanup(&n);
 }
 
@@ -428,18 +341,16 @@ static void subtest_flood(void)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7000) };
 	struct flowbpf_stats st;
 	struct test_net n;
-	struct dmn d;
+	struct test_daemon d = { .pid = -1 };
 	int i, sent = 0;
 
-	dmn_init(&d, "fl");
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	write_file(d.policy, "default allow;\n");
 	if (!ASSERT_OK(run(NULL, NULL,
 			   "%s attach %s --mode enforce --pending drop --max-queued 50 --timeout 5s",
 			   flowbpf_bin(), n.host_if),
 		       "attach") ||
-	    !ASSERT_OK(daemon_start(&d, n.host_if), "daemon"))
+	    !ASSERT_OK(test_daemon_start(&d, "fl", n.host_if, "default allow;\n"), "daemon"))
 		goto out;
 	ASSERT_OK(ping_some(n.peer_ip), "ARP and ping first");
 	inet_pton(AF_INET, n.peer_ip, &a.sin_addr);
@@ -459,7 +370,7 @@ static void subtest_flood(void)
 	}
 	ASSERT_OK(ping_some(n.peer_ip), "nothing wedged");
 out:
-	dmn_cleanup(&d);
+	test_daemon_cleanup(&d);
 	net_cleanup(&n);
 }
 

@@ -26,58 +26,6 @@
 #define UDP_PORT 5403
 #define NSEQ 50
 
-struct hd {
-	char policy[64], sock[64];
-	int pid;
-};
-
-static int hd_start(struct hd *d, const char *ifname, const char *policy)
-{
-	json_t *reply;
-	FILE *f;
-	int i;
-
-	snprintf(d->policy, sizeof(d->policy), "/tmp/flowbpf-%d-hold.conf",
-		 getpid());
-	snprintf(d->sock, sizeof(d->sock), "/tmp/flowbpf-%d-hold.sock",
-		 getpid());
-	f = fopen(d->policy, "w");
-	if (!f)
-		return -1;
-	fputs(policy, f);
-	fclose(f);
-	d->pid = fork();
-	if (!d->pid) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (!env_verbose)
-			dup2(null, 2);
-		execl(flowbpf_bin(), "flowbpf", "daemon", "-c", d->policy,
-		      "--socket", d->sock, ifname, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 300; i++) {
-		if (!ctl_request(d->sock, "stats", &reply)) {
-			json_decref(reply);
-			return 0;
-		}
-		usleep(10000);
-	}
-	return -1;
-}
-
-static void hd_stop(struct hd *d)
-{
-	if (d->pid > 0) {
-		kill(d->pid, SIGCONT);
-		kill(d->pid, SIGTERM);
-		waitpid(d->pid, NULL, 0);
-	}
-	d->pid = -1;
-	unlink(d->policy);
-	unlink(d->sock);
-}
-
 static __u64 now_ms(void)
 {
 	struct timespec ts;
@@ -156,7 +104,7 @@ out:
 static void subtest_tcp(void)
 {
 	struct test_net n;
-	struct hd d = { .pid = -1 };
+	struct test_daemon d = { .pid = -1 };
 	unsigned int retrans = 99;
 	char policy[256];
 	int srv = -1, ms, st;
@@ -169,7 +117,7 @@ static void subtest_tcp(void)
 	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
 			   flowbpf_bin(), n.host_if),
 		       "attach (enforce holds by default)") ||
-	    !ASSERT_OK(hd_start(&d, n.host_if, policy), "daemon"))
+	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, policy), "daemon"))
 		goto out;
 	srv = ns_fork(n.ns, tcp_listener, n.peer_ip, false);
 	usleep(200000);
@@ -187,7 +135,7 @@ static void subtest_tcp(void)
 out:
 	if (srv > 0)
 		ns_wait(srv, 5000);
-	hd_stop(&d);
+	test_daemon_cleanup(&d);
 	net_cleanup(&n);
 }
 
@@ -261,7 +209,7 @@ static void order(bool ingress)
 {
 	struct flowbpf_stats st;
 	struct test_net n;
-	struct hd d = { .pid = -1 };
+	struct test_daemon d = { .pid = -1 };
 	struct seq s = { .count = NSEQ };
 	json_t *ds = NULL, *held;
 	int rcv = -1;
@@ -271,7 +219,7 @@ static void order(bool ingress)
 	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce --pending hold",
 			   flowbpf_bin(), n.host_if),
 		       "attach") ||
-	    !ASSERT_OK(hd_start(&d, n.host_if, "default allow;\n"), "daemon"))
+	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, "default allow;\n"), "daemon"))
 		goto out;
 	/* Neighbours first, so the burst is not queued on ARP instead. */
 	run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip);
@@ -312,7 +260,7 @@ static void order(bool ingress)
 out:
 	if (rcv > 0)
 		ns_wait(rcv, 5000);
-	hd_stop(&d);
+	test_daemon_cleanup(&d);
 	net_cleanup(&n);
 }
 
@@ -322,7 +270,7 @@ static void subtest_limits(void)
 {
 	struct flowbpf_stats st;
 	struct test_net n;
-	struct hd d = { .pid = -1 };
+	struct test_daemon d = { .pid = -1 };
 	struct seq s = { .count = 20 };
 	int rcv = -1, i, fd;
 
@@ -332,7 +280,7 @@ static void subtest_limits(void)
 			   "%s attach %s --mode enforce --pending hold --hold-packets 3 --max-queued 20 --timeout 3s",
 			   flowbpf_bin(), n.host_if),
 		       "attach") ||
-	    !ASSERT_OK(hd_start(&d, n.host_if, "default allow;\n"), "daemon"))
+	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, "default allow;\n"), "daemon"))
 		goto out;
 	run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip);
 	s.bind_ip = s.to_ip = n.peer_ip;
@@ -370,7 +318,7 @@ static void subtest_limits(void)
 out:
 	if (rcv > 0)
 		ns_wait(rcv, 5000);
-	hd_stop(&d);
+	test_daemon_cleanup(&d);
 	net_cleanup(&n);
 }
 
@@ -382,7 +330,7 @@ static void subtest_no_daemon(void)
 	struct flowbpf_stats st;
 	struct flowbpf_key k;
 	struct test_net n;
-	struct hd d = { .pid = -1 };
+	struct test_daemon d = { .pid = -1 };
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
@@ -406,16 +354,14 @@ static void subtest_no_daemon(void)
 		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "after the timeout");
 	}
 
-	if (!ASSERT_OK(hd_start(&d, n.host_if, "default allow;\n"), "daemon"))
+	if (!ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, "default allow;\n"), "daemon"))
 		goto out;
-	kill(d.pid, SIGKILL);
-	waitpid(d.pid, NULL, 0);
-	d.pid = -1;
+	test_daemon_kill(&d, SIGKILL);
 	usleep(1100000);
 	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 1 -p 0102 %s", n.peer_ip),
 		  "killed daemon: default again after the timeout");
 out:
-	hd_stop(&d);
+	test_daemon_cleanup(&d);
 	net_cleanup(&n);
 }
 

@@ -973,7 +973,7 @@ out:
  * entry is removed and created again over and over, sometimes while
  * packets arrive.  Every datagram must be in exactly one record.
  */
-static void subtest_race(void)
+static void subtest_race(const char *extra)
 {
 	char dir[] = "/tmp/flowbpf-race-XXXXXX", out[128];
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
@@ -992,8 +992,8 @@ static void subtest_race(void)
 		       "attach"))
 		goto out;
 	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip), "arp");
-	col = spawn("exec %s collect %s --interval 10ms --idle 100ms -o %s",
-		    flowbpf_bin(), n.host_if, out);
+	col = spawn("exec %s collect %s --interval 10ms --idle 100ms -o %s %s",
+		    flowbpf_bin(), n.host_if, out, extra);
 	usleep(200000);
 	/* Not connected: the port unreachable replies must not fail sends. */
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -1096,7 +1096,11 @@ void test_collect(void)
 	if (test__start_subtest("sweeps"))
 		subtest_sweeps();
 	if (test__start_subtest("race"))
-		subtest_race();
+		subtest_race("");
+	/* The same through the per-element fallback of kernels without
+	 * batch operations. */
+	if (test__start_subtest("race_no_batch"))
+		subtest_race("--no-batch");
 	if (test__start_subtest("evicted"))
 		subtest_evicted();
 	if (test__start_subtest("nfdump"))

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "cli.h"
 #include "collect.h"
 #include "flowfmt.h"
@@ -52,6 +53,7 @@ int cmd_collect(int argc, char **argv)
 	struct sweep_result res;
 	struct acct_sink *s;
 	bool domain_set = false;
+	char pin_dir[128];
 	sigset_t sigs;
 	int opt, sig, ret = EXIT_FAIL;
 
@@ -163,6 +165,8 @@ int cmd_collect(int argc, char **argv)
 		}
 		collector_add_sink(c, s);
 	}
+	snprintf(pin_dir, sizeof(pin_dir), "%s/%s", FLOWBPF_PIN_ROOT,
+		 argv[optind]);
 	pr_info("%s: collecting every %.3gs (idle %.3gs, active %.3gs, tcp-end %.3gs)\n",
 		argv[optind], interval / 1e9, co.idle_ns / 1e9,
 		co.active_ns / 1e9, co.end_ns / 1e9);
@@ -184,6 +188,13 @@ int cmd_collect(int argc, char **argv)
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		/* Detached: the maps live on through our fds, nothing new
+		 * comes; report what they hold and stop. */
+		if (access(pin_dir, F_OK)) {
+			pr_warn("%s: detached; reporting the last flows and stopping\n",
+				argv[optind]);
+			break;
+		}
 	}
 	collector_sweep(c, true, &res);
 	pr_info("%s: stopped; %llu records in all, %llu flows evicted\n",

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #define PCAP_DONT_INCLUDE_PCAP_BPF_H
 #include <pcap/pcap.h>
 #include "netns.h"
@@ -200,22 +201,32 @@ static const struct rec *find(const struct rec *r, int n, const struct rec *k)
 /* One capture through softflowd into the nfcapd on port. */
 static int softflowd_run(const char *pcap, int port, const char *ctl)
 {
+	int i, status;
 	pid_t pid;
-	int i, err;
 
 	pid = spawn("exec softflowd -r %s -n 127.0.0.1:%d -v 10 -d -c %s",
 		    pcap, port, ctl);
+	if (pid <= 0)
+		return -1;
 	for (i = 0; i < 100 && access(ctl, F_OK); i++)
 		usleep(20000);
-	/* Debian's 1.1.0 reads the file only once its control socket is
-	 * poked; shutdown then expires and exports every flow. */
-	err = run(NULL, NULL, "softflowctl -c %s statistics", ctl);
-	usleep(100000);
-	err = err ?: run(NULL, NULL, "softflowctl -c %s shutdown", ctl);
-	if (ns_wait(pid, 10000))
-		err = -1;
+	/*
+	 * Debian's 1.1.0 starts reading the file only once something arrives
+	 * on its control socket; at the end of the file it expires every
+	 * flow, exports them and exits.  Poke until it has.
+	 */
+	for (i = 0; i < 50; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			unlink(ctl);
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		run(NULL, NULL, "softflowctl -c %s statistics", ctl);
+		usleep(100000);
+	}
+	run(NULL, NULL, "softflowctl -c %s shutdown", ctl);
+	ns_wait(pid, 5000);
 	unlink(ctl);
-	return err;
+	return -ETIMEDOUT;
 }
 
 void test_collect_replay(void)

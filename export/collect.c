@@ -427,7 +427,7 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 {
 	struct sweep_result dummy;
 	struct removal *rm = NULL;
-	size_t n = 0, nrm = 0, i;
+	size_t n = 0, nrm = 0, seen = 0, i;
 	__u64 created, t_scan, now;
 	__s64 evicted_now;
 	int err;
@@ -485,6 +485,7 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 		if (!s->start_ns && f->packets > s->rep_packets)
 			s->start_ns = pending_start(c, f->packets - s->rep_packets,
 						    f->last_ns);
+		seen += s->gen != c->gen;
 		track(s, f, c->gen);
 		s->live = f->first_ns <= c->t0;
 		c->live += s->live;
@@ -504,8 +505,9 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 			emit(c, s, f, ACCT_ACTIVE);
 	}
 	/* Entries not in this scan were evicted (or removed by others);
-	 * a scan cut short proves nothing about the entries it missed. */
-	for (i = 0; i < c->t.cap && !c->truncated;) {
+	 * a scan cut short proves nothing about the entries it missed.  When
+	 * the scan saw every tracked entry, there is nothing to look for. */
+	for (i = 0; i < c->t.cap && !c->truncated && seen < c->t.n;) {
 		struct fstate *s = &c->t.slots[i];
 
 		if (s->gen && s->gen != c->gen) {

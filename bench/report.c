@@ -269,12 +269,21 @@ int cmd_report(int argc, char **argv)
 		       ok < 0 ? "not measured" : ok ? "met" : "**missed**");
 	}
 	printf("\n");
+	/* Each reason once, after the first target it explains. */
 	for (j = 0; j < ntgts; j++) {
 		double med = 0;
+		bool told = false;
+		int k;
 
-		if (check(&tgts[j], &med) == 0 && tgts[j].why[0] &&
-		    (j == 0 || strcmp(tgts[j].why, tgts[j - 1].why) ||
-		     check(&tgts[j - 1], &med) != 0))
+		if (check(&tgts[j], &med) != 0 || !tgts[j].why[0])
+			continue;
+		for (k = 0; k < j; k++)
+			told |= check(&tgts[k], &med) == 0 &&
+				!strcmp(tgts[k].why, tgts[j].why);
+		if (told)
+			printf("- Missed: %s (same reason as above).\n",
+			       tgts[j].text);
+		else
 			printf("- Missed: %s. Why: %s.\n", tgts[j].text,
 			       tgts[j].why);
 	}

@@ -221,7 +221,7 @@ for ((r = 1; r <= rounds; r++)); do
 		if [[ $m == tcp ]]; then x=${tcp[$a]:-} y=${tcp[$b]:-}; else x=${udp[$a]:-} y=${udp[$b]:-}; fi
 		[[ -n $x && -n $y ]] || return 0
 		row "$m: ${label[$a]} / ${label[$b]}" "$r" \
-			"$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.4f\n", y > 0 ? x / y : 0 }')" "x"
+			"$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.4f\n", (y > 0 ? x / y : 0) }')" "x"
 	}
 	for m in tcp udp; do
 		ratio $m xdp-monitor xdp-noop

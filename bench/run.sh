@@ -30,7 +30,15 @@ make -s -j"$(nproc)" bench-bins
 B=./.output/bench/bench
 res=.output/bench/results.tsv
 # BENCH_PARTS="" only rewrites the document from the last results.
-[[ -n $parts ]] && rm -f "$res"
+# The commit measured is the one at the start of the run.
+if [[ -n $parts ]]; then
+	rm -f "$res"
+	commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if ! git diff --quiet HEAD -- bpf maps 2>/dev/null; then
+		commit="$commit, with uncommitted changes in bpf/ or maps/"
+	fi
+	echo "$commit" >.output/bench/commit
+fi
 # xdp-filter's default policy (allow) loads xdpfilt_alw_<features>.o.
 xf=$(dpkg -L libxdp1 2>/dev/null | grep '/xdpfilt_alw_all\.o$' | head -n 1 || true)
 last_cpu=$(($(nproc) - 1))
@@ -46,10 +54,7 @@ for part in $parts; do
 	esac
 done
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! git diff --quiet HEAD -- bpf maps 2>/dev/null; then
-	commit="$commit, with uncommitted changes in bpf/ or maps/"
-fi
+commit=$(cat .output/bench/commit 2>/dev/null || echo unknown)
 table=$($B report "$res")
 {
 	sed -e '/^@RESULTS@$/,$d' bench/benchmarks.md.in

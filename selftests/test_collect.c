@@ -627,7 +627,7 @@ static void subtest_sweeps(void)
 	struct flowbpf_key k;
 	struct test_net n;
 	struct rec *r = NULL, sum;
-	int nr, reasons[5] = {}, sport = 0;
+	int nr, reasons[5] = {}, sport = 0, i;
 	pid_t col = -1, ping = -1;
 	struct tcp_info ti;
 	json_t *j = NULL, *a;
@@ -652,14 +652,20 @@ static void subtest_sweeps(void)
 	 * collector stops: its requests are in the shutdown record or, after
 	 * it, in a new entry, every one of them. */
 	usleep(1200000);
+	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
+		  8, 0);
 	ping = spawn("exec ping -c 40 -i 0.05 -W 2 %s", n.peer_ip);
-	usleep(500000);
+	/* Stop while it runs: once a few requests are in a new entry. */
+	for (i = 0; i < 500; i++) {
+		if (!pinned_flow(n.host_if, &k, &f, NULL) && f.packets >= 3)
+			break;
+		usleep(10000);
+	}
+	ASSERT_LE(i, 499, "second ping under way");
 	ASSERT_EQ(stop(col, 5000), 0, "collector exits 0 on SIGTERM");
 	col = -1;
 	ASSERT_EQ(ns_wait(ping, 10000), 0, "ping");
 	ping = -1;
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
-		  8, 0);
 	if (pinned_flow(n.host_if, &k, &f, NULL))
 		memset(&f, 0, sizeof(f));
 	nr = read_records(out, &r);

@@ -60,7 +60,7 @@ $(OUTPUT)/selftests/runner: $(TEST_OBJS) $(COMMON_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -lpcap -o $@
 
 test: all
-	./selftests/run.sh
+	./$(OUTPUT)/selftests/runner
 
 # The selftests in a VM on Debian's stock kernel (docs/testing.md);
 # KERNEL=/path/to/vmlinuz boots another, VMTEST_ARGS go to the runner.

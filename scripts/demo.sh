@@ -43,7 +43,7 @@ EOP
 
 set -x
 cat "$policy"
-$fb attach $host --mode enforce --pending pass
+$fb attach $host --mode enforce
 $fb daemon -c "$policy" --socket $sock $host &
 dpid=$!
 sleep 0.5

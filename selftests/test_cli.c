@@ -236,7 +236,7 @@ static void subtest_json_and_detach(void)
 
 	/* Every command answers --help. */
 	ASSERT_OK(run(NULL, NULL,
-		      "for c in attach detach status flows stats verdict; do %s $c --help | grep -q Usage || exit 1; done",
+		      "for c in attach detach status flows stats verdict daemon reload policy collect; do %s $c --help | grep -q Usage || exit 1; done",
 		      flowbpf_bin()),
 		  "--help");
 

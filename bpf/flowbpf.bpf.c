@@ -32,8 +32,7 @@ const volatile struct flowbpf_config cfg = {
 
 enum { ACT_PASS, ACT_DROP };
 
-static __always_inline void stat_add(struct flowbpf_stats *st, int idx,
-				     __u64 n)
+static __always_inline void stat_add(struct flowbpf_stats *st, int idx, __u64 n)
 {
 	if (st && idx >= 0 && idx < FLOWBPF_STAT_MAX)
 		st->c[idx] += n;
@@ -68,8 +67,8 @@ static __always_inline int send_event(void *ctx, bool xdp,
 
 		barrier_var(n);
 		n = (n & (FLOWBPF_EVENT_DATA - 1)) + 1;
-		if (xdp ? bpf_xdp_load_bytes(ctx, 0, e->data, n) :
-			  bpf_skb_load_bytes(ctx, 0, e->data, n))
+		if (xdp ? bpf_xdp_load_bytes(ctx, 0, e->data, n)
+			: bpf_skb_load_bytes(ctx, 0, e->data, n))
 			cap = 0;
 	}
 	e->hdr.cap_len = cap;
@@ -114,8 +113,8 @@ static __always_inline int hold_packet(void *ctx, bool xdp,
 	 * len is within 1..FLOWBPF_HOLD_MAX, which clang's fused compare
 	 * above does not. */
 	len = ((len - 1) & (FLOWBPF_HOLD_MAX - 1)) + 1;
-	if (xdp ? bpf_xdp_load_bytes(ctx, 0, h->data, len) :
-		  bpf_skb_load_bytes(ctx, 0, h->data, len))
+	if (xdp ? bpf_xdp_load_bytes(ctx, 0, h->data, len)
+		: bpf_skb_load_bytes(ctx, 0, h->data, len))
 		return FLOWBPF_STAT_HOLD_FAILED;
 	h->hdr.type = FLOWBPF_EV_HELD;
 	h->hdr.ifindex = k->ifindex;
@@ -170,13 +169,10 @@ static __always_inline bool queue_admit(__u64 now)
  * Accounts the packet to its flow and returns the verdict that applies to
  * it.  The first packet of a flow records it as QUEUED and sends an event.
  */
-static __always_inline __u32 flow_verdict(void *ctx, bool xdp,
-					  struct flowbpf_stats *st,
-					  struct flowbpf_key *k,
-					  struct pkt_meta *m, __u32 segs,
-					  __u32 frame_len, __u32 linear,
-					  __u64 bytes, __u64 now,
-					  bool *draining)
+static __always_inline __u32 flow_verdict(
+	void *ctx, bool xdp, struct flowbpf_stats *st, struct flowbpf_key *k,
+	struct pkt_meta *m, __u32 segs, __u32 frame_len, __u32 linear,
+	__u64 bytes, __u64 now, bool *draining)
 {
 	struct flowbpf_verdict_val *v;
 	struct flowbpf_flow *f;
@@ -226,7 +222,8 @@ static __always_inline __u32 flow_verdict(void *ctx, bool xdp,
 		if (bpf_map_update_elem(&verdicts, k, &nv, BPF_NOEXIST)) {
 			v = bpf_map_lookup_elem(&verdicts, k);
 			if (!v) {
-				stat_add(st, FLOWBPF_STAT_VERDICT_INSERT_FAIL, 1);
+				stat_add(st, FLOWBPF_STAT_VERDICT_INSERT_FAIL,
+					 1);
 				return cfg.dflt;
 			}
 		} else if (!admit) {
@@ -244,9 +241,8 @@ static __always_inline __u32 flow_verdict(void *ctx, bool xdp,
 	if (v->verdict == FLOWBPF_VERDICT_QUEUED &&
 	    now - v->set_ns >= cfg.timeout_ns) {
 		/* Only the CPU that wins the exchange counts and stamps it. */
-		if (__sync_val_compare_and_swap(&v->verdict,
-						FLOWBPF_VERDICT_QUEUED,
-						cfg.dflt) ==
+		if (__sync_val_compare_and_swap(
+			    &v->verdict, FLOWBPF_VERDICT_QUEUED, cfg.dflt) ==
 		    FLOWBPF_VERDICT_QUEUED) {
 			v->source = FLOWBPF_SRC_TIMEOUT;
 			v->set_ns = now;
@@ -363,9 +359,9 @@ int flowbpf_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 
 	return handle(ctx, true, data, data_end, data_end - data, 0,
-		      ctx->ingress_ifindex, FLOWBPF_DIR_INGRESS, 1) == ACT_DROP ?
-		       XDP_DROP :
-		       XDP_PASS;
+		      ctx->ingress_ifindex, FLOWBPF_DIR_INGRESS, 1) == ACT_DROP
+		       ? XDP_DROP
+		       : XDP_PASS;
 }
 
 /*
@@ -373,14 +369,14 @@ int flowbpf_xdp(struct xdp_md *ctx)
  * would otherwise hoist "skb + offset" into a register, which the verifier
  * rejects as a modified context pointer.
  */
-#define SKB_PTR(skb, field)                                              \
-	({                                                               \
-		void *__p;                                               \
-		asm volatile("%0 = *(u32 *)(%1 + %2)"                    \
-			     : "=r"(__p)                                 \
-			     : "r"(skb),                                 \
-			       "i"(__builtin_offsetof(struct __sk_buff, field))); \
-		__p;                                                     \
+#define SKB_PTR(skb, field)                                                  \
+	({                                                                   \
+		void *__p;                                                   \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                        \
+			     : "=r"(__p)                                     \
+			     : "r"(skb), "i"(__builtin_offsetof(             \
+						 struct __sk_buff, field))); \
+		__p;                                                         \
 	})
 
 static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
@@ -388,9 +384,9 @@ static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
 	__u32 len = skb->len, ifindex = skb->ifindex;
 	__u32 segs = skb->gso_segs ?: 1;
 	__u32 want = len < 256 ? len : 256;
-	__u32 hw_vlan = skb->vlan_present ?
-				HW_VLAN_PRESENT | (skb->vlan_tci & 0xffff) :
-				0;
+	__u32 hw_vlan = skb->vlan_present
+				? HW_VLAN_PRESENT | (skb->vlan_tci & 0xffff)
+				: 0;
 	void *data, *data_end;
 
 	/* Headers may sit in paged data; make them readable directly. */
@@ -400,10 +396,9 @@ static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
 	data_end = SKB_PTR(skb, data_end);
 
 	return handle(skb, false, data, data_end, len, hw_vlan, ifindex, dir,
-		      segs) ==
-			       ACT_DROP ?
-		       TC_ACT_SHOT :
-		       TC_ACT_OK;
+		      segs) == ACT_DROP
+		       ? TC_ACT_SHOT
+		       : TC_ACT_OK;
 }
 
 /*

@@ -41,10 +41,10 @@ struct vlan_tag {
 
 /* What the parser learnt beyond the key. */
 struct pkt_meta {
-	__u32 ip_len;   /* IP-layer bytes of this packet */
-	__u32 hdr_len;  /* L3+L4 header bytes, to count GSO segments */
+	__u32 ip_len; /* IP-layer bytes of this packet */
+	__u32 hdr_len; /* L3+L4 header bytes, to count GSO segments */
 	__u8 tcp_flags;
-	__u8 frag;      /* 0, FRAG_FIRST or FRAG_LATER */
+	__u8 frag; /* 0, FRAG_FIRST or FRAG_LATER */
 };
 
 enum { FRAG_NONE = 0, FRAG_FIRST = 1, FRAG_LATER = 2 };
@@ -68,8 +68,8 @@ static __always_inline int is_vlan(__u16 proto)
 static __always_inline int pkt_load(void *ctx, bool xdp, __u32 off, void *buf,
 				    __u32 len)
 {
-	return xdp ? bpf_xdp_load_bytes(ctx, off, buf, len) :
-		     bpf_skb_load_bytes(ctx, off, buf, len);
+	return xdp ? bpf_xdp_load_bytes(ctx, off, buf, len)
+		   : bpf_skb_load_bytes(ctx, off, buf, len);
 }
 
 /* Ports (or ICMP type/code) from the L4 header at off.  Returns 0 or a stat. */
@@ -262,9 +262,8 @@ static __always_inline int parse_ipv6(void *ctx, bool xdp, void *data,
  * packet, otherwise the outcome stat (non-IP or a parse error class).
  */
 static __always_inline int parse_packet(void *ctx, bool xdp, void *data,
-					void *data_end,
-					__u32 frame_len, __u32 hw_vlan,
-					struct flowbpf_key *k,
+					void *data_end, __u32 frame_len,
+					__u32 hw_vlan, struct flowbpf_key *k,
 					struct pkt_meta *m)
 {
 	struct ethhdr *eth = data;

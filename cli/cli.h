@@ -9,7 +9,7 @@
 /* Exit codes scripts can rely on. */
 enum {
 	EXIT_OK = 0,
-	EXIT_FAIL = 1,  /* the command ran and failed */
+	EXIT_FAIL = 1, /* the command ran and failed */
 	EXIT_USAGE = 2, /* bad command line */
 };
 
@@ -24,9 +24,9 @@ extern struct cli_env env;
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *args;    /* one-line argument synopsis */
+	const char *args; /* one-line argument synopsis */
 	const char *summary; /* one line for the command list */
-	const char *help;    /* full --help text (options) */
+	const char *help; /* full --help text (options) */
 };
 
 /*

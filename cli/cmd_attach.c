@@ -7,8 +7,15 @@
 #include "loader.h"
 #include "log.h"
 
-enum { OPT_PENDING = 256, OPT_DEFAULT, OPT_XDP_MODE, OPT_RINGBUF, OPT_MAX_QUEUED,
-       OPT_HOLD_PKTS, OPT_HOLD_BYTES };
+enum {
+	OPT_PENDING = 256,
+	OPT_DEFAULT,
+	OPT_XDP_MODE,
+	OPT_RINGBUF,
+	OPT_MAX_QUEUED,
+	OPT_HOLD_PKTS,
+	OPT_HOLD_BYTES
+};
 enum { OPT_INGRESS = 300 };
 
 static int pass_drop(const char *opt, const char *arg, __u32 *v)
@@ -48,40 +55,45 @@ int cmd_attach(int argc, char **argv)
 			return cli_help();
 		case 'm':
 			if (mode_parse(optarg, &o.mode))
-				return cli_usage_error("--mode must be 'monitor' or 'enforce', not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--mode must be 'monitor' or 'enforce', not '%s'",
+					optarg);
 			break;
 		case 'f':
-			if (count_parse(optarg, &v) || v < 1 ||
-			    v > (1U << 26))
-				return cli_usage_error("--flows must be a number from 1 to %u, not '%s'",
-						       1U << 26, optarg);
+			if (count_parse(optarg, &v) || v < 1 || v > (1U << 26))
+				return cli_usage_error(
+					"--flows must be a number from 1 to %u, not '%s'",
+					1U << 26, optarg);
 			o.flows = v;
 			break;
 		case 't':
 			if (duration_parse(optarg, &o.timeout_ns) ||
 			    o.timeout_ns < 1000000)
-				return cli_usage_error("--timeout must be a duration of at least 1ms, e.g. 2s or 500ms, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--timeout must be a duration of at least 1ms, e.g. 2s or 500ms, not '%s'",
+					optarg);
 			break;
 		case OPT_PENDING:
 			pending_set = true;
 			if (!strcmp(optarg, "hold"))
 				o.pending = FLOWBPF_PENDING_HOLD;
 			else if (verdict_parse(optarg, &o.pending))
-				return cli_usage_error("--pending must be 'pass', 'drop' or 'hold', not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--pending must be 'pass', 'drop' or 'hold', not '%s'",
+					optarg);
 			break;
 		case OPT_HOLD_PKTS:
 			if (count_parse(optarg, &v) || v < 1 || v > 65536)
-				return cli_usage_error("--hold-packets must be a number from 1 to 65536, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--hold-packets must be a number from 1 to 65536, not '%s'",
+					optarg);
 			o.hold_pkts = v;
 			break;
 		case OPT_HOLD_BYTES:
 			if (size_parse(optarg, &v) || v < 1 || v > (1U << 30))
-				return cli_usage_error("--hold-bytes must be a size from 1 to 1G, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--hold-bytes must be a size from 1 to 1G, not '%s'",
+					optarg);
 			o.hold_bytes = v;
 			break;
 		case OPT_DEFAULT:
@@ -94,8 +106,9 @@ int cmd_attach(int argc, char **argv)
 			else if (!strcmp(optarg, "tc"))
 				o.ingress = INGRESS_TC;
 			else
-				return cli_usage_error("--ingress must be 'xdp' or 'tc', not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--ingress must be 'xdp' or 'tc', not '%s'",
+					optarg);
 			break;
 		case OPT_XDP_MODE:
 			xdp_mode_given = true;
@@ -105,20 +118,23 @@ int cmd_attach(int argc, char **argv)
 				 !strcmp(optarg, "skb"))
 				o.xdp_mode = XDPM_GENERIC;
 			else
-				return cli_usage_error("--xdp-mode must be 'native' or 'generic', not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--xdp-mode must be 'native' or 'generic', not '%s'",
+					optarg);
 			break;
 		case OPT_RINGBUF:
 			if (size_parse(optarg, &v) || v < 4096 ||
 			    v > (1U << 30) || (v & (v - 1)))
-				return cli_usage_error("--ringbuf must be a power of two from 4096 to 1G, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--ringbuf must be a power of two from 4096 to 1G, not '%s'",
+					optarg);
 			o.ringbuf = v;
 			break;
 		case OPT_MAX_QUEUED:
 			if (count_parse(optarg, &v) || v > (1U << 30))
-				return cli_usage_error("--max-queued must be a number from 0 (no limit) to %u, not '%s'",
-						       1U << 30, optarg);
+				return cli_usage_error(
+					"--max-queued must be a number from 0 (no limit) to %u, not '%s'",
+					1U << 30, optarg);
 			o.max_queued = v;
 			break;
 		default:
@@ -126,40 +142,40 @@ int cmd_attach(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error(optind >= argc ?
-					       "attach needs an interface" :
-					       "attach takes one interface");
+		return cli_usage_error(optind >= argc
+					       ? "attach needs an interface"
+					       : "attach takes one interface");
 	o.ifname = argv[optind];
 	/* Enforce mode holds new flows' packets for the daemon by default:
 	 * neither leaking the first packets nor losing them. */
 	if (!pending_set && o.mode == FLOWBPF_MODE_ENFORCE)
 		o.pending = FLOWBPF_PENDING_HOLD;
 	if (xdp_mode_given && o.ingress == INGRESS_TC)
-		return cli_usage_error("--xdp-mode applies to --ingress xdp only");
+		return cli_usage_error(
+			"--xdp-mode applies to --ingress xdp only");
 
 	err = flowbpf_attach(&o);
 	if (err)
 		return cli_error(EXIT_FAIL, "%s", err_get());
 	if (env.json)
-		json_out(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
-				   "ifname", o.ifname, "mode", mode_name(o.mode),
-				   "pending", pending_name(o.pending),
-				   "default", verdict_name(o.dflt),
-				   "timeout_ms",
-				   (json_int_t)(o.timeout_ns / 1000000),
-				   "flows_max", (json_int_t)o.flows,
-				   "xdp_mode",
-				   o.ingress == INGRESS_TC ? "none" :
-				   o.xdp_mode == XDPM_GENERIC ? "generic" :
-								"native",
-				   "ingress",
-				   o.ingress == INGRESS_TC ? "tc" : "xdp"));
+		json_out(json_pack(
+			"{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "ifname",
+			o.ifname, "mode", mode_name(o.mode), "pending",
+			pending_name(o.pending), "default",
+			verdict_name(o.dflt), "timeout_ms",
+			(json_int_t)(o.timeout_ns / 1000000), "flows_max",
+			(json_int_t)o.flows, "xdp_mode",
+			o.ingress == INGRESS_TC	     ? "none"
+			: o.xdp_mode == XDPM_GENERIC ? "generic"
+						     : "native",
+			"ingress", o.ingress == INGRESS_TC ? "tc" : "xdp"));
 	else
 		printf("%s: attached, mode %s, %s %s, pins in %s/%s\n",
 		       o.ifname, mode_name(o.mode),
 		       o.ingress == INGRESS_TC ? "ingress" : "xdp",
-		       o.ingress == INGRESS_TC ? "tc" :
-		       o.xdp_mode == XDPM_GENERIC ? "generic" : "native",
+		       o.ingress == INGRESS_TC	    ? "tc"
+		       : o.xdp_mode == XDPM_GENERIC ? "generic"
+						    : "native",
 		       FLOWBPF_PIN_ROOT, o.ifname);
 	return EXIT_OK;
 }
@@ -174,9 +190,9 @@ int cmd_detach(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error(optind >= argc ?
-					       "detach needs an interface" :
-					       "detach takes one interface");
+		return cli_usage_error(optind >= argc
+					       ? "detach needs an interface"
+					       : "detach takes one interface");
 	err = flowbpf_detach(argv[optind]);
 	if (err)
 		return cli_error(EXIT_FAIL, "%s", err_get());

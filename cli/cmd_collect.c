@@ -21,8 +21,9 @@ static int parse_duration_opt(const char *name, const char *arg, __u64 *ns,
 			      bool zero_ok)
 {
 	if (duration_parse(arg, ns) || (!zero_ok && !*ns))
-		return cli_usage_error("%s must be a duration such as 500ms or 15s, not '%s'",
-				       name, arg);
+		return cli_usage_error(
+			"%s must be a duration such as 500ms or 15s, not '%s'",
+			name, arg);
 	return 0;
 }
 
@@ -88,8 +89,9 @@ int cmd_collect(int argc, char **argv)
 		case 'R':
 			if (size_parse(optarg, &jo.rotate_bytes) ||
 			    !jo.rotate_bytes)
-				return cli_usage_error("--rotate-size must be a size such as 100M, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--rotate-size must be a size such as 100M, not '%s'",
+					optarg);
 			break;
 		case 'T':
 			if (parse_duration_opt("--rotate-time", optarg,
@@ -104,8 +106,9 @@ int cmd_collect(int argc, char **argv)
 			break;
 		case 'M':
 			if (count_parse(optarg, &v) || v < 576 || v > 65535)
-				return cli_usage_error("--mtu must be between 576 and 65535, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--mtu must be between 576 and 65535, not '%s'",
+					optarg);
 			xo.mtu = v;
 			break;
 		case 'F':
@@ -115,8 +118,9 @@ int cmd_collect(int argc, char **argv)
 			break;
 		case 'D':
 			if (count_parse(optarg, &v) || v > 0xffffffffULL)
-				return cli_usage_error("--domain must be a 32-bit number, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--domain must be a 32-bit number, not '%s'",
+					optarg);
 			xo.domain = v;
 			domain_set = true;
 			break;
@@ -128,10 +132,11 @@ int cmd_collect(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error(optind >= argc ?
-					       "collect needs an interface" :
-					       "collect takes one interface");
-	if ((jo.rotate_bytes || jo.rotate_ns) && (!jo.path || !strcmp(jo.path, "-")))
+		return cli_usage_error(optind >= argc
+					       ? "collect needs an interface"
+					       : "collect takes one interface");
+	if ((jo.rotate_bytes || jo.rotate_ns) &&
+	    (!jo.path || !strcmp(jo.path, "-")))
 		return cli_usage_error("rotation needs --output FILE");
 	if (!jo.path && !xo.collector)
 		jo.path = "-";
@@ -176,12 +181,13 @@ int cmd_collect(int argc, char **argv)
 		__u64 wait;
 
 		collector_sweep(c, false, &res);
-		pr_debug("%s: sweep of %llu flows: %.3f ms (scan %.3f ms), %llu records, %llu removed, %llu evicted\n",
-			 argv[optind], (unsigned long long)res.scanned,
-			 res.total_ns / 1e6, res.scan_ns / 1e6,
-			 (unsigned long long)res.records,
-			 (unsigned long long)res.removed,
-			 (unsigned long long)res.evicted);
+		pr_debug(
+			"%s: sweep of %llu flows: %.3f ms (scan %.3f ms), %llu records, %llu removed, %llu evicted\n",
+			argv[optind], (unsigned long long)res.scanned,
+			res.total_ns / 1e6, res.scan_ns / 1e6,
+			(unsigned long long)res.records,
+			(unsigned long long)res.removed,
+			(unsigned long long)res.evicted);
 		wait = res.total_ns < interval ? interval - res.total_ns : 0;
 		ts.tv_sec = wait / 1000000000;
 		ts.tv_nsec = wait % 1000000000;
@@ -198,8 +204,7 @@ int cmd_collect(int argc, char **argv)
 	}
 	collector_sweep(c, true, &res);
 	pr_info("%s: stopped; %llu records in all, %llu flows evicted\n",
-		argv[optind],
-		(unsigned long long)collector_acct(c)->records,
+		argv[optind], (unsigned long long)collector_acct(c)->records,
 		(unsigned long long)collector_acct(c)->flows_evicted);
 	ret = EXIT_OK;
 out:
@@ -228,9 +233,10 @@ json_t *accounting_json(const char *ifname, int flows_fd, int stats_fd)
 		      (json_int_t)a.packets, "record_bytes",
 		      (json_int_t)a.bytes);
 	if (o && a.sweeps && running)
-		json_object_set_new(o, "last_sweep_age_ms",
-				    json_integer((mono_now_ns() -
-						  a.last_sweep_ns) / 1000000));
+		json_object_set_new(
+			o, "last_sweep_age_ms",
+			json_integer((mono_now_ns() - a.last_sweep_ns) /
+				     1000000));
 	return o;
 }
 
@@ -245,7 +251,8 @@ void accounting_print(const json_t *acct)
 	}
 	if (json_is_true(json_object_get(acct, "collector_running")))
 		printf("  accounting (collector pid %lld, as of its last sweep):\n",
-		       json_integer_value(json_object_get(acct, "collector_pid")));
+		       json_integer_value(
+			       json_object_get(acct, "collector_pid")));
 	else
 		printf("  accounting (no collector running):\n");
 	json_object_foreach((json_t *)acct, key, v) {

@@ -71,15 +71,16 @@ int cmd_reload(int argc, char **argv)
 				 env.socket, strerror(-err));
 	msg = json_string_value(json_object_get(reply, "error"));
 	if (msg) {
-		ret = cli_error(EXIT_FAIL, "reload failed, the old policy stays: %s",
-				msg);
+		ret = cli_error(EXIT_FAIL,
+				"reload failed, the old policy stays: %s", msg);
 		json_decref(reply);
 		return ret;
 	}
 	if (env.json)
 		json_out(reply);
 	else {
-		printf("%s\n", json_string_value(json_object_get(reply, "message")));
+		printf("%s\n",
+		       json_string_value(json_object_get(reply, "message")));
 		json_decref(reply);
 	}
 	return EXIT_OK;
@@ -97,12 +98,11 @@ static int policy_check(const char *file)
 	for (i = 0; i < p->nunits; i++)
 		prefixes += p->units[i].prefixes;
 	if (env.json)
-		json_out(json_pack("{s:s, s:b, s:I, s:I, s:I, s:s}", "file",
-				   file, "valid", 1, "units",
-				   (json_int_t)p->nunits, "prefixes",
-				   (json_int_t)prefixes, "rules",
-				   (json_int_t)p->nrules, "default",
-				   verdict_name(p->dflt)));
+		json_out(json_pack(
+			"{s:s, s:b, s:I, s:I, s:I, s:s}", "file", file, "valid",
+			1, "units", (json_int_t)p->nunits, "prefixes",
+			(json_int_t)prefixes, "rules", (json_int_t)p->nrules,
+			"default", verdict_name(p->dflt)));
 	else
 		printf("%s: ok: %zu units (%zu prefixes), %zu rules, default %s\n",
 		       file, p->nunits, prefixes, p->nrules,
@@ -125,8 +125,8 @@ static int parse_when(const char *s, struct tm *tm)
 			break;
 		}
 	}
-	if (sscanf(s, "%d:%d%n", &h, &m, &n) != 2 || s[n] || h < 0 ||
-	    h > 23 || m < 0 || m > 59)
+	if (sscanf(s, "%d:%d%n", &h, &m, &n) != 2 || s[n] || h < 0 || h > 23 ||
+	    m < 0 || m > 59)
 		return -EINVAL;
 	tm->tm_hour = h;
 	tm->tm_min = m;
@@ -145,11 +145,13 @@ static int policy_test(const char *file, int argc, char **argv,
 	__u32 v;
 
 	if (flow_spec_parse(argc, argv, &k))
-		return cli_usage_error("cannot parse the flow; expected: in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]");
+		return cli_usage_error(
+			"cannot parse the flow; expected: in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]");
 	localtime_r(&t, &c.now);
 	if (when && parse_when(when, &c.now))
-		return cli_usage_error("--time must be HH:MM or DAY HH:MM (e.g. 'sat 10:00'), not '%s'",
-				       when);
+		return cli_usage_error(
+			"--time must be HH:MM or DAY HH:MM (e.g. 'sat 10:00'), not '%s'",
+			when);
 	p = policy_load(file, err, sizeof(err));
 	if (!p)
 		return cli_error(EXIT_FAIL, "%s", err);
@@ -172,8 +174,7 @@ static int policy_test(const char *file, int argc, char **argv,
 		json_out(o);
 	} else if (rule >= 0) {
 		printf("%s: rule %d%s%s%s (%s line %d): %s\n", spec, rule + 1,
-		       p->rules[rule].name[0] ? " \"" : "",
-		       p->rules[rule].name,
+		       p->rules[rule].name[0] ? " \"" : "", p->rules[rule].name,
 		       p->rules[rule].name[0] ? "\"" : "", file,
 		       p->rules[rule].line,
 		       v == FLOWBPF_VERDICT_PASS ? "allow" : "deny");
@@ -217,5 +218,6 @@ int cmd_policy(int argc, char **argv)
 	if (argc - optind >= 3 && !strcmp(argv[optind], "test"))
 		return policy_test(argv[optind + 1], argc - optind - 2,
 				   argv + optind + 2, iface, when);
-	return cli_usage_error("expected 'policy check FILE' or 'policy test FILE FLOW'");
+	return cli_usage_error(
+		"expected 'policy check FILE' or 'policy test FILE FLOW'");
 }

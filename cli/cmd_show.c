@@ -87,8 +87,8 @@ static const char *xdp_mode_str(const struct flowbpf_config *cfg)
 {
 	if (cfg->flags & FLOWBPF_CFG_INGRESS_TC)
 		return "none";
-	return cfg->xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */ ? "generic" :
-							     "native";
+	return cfg->xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */ ? "generic"
+							   : "native";
 }
 
 int cmd_status(int argc, char **argv)
@@ -132,31 +132,28 @@ int cmd_status(int argc, char **argv)
 		if (env.json) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-					  "ifname", names[i], "ifindex",
-					  (json_int_t)h.cfg.ifindex, "present",
-					  present, "mode",
-					  mode_name(h.cfg.mode), "pending",
-					  pending_name(h.cfg.pending),
-					  "default", verdict_name(h.cfg.dflt),
-					  "timeout_ms",
-					  (json_int_t)(h.cfg.timeout_ns /
-						       1000000),
-					  "ingress",
-					  tc_ing ? "tc" : "xdp", "xdp_mode",
-					  xdp_mode_str(&h.cfg),
-					  "xdp_prog_id",
-					  (json_int_t)h.xdp_prog_id,
-					  "xdp_link_id",
-					  (json_int_t)h.xdp_link_id,
-					  "tc_egress_prog_id",
-					  (json_int_t)h.tc_prog_id,
-					  "tc_ingress_prog_id",
-					  (json_int_t)h.tc_ingress_prog_id,
-					  "flows",
-					  (json_int_t)flows, "verdicts",
-					  (json_int_t)verdicts, "flows_max",
-					  (json_int_t)h.flows_max));
+				json_pack(
+					"{s:s, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+					"ifname", names[i], "ifindex",
+					(json_int_t)h.cfg.ifindex, "present",
+					present, "mode", mode_name(h.cfg.mode),
+					"pending", pending_name(h.cfg.pending),
+					"default", verdict_name(h.cfg.dflt),
+					"timeout_ms",
+					(json_int_t)(h.cfg.timeout_ns / 1000000),
+					"ingress", tc_ing ? "tc" : "xdp",
+					"xdp_mode", xdp_mode_str(&h.cfg),
+					"xdp_prog_id",
+					(json_int_t)h.xdp_prog_id,
+					"xdp_link_id",
+					(json_int_t)h.xdp_link_id,
+					"tc_egress_prog_id",
+					(json_int_t)h.tc_prog_id,
+					"tc_ingress_prog_id",
+					(json_int_t)h.tc_ingress_prog_id,
+					"flows", (json_int_t)flows, "verdicts",
+					(json_int_t)verdicts, "flows_max",
+					(json_int_t)h.flows_max));
 		} else {
 			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs\n",
 			       names[i], h.cfg.ifindex,
@@ -234,8 +231,8 @@ int cmd_stats(int argc, char **argv)
 			break;
 		}
 		err = flowbpf_stats_read(h.stats_fd, &s);
-		acct = err ? NULL :
-			     accounting_json(names[i], h.flows_fd, h.stats_fd);
+		acct = err ? NULL
+			   : accounting_json(names[i], h.flows_fd, h.stats_fd);
 		flowbpf_close(&h);
 		if (err) {
 			ret = cli_error(EXIT_FAIL, "%s: cannot read stats: %s",
@@ -246,11 +243,12 @@ int cmd_stats(int argc, char **argv)
 			total.c[j] += s.c[j];
 		if (env.json) {
 			json_array_append_new(
-				arr, json_pack("{s:s, s:s, s:o}", "ifname",
-					       names[i], "mode",
-					       mode_name(h.cfg.mode),
-					       "counters", stats_json(&s)));
-			json_object_set_new(json_array_get(arr, i), "accounting",
+				arr,
+				json_pack("{s:s, s:s, s:o}", "ifname", names[i],
+					  "mode", mode_name(h.cfg.mode),
+					  "counters", stats_json(&s)));
+			json_object_set_new(json_array_get(arr, i),
+					    "accounting",
 					    acct ? acct : json_null());
 			continue;
 		}
@@ -342,12 +340,12 @@ static json_t *row_json(const struct flow_row *r)
 	json_object_set_new(o, "packets", json_integer(r->flow.packets));
 	json_object_set_new(o, "bytes", json_integer(r->flow.bytes));
 	json_object_set_new(o, "tcp_flags", json_integer(r->flow.tcp_flags));
-	json_object_set_new(o, "first_seen_ms",
-			    json_integer(mono_to_wall_ns(r->flow.first_ns) /
-					 1000000));
-	json_object_set_new(o, "last_seen_ms",
-			    json_integer(mono_to_wall_ns(r->flow.last_ns) /
-					 1000000));
+	json_object_set_new(
+		o, "first_seen_ms",
+		json_integer(mono_to_wall_ns(r->flow.first_ns) / 1000000));
+	json_object_set_new(
+		o, "last_seen_ms",
+		json_integer(mono_to_wall_ns(r->flow.last_ns) / 1000000));
 	json_object_set_new(o, "verdict",
 			    json_string(verdict_name(r->verdict.verdict)));
 	json_object_set_new(o, "verdict_source",
@@ -407,11 +405,11 @@ static void flow_cells(const struct flow_row *r, __u64 now,
 	age_str(now, r->flow.last_ns, c->idle, sizeof(c->idle));
 }
 
-#define WIDEN(w, s)                            \
-	do {                                   \
-		int __l = strlen(s);           \
-		if (__l > (w))                 \
-			(w) = __l;             \
+#define WIDEN(w, s)                  \
+	do {                         \
+		int __l = strlen(s); \
+		if (__l > (w))       \
+			(w) = __l;   \
 	} while (0)
 
 /* Columns as wide as their widest cell, like ss(8) and ip(8). */
@@ -429,9 +427,8 @@ static void print_table(const struct flow_row *rows, size_t n, __u64 now)
 		WIDEN(wd, c.dst);
 	}
 	printf("%-3s %-*s %-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
-	       "DIR", wp, "PROTO", wv, "VLAN", ws, "SOURCE", wd,
-	       "DESTINATION", "PACKETS", "BYTES", "FLAGS", "VERDICT",
-	       "SET-BY", "AGE", "IDLE");
+	       "DIR", wp, "PROTO", wv, "VLAN", ws, "SOURCE", wd, "DESTINATION",
+	       "PACKETS", "BYTES", "FLAGS", "VERDICT", "SET-BY", "AGE", "IDLE");
 	for (i = 0; i < n; i++) {
 		flow_cells(&rows[i], now, &c);
 		printf("%-3s %-*s %-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
@@ -452,8 +449,10 @@ int cmd_flows(int argc, char **argv)
 	struct flowbpf_key *keys = NULL;
 	struct flowbpf_flow *vals = NULL;
 	struct flow_row *rows = NULL;
-	struct flowbpf_handle h = { .flows_fd = -1, .verdicts_fd = -1,
-				    .stats_fd = -1, .events_fd = -1 };
+	struct flowbpf_handle h = { .flows_fd = -1,
+				    .verdicts_fd = -1,
+				    .stats_fd = -1,
+				    .events_fd = -1 };
 	__u64 limit = ~0ULL, now;
 	size_t n = 0, i;
 	json_t *arr;
@@ -472,22 +471,24 @@ int cmd_flows(int argc, char **argv)
 			else if (!strcmp(optarg, "last"))
 				sort_by = SORT_LAST;
 			else
-				return cli_usage_error("--sort must be bytes, packets or last, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--sort must be bytes, packets or last, not '%s'",
+					optarg);
 			break;
 		case 'n':
 			if (count_parse(optarg, &limit))
-				return cli_usage_error("--limit must be a number, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					"--limit must be a number, not '%s'",
+					optarg);
 			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error(optind >= argc ?
-					       "flows needs an interface" :
-					       "flows takes one interface");
+		return cli_usage_error(optind >= argc
+					       ? "flows needs an interface"
+					       : "flows takes one interface");
 	if (flowbpf_open(argv[optind], &h))
 		return cli_error(EXIT_FAIL, "%s", err_get());
 	err = flowbpf_map_dump(h.flows_fd, sizeof(*keys), sizeof(*vals),

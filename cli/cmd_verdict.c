@@ -13,8 +13,10 @@
  * flowbpf verdict clear IFACE FLOW... */
 int cmd_verdict(int argc, char **argv)
 {
-	struct flowbpf_handle h = { .flows_fd = -1, .verdicts_fd = -1,
-				    .stats_fd = -1, .events_fd = -1 };
+	struct flowbpf_handle h = { .flows_fd = -1,
+				    .verdicts_fd = -1,
+				    .stats_fd = -1,
+				    .events_fd = -1 };
 	struct flowbpf_verdict_val v = {};
 	struct flowbpf_key k;
 	const char *action, *ifname;
@@ -28,7 +30,8 @@ int cmd_verdict(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (argc - optind < 3)
-		return cli_usage_error("verdict needs set|clear, an interface and a flow");
+		return cli_usage_error(
+			"verdict needs set|clear, an interface and a flow");
 	action = argv[optind];
 	ifname = argv[optind + 1];
 	if (!strcmp(action, "set"))
@@ -36,21 +39,23 @@ int cmd_verdict(int argc, char **argv)
 	else if (!strcmp(action, "clear"))
 		set = false;
 	else
-		return cli_usage_error("verdict action must be 'set' or 'clear', not '%s'",
-				       action);
+		return cli_usage_error(
+			"verdict action must be 'set' or 'clear', not '%s'",
+			action);
 	nflow = argc - optind - 2 - (set ? 1 : 0);
 	if (nflow < 1)
 		return cli_usage_error("verdict %s needs a flow%s", action,
 				       set ? " and pass|drop" : "");
 	if (set && verdict_parse(argv[argc - 1], &v.verdict))
-		return cli_usage_error("the verdict must be 'pass' or 'drop', not '%s'",
-				       argv[argc - 1]);
+		return cli_usage_error(
+			"the verdict must be 'pass' or 'drop', not '%s'",
+			argv[argc - 1]);
 	err = flow_spec_parse(nflow, argv + optind + 2, &k);
 	if (err)
 		return cli_usage_error(
-			err == -EAFNOSUPPORT ?
-				"source and destination are not of the same address family" :
-				"cannot parse the flow; expected: in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]");
+			err == -EAFNOSUPPORT
+				? "source and destination are not of the same address family"
+				: "cannot parse the flow; expected: in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]");
 
 	if (flowbpf_open(ifname, &h))
 		return cli_error(EXIT_FAIL, "%s", err_get());
@@ -66,8 +71,8 @@ int cmd_verdict(int argc, char **argv)
 		}
 	} else if (bpf_map_delete_elem(h.verdicts_fd, &k)) {
 		ret = cli_error(EXIT_FAIL, "%s: %s", ifname,
-				errno == ENOENT ? "no verdict for that flow" :
-						  strerror(errno));
+				errno == ENOENT ? "no verdict for that flow"
+						: strerror(errno));
 		goto cleanup;
 	}
 	if (env.json)

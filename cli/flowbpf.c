@@ -39,8 +39,8 @@ static const struct cmd cmds[] = {
 	{ "flows", cmd_flows, "IFACE [OPTIONS]", "the live flow table",
 	  "  -s, --sort bytes|packets|last  order (default bytes)\n"
 	  "  -n, --limit N                  show at most N flows (default all)\n" },
-	{ "stats", cmd_stats, "[IFACE]",
-	  "datapath counters, summed over CPUs", "" },
+	{ "stats", cmd_stats, "[IFACE]", "datapath counters, summed over CPUs",
+	  "" },
 	{ "verdict", cmd_verdict, "set|clear IFACE FLOW [pass|drop]",
 	  "set or clear the verdict of one flow by hand",
 	  "  FLOW is written as the \"flow\" key of 'flowbpf flows -j':\n"
@@ -54,7 +54,8 @@ static const struct cmd cmds[] = {
 	  "decide new flows by a policy (every attached interface unless named)",
 	  "  -c, --config FILE    the policy (see docs/policy.md)\n"
 	  "      --pidfile FILE   write the daemon's pid there\n"
-	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET ")\n"
+	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET
+	  ")\n"
 	  "  Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop.\n" },
 	{ "collect", cmd_collect, "IFACE [OPTIONS]",
 	  "sweep the flow map into accounting records: JSON lines, IPFIX",
@@ -73,9 +74,9 @@ static const struct cmd cmds[] = {
 	  "      --no-batch            read the map entry by entry (no batch operations)\n"
 	  "  Runs until SIGTERM or SIGINT, then reports every live flow as 'shutdown'.\n"
 	  "  See docs/accounting.md.\n" },
-	{ "reload", cmd_reload, "",
-	  "make the running daemon reload its policy",
-	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET ")\n" },
+	{ "reload", cmd_reload, "", "make the running daemon reload its policy",
+	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET
+	  ")\n" },
 	{ "policy", cmd_policy, "check FILE | test FILE FLOW",
 	  "validate a policy, or show which rule a flow matches (no kernel needed)",
 	  "      --iface NAME     interface the flow is on (for 'iface' matches)\n"
@@ -89,19 +90,19 @@ static void usage_all(FILE *f)
 {
 	size_t i;
 
-	fprintf(f,
-		"Usage: flowbpf [-j|-p] [-v] COMMAND [ARGS]\n"
-		"       flowbpf COMMAND --help\n\n"
-		"Commands:\n");
+	fprintf(f, "Usage: flowbpf [-j|-p] [-v] COMMAND [ARGS]\n"
+		   "       flowbpf COMMAND --help\n\n"
+		   "Commands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\nCommon options:\n"
-		   "  -j, --json     JSON output\n"
-		   "  -p, --pretty   indented JSON output (implies -j)\n"
-		   "  -v, --verbose  debug messages, libbpf output and verifier logs\n"
-		   "  -h, --help     help\n"
-		   "  -V, --version  version\n\n"
-		   "Exit status: 0 success, 1 failure, 2 usage error.\n");
+	fprintf(f,
+		"\nCommon options:\n"
+		"  -j, --json     JSON output\n"
+		"  -p, --pretty   indented JSON output (implies -j)\n"
+		"  -v, --verbose  debug messages, libbpf output and verifier logs\n"
+		"  -h, --help     help\n"
+		"  -V, --version  version\n\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 int cli_help(void)

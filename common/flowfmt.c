@@ -56,14 +56,12 @@ const char *dir_name(__u8 dir)
 }
 
 #define STAT_NAME(name, key, outcome) [FLOWBPF_STAT_##name] = key,
-static const char *const stat_names[FLOWBPF_STAT_MAX] = {
-	FLOWBPF_STATS(STAT_NAME)
-};
+static const char *const stat_names[FLOWBPF_STAT_MAX] = { FLOWBPF_STATS(
+	STAT_NAME) };
 #undef STAT_NAME
 #define STAT_OUTCOME(name, key, outcome) [FLOWBPF_STAT_##name] = outcome,
-static const bool stat_outcomes[FLOWBPF_STAT_MAX] = {
-	FLOWBPF_STATS(STAT_OUTCOME)
-};
+static const bool stat_outcomes[FLOWBPF_STAT_MAX] = { FLOWBPF_STATS(
+	STAT_OUTCOME) };
 #undef STAT_OUTCOME
 
 const char *stat_name(int idx)
@@ -80,11 +78,12 @@ static const struct {
 	const char *name;
 	__u8 proto;
 } protos[] = {
-	{ "icmp", 1 },	  { "igmp", 2 },  { "ipip", 4 },     { "tcp", 6 },
-	{ "udp", 17 },	  { "dccp", 33 }, { "ipv6", 41 },    { "gre", 47 },
-	{ "esp", 50 },	  { "ah", 51 },	  { "icmpv6", 58 },  { "ipv6-nonxt", 59 },
-	{ "ospf", 89 },	  { "pim", 103 }, { "vrrp", 112 },   { "sctp", 132 },
-	{ "udplite", 136 },
+	{ "icmp", 1 },	 { "igmp", 2 },	     { "ipip", 4 },
+	{ "tcp", 6 },	 { "udp", 17 },	     { "dccp", 33 },
+	{ "ipv6", 41 },	 { "gre", 47 },	     { "esp", 50 },
+	{ "ah", 51 },	 { "icmpv6", 58 },   { "ipv6-nonxt", 59 },
+	{ "ospf", 89 },	 { "pim", 103 },     { "vrrp", 112 },
+	{ "sctp", 132 }, { "udplite", 136 },
 };
 
 const char *proto_name(__u8 proto)
@@ -161,8 +160,8 @@ int duration_parse(const char *s, __u64 *ns)
 		const char *unit;
 		double mul;
 	} units[] = {
-		{ "", 1e9 },   { "s", 1e9 },   { "ms", 1e6 }, { "us", 1e3 },
-		{ "ns", 1 },   { "m", 60e9 },  { "h", 3600e9 },
+		{ "", 1e9 }, { "s", 1e9 },  { "ms", 1e6 },   { "us", 1e3 },
+		{ "ns", 1 }, { "m", 60e9 }, { "h", 3600e9 },
 	};
 	char *end;
 	double v;
@@ -239,8 +238,7 @@ int count_parse(const char *s, __u64 *val)
 	return 0;
 }
 
-void key_addr_str(const struct flowbpf_key *k, bool src, char *buf,
-		  size_t len)
+void key_addr_str(const struct flowbpf_key *k, bool src, char *buf, size_t len)
 {
 	const __be32 *a = src ? k->saddr : k->daddr;
 
@@ -261,8 +259,7 @@ static bool key_has_ports(const struct flowbpf_key *k)
 	       k->proto == 33 || k->proto == 136;
 }
 
-void key_port_str(const struct flowbpf_key *k, bool src, char *buf,
-		  size_t len)
+void key_port_str(const struct flowbpf_key *k, bool src, char *buf, size_t len)
 {
 	__u16 tc = ntohs(k->dport);
 
@@ -393,7 +390,8 @@ int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k)
 	}
 
 	for (i = 0; i < n; i++) {
-		const char *w = words[i], *arg = i + 1 < n ? words[i + 1] : NULL;
+		const char *w = words[i],
+			   *arg = i + 1 < n ? words[i + 1] : NULL;
 
 		if (!strcmp(w, "in") || !strcmp(w, "ingress")) {
 			k->dir = FLOWBPF_DIR_INGRESS;
@@ -477,7 +475,10 @@ void human_count(__u64 v, char *buf, size_t len)
 	}
 	while (d >= 1000 && i < 5)
 		d /= 1000, i++;
-	snprintf(buf, len, d < 10 ? "%.2f%s" : d < 100 ? "%.1f%s" : "%.0f%s",
+	snprintf(buf, len,
+		 d < 10	   ? "%.2f%s"
+		 : d < 100 ? "%.1f%s"
+			   : "%.0f%s",
 		 d, sfx[i]);
 }
 
@@ -493,7 +494,10 @@ void human_bytes(__u64 v, char *buf, size_t len)
 	}
 	while (d >= 1024 && i < 5)
 		d /= 1024, i++;
-	snprintf(buf, len, d < 10 ? "%.2f%s" : d < 100 ? "%.1f%s" : "%.0f%s",
+	snprintf(buf, len,
+		 d < 10	   ? "%.2f%s"
+		 : d < 100 ? "%.1f%s"
+			   : "%.0f%s",
 		 d, sfx[i]);
 }
 

@@ -8,12 +8,12 @@
 #include <linux/types.h>
 #include "flowbpf.h"
 
-const char *verdict_name(__u32 verdict);  /* "pass", "drop", "queued", "none" */
-const char *source_name(__u32 source);    /* "kernel", "timeout", ... */
-const char *mode_name(__u32 mode);        /* "monitor", "enforce" */
-const char *pending_name(__u32 pending);  /* "pass", "drop", "hold" */
-const char *dir_name(__u8 dir);           /* "in", "out" */
-const char *stat_name(int idx);           /* JSON key of a stat */
+const char *verdict_name(__u32 verdict); /* "pass", "drop", "queued", "none" */
+const char *source_name(__u32 source); /* "kernel", "timeout", ... */
+const char *mode_name(__u32 mode); /* "monitor", "enforce" */
+const char *pending_name(__u32 pending); /* "pass", "drop", "hold" */
+const char *dir_name(__u8 dir); /* "in", "out" */
+const char *stat_name(int idx); /* JSON key of a stat */
 bool stat_is_outcome(int idx);
 /* Protocol name ("tcp", "icmp", ...) or NULL for one without a name. */
 const char *proto_name(__u8 proto);
@@ -31,11 +31,9 @@ int size_parse(const char *s, __u64 *val);
 int count_parse(const char *s, __u64 *val);
 
 /* Address of one side of a key, as text. */
-void key_addr_str(const struct flowbpf_key *k, bool src, char *buf,
-		  size_t len);
+void key_addr_str(const struct flowbpf_key *k, bool src, char *buf, size_t len);
 /* "type/code" for ICMP, port number otherwise, "" when there is none. */
-void key_port_str(const struct flowbpf_key *k, bool src, char *buf,
-		  size_t len);
+void key_port_str(const struct flowbpf_key *k, bool src, char *buf, size_t len);
 
 /* "198.18.0.1:80", "[2001:db8::1]:80", or the bare address without ports. */
 void key_endpoint_str(const struct flowbpf_key *k, bool src, char *buf,

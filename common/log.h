@@ -14,8 +14,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define pr_info(fmt, ...) log_msg(LOG_INFO, fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...) log_msg(LOG_DEBUG, fmt, ##__VA_ARGS__)
 
-
-
 /*
  * The last error, as one line for a person.  Library code sets it and
  * returns -errno; the CLI prints it as text or as {"error": ...}.

@@ -34,16 +34,16 @@
 /* What the collector remembers of one flow entry. */
 struct fstate {
 	struct flowbpf_key key;
-	__u64 first_ns;      /* first_ns of the entry: a new entry has another */
-	__u64 start_ns;      /* start of the next record; 0: not known yet */
-	__u64 rep_packets;   /* counters already reported */
+	__u64 first_ns; /* first_ns of the entry: a new entry has another */
+	__u64 start_ns; /* start of the next record; 0: not known yet */
+	__u64 rep_packets; /* counters already reported */
 	__u64 rep_bytes;
-	__u64 packets;       /* the entry as last seen */
+	__u64 packets; /* the entry as last seen */
 	__u64 bytes;
 	__u64 last_ns;
 	__u32 tcp_flags;
-	__u32 gen;           /* sweep that last saw it; 0: free slot */
-	bool live;           /* counted in this sweep's live entries */
+	__u32 gen; /* sweep that last saw it; 0: free slot */
+	bool live; /* counted in this sweep's live entries */
 };
 
 /* Open addressing, linear probing, deletion by backward shift. */
@@ -168,8 +168,8 @@ static void ft_remove(struct ftable *t, struct fstate *s)
 			break;
 		home = key_hash(&t->slots[i].key) & mask;
 		/* Moves back unless its home lies cyclically in (hole, i]. */
-		if (hole <= i ? (home <= hole || home > i) :
-				(home <= hole && home > i)) {
+		if (hole <= i ? (home <= hole || home > i)
+			      : (home <= hole && home > i)) {
 			t->slots[hole] = t->slots[i];
 			hole = i;
 		}
@@ -183,8 +183,7 @@ static __u64 to_wall_ms(const struct collector *c, __u64 mono)
 	return (__u64)((__s64)mono + c->wall_off) / 1000000;
 }
 
-static __u32 verdict_of(const struct collector *c,
-			const struct flowbpf_key *k)
+static __u32 verdict_of(const struct collector *c, const struct flowbpf_key *k)
 {
 	struct flowbpf_verdict_val v;
 
@@ -419,8 +418,8 @@ static void publish(struct collector *c)
 
 	if (c->acct_fd >= 0 &&
 	    bpf_map_update_elem(c->acct_fd, &zero, &c->acct, BPF_ANY))
-		pr_debug("%s: cannot publish accounting state: %s\n",
-			 c->ifname, strerror(errno));
+		pr_debug("%s: cannot publish accounting state: %s\n", c->ifname,
+			 strerror(errno));
 }
 
 int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
@@ -466,8 +465,9 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 
 		/* The table is far larger than the caches: fetch ahead. */
 		if (i + 8 < n)
-			__builtin_prefetch(&c->t.slots[key_hash(&c->keys[i + 8]) &
-							(c->t.cap - 1)]);
+			__builtin_prefetch(
+				&c->t.slots[key_hash(&c->keys[i + 8]) &
+					    (c->t.cap - 1)]);
 		s = ft_find(&c->t, k);
 
 		if (s && s->first_ns != f->first_ns) {
@@ -483,8 +483,8 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 			restart(s, f);
 		}
 		if (!s->start_ns && f->packets > s->rep_packets)
-			s->start_ns = pending_start(c, f->packets - s->rep_packets,
-						    f->last_ns);
+			s->start_ns = pending_start(
+				c, f->packets - s->rep_packets, f->last_ns);
 		seen += s->gen != c->gen;
 		track(s, f, c->gen);
 		s->live = f->first_ns <= c->t0;
@@ -594,8 +594,8 @@ static int check_acct_fd(int fd)
 }
 
 struct collector *collector_new_fds(const char *ifname, int flows_fd,
-				    int verdicts_fd, int stats_fd,
-				    int acct_fd, const struct collect_opts *o)
+				    int verdicts_fd, int stats_fd, int acct_fd,
+				    const struct collect_opts *o)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), zero = 0;

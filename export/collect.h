@@ -19,19 +19,19 @@
 #define COLLECT_DEFAULT_INTERVAL_NS (1ULL * 1000000000)
 
 struct collect_opts {
-	__u64 idle_ns;   /* no packet for this long: the flow ends */
+	__u64 idle_ns; /* no packet for this long: the flow ends */
 	__u64 active_ns; /* a flow that goes on is reported this often */
-	__u64 end_ns;    /* after a FIN or RST, idle this long ends the flow */
-	bool no_batch;   /* per-element map access only (tests, old kernels) */
+	__u64 end_ns; /* after a FIN or RST, idle this long ends the flow */
+	bool no_batch; /* per-element map access only (tests, old kernels) */
 };
 
 /* What one sweep did. */
 struct sweep_result {
-	__u64 scanned;  /* entries read from the flow map */
-	__u64 removed;  /* entries the sweep removed (and reported) */
-	__u64 records;  /* records written */
-	__u64 evicted;  /* flows found gone without the sweep removing them */
-	__u64 scan_ns;   /* reading the map */
+	__u64 scanned; /* entries read from the flow map */
+	__u64 removed; /* entries the sweep removed (and reported) */
+	__u64 records; /* records written */
+	__u64 evicted; /* flows found gone without the sweep removing them */
+	__u64 scan_ns; /* reading the map */
 	__u64 remove_ns; /* removing entries */
 	__u64 total_ns;
 };
@@ -48,16 +48,15 @@ struct collector *collector_open(const char *ifname,
  * The fds stay the caller's.
  */
 struct collector *collector_new_fds(const char *ifname, int flows_fd,
-				    int verdicts_fd, int stats_fd,
-				    int acct_fd, const struct collect_opts *o);
+				    int verdicts_fd, int stats_fd, int acct_fd,
+				    const struct collect_opts *o);
 /* Records go to every sink added; the collector closes them. */
 void collector_add_sink(struct collector *c, struct acct_sink *s);
 /*
  * One sweep.  With final set, every flow still in the map is removed and
  * reported as "shutdown".  0 or -errno.
  */
-int collector_sweep(struct collector *c, bool final,
-		    struct sweep_result *res);
+int collector_sweep(struct collector *c, bool final, struct sweep_result *res);
 /* The counters published in the pinned "acct" map. */
 const struct flowbpf_acct *collector_acct(const struct collector *c);
 /* Flows the collector tracks (seen in the map, not yet ended). */

@@ -28,9 +28,9 @@ struct ie {
 };
 
 /* Order of fields in a data record; the address fields differ by family. */
-#define TEMPLATE(src, dst, alen, icmp)                                      \
+#define TEMPLATE(src, dst, alen, icmp)                                       \
 	{                                                                    \
-		{ IE_START_MS, 8 }, { IE_END_MS, 8 }, { IE_OCTET_DELTA, 8 },  \
+		{ IE_START_MS, 8 }, { IE_END_MS, 8 }, { IE_OCTET_DELTA, 8 }, \
 			{ IE_PACKET_DELTA, 8 }, { IE_INGRESS_IF, 4 },        \
 			{ IE_EGRESS_IF, 4 }, { src, alen }, { dst, alen },   \
 			{ IE_SRC_PORT, 2 }, { IE_DST_PORT, 2 },              \
@@ -39,10 +39,10 @@ struct ie {
 			{ IE_END_REASON, 1 }, { icmp, 2 },                   \
 	}
 
-static const struct ie tmpl_v4[] = TEMPLATE(IE_SRC_V4, IE_DST_V4, 4,
-					    IE_ICMP_V4);
-static const struct ie tmpl_v6[] = TEMPLATE(IE_SRC_V6, IE_DST_V6, 16,
-					    IE_ICMP_V6);
+static const struct ie tmpl_v4[] =
+	TEMPLATE(IE_SRC_V4, IE_DST_V4, 4, IE_ICMP_V4);
+static const struct ie tmpl_v6[] =
+	TEMPLATE(IE_SRC_V6, IE_DST_V6, 16, IE_ICMP_V6);
 #define NFIELDS (sizeof(tmpl_v4) / sizeof(tmpl_v4[0]))
 
 static size_t tmpl_set_len(void)
@@ -187,8 +187,9 @@ int ipfix_enc_add(struct ipfix_enc *e, const struct acct_record *r,
 	/* Templates lead a message, so a due refresh starts a new one. */
 	if (e->len && templates_due(e, now_ms))
 		err = ipfix_enc_flush(e);
-	if (e->len && e->len + (e->set_id == id ? 0 : IPFIX_SET_HDR_LEN) +
-				  need > e->max_len)
+	if (e->len &&
+	    e->len + (e->set_id == id ? 0 : IPFIX_SET_HDR_LEN) + need >
+		    e->max_len)
 		err = ipfix_enc_flush(e);
 	if (!e->len)
 		start_msg(e, now_ms);
@@ -323,7 +324,8 @@ struct acct_sink *ipfix_sink_new(const struct ipfix_sink_opts *o)
 	int err, pmtu = 0, hdr, dont = 0;
 	socklen_t sl = sizeof(pmtu);
 
-	if (snprintf(buf, sizeof(buf), "%s", o->collector) >= (int)sizeof(buf) ||
+	if (snprintf(buf, sizeof(buf), "%s", o->collector) >=
+		    (int)sizeof(buf) ||
 	    split_hostport(buf, &host, &port)) {
 		err_set("IPFIX collector must be HOST:PORT, not '%s'",
 			o->collector);

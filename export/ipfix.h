@@ -47,21 +47,21 @@ enum {
 typedef int (*ipfix_send_fn)(void *ctx, const void *msg, size_t len);
 
 struct ipfix_enc {
-	__u32 domain;     /* observation domain id */
-	__u32 max_len;    /* longest message, bytes */
+	__u32 domain; /* observation domain id */
+	__u32 max_len; /* longest message, bytes */
 	__u64 refresh_ms; /* resend templates this often (0: first message only) */
 	ipfix_send_fn send;
 	void *ctx;
 
-	__u32 seq;          /* data records exported so far */
+	__u32 seq; /* data records exported so far */
 	bool tmpl_sent;
-	__u64 tmpl_ms;      /* when templates were last sent */
+	__u64 tmpl_ms; /* when templates were last sent */
 	unsigned char msg[IPFIX_MAX_MSG];
-	size_t len;         /* bytes of the open message, 0: none open */
-	size_t set_off;     /* offset of the open set's header */
-	__u16 set_id;       /* id of the open set, 0: none */
-	__u32 msg_seq;      /* sequence number of the open message */
-	__u32 export_s;     /* its export time */
+	size_t len; /* bytes of the open message, 0: none open */
+	size_t set_off; /* offset of the open set's header */
+	__u16 set_id; /* id of the open set, 0: none */
+	__u32 msg_seq; /* sequence number of the open message */
+	__u32 export_s; /* its export time */
 
 	__u64 messages, records, template_sets, send_errors;
 };

@@ -20,7 +20,7 @@ struct jsonl {
 	struct acct_sink base;
 	struct jsonl_opts o;
 	FILE *f;
-	__u64 size;      /* bytes in the current file */
+	__u64 size; /* bytes in the current file */
 	__u64 opened_ns; /* CLOCK_MONOTONIC when it was started */
 };
 
@@ -88,7 +88,8 @@ static void jsonl_rotate(struct jsonl *j)
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	for (i = 0; i < 1000; i++) {
 		if (i)
-			snprintf(name, sizeof(name), "%s.%s-%d", j->o.path, stamp, i);
+			snprintf(name, sizeof(name), "%s.%s-%d", j->o.path,
+				 stamp, i);
 		else
 			snprintf(name, sizeof(name), "%s.%s", j->o.path, stamp);
 		snprintf(gz, sizeof(gz), "%s.gz", name);
@@ -100,8 +101,8 @@ static void jsonl_rotate(struct jsonl *j)
 	} else if (j->o.gzip) {
 		err = gzip_file(name, gz);
 		if (err)
-			pr_warn("cannot compress %s (kept as it is): %s\n", name,
-				strerror(-err));
+			pr_warn("cannot compress %s (kept as it is): %s\n",
+				name, strerror(-err));
 		else
 			unlink(name);
 	}
@@ -113,8 +114,8 @@ static int jsonl_write(struct acct_sink *s, const struct acct_record *r)
 {
 	struct jsonl *j = (struct jsonl *)s;
 	json_t *o = acct_record_json(r);
-	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) :
-			 NULL;
+	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)
+		       : NULL;
 	int err = 0;
 
 	json_decref(o);

@@ -16,11 +16,12 @@
 
 /* Why a record was written.  The values are IPFIX flowEndReason (IE 136). */
 enum acct_reason {
-	ACCT_IDLE = 1,     /* idle timeout */
-	ACCT_ACTIVE = 2,   /* active timeout: an interval of a flow that goes on */
-	ACCT_END = 3,      /* end of flow detected: TCP FIN or RST seen */
+	ACCT_IDLE = 1, /* idle timeout */
+	ACCT_ACTIVE =
+		2, /* active timeout: an interval of a flow that goes on */
+	ACCT_END = 3, /* end of flow detected: TCP FIN or RST seen */
 	ACCT_SHUTDOWN = 4, /* forced end: the collector stopped */
-	ACCT_EVICTED = 5,  /* lack of resources: the LRU map dropped the entry */
+	ACCT_EVICTED = 5, /* lack of resources: the LRU map dropped the entry */
 };
 
 /* "idle", "active", "end", "shutdown", "evicted" */
@@ -34,12 +35,12 @@ const char *acct_reason_name(int reason);
 struct acct_record {
 	struct flowbpf_key key;
 	__u64 start_ms; /* first packet of the record, ms since the epoch */
-	__u64 end_ms;   /* last packet of the record */
-	__u64 packets;  /* delta: only what no earlier record reported */
-	__u64 bytes;    /* IP-layer bytes, as the datapath counts them */
+	__u64 end_ms; /* last packet of the record */
+	__u64 packets; /* delta: only what no earlier record reported */
+	__u64 bytes; /* IP-layer bytes, as the datapath counts them */
 	__u32 tcp_flags; /* OR of the flags of every segment of the flow so far */
-	__u32 verdict;   /* enum flowbpf_verdict at the time of the record */
-	__u8 reason;     /* enum acct_reason */
+	__u32 verdict; /* enum flowbpf_verdict at the time of the record */
+	__u8 reason; /* enum acct_reason */
 	const char *ifname;
 };
 
@@ -58,17 +59,17 @@ struct acct_sink {
 };
 
 struct jsonl_opts {
-	const char *path;       /* "-" for stdout */
-	__u64 rotate_bytes;     /* 0: never by size */
-	__u64 rotate_ns;        /* 0: never by time */
-	bool gzip;              /* compress rotated files */
+	const char *path; /* "-" for stdout */
+	__u64 rotate_bytes; /* 0: never by size */
+	__u64 rotate_ns; /* 0: never by time */
+	bool gzip; /* compress rotated files */
 };
 struct acct_sink *jsonl_sink_new(const struct jsonl_opts *o);
 
 struct ipfix_sink_opts {
-	const char *collector;   /* HOST:PORT, [V6ADDR]:PORT */
-	__u32 mtu;               /* path MTU; messages stay under it */
-	__u32 domain;            /* observation domain id */
+	const char *collector; /* HOST:PORT, [V6ADDR]:PORT */
+	__u32 mtu; /* path MTU; messages stay under it */
+	__u32 domain; /* observation domain id */
 	__u64 template_refresh_ns;
 };
 struct acct_sink *ipfix_sink_new(const struct ipfix_sink_opts *o);

@@ -66,7 +66,8 @@ static int fill(int fd, __u32 n, __u64 last_ns)
 			k[j].dport = htons(443);
 			v[j] = (struct flowbpf_flow){ .packets = 10,
 						      .bytes = 10000,
-						      .first_ns = last_ns - 1000,
+						      .first_ns =
+							      last_ns - 1000,
 						      .last_ns = last_ns };
 		}
 		err = bpf_map_update_batch(fd, k, v, &cnt, &opts);
@@ -85,8 +86,8 @@ static int touch(int fd, __u64 now)
 	__u32 cnt;
 	int err;
 
-	err = flowbpf_map_dump(fd, sizeof(*keys), sizeof(*vals),
-			       (void **)&keys, (void **)&vals, &n);
+	err = flowbpf_map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+			       (void **)&vals, &n);
 	if (err)
 		return err;
 	for (i = 0; i < n; i++) {
@@ -110,16 +111,16 @@ static void report(const char *what, const struct sweep_result *r,
 {
 	printf("%-36s %8llu flows %8.1f ms (scan %6.1f ms, removal %7.1f ms) %8llu records %8llu removed\n",
 	       what, (unsigned long long)r->scanned, r->total_ns / 1e6,
-	       r->scan_ns / 1e6, r->remove_ns / 1e6, (unsigned long long)records,
-	       (unsigned long long)r->removed);
+	       r->scan_ns / 1e6, r->remove_ns / 1e6,
+	       (unsigned long long)records, (unsigned long long)r->removed);
 }
 
 int main(int argc, char **argv)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mopts);
 	__u32 n = argc > 1 ? strtoul(argv[1], NULL, 0) : 1000000;
-	struct count_sink sink = { .base = { "count", count_write,
-					     count_flush, count_close } };
+	struct count_sink sink = { .base = { "count", count_write, count_flush,
+					     count_close } };
 	struct collect_opts o;
 	struct sweep_result r;
 	struct collector *c;

@@ -27,10 +27,9 @@
 static const char *const pin_names[] = {
 	FLOWBPF_PIN_LINK_XDP,	    FLOWBPF_PIN_PROG_XDP,
 	FLOWBPF_PIN_PROG_TC_EGRESS, FLOWBPF_PIN_PROG_TC_INGRESS,
-	FLOWBPF_PIN_FLOWS,
-	FLOWBPF_PIN_VERDICTS,	    FLOWBPF_PIN_STATS,
-	FLOWBPF_PIN_EVENTS,	    FLOWBPF_PIN_CONFIG,
-	FLOWBPF_PIN_ACCT,
+	FLOWBPF_PIN_FLOWS,	    FLOWBPF_PIN_VERDICTS,
+	FLOWBPF_PIN_STATS,	    FLOWBPF_PIN_EVENTS,
+	FLOWBPF_PIN_CONFIG,	    FLOWBPF_PIN_ACCT,
 	FLOWBPF_PIN_QSTATE,	    FLOWBPF_PIN_HEARTBEAT,
 	FLOWBPF_PIN_PROG_REINJECT,
 };
@@ -67,8 +66,7 @@ int flowbpf_bpffs_ensure(void)
 	return 0;
 }
 
-static int pin_path(char *buf, size_t len, const char *ifname,
-		    const char *name)
+static int pin_path(char *buf, size_t len, const char *ifname, const char *name)
 {
 	int n;
 
@@ -208,10 +206,10 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 	skel->rodata->cfg.hold_pkts = o->hold_pkts;
 	skel->rodata->cfg.hold_bytes = o->hold_bytes;
 	skel->rodata->cfg.ifindex = ifindex;
-	skel->rodata->cfg.xdp_flags = tc_ing ? 0 :
-				      o->xdp_mode == XDPM_GENERIC ?
-					       XDP_FLAGS_SKB_MODE :
-					       XDP_FLAGS_DRV_MODE;
+	skel->rodata->cfg.xdp_flags = tc_ing ? 0
+				      : o->xdp_mode == XDPM_GENERIC
+					      ? XDP_FLAGS_SKB_MODE
+					      : XDP_FLAGS_DRV_MODE;
 	skel->rodata->cfg.flags = (own_qdisc ? FLOWBPF_CFG_OWN_CLSACT : 0) |
 				  (tc_ing ? FLOWBPF_CFG_INGRESS_TC : 0);
 	/* Ingress is one program: XDP, or tc on clsact ingress. */
@@ -238,8 +236,9 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 	if (err) {
 		err_set("%s: cannot attach tc egress program: %s%s", o->ifname,
 			strerror(-err),
-			err == -EEXIST ? " (a filter with flowbpf's priority exists)" :
-					 "");
+			err == -EEXIST
+				? " (a filter with flowbpf's priority exists)"
+				: "");
 		goto cleanup;
 	}
 	tc_attached = true;
@@ -251,16 +250,17 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 		if (err) {
 			err_set("%s: cannot attach tc ingress program: %s%s",
 				o->ifname, strerror(-err),
-				err == -EEXIST ? " (a filter with flowbpf's priority exists)" :
-						 "");
+				err == -EEXIST
+					? " (a filter with flowbpf's priority exists)"
+					: "");
 			goto cleanup;
 		}
 		itc_attached = true;
 		goto attached;
 	}
 
-	lopts.flags = o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE :
-						    XDP_FLAGS_DRV_MODE;
+	lopts.flags = o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE
+						  : XDP_FLAGS_DRV_MODE;
 	link_fd = bpf_link_create(bpf_program__fd(skel->progs.flowbpf_xdp),
 				  ifindex, BPF_XDP, &lopts);
 	if (link_fd < 0) {
@@ -292,8 +292,8 @@ attached:
 		err = pin_fd(bpf_program__fd(skel->progs.flowbpf_tc_ingress),
 			     o->ifname, FLOWBPF_PIN_PROG_TC_INGRESS);
 	else if (!(err = pin_fd(link_fd, o->ifname, FLOWBPF_PIN_LINK_XDP)))
-		err = pin_fd(bpf_program__fd(skel->progs.flowbpf_xdp), o->ifname,
-			     FLOWBPF_PIN_PROG_XDP);
+		err = pin_fd(bpf_program__fd(skel->progs.flowbpf_xdp),
+			     o->ifname, FLOWBPF_PIN_PROG_XDP);
 	if (err ||
 	    (err = pin_fd(bpf_program__fd(skel->progs.flowbpf_tc_egress),
 			  o->ifname, FLOWBPF_PIN_PROG_TC_EGRESS)) ||
@@ -317,9 +317,11 @@ attached:
 			  o->ifname, FLOWBPF_PIN_PROG_REINJECT)))
 		goto cleanup;
 
-	pr_info("%s: attached (%s, ingress %s)\n", o->ifname, mode_name(o->mode),
-		tc_ing ? "tc" :
-		o->xdp_mode == XDPM_GENERIC ? "xdp generic" : "xdp native");
+	pr_info("%s: attached (%s, ingress %s)\n", o->ifname,
+		mode_name(o->mode),
+		tc_ing			      ? "tc"
+		: o->xdp_mode == XDPM_GENERIC ? "xdp generic"
+					      : "xdp native");
 	err = 0;
 	/* Success: the pins now hold programs and maps; the fds can go. */
 	pinned = false;
@@ -599,8 +601,9 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 	if (err) {
 		err_set("%s: cannot read pinned config: %s%s", ifname,
 			strerror(-err),
-			err == -EPROTO ? " (attached by another flowbpf version?)" :
-					 "");
+			err == -EPROTO
+				? " (attached by another flowbpf version?)"
+				: "");
 		goto cleanup;
 	}
 	if ((err = open_map(ifname, FLOWBPF_PIN_FLOWS, &h->flows_fd)) ||
@@ -633,8 +636,7 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 	}
 	prog_id_of(ifname, FLOWBPF_PIN_PROG_XDP, &h->xdp_prog_id);
 	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_EGRESS, &h->tc_prog_id);
-	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_INGRESS,
-		   &h->tc_ingress_prog_id);
+	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_INGRESS, &h->tc_ingress_prog_id);
 	link_id_of(ifname, &h->xdp_link_id);
 	return 0;
 cleanup:
@@ -736,8 +738,8 @@ int flowbpf_map_dump(int fd, __u32 key_size, __u32 value_size, void **keys,
 					   k + got * key_size,
 					   v + got * value_size, &n, &opts);
 		if (err && err != -ENOENT) {
-			if (first && (err == -EINVAL ||
-				      err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */)) {
+			if (first && (err == -EINVAL || err == -EOPNOTSUPP ||
+				      err == -524 /* ENOTSUPP */)) {
 				err = dump_per_key(fd, key_size, value_size, k,
 						   v, cap, &got);
 				break;

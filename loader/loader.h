@@ -18,14 +18,14 @@ enum flowbpf_ingress { INGRESS_XDP = 0, INGRESS_TC = 1 };
 
 struct flowbpf_attach_opts {
 	const char *ifname;
-	__u32 mode;       /* enum flowbpf_mode */
-	__u32 pending;    /* enum flowbpf_pending */
-	__u32 dflt;       /* FLOWBPF_VERDICT_PASS or _DROP */
+	__u32 mode; /* enum flowbpf_mode */
+	__u32 pending; /* enum flowbpf_pending */
+	__u32 dflt; /* FLOWBPF_VERDICT_PASS or _DROP */
 	__u64 timeout_ns;
-	__u32 flows;      /* flow and verdict map size */
-	__u32 ringbuf;    /* ring buffer bytes, power of two */
+	__u32 flows; /* flow and verdict map size */
+	__u32 ringbuf; /* ring buffer bytes, power of two */
 	__u32 max_queued; /* new QUEUED flows per timeout window, 0 = no limit */
-	__u32 hold_pkts;  /* --pending hold: per-flow limits */
+	__u32 hold_pkts; /* --pending hold: per-flow limits */
 	__u32 hold_bytes;
 	enum flowbpf_xdp_mode xdp_mode;
 	enum flowbpf_ingress ingress;
@@ -63,8 +63,6 @@ int flowbpf_map_count(int fd, __u32 key_size, __u64 *count);
 
 /* Mounts bpffs on /sys/fs/bpf unless it is already there. */
 int flowbpf_bpffs_ensure(void);
-
-
 
 /*
  * Reads every entry of a hash map into newly allocated arrays (free()

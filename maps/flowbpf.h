@@ -68,11 +68,12 @@ enum flowbpf_verdict {
 /* Who set a verdict. */
 enum flowbpf_source {
 	FLOWBPF_SRC_NONE = 0,
-	FLOWBPF_SRC_KERNEL = 1,  /* first packet: flow recorded as QUEUED */
-	FLOWBPF_SRC_TIMEOUT = 2, /* kernel applied the default after the timeout */
+	FLOWBPF_SRC_KERNEL = 1, /* first packet: flow recorded as QUEUED */
+	FLOWBPF_SRC_TIMEOUT =
+		2, /* kernel applied the default after the timeout */
 	FLOWBPF_SRC_DAEMON = 3,
 	FLOWBPF_SRC_MANUAL = 4,
-	FLOWBPF_SRC_LIMIT = 5,   /* kernel applied the default: too many queued */
+	FLOWBPF_SRC_LIMIT = 5, /* kernel applied the default: too many queued */
 };
 
 /* What happens to packets of a QUEUED flow (config "pending"). */
@@ -96,11 +97,11 @@ enum flowbpf_mode {
  */
 struct flowbpf_key {
 	__u32 ifindex;
-	__u8 dir;    /* enum flowbpf_dir */
+	__u8 dir; /* enum flowbpf_dir */
 	__u8 family; /* 4 or 6 */
-	__u8 proto;  /* IP protocol number of the L4 header */
+	__u8 proto; /* IP protocol number of the L4 header */
 	__u8 pad;
-	__u16 vlan;       /* outer VLAN id, 0 when untagged */
+	__u16 vlan; /* outer VLAN id, 0 when untagged */
 	__u16 inner_vlan; /* inner VLAN id of a QinQ frame, 0 otherwise */
 	__be16 sport;
 	__be16 dport;
@@ -110,18 +111,18 @@ struct flowbpf_key {
 
 struct flowbpf_flow {
 	__u64 packets;
-	__u64 bytes;    /* IP-layer bytes: IPv4 total length, IPv6 payload + 40 */
+	__u64 bytes; /* IP-layer bytes: IPv4 total length, IPv6 payload + 40 */
 	__u64 first_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 last_ns;
 	__u32 tcp_flags; /* OR of the flags byte of every TCP segment */
-	__u32 held;      /* packets ever handed to the daemon (--pending hold) */
+	__u32 held; /* packets ever handed to the daemon (--pending hold) */
 };
 
 struct flowbpf_verdict_val {
 	__u32 verdict; /* enum flowbpf_verdict */
-	__u32 source;  /* enum flowbpf_source */
-	__u64 set_ns;  /* CLOCK_MONOTONIC time the verdict was set */
-	__u32 held_pkts;  /* packets handed to the daemon while QUEUED: */
+	__u32 source; /* enum flowbpf_source */
+	__u64 set_ns; /* CLOCK_MONOTONIC time the verdict was set */
+	__u32 held_pkts; /* packets handed to the daemon while QUEUED: */
 	__u32 held_bytes; /* the per-flow hold limits count these */
 	/*
 	 * Held packets of the flow the daemon has released (its "held" in
@@ -134,7 +135,7 @@ struct flowbpf_verdict_val {
 
 enum flowbpf_event_type {
 	FLOWBPF_EV_NEW_FLOW = 1, /* struct flowbpf_event */
-	FLOWBPF_EV_HELD = 2,     /* struct flowbpf_held */
+	FLOWBPF_EV_HELD = 2, /* struct flowbpf_held */
 };
 
 /*
@@ -142,9 +143,9 @@ enum flowbpf_event_type {
  * event is always read before the packets held for it.
  */
 struct flowbpf_event_hdr {
-	__u32 type;    /* enum flowbpf_event_type */
+	__u32 type; /* enum flowbpf_event_type */
 	__u32 ifindex; /* where the packet was seen */
-	__u64 ts_ns;   /* CLOCK_MONOTONIC */
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
 	struct flowbpf_key key;
 	__u32 pkt_len; /* frame length */
 	__u32 cap_len; /* bytes valid in data[] */
@@ -174,15 +175,15 @@ struct flowbpf_heartbeat {
  */
 struct flowbpf_config {
 	__u32 abi_version;
-	__u32 mode;    /* enum flowbpf_mode */
+	__u32 mode; /* enum flowbpf_mode */
 	__u32 pending; /* enum flowbpf_pending: what QUEUED packets get */
-	__u32 dflt;    /* verdict set when the decision times out: PASS or DROP */
+	__u32 dflt; /* verdict set when the decision times out: PASS or DROP */
 	__u64 timeout_ns;
 	__u32 ifindex;
 	__u32 xdp_flags; /* XDP_FLAGS_* the program was attached with */
-	__u32 flags;     /* FLOWBPF_CFG_* */
+	__u32 flags; /* FLOWBPF_CFG_* */
 	__u32 max_queued; /* new QUEUED flows per decision window, 0 = no limit */
-	__u32 hold_pkts;  /* per-flow limits of --pending hold */
+	__u32 hold_pkts; /* per-flow limits of --pending hold */
 	__u32 hold_bytes;
 };
 
@@ -208,39 +209,39 @@ struct flowbpf_qstate {
  * Each packet seen ends in exactly one "outcome" counter, so
  * packets == sum of outcomes.  X(enum suffix, JSON key, is outcome)
  */
-#define FLOWBPF_STATS(X)                                    \
-	X(PACKETS, "packets", 0)                            \
-	X(PASS, "pass_packets", 1)                          \
-	X(PASS_BYTES, "pass_bytes", 0)                      \
-	X(DROP, "drop_packets", 1)                          \
-	X(DROP_BYTES, "drop_bytes", 0)                      \
-	X(WOULD_DROP, "would_drop_packets", 1)              \
-	X(WOULD_DROP_BYTES, "would_drop_bytes", 0)          \
-	X(QUEUED_PASS, "queued_pass_packets", 1)            \
-	X(QUEUED_PASS_BYTES, "queued_pass_bytes", 0)        \
-	X(QUEUED_DROP, "queued_drop_packets", 1)            \
-	X(QUEUED_DROP_BYTES, "queued_drop_bytes", 0)        \
-	X(QUEUED_HELD, "held_packets", 1)                   \
-	X(QUEUED_HELD_BYTES, "held_bytes", 0)               \
-	X(HOLD_LIMIT, "hold_limit_drops", 0)                \
-	X(HOLD_FAILED, "hold_failed_drops", 0)              \
-	X(NON_IP, "non_ip_packets", 1)                      \
-	X(ERR_L2_TRUNC, "err_l2_truncated", 1)              \
-	X(ERR_VLAN_DEPTH, "err_vlan_too_deep", 1)           \
-	X(ERR_L3_TRUNC, "err_l3_truncated", 1)              \
-	X(ERR_IP_VERSION, "err_ip_version", 1)              \
-	X(ERR_BAD_IHL, "err_bad_ihl", 1)                    \
-	X(ERR_IP_LEN, "err_ip_length", 1)                   \
-	X(ERR_V6_CHAIN, "err_ipv6_chain_too_long", 1)       \
-	X(ERR_L4_TRUNC, "err_l4_truncated", 1)              \
-	X(FRAG_FIRST, "fragments_first", 0)                 \
-	X(FRAG_LATER, "fragments_later", 0)                 \
-	X(FLOWS_CREATED, "flows_created", 0)                \
-	X(FLOW_INSERT_FAIL, "flow_insert_failed", 0)        \
-	X(VERDICT_INSERT_FAIL, "verdict_insert_failed", 0)  \
-	X(EVENTS_SENT, "events_sent", 0)                    \
-	X(EVENTS_LOST, "events_lost", 0)                    \
-	X(DEFAULT_APPLIED, "default_verdicts_applied", 0)   \
+#define FLOWBPF_STATS(X)                                   \
+	X(PACKETS, "packets", 0)                           \
+	X(PASS, "pass_packets", 1)                         \
+	X(PASS_BYTES, "pass_bytes", 0)                     \
+	X(DROP, "drop_packets", 1)                         \
+	X(DROP_BYTES, "drop_bytes", 0)                     \
+	X(WOULD_DROP, "would_drop_packets", 1)             \
+	X(WOULD_DROP_BYTES, "would_drop_bytes", 0)         \
+	X(QUEUED_PASS, "queued_pass_packets", 1)           \
+	X(QUEUED_PASS_BYTES, "queued_pass_bytes", 0)       \
+	X(QUEUED_DROP, "queued_drop_packets", 1)           \
+	X(QUEUED_DROP_BYTES, "queued_drop_bytes", 0)       \
+	X(QUEUED_HELD, "held_packets", 1)                  \
+	X(QUEUED_HELD_BYTES, "held_bytes", 0)              \
+	X(HOLD_LIMIT, "hold_limit_drops", 0)               \
+	X(HOLD_FAILED, "hold_failed_drops", 0)             \
+	X(NON_IP, "non_ip_packets", 1)                     \
+	X(ERR_L2_TRUNC, "err_l2_truncated", 1)             \
+	X(ERR_VLAN_DEPTH, "err_vlan_too_deep", 1)          \
+	X(ERR_L3_TRUNC, "err_l3_truncated", 1)             \
+	X(ERR_IP_VERSION, "err_ip_version", 1)             \
+	X(ERR_BAD_IHL, "err_bad_ihl", 1)                   \
+	X(ERR_IP_LEN, "err_ip_length", 1)                  \
+	X(ERR_V6_CHAIN, "err_ipv6_chain_too_long", 1)      \
+	X(ERR_L4_TRUNC, "err_l4_truncated", 1)             \
+	X(FRAG_FIRST, "fragments_first", 0)                \
+	X(FRAG_LATER, "fragments_later", 0)                \
+	X(FLOWS_CREATED, "flows_created", 0)               \
+	X(FLOW_INSERT_FAIL, "flow_insert_failed", 0)       \
+	X(VERDICT_INSERT_FAIL, "verdict_insert_failed", 0) \
+	X(EVENTS_SENT, "events_sent", 0)                   \
+	X(EVENTS_LOST, "events_lost", 0)                   \
+	X(DEFAULT_APPLIED, "default_verdicts_applied", 0)  \
 	X(QUEUE_LIMIT, "queue_limit_defaults", 0)
 
 #define FLOWBPF_STAT_ENUM(name, key, outcome) FLOWBPF_STAT_##name,
@@ -260,16 +261,16 @@ struct flowbpf_stats {
  * touch it.  See docs/accounting.md.
  */
 struct flowbpf_acct {
-	__u64 collector_pid;   /* running collector, 0 when none */
-	__u64 sweeps;          /* sweeps done on this attach */
-	__u64 last_sweep_ns;   /* CLOCK_MONOTONIC end of the last sweep */
-	__u64 flows_created;   /* kernel flows_created read by that sweep */
+	__u64 collector_pid; /* running collector, 0 when none */
+	__u64 sweeps; /* sweeps done on this attach */
+	__u64 last_sweep_ns; /* CLOCK_MONOTONIC end of the last sweep */
+	__u64 flows_created; /* kernel flows_created read by that sweep */
 	__u64 flows_accounted; /* entries the collector removed and reported */
-	__u64 flows_live;      /* entries in the flow map at that sweep */
-	__u64 flows_evicted;   /* created - accounted - live, never decreasing */
-	__u64 evicted_seen;    /* of those, flows the collector had seen */
-	__u64 records;         /* records written */
-	__u64 packets;         /* packets and bytes in those records */
+	__u64 flows_live; /* entries in the flow map at that sweep */
+	__u64 flows_evicted; /* created - accounted - live, never decreasing */
+	__u64 evicted_seen; /* of those, flows the collector had seen */
+	__u64 records; /* records written */
+	__u64 packets; /* packets and bytes in those records */
 	__u64 bytes;
 };
 

@@ -95,9 +95,9 @@ static double lat_quantile(const struct daemon *d, double q)
 		seen += d->lat[i];
 		/* The bucket's upper edge, but never above what was seen. */
 		if (seen > want)
-			return i < LAT_BUCKETS && i + 1 < d->lat_max_ns / 1000.0 ?
-				       i + 1 :
-				       d->lat_max_ns / 1000.0;
+			return i < LAT_BUCKETS && i + 1 < d->lat_max_ns / 1000.0
+				       ? i + 1
+				       : d->lat_max_ns / 1000.0;
 	}
 	return d->lat_max_ns / 1000.0;
 }
@@ -339,9 +339,8 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 	struct flow_ctx c;
 	int err;
 
-	err = flowbpf_map_dump(ifc->h.verdicts_fd, sizeof(*keys),
-			       sizeof(*vals), (void **)&keys, (void **)&vals,
-			       &n);
+	err = flowbpf_map_dump(ifc->h.verdicts_fd, sizeof(*keys), sizeof(*vals),
+			       (void **)&keys, (void **)&vals, &n);
 	if (err) {
 		snprintf(d->last_error, sizeof(d->last_error),
 			 "%s: cannot read verdict map: %s", ifc->h.ifname,
@@ -363,7 +362,8 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 		}
 		if (!all)
 			continue;
-		want = policy_verdict(d->pol, policy_match(d->pol, &keys[i], &c));
+		want = policy_verdict(d->pol,
+				      policy_match(d->pol, &keys[i], &c));
 		/* Rewrite only what changes: an LRU update may evict. */
 		if (want != v->verdict || v->source != FLOWBPF_SRC_DAEMON) {
 			decide(d, ifc, &keys[i], NULL);
@@ -498,44 +498,42 @@ static json_t *stats_json(struct daemon *d)
 	size_t i;
 
 	for (i = 0; i < (size_t)d->nifs; i++)
-		json_array_append_new(
-			ifs, json_pack("{s:s, s:I}", "ifname",
-				       d->ifs[i].h.ifname, "events",
-				       (json_int_t)d->ifs[i].events));
+		json_array_append_new(ifs,
+				      json_pack("{s:s, s:I}", "ifname",
+						d->ifs[i].h.ifname, "events",
+						(json_int_t)d->ifs[i].events));
 	for (i = 0; i < d->pol->nrules; i++) {
 		const struct rule *r = &d->pol->rules[i];
 
 		json_array_append_new(
-			rules, json_pack("{s:i, s:s, s:i, s:s, s:I}", "index",
-					 (int)i, "name", r->name, "line",
-					 r->line, "verdict",
-					 verdict_name(r->verdict), "hits",
-					 (json_int_t)r->hits));
+			rules,
+			json_pack("{s:i, s:s, s:i, s:s, s:I}", "index", (int)i,
+				  "name", r->name, "line", r->line, "verdict",
+				  verdict_name(r->verdict), "hits",
+				  (json_int_t)r->hits));
 	}
-	o = json_pack("{s:i, s:s, s:I, s:o, s:I, s:{s:I, s:I}, s:o, s:I, s:{s:f, s:f, s:f, s:I}, s:I, s:I, s:I, s:I, s:I, s:s}",
-		      "pid", (int)getpid(), "policy", d->pol->file,
-		      "uptime_s", (json_int_t)(time(NULL) - d->started),
-		      "interfaces", ifs, "events", (json_int_t)d->events,
-		      "verdicts", "pass", (json_int_t)d->decided_pass, "drop",
-		      (json_int_t)d->decided_drop, "rules", rules,
-		      "default_hits", (json_int_t)d->pol->default_hits,
-		      "latency_us", "p50", lat_quantile(d, 0.50), "p99",
-		      lat_quantile(d, 0.99), "max", d->lat_max_ns / 1000.0,
-		      "count", (json_int_t)d->lat_n, "reloads",
-		      (json_int_t)d->reloads, "reload_errors",
-		      (json_int_t)d->reload_errors, "errors",
-		      (json_int_t)d->write_errors, "rescans",
-		      (json_int_t)d->rescans, "rescan_decided",
-		      (json_int_t)d->rescan_decided, "last_error",
-		      d->last_error);
-	json_object_set_new(o, "held", json_pack("{s:I, s:I, s:I, s:I}",
-						 "received", (json_int_t)d->held,
-						 "released",
-						 (json_int_t)d->held_released,
-						 "discarded",
-						 (json_int_t)d->held_discarded,
-						 "reinject_errors",
-						 (json_int_t)d->reinject_errors));
+	o = json_pack(
+		"{s:i, s:s, s:I, s:o, s:I, s:{s:I, s:I}, s:o, s:I, s:{s:f, s:f, s:f, s:I}, s:I, s:I, s:I, s:I, s:I, s:s}",
+		"pid", (int)getpid(), "policy", d->pol->file, "uptime_s",
+		(json_int_t)(time(NULL) - d->started), "interfaces", ifs,
+		"events", (json_int_t)d->events, "verdicts", "pass",
+		(json_int_t)d->decided_pass, "drop",
+		(json_int_t)d->decided_drop, "rules", rules, "default_hits",
+		(json_int_t)d->pol->default_hits, "latency_us", "p50",
+		lat_quantile(d, 0.50), "p99", lat_quantile(d, 0.99), "max",
+		d->lat_max_ns / 1000.0, "count", (json_int_t)d->lat_n,
+		"reloads", (json_int_t)d->reloads, "reload_errors",
+		(json_int_t)d->reload_errors, "errors",
+		(json_int_t)d->write_errors, "rescans", (json_int_t)d->rescans,
+		"rescan_decided", (json_int_t)d->rescan_decided, "last_error",
+		d->last_error);
+	json_object_set_new(o, "held",
+			    json_pack("{s:I, s:I, s:I, s:I}", "received",
+				      (json_int_t)d->held, "released",
+				      (json_int_t)d->held_released, "discarded",
+				      (json_int_t)d->held_discarded,
+				      "reinject_errors",
+				      (json_int_t)d->reinject_errors));
 	return o;
 }
 
@@ -564,10 +562,10 @@ static void serve_client(struct daemon *d)
 	if (!strcmp(req, "stats"))
 		reply = stats_json(d);
 	else if (!strcmp(req, "reload"))
-		reply = reload(d, msg, sizeof(msg)) ?
-				json_pack("{s:s}", "error", msg) :
-				json_pack("{s:b, s:s}", "reloaded", 1,
-					  "message", msg);
+		reply = reload(d, msg, sizeof(msg))
+				? json_pack("{s:s}", "error", msg)
+				: json_pack("{s:b, s:s}", "reloaded", 1,
+					    "message", msg);
 	else
 		reply = json_pack("{s:s}", "error", "unknown request");
 	s = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);

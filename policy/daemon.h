@@ -11,10 +11,10 @@
 #define FLOWBPF_DEFAULT_SOCKET "/run/flowbpf/flowbpf.sock"
 
 struct daemon_opts {
-	const char *policy;  /* policy file */
-	char **ifaces;       /* interfaces to serve; NULL/0: every attached */
+	const char *policy; /* policy file */
+	char **ifaces; /* interfaces to serve; NULL/0: every attached */
 	int nifaces;
-	const char *socket;  /* control socket path */
+	const char *socket; /* control socket path */
 	const char *pidfile; /* NULL: none */
 };
 

@@ -75,9 +75,9 @@ static bool rule_matches(const struct policy *p, const struct rule *r,
 		int m = c->now.tm_hour * 60 + c->now.tm_min;
 
 		/* A window like 22:00-06:00 wraps over midnight. */
-		if (r->tmin_from < r->tmin_to ?
-			    (m < r->tmin_from || m >= r->tmin_to) :
-			    (m < r->tmin_from && m >= r->tmin_to))
+		if (r->tmin_from < r->tmin_to
+			    ? (m < r->tmin_from || m >= r->tmin_to)
+			    : (m < r->tmin_from && m >= r->tmin_to))
 			return false;
 	}
 	return true;

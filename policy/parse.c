@@ -26,7 +26,7 @@ struct parser {
 	const char *name; /* file name for messages */
 	const char *src, *p;
 	int line, col;
-	struct tok tok;   /* current token */
+	struct tok tok; /* current token */
 	char *err;
 	size_t errlen;
 	bool failed;
@@ -353,9 +353,9 @@ static int prefix_parse(const char *s, addr128 *lo, addr128 *hi, int *fam)
 			return -ERANGE;
 	}
 	/* Host part of the prefix within its family's width. */
-	mask = len == (unsigned long)max ? 0 :
-	       max - len == 128		? ~(addr128)0 :
-					  (((addr128)1 << (max - len)) - 1);
+	mask = len == (unsigned long)max ? 0
+	       : max - len == 128	 ? ~(addr128)0
+					 : (((addr128)1 << (max - len)) - 1);
 	if (base & mask)
 		return -EDOM;
 	*fam = max == 32 ? 4 : 6;
@@ -377,10 +377,10 @@ static struct unit *unit_find(struct policy *p, const char *name)
 static bool is_keyword(const char *w)
 {
 	static const char *const kw[] = {
-		"unit", "rule", "default", "any", "from", "to", "dir",
-		"iface", "vlan", "proto", "sport", "dport", "port",
-		"icmp-type", "icmp-code", "time", "days", "allow", "deny",
-		"pass", "drop", "file",
+		"unit", "rule",	     "default",	  "any",   "from",  "to",
+		"dir",	"iface",     "vlan",	  "proto", "sport", "dport",
+		"port", "icmp-type", "icmp-code", "time",  "days",  "allow",
+		"deny", "pass",	     "drop",	  "file",
 	};
 	size_t i;
 
@@ -475,9 +475,9 @@ static int load_prefix_file(struct parser *ps, const char *path,
 		if (err) {
 			snprintf(ps->err, ps->errlen, "%s:%d:1: %s '%s'", path,
 				 lineno,
-				 err == -EDOM ? "host bits set in" :
-				 err == -ERANGE ? "invalid prefix length in" :
-						  "invalid address or prefix",
+				 err == -EDOM	  ? "host bits set in"
+				 : err == -ERANGE ? "invalid prefix length in"
+						  : "invalid address or prefix",
 				 s);
 			ps->failed = true;
 			err = -EINVAL;
@@ -533,7 +533,8 @@ static int parse_unit(struct parser *ps)
 			goto out;
 		while (ps->tok.type != T_RBRACE) {
 			if (ps->tok.type != T_WORD) {
-				perr(ps, "expected an address, prefix or unit name, found %s",
+				perr(ps,
+				     "expected an address, prefix or unit name, found %s",
 				     tok_desc(&ps->tok));
 				goto out;
 			}
@@ -727,7 +728,8 @@ static int add_days(struct parser *ps, void *arg)
 	a = day_index(w, dash ? (size_t)(dash - w) : strlen(w));
 	b = dash ? day_index(dash + 1, strlen(dash + 1)) : a;
 	if (a < 0 || b < 0) {
-		perr(ps, "invalid day '%s' (expected sun, mon, ... sat, or a range like mon-fri)",
+		perr(ps,
+		     "invalid day '%s' (expected sun, mon, ... sat, or a range like mon-fri)",
 		     w);
 		return -EINVAL;
 	}
@@ -763,7 +765,8 @@ static int parse_time(struct parser *ps, struct rule *r)
 	if (!dash || (r->tmin_from = hhmm(w, dash)) < 0 ||
 	    (r->tmin_to = hhmm(dash + 1, w + strlen(w))) < 0 ||
 	    r->tmin_from == r->tmin_to) {
-		perr(ps, "invalid time window '%s' (expected HH:MM-HH:MM, e.g. 09:00-17:30)",
+		perr(ps,
+		     "invalid time window '%s' (expected HH:MM-HH:MM, e.g. 09:00-17:30)",
 		     w);
 		return -EINVAL;
 	}
@@ -801,7 +804,8 @@ static int parse_addr_match(struct parser *ps, struct addr_match **out)
 	}
 	for (;;) {
 		if (ps->tok.type != T_WORD || !ps->tok.text[0]) {
-			perr(ps, "expected an address, prefix, unit name or any, found %s",
+			perr(ps,
+			     "expected an address, prefix, unit name or any, found %s",
 			     tok_desc(&ps->tok));
 			goto err;
 		}
@@ -837,8 +841,11 @@ static bool proto_has_ports(__u8 p)
 static int parse_rule(struct parser *ps)
 {
 	struct r16list l;
-	struct rule r = { .dir = -1, .icmp_type = -1, .icmp_code = -1,
-			  .tmin_from = -1, .tmin_to = -1 };
+	struct rule r = { .dir = -1,
+			  .icmp_type = -1,
+			  .icmp_code = -1,
+			  .tmin_from = -1,
+			  .tmin_to = -1 };
 	struct rule *nr;
 	unsigned int seen = 0;
 	int line = ps->tok.line, col = ps->tok.col;
@@ -855,16 +862,17 @@ static int parse_rule(struct parser *ps)
 	if (!r.name)
 		return -ENOMEM;
 	if (ps->tok.type != T_WORD || verdict_word(ps->tok.text, &r.verdict)) {
-		perr(ps, "expected allow or deny, found %s", tok_desc(&ps->tok));
+		perr(ps, "expected allow or deny, found %s",
+		     tok_desc(&ps->tok));
 		goto err;
 	}
 	next(ps);
 
 	while (!ps->failed && ps->tok.type == T_WORD) {
 		static const char *const keys[] = {
-			"dir", "iface", "vlan", "proto", "from", "to", "sport",
-			"dport", "port", "icmp-type", "icmp-code", "time",
-			"days",
+			"dir",	     "iface", "vlan",  "proto", "from",
+			"to",	     "sport", "dport", "port",	"icmp-type",
+			"icmp-code", "time",  "days",
 		};
 		char key[sizeof(ps->tok.text)];
 		unsigned int bit = 0;
@@ -873,7 +881,8 @@ static int parse_rule(struct parser *ps)
 			if (!strcmp(ps->tok.text, keys[i]))
 				bit = 1U << i;
 		if (!bit) {
-			perr(ps, "unknown match '%s' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time or days)",
+			perr(ps,
+			     "unknown match '%s' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time or days)",
 			     ps->tok.text);
 			goto err;
 		}
@@ -896,7 +905,8 @@ static int parse_rule(struct parser *ps)
 			else if (!strcmp(ps->tok.text, "out"))
 				r.dir = FLOWBPF_DIR_EGRESS;
 			else {
-				perr(ps, "expected in or out after dir, found %s",
+				perr(ps,
+				     "expected in or out after dir, found %s",
 				     tok_desc(&ps->tok));
 				goto err;
 			}
@@ -920,15 +930,14 @@ static int parse_rule(struct parser *ps)
 				goto err;
 		} else if (!strcmp(key, "sport") || !strcmp(key, "dport") ||
 			   !strcmp(key, "port")) {
-			l = key[0] == 's' ? (struct r16list){ &r.sports,
-							      &r.nsports, 65535,
-							      "port" } :
-			    key[0] == 'd' ? (struct r16list){ &r.dports,
-							      &r.ndports, 65535,
-							      "port" } :
-					    (struct r16list){ &r.ports,
-							      &r.nports, 65535,
-							      "port" };
+			l = key[0] == 's'
+				    ? (struct r16list){ &r.sports, &r.nsports,
+							65535, "port" }
+			    : key[0] == 'd'
+				    ? (struct r16list){ &r.dports, &r.ndports,
+							65535, "port" }
+				    : (struct r16list){ &r.ports, &r.nports,
+							65535, "port" };
 			if (parse_list(ps, add_range16, &l))
 				goto err;
 		} else if (!strcmp(key, "icmp-type") ||
@@ -988,7 +997,8 @@ static int parse_rule(struct parser *ps)
 			goto err;
 		}
 		if ((r.nsports || r.ndports || r.nports)) {
-			perr_at(ps, line, col, "ports and icmp-type exclude each other");
+			perr_at(ps, line, col,
+				"ports and icmp-type exclude each other");
 			goto err;
 		}
 	}
@@ -1051,8 +1061,13 @@ void policy_free(struct policy *p)
 struct policy *policy_parse(const char *name, const char *text, char *err,
 			    size_t errlen)
 {
-	struct parser ps = { .name = name, .src = text, .p = text, .line = 1,
-			     .col = 1, .err = err, .errlen = errlen };
+	struct parser ps = { .name = name,
+			     .src = text,
+			     .p = text,
+			     .line = 1,
+			     .col = 1,
+			     .err = err,
+			     .errlen = errlen };
 
 	ps.pol = calloc(1, sizeof(*ps.pol));
 	if (!ps.pol) {
@@ -1104,7 +1119,9 @@ struct policy *policy_load(const char *file, char *err, size_t errlen)
 		return NULL;
 	}
 	if (sz > (64 << 20)) {
-		snprintf(err, errlen, "%s: larger than 64 MiB; put prefixes in a unit file", file);
+		snprintf(err, errlen,
+			 "%s: larger than 64 MiB; put prefixes in a unit file",
+			 file);
 		fclose(f);
 		return NULL;
 	}
@@ -1118,7 +1135,8 @@ struct policy *policy_load(const char *file, char *err, size_t errlen)
 	}
 	text[len] = '\0';
 	if (strlen(text) != len) {
-		snprintf(err, errlen, "%s: contains a NUL byte (not a text file?)", file);
+		snprintf(err, errlen,
+			 "%s: contains a NUL byte (not a text file?)", file);
 		free(text);
 		return NULL;
 	}

@@ -54,10 +54,10 @@ struct addr_match {
 enum { MATCH_DIR = 1 << 0 };
 
 struct rule {
-	char *name;        /* "" when unnamed */
+	char *name; /* "" when unnamed */
 	int line;
-	__u32 verdict;     /* FLOWBPF_VERDICT_PASS or _DROP */
-	int dir;           /* -1 any, else FLOWBPF_DIR_* */
+	__u32 verdict; /* FLOWBPF_VERDICT_PASS or _DROP */
+	int dir; /* -1 any, else FLOWBPF_DIR_* */
 	char (*ifaces)[IF_NAMESIZE];
 	size_t nifaces;
 	struct range16 *vlans;
@@ -68,9 +68,9 @@ struct rule {
 	struct range16 *sports, *dports, *ports; /* ports: either side */
 	size_t nsports, ndports, nports;
 	int icmp_type, icmp_code; /* -1: any */
-	int tmin_from, tmin_to;   /* minutes of the day, -1: any time */
-	__u8 days;                /* bit 0 = Sunday .. 6; 0: every day */
-	__u64 hits;               /* flows decided by this rule */
+	int tmin_from, tmin_to; /* minutes of the day, -1: any time */
+	__u8 days; /* bit 0 = Sunday .. 6; 0: every day */
+	__u64 hits; /* flows decided by this rule */
 };
 
 struct policy {
@@ -79,8 +79,8 @@ struct policy {
 	size_t nunits;
 	struct rule *rules;
 	size_t nrules;
-	__u32 dflt;      /* default verdict */
-	bool has_time;   /* some rule depends on the time of day */
+	__u32 dflt; /* default verdict */
+	bool has_time; /* some rule depends on the time of day */
 	__u64 default_hits;
 };
 

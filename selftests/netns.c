@@ -135,32 +135,33 @@ int net_setup(struct test_net *n)
 	snprintf(n->ns, sizeof(n->ns), "flowbpf-test-%u-%u", pid, idx);
 	snprintf(n->host_if, sizeof(n->host_if), "fbt%uh%u", pid, idx);
 	snprintf(n->peer_if, sizeof(n->peer_if), "fbt%up%u", pid, idx);
-	snprintf(n->host_ip, sizeof(n->host_ip), "198.%u.%u.%u",
-		 18 + (a >> 16), (a >> 8) & 0xff, (a & 0xff) + 1);
-	snprintf(n->peer_ip, sizeof(n->peer_ip), "198.%u.%u.%u",
-		 18 + (a >> 16), (a >> 8) & 0xff, (a & 0xff) + 2);
-	err = run(NULL, NULL,
-		  "set -e; ip netns add %s; "
-		  "ip link add %s type veth peer name %s netns %s; "
-		  /* No IPv6 autoconf chatter: tests count packets exactly. */
-		  "sysctl -qw net.ipv6.conf.%s.disable_ipv6=1; "
-		  "ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1; "
-		  "ip addr add %s/30 dev %s; ip link set %s up; "
-		  "ip -n %s addr add %s/30 dev %s; ip -n %s link set %s up; "
-		  "ip -n %s link set lo up",
-		  n->ns, n->host_if, n->peer_if, n->ns, n->host_if, n->ns,
-		  n->peer_if, n->host_ip, n->host_if,
-		  n->host_if, n->ns, n->peer_ip, n->peer_if, n->ns, n->peer_if,
-		  n->ns);
+	snprintf(n->host_ip, sizeof(n->host_ip), "198.%u.%u.%u", 18 + (a >> 16),
+		 (a >> 8) & 0xff, (a & 0xff) + 1);
+	snprintf(n->peer_ip, sizeof(n->peer_ip), "198.%u.%u.%u", 18 + (a >> 16),
+		 (a >> 8) & 0xff, (a & 0xff) + 2);
+	err = run(
+		NULL, NULL,
+		"set -e; ip netns add %s; "
+		"ip link add %s type veth peer name %s netns %s; "
+		/* No IPv6 autoconf chatter: tests count packets exactly. */
+		"sysctl -qw net.ipv6.conf.%s.disable_ipv6=1; "
+		"ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1; "
+		"ip addr add %s/30 dev %s; ip link set %s up; "
+		"ip -n %s addr add %s/30 dev %s; ip -n %s link set %s up; "
+		"ip -n %s link set lo up",
+		n->ns, n->host_if, n->peer_if, n->ns, n->host_if, n->ns,
+		n->peer_if, n->host_ip, n->host_if, n->host_if, n->ns,
+		n->peer_ip, n->peer_if, n->ns, n->peer_if, n->ns);
 	if (err) {
 		net_cleanup(n);
 		return -EIO;
 	}
 	n->host_ifindex = if_nametoindex(n->host_if);
 	/* Wait for the link to come up so the first ping is not lost. */
-	run(NULL, NULL, "for i in $(seq 50); do "
-			"ip -n %s link show %s | grep -q LOWER_UP && break; "
-			"sleep 0.05; done",
+	run(NULL, NULL,
+	    "for i in $(seq 50); do "
+	    "ip -n %s link show %s | grep -q LOWER_UP && break; "
+	    "sleep 0.05; done",
 	    n->ns, n->peer_if);
 	return 0;
 }

@@ -31,8 +31,8 @@ static const struct test_def tests[] = {
 int env_verbose;
 
 static struct {
-	const char *test;        /* running test */
-	char subtest[128];       /* running subtest, "" if none */
+	const char *test; /* running test */
+	char subtest[128]; /* running subtest, "" if none */
 	bool in_subtest, failed, skipped;
 	bool any_subtest;
 	char skip_why[256];
@@ -148,8 +148,8 @@ int main(int argc, char **argv)
 				printf("%s\n", tests[i].name);
 			return 0;
 		case 't':
-			st.filters = realloc(st.filters, (st.nfilters + 1) *
-							       sizeof(char *));
+			st.filters = realloc(
+				st.filters, (st.nfilters + 1) * sizeof(char *));
 			if (!st.filters)
 				return 2;
 			st.filters[st.nfilters++] = optarg;

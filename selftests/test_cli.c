@@ -104,9 +104,10 @@ static void subtest_errors(void)
 	free(out), free(err), out = err = NULL;
 
 	/* Not root: refused before touching anything. */
-	rc = run(&out, &err,
-		 "setpriv --reuid=65534 --regid=65534 --clear-groups %s attach %s",
-		 flowbpf_bin(), n.host_if);
+	rc = run(
+		&out, &err,
+		"setpriv --reuid=65534 --regid=65534 --clear-groups %s attach %s",
+		flowbpf_bin(), n.host_if);
 	ASSERT_EQ(rc, 1, "non-root exit code");
 	ASSERT_HAS(err, "root", "non-root message");
 	ASSERT_FALSE(pins_exist(n.host_if), "non-root left no pins");
@@ -121,8 +122,9 @@ static void subtest_no_native(void)
 	int rc;
 
 	snprintf(dev, sizeof(dev), "fbt%dd", getpid() % 10000);
-	if (!ASSERT_OK(run(NULL, NULL, "ip link add %s type ifb && ip link set %s up",
-			   dev, dev),
+	if (!ASSERT_OK(run(NULL, NULL,
+			   "ip link add %s type ifb && ip link set %s up", dev,
+			   dev),
 		       "ifb device"))
 		return;
 	rc = run(&out, &err, "%s attach %s", flowbpf_bin(), dev);
@@ -158,11 +160,14 @@ static void subtest_json_and_detach(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce --flows 4096 --timeout 1500ms",
-			   flowbpf_bin(), n.host_if),
-		       "attach"))
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --flows 4096 --timeout 1500ms",
+			flowbpf_bin(), n.host_if),
+		    "attach"))
 		goto out;
-	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip), "ping");
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip),
+		  "ping");
 
 	rc = run(&out, NULL, "%s status -j %s", flowbpf_bin(), n.host_if);
 	ASSERT_EQ(rc, 0, "status");
@@ -201,8 +206,9 @@ static void subtest_json_and_detach(void)
 			  "packets");
 		ASSERT_EQ(json_integer_value(json_object_get(it, "bytes")), 168,
 			  "bytes");
-		ASSERT_STREQ(json_string_value(json_object_get(it, "proto_name")),
-			     "icmp", "proto");
+		ASSERT_STREQ(
+			json_string_value(json_object_get(it, "proto_name")),
+			"icmp", "proto");
 		ASSERT_STREQ(json_string_value(json_object_get(it, "verdict")),
 			     "queued", "verdict");
 		ASSERT_TRUE(json_object_get(it, "icmp_type") &&
@@ -216,12 +222,14 @@ static void subtest_json_and_detach(void)
 	ASSERT_EQ(rc, 0, "stats");
 	j = json_loads(out ? out : "", 0, NULL);
 	free(out), out = NULL;
-	it = json_object_get(json_array_get(json_object_get(j, "interfaces"), 0),
+	it = json_object_get(json_array_get(json_object_get(j, "interfaces"),
+					    0),
 			     "counters");
 	ASSERT_EQ(json_integer_value(json_object_get(it, "flows_created")), 2,
 		  "flows_created");
-	ASSERT_EQ(json_integer_value(json_object_get(it, "queued_pass_packets")),
-		  4, "queued_pass_packets");
+	ASSERT_EQ(
+		json_integer_value(json_object_get(it, "queued_pass_packets")),
+		4, "queued_pass_packets");
 	ASSERT_EQ(json_integer_value(json_object_get(
 			  json_object_get(j, "total"), "queued_pass_packets")),
 		  4, "total");
@@ -235,17 +243,19 @@ static void subtest_json_and_detach(void)
 	free(out), out = NULL;
 
 	/* Every command answers --help. */
-	ASSERT_OK(run(NULL, NULL,
-		      "for c in attach detach status flows stats verdict daemon reload policy collect; do %s $c --help | grep -q Usage || exit 1; done",
-		      flowbpf_bin()),
-		  "--help");
+	ASSERT_OK(
+		run(NULL, NULL,
+		    "for c in attach detach status flows stats verdict daemon reload policy collect; do %s $c --help | grep -q Usage || exit 1; done",
+		    flowbpf_bin()),
+		"--help");
 
 	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n.host_if),
 		  "detach");
 	ASSERT_FALSE(pins_exist(n.host_if), "pins gone");
 	ASSERT_FALSE(xdp_id && prog_exists(xdp_id), "xdp program gone");
 	ASSERT_FALSE(tc_id && prog_exists(tc_id), "tc program gone");
-	rc = run(&out, NULL, "tc filter show dev %s egress; tc qdisc show dev %s",
+	rc = run(&out, NULL,
+		 "tc filter show dev %s egress; tc qdisc show dev %s",
 		 n.host_if, n.host_if);
 	ASSERT_FALSE(out && (strstr(out, "bpf") || strstr(out, "clsact")),
 		     "no tc filter or clsact");

@@ -106,8 +106,8 @@ void test_record_v6_icmp(struct acct_record *r)
 /* Checks one template record at p against the expected layout. */
 static size_t check_template(const unsigned char *p, __u16 id, bool v6)
 {
-	static const __u16 ids4[] = { 152, 153, 1, 2, 10, 14, 8, 12,
-				      7, 11, 4, 6, 61, 58, 136, 32 };
+	static const __u16 ids4[] = { 152, 153, 1, 2, 10, 14, 8,   12,
+				      7,   11,	4, 6, 61, 58, 136, 32 };
 	static const __u16 lens[] = { 8, 8, 8, 8, 4, 4, 4, 4,
 				      2, 2, 1, 2, 1, 2, 1, 2 };
 	__u16 n = get16(p + 2), i;
@@ -240,11 +240,13 @@ static void subtest_ipfix_split(void)
 			__u16 id = get16(p + off), len = get16(p + off + 2);
 
 			if (!ASSERT_GE(len, 4, "set length") ||
-			    !ASSERT_LE(off + len, cap->len[m], "set inside message"))
+			    !ASSERT_LE(off + len, cap->len[m],
+				       "set inside message"))
 				break;
 			if (id == 2) {
 				tmpl_msgs++;
-				ASSERT_EQ(off, 16, "templates lead the message");
+				ASSERT_EQ(off, 16,
+					  "templates lead the message");
 			} else if (id == 256 || id == 257) {
 				size_t rl = ipfix_record_len(id == 257 ? 6 : 4);
 
@@ -292,15 +294,16 @@ static void subtest_json_fields(void)
 	ASSERT_STREQ(json_string_value(json_object_get(o, "dir")), "in", "dir");
 	ASSERT_EQ(json_integer_value(json_object_get(o, "vlan")), 10, "vlan");
 	ASSERT_EQ(json_integer_value(json_object_get(o, "proto")), 6, "proto");
-	ASSERT_STREQ(json_string_value(json_object_get(o, "proto_name")),
-		     "tcp", "proto_name");
-	ASSERT_STREQ(json_string_value(json_object_get(o, "src")),
-		     "198.18.0.1", "src");
-	ASSERT_STREQ(json_string_value(json_object_get(o, "dst")),
-		     "198.18.0.2", "dst");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "proto_name")), "tcp",
+		     "proto_name");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "src")), "198.18.0.1",
+		     "src");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "dst")), "198.18.0.2",
+		     "dst");
 	ASSERT_EQ(json_integer_value(json_object_get(o, "sport")), 40000,
 		  "sport");
-	ASSERT_EQ(json_integer_value(json_object_get(o, "dport")), 443, "dport");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "dport")), 443,
+		  "dport");
 	ASSERT_EQ(json_integer_value(json_object_get(o, "packets")), 10,
 		  "packets");
 	ASSERT_EQ(json_integer_value(json_object_get(o, "bytes")), 1000,
@@ -309,8 +312,8 @@ static void subtest_json_fields(void)
 		  "tcp_flags");
 	ASSERT_STREQ(json_string_value(json_object_get(o, "verdict")), "pass",
 		     "verdict");
-	ASSERT_STREQ(json_string_value(json_object_get(o, "end_reason")),
-		     "end", "end_reason");
+	ASSERT_STREQ(json_string_value(json_object_get(o, "end_reason")), "end",
+		     "end_reason");
 	ASSERT_FALSE(json_object_get(o, "icmp_type"), "no icmp_type for tcp");
 	json_decref(o);
 
@@ -320,7 +323,8 @@ static void subtest_json_fields(void)
 		return;
 	ASSERT_STREQ(json_string_value(json_object_get(o, "src")),
 		     "2001:db8::1", "IPv6 src");
-	ASSERT_EQ(json_integer_value(json_object_get(o, "family")), 6, "family");
+	ASSERT_EQ(json_integer_value(json_object_get(o, "family")), 6,
+		  "family");
 	ASSERT_STREQ(json_string_value(json_object_get(o, "dir")), "out",
 		     "egress dir");
 	ASSERT_EQ(json_integer_value(json_object_get(o, "icmp_type")), 128,
@@ -349,7 +353,8 @@ static int count_lines(const char *path, json_int_t *packets)
 
 		if (o) {
 			n++;
-			*packets += json_integer_value(json_object_get(o, "packets"));
+			*packets += json_integer_value(
+				json_object_get(o, "packets"));
 			json_decref(o);
 		}
 	}
@@ -410,9 +415,11 @@ static void subtest_json_rotate(void)
 	s->close(s);
 	snprintf(pat, sizeof(pat), "%s/aged.jsonl.*Z", dir);
 	if (ASSERT_OK(glob(pat, 0, NULL, &g), "rotated by age, uncompressed")) {
-		ASSERT_EQ(g.gl_pathc, 1, "one rotation (an empty file is kept)");
+		ASSERT_EQ(g.gl_pathc, 1,
+			  "one rotation (an empty file is kept)");
 		packets = 0;
-		ASSERT_EQ(count_lines(g.gl_pathv[0], &packets), 1, "its record");
+		ASSERT_EQ(count_lines(g.gl_pathv[0], &packets), 1,
+			  "its record");
 		globfree(&g);
 	}
 out:
@@ -490,17 +497,24 @@ int read_records(const char *path, struct rec **out)
 		p = json_object_get(o, "sport");
 		if (p) {
 			r[n].sport = json_integer_value(p);
-			r[n].dport = json_integer_value(json_object_get(o, "dport"));
+			r[n].dport =
+				json_integer_value(json_object_get(o, "dport"));
 		} else {
 			r[n].sport = 0;
-			r[n].dport = json_integer_value(json_object_get(o, "icmp_type")) << 8 |
-				     json_integer_value(json_object_get(o, "icmp_code"));
+			r[n].dport = json_integer_value(
+					     json_object_get(o, "icmp_type"))
+					     << 8 |
+				     json_integer_value(
+					     json_object_get(o, "icmp_code"));
 		}
-		r[n].packets = json_integer_value(json_object_get(o, "packets"));
+		r[n].packets =
+			json_integer_value(json_object_get(o, "packets"));
 		r[n].bytes = json_integer_value(json_object_get(o, "bytes"));
-		r[n].start_ms = json_integer_value(json_object_get(o, "start_ms"));
+		r[n].start_ms =
+			json_integer_value(json_object_get(o, "start_ms"));
 		r[n].end_ms = json_integer_value(json_object_get(o, "end_ms"));
-		r[n].tcp_flags = json_integer_value(json_object_get(o, "tcp_flags"));
+		r[n].tcp_flags =
+			json_integer_value(json_object_get(o, "tcp_flags"));
 		json_decref(o);
 		n++;
 	}
@@ -572,14 +586,16 @@ static int tcp_sink(void *arg)
 }
 
 /* Sends bytes over TCP, slowly enough to span active timeouts. */
-static int tcp_send(struct test_net *n, long bytes, int chunks,
-		    int gap_ms, int *sport, struct tcp_info *ti)
+static int tcp_send(struct test_net *n, long bytes, int chunks, int gap_ms,
+		    int *sport, struct tcp_info *ti)
 {
 	socklen_t tl = sizeof(*ti);
 	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(5301) }, me;
+				 .sin_port = htons(5301) },
+			   me;
 	socklen_t ml = sizeof(me);
-	struct tcp_srv s = { .ip = n->peer_ip, .want = bytes / chunks * chunks };
+	struct tcp_srv s = { .ip = n->peer_ip,
+			     .want = bytes / chunks * chunks };
 	char *buf = calloc(1, bytes / chunks + 1), c;
 	int pid, fd, i, err = -1;
 
@@ -637,15 +653,18 @@ static void subtest_sweeps(void)
 	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		goto out;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
 		       "attach"))
 		goto out;
-	col = spawn("exec %s collect %s --interval 100ms --idle 500ms --active 800ms --tcp-end 300ms -o %s",
-		    flowbpf_bin(), n.host_if, out);
+	col = spawn(
+		"exec %s collect %s --interval 100ms --idle 500ms --active 800ms --tcp-end 300ms -o %s",
+		flowbpf_bin(), n.host_if, out);
 	if (!ASSERT_GE(col, 1, "collector"))
 		goto out;
 	/* A ping that idles out (before the active timeout). */
-	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip), "ping");
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip),
+		  "ping");
 	/* A TCP transfer of ~2 s: active records, then a FIN. */
 	ASSERT_OK(tcp_send(&n, 1 << 20, 20, 100, &sport, &ti), "tcp transfer");
 	/* Idle and TCP-end timeouts pass; then a ping still running when the
@@ -694,22 +713,30 @@ static void subtest_sweeps(void)
 	ASSERT_EQ(sum.packets, ti.tcpi_segs_in, "records' packets = segs_in");
 	ASSERT_EQ(reasons[2], 1, "the reverse flow ends by FIN too");
 	/* The map is empty after the flush, and stats say nothing was lost. */
-	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(), n.host_if),
+	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(),
+			  n.host_if),
 		      "stats")) {
 		j = json_loads(so, 0, NULL);
-		a = json_object_get(json_array_get(json_object_get(j, "interfaces"), 0),
-				    "accounting");
+		a = json_object_get(
+			json_array_get(json_object_get(j, "interfaces"), 0),
+			"accounting");
 		if (ASSERT_OK_PTR(a, "accounting in stats")) {
-			ASSERT_FALSE(json_is_true(json_object_get(a, "collector_running")),
+			ASSERT_FALSE(json_is_true(json_object_get(
+					     a, "collector_running")),
 				     "collector gone");
-			ASSERT_EQ(json_integer_value(json_object_get(a, "flows_evicted")),
+			ASSERT_EQ(json_integer_value(
+					  json_object_get(a, "flows_evicted")),
 				  0, "flows evicted");
-			ASSERT_EQ(json_integer_value(json_object_get(a, "flows_accounted")) +
-					  json_integer_value(json_object_get(a, "flows_live")),
-				  json_integer_value(json_object_get(a, "flows_created")),
+			ASSERT_EQ(json_integer_value(json_object_get(
+					  a, "flows_accounted")) +
+					  json_integer_value(json_object_get(
+						  a, "flows_live")),
+				  json_integer_value(
+					  json_object_get(a, "flows_created")),
 				  "every created flow accounted or live");
-			ASSERT_EQ(json_integer_value(json_object_get(a, "records")), nr,
-				  "records counted");
+			ASSERT_EQ(json_integer_value(
+					  json_object_get(a, "records")),
+				  nr, "records counted");
 		}
 	}
 out:
@@ -757,23 +784,31 @@ static void subtest_evicted(void)
 		       "attach"))
 		goto out;
 	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip), "arp");
-	col = spawn("exec %s collect %s --interval 1500ms -o /dev/null 2>/tmp/flowbpf-evict-%d.log",
-		    flowbpf_bin(), n.host_if, getpid());
+	col = spawn(
+		"exec %s collect %s --interval 1500ms -o /dev/null 2>/tmp/flowbpf-evict-%d.log",
+		flowbpf_bin(), n.host_if, getpid());
 	usleep(300000);
 	ASSERT_OK(udp_burst(n.peer_ip, 300), "udp burst");
 	usleep(1800000);
-	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(), n.host_if),
+	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(),
+			  n.host_if),
 		      "stats while running")) {
 		j = json_loads(so, 0, NULL);
-		a = json_object_get(json_array_get(json_object_get(j, "interfaces"), 0),
-				    "accounting");
+		a = json_object_get(
+			json_array_get(json_object_get(j, "interfaces"), 0),
+			"accounting");
 		if (ASSERT_OK_PTR(a, "accounting")) {
-			ASSERT_TRUE(json_is_true(json_object_get(a, "collector_running")),
+			ASSERT_TRUE(json_is_true(json_object_get(
+					    a, "collector_running")),
 				    "collector running");
-			created = json_integer_value(json_object_get(a, "flows_created"));
-			accounted = json_integer_value(json_object_get(a, "flows_accounted"));
-			live = json_integer_value(json_object_get(a, "flows_live"));
-			evicted = json_integer_value(json_object_get(a, "flows_evicted"));
+			created = json_integer_value(
+				json_object_get(a, "flows_created"));
+			accounted = json_integer_value(
+				json_object_get(a, "flows_accounted"));
+			live = json_integer_value(
+				json_object_get(a, "flows_live"));
+			evicted = json_integer_value(
+				json_object_get(a, "flows_evicted"));
 			ASSERT_GE(created, 300, "flows created");
 			ASSERT_GE(evicted, 300 - 64, "evictions counted");
 			ASSERT_EQ(evicted, created - accounted - live,
@@ -867,7 +902,8 @@ int nfdump_read(const char *dir, struct rec **out)
 		snprintf(r[n].dst, sizeof(r[n].dst), "%s", f[4]);
 		r[n].sport = atoi(f[5]);
 		if (strchr(f[6], '.'))
-			r[n].dport = atoi(f[6]) << 8 | atoi(strchr(f[6], '.') + 1);
+			r[n].dport = atoi(f[6]) << 8 |
+				     atoi(strchr(f[6], '.') + 1);
 		else
 			r[n].dport = atoi(f[6]);
 		r[n].proto = proto_number(f[7]);
@@ -911,7 +947,8 @@ static void subtest_nfdump(void)
 	struct tcp_info ti;
 
 	if (!have_tool("nfcapd") || !have_tool("nfdump")) {
-		test__skip("nfcapd/nfdump not installed (Debian package nfdump)");
+		test__skip(
+			"nfcapd/nfdump not installed (Debian package nfdump)");
 		return;
 	}
 	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
@@ -921,17 +958,21 @@ static void subtest_nfdump(void)
 	mkdir(nfdir, 0700);
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		goto out;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
 		       "attach"))
 		goto out;
 	port = free_udp_port();
-	cap = spawn("exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600 >%s/nfcapd.log 2>&1",
-		    port, nfdir, dir);
+	cap = spawn(
+		"exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600 >%s/nfcapd.log 2>&1",
+		port, nfdir, dir);
 	usleep(300000);
 	/* A small MTU, so the export takes several messages. */
-	col = spawn("exec %s collect %s --interval 100ms --idle 400ms --active 500ms --tcp-end 200ms -o %s --ipfix 127.0.0.1:%d --mtu 600 --template-refresh 1s",
-		    flowbpf_bin(), n.host_if, out, port);
-	ASSERT_OK(run(NULL, NULL, "ping -c 4 -i 0.2 -W 2 %s", n.peer_ip), "ping");
+	col = spawn(
+		"exec %s collect %s --interval 100ms --idle 400ms --active 500ms --tcp-end 200ms -o %s --ipfix 127.0.0.1:%d --mtu 600 --template-refresh 1s",
+		flowbpf_bin(), n.host_if, out, port);
+	ASSERT_OK(run(NULL, NULL, "ping -c 4 -i 0.2 -W 2 %s", n.peer_ip),
+		  "ping");
 	ASSERT_OK(tcp_send(&n, 300000, 10, 100, &sport, &ti), "tcp transfer");
 	ASSERT_OK(udp_burst(n.peer_ip, 20), "udp flows");
 	usleep(800000);
@@ -943,7 +984,8 @@ static void subtest_nfdump(void)
 
 	/* nfcapd checks every message's sequence number against the count
 	 * of records before it. */
-	ASSERT_OK(run(NULL, NULL, "grep -q 'Sequence Errors: 0,' %s/nfcapd.log", dir),
+	ASSERT_OK(run(NULL, NULL, "grep -q 'Sequence Errors: 0,' %s/nfcapd.log",
+		      dir),
 		  "nfcapd saw no sequence error");
 	njr = read_records(out, &jr);
 	nnr = nfdump_read(nfdir, &nr);
@@ -955,10 +997,12 @@ static void subtest_nfdump(void)
 		for (i = 0; i < njr; i++) {
 			char name[160];
 
-			snprintf(name, sizeof(name), "record %s -> %s proto %d %d/%d: %llu pkts %llu bytes",
-				 jr[i].src, jr[i].dst, jr[i].proto, jr[i].sport,
-				 jr[i].dport, (unsigned long long)jr[i].packets,
-				 (unsigned long long)jr[i].bytes);
+			snprintf(
+				name, sizeof(name),
+				"record %s -> %s proto %d %d/%d: %llu pkts %llu bytes",
+				jr[i].src, jr[i].dst, jr[i].proto, jr[i].sport,
+				jr[i].dport, (unsigned long long)jr[i].packets,
+				(unsigned long long)jr[i].bytes);
 			ASSERT_EQ(rec_cmp(&jr[i], &nr[i]), 0, name);
 		}
 	}
@@ -994,7 +1038,8 @@ static void subtest_race(const char *extra)
 	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		goto out;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
 		       "attach"))
 		goto out;
 	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip), "arp");
@@ -1024,7 +1069,8 @@ static void subtest_race(const char *extra)
 	ASSERT_EQ(sum.packets, sent, "every datagram in a record");
 	ASSERT_EQ(sum.bytes, sent * (sizeof(payload) + 28), "and its bytes");
 	ASSERT_GE(reasons[0], 5, "the flow went idle and came back");
-	test__log("  %d idle records, %d at shutdown\n", reasons[0], reasons[3]);
+	test__log("  %d idle records, %d at shutdown\n", reasons[0],
+		  reasons[3]);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -1063,7 +1109,8 @@ static void subtest_cli(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
 		       "attach"))
 		goto out;
 	rc = run(NULL, &err, "%s collect %s --ipfix nowhere", flowbpf_bin(),
@@ -1071,7 +1118,8 @@ static void subtest_cli(void)
 	ASSERT_EQ(rc, 1, "collector address without a port");
 	ASSERT_HAS(err, "HOST:PORT", "says what it wants");
 	free(err), err = NULL;
-	col = spawn("exec %s collect %s -o /dev/null", flowbpf_bin(), n.host_if);
+	col = spawn("exec %s collect %s -o /dev/null", flowbpf_bin(),
+		    n.host_if);
 	usleep(300000);
 	rc = run(NULL, &err, "%s collect %s -o /dev/null", flowbpf_bin(),
 		 n.host_if);

@@ -34,19 +34,19 @@
 static const char *const captures[] = {
 	"suricata-verify/community-id-ipv6.pcap", /* IPv6 TCP, jumbo frames */
 	"tcpdump/ssh.pcap",
-	"tcpdump/afs.pcap",          /* 31 UDP flows */
+	"tcpdump/afs.pcap", /* 31 UDP flows */
 	"tcpdump/edns-opts.pcap",
 	"tcpdump/mptcp-v0.pcap",
 	"tcpdump/dhcp-rfc4388.pcap", /* frames with trailers */
 	"tcpdump/ntp-control.pcap",
-	"tcpdump/of10_s4810.pcap",   /* a 4 KB frame */
-	"tcpdump/vrrp.pcap",         /* protocol 112, padded short frames */
+	"tcpdump/of10_s4810.pcap", /* a 4 KB frame */
+	"tcpdump/vrrp.pcap", /* protocol 112, padded short frames */
 	"tcpdump/bgp-4byte-asn.pcap",
 };
 
 struct ref {
-	struct rec r;     /* key, packets, IP-layer bytes */
-	__u64 l2_bytes;   /* frame bytes after the Ethernet header */
+	struct rec r; /* key, packets, IP-layer bytes */
+	__u64 l2_bytes; /* frame bytes after the Ethernet header */
 };
 
 struct refs {
@@ -117,7 +117,8 @@ static void ref_frame(struct refs *t, const unsigned char *p, __u32 caplen)
 		inet_ntop(AF_INET6, ip + 24, k.dst, sizeof(k.dst));
 		l4 = off + 40;
 		/* Extension headers: hop-by-hop, routing, fragment, dest. opts. */
-		while ((proto == 0 || proto == 43 || proto == 44 || proto == 60) &&
+		while ((proto == 0 || proto == 43 || proto == 44 ||
+			proto == 60) &&
 		       l4 + 8 <= caplen) {
 			int next = p[l4];
 
@@ -136,7 +137,8 @@ static void ref_frame(struct refs *t, const unsigned char *p, __u32 caplen)
 	if (!fragoff && has_ports(proto) && l4 + 4 <= caplen) {
 		k.sport = p[l4] << 8 | p[l4 + 1];
 		k.dport = p[l4 + 2] << 8 | p[l4 + 3];
-	} else if (!fragoff && (proto == 1 || proto == 58) && l4 + 2 <= caplen) {
+	} else if (!fragoff && (proto == 1 || proto == 58) &&
+		   l4 + 2 <= caplen) {
 		k.dport = p[l4] << 8 | p[l4 + 1];
 	}
 	r = ref_get(t, &k);
@@ -172,7 +174,8 @@ static int aggregate(struct rec *r, int n)
 			if (!strcmp(r[j].src, r[i].src) &&
 			    !strcmp(r[j].dst, r[i].dst) &&
 			    r[j].proto == r[i].proto &&
-			    r[j].sport == r[i].sport && r[j].dport == r[i].dport)
+			    r[j].sport == r[i].sport &&
+			    r[j].dport == r[i].dport)
 				break;
 		}
 		if (j == m)
@@ -204,8 +207,8 @@ static int softflowd_run(const char *pcap, int port, const char *ctl)
 	int i, status;
 	pid_t pid;
 
-	pid = spawn("exec softflowd -r %s -n 127.0.0.1:%d -v 10 -d -c %s",
-		    pcap, port, ctl);
+	pid = spawn("exec softflowd -r %s -n 127.0.0.1:%d -v 10 -d -c %s", pcap,
+		    port, ctl);
 	if (pid <= 0)
 		return -1;
 	for (i = 0; i < 100 && access(ctl, F_OK); i++)
@@ -265,26 +268,31 @@ void test_collect_replay(void)
 	mkdir(nfdir, 0700);
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		goto out;
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "set -e; ip link set %s mtu 9200; ip -n %s link set %s mtu 9200; "
-			   "sysctl -qw net.ipv4.conf.%s.forwarding=0",
-			   n.host_if, n.ns, n.peer_if, n.host_if),
-		       "jumbo MTU, no forwarding"))
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"set -e; ip link set %s mtu 9200; ip -n %s link set %s mtu 9200; "
+			"sysctl -qw net.ipv4.conf.%s.forwarding=0",
+			n.host_if, n.ns, n.peer_if, n.host_if),
+		    "jumbo MTU, no forwarding"))
 		goto out;
 	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --xdp-mode generic",
 			   flowbpf_bin(), n.host_if),
 		       "attach"))
 		goto out;
 	port = free_udp_port();
-	cap = spawn("exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600", port, nfdir);
-	col = spawn("exec %s collect %s --interval 200ms --idle 1h --active 1h -o %s",
-		    flowbpf_bin(), n.host_if, out);
+	cap = spawn("exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600", port,
+		    nfdir);
+	col = spawn(
+		"exec %s collect %s --interval 200ms --idle 1h --active 1h -o %s",
+		flowbpf_bin(), n.host_if, out);
 	usleep(300000);
 	for (c = 0; c < sizeof(captures) / sizeof(captures[0]); c++) {
 		snprintf(path, sizeof(path), "%s/%s", root, captures[c]);
-		ASSERT_OK(run(NULL, NULL, "ip netns exec %s tcpreplay -q -i %s --pps 2000 %s",
-			      n.ns, n.peer_if, path),
-			  captures[c]);
+		ASSERT_OK(
+			run(NULL, NULL,
+			    "ip netns exec %s tcpreplay -q -i %s --pps 2000 %s",
+			    n.ns, n.peer_if, path),
+			captures[c]);
 		ASSERT_OK(ref_read(&ref, path), "reference decode");
 	}
 	usleep(300000);
@@ -313,8 +321,8 @@ void test_collect_replay(void)
 		struct ref *rf = ref_get(&ref, o);
 		char name[200];
 
-		snprintf(name, sizeof(name), "%s -> %s proto %d %d/%d",
-			 o->src, o->dst, o->proto, o->sport, o->dport);
+		snprintf(name, sizeof(name), "%s -> %s proto %d %d/%d", o->src,
+			 o->dst, o->proto, o->sport, o->dport);
 		if (!ASSERT_OK_PTR(s, name) || !rf)
 			continue;
 		ASSERT_EQ(o->packets, s->packets, name);
@@ -322,17 +330,19 @@ void test_collect_replay(void)
 		ASSERT_EQ(o->bytes, rf->r.bytes, name);
 		if (o->bytes != s->bytes) {
 			/* softflowd counted the bytes after the IP packet. */
-			ASSERT_EQ(s->bytes - o->bytes, rf->l2_bytes - rf->r.bytes,
-				  name);
+			ASSERT_EQ(s->bytes - o->bytes,
+				  rf->l2_bytes - rf->r.bytes, name);
 			explained++;
-			test__log("  %s: %llu bytes, softflowd %llu: %llu bytes of Ethernet padding or trailer\n",
-				  name, (unsigned long long)o->bytes,
-				  (unsigned long long)s->bytes,
-				  (unsigned long long)(s->bytes - o->bytes));
+			test__log(
+				"  %s: %llu bytes, softflowd %llu: %llu bytes of Ethernet padding or trailer\n",
+				name, (unsigned long long)o->bytes,
+				(unsigned long long)s->bytes,
+				(unsigned long long)(s->bytes - o->bytes));
 		}
 	}
-	test__log("  %d flows agree with softflowd; %d differ only by bytes after the IP packet\n",
-		  nours - explained, explained);
+	test__log(
+		"  %d flows agree with softflowd; %d differ only by bytes after the IP packet\n",
+		nours - explained, explained);
 	/* The explanation above is exercised: the captures have such frames. */
 	ASSERT_GE(explained, 1, "padded flows present");
 	ASSERT_LE(explained, 12, "padding explains few flows");

@@ -45,7 +45,8 @@ static int listener(void *arg)
  * then stays open that long and sends a byte before closing. */
 static int try_connect(const char *ip, int port, int timeout_ms, int hold_ms)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
 	struct pollfd p;
 	int fd, err = -1;
 	socklen_t l = sizeof(err);
@@ -117,9 +118,11 @@ static void policy_connect(bool enforce)
 	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats")) {
 		if (enforce) {
 			ASSERT_GE(st.c[FLOWBPF_STAT_DROP], 1, "SYNs dropped");
-			ASSERT_EQ(st.c[FLOWBPF_STAT_WOULD_DROP], 0, "would drop");
+			ASSERT_EQ(st.c[FLOWBPF_STAT_WOULD_DROP], 0,
+				  "would drop");
 		} else {
-			ASSERT_EQ(st.c[FLOWBPF_STAT_DROP], 0, "nothing dropped");
+			ASSERT_EQ(st.c[FLOWBPF_STAT_DROP], 0,
+				  "nothing dropped");
 			ASSERT_GE(st.c[FLOWBPF_STAT_WOULD_DROP], 2,
 				  "counted as would drop");
 		}
@@ -129,8 +132,8 @@ static void policy_connect(bool enforce)
 	ASSERT_HAS(out, "\"dport\":5302", "denied flow listed");
 	free(out);
 	out = NULL;
-	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 6, n.host_ip, 0,
-	     n.peer_ip, PORT_DENY);
+	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 6, n.host_ip, 0, n.peer_ip,
+	     PORT_DENY);
 	(void)v;
 
 	s = daemon_stats(&d);
@@ -170,9 +173,10 @@ static int ping_ok(const char *ip)
  * packets of each direction wait for their verdict. */
 static int ping_some(const char *ip)
 {
-	return run(NULL, NULL,
-		   "ping -c 5 -i 0.2 -W 1 -q %s | grep -q ', [1-9][0-9]* received'",
-		   ip);
+	return run(
+		NULL, NULL,
+		"ping -c 5 -i 0.2 -W 1 -q %s | grep -q ', [1-9][0-9]* received'",
+		ip);
 }
 
 static void subtest_reload(void)
@@ -186,15 +190,17 @@ static void subtest_reload(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce", flowbpf_bin(),
-			   n.host_if),
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
+			   flowbpf_bin(), n.host_if),
 		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "rel", n.host_if, "default allow;\n"), "daemon"))
+	    !ASSERT_OK(test_daemon_start(&d, "rel", n.host_if,
+					 "default allow;\n"),
+		       "daemon"))
 		goto out;
 	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip),
 		  "ping allowed");
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip,
-		  n.host_ip, 0, 0);
+	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+		  0, 0);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "pass");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_DAEMON, "by the daemon");
@@ -204,17 +210,20 @@ static void subtest_reload(void)
 	test_daemon_policy(&d, "default allow;\nrule deny proto icmpp;\n");
 	rc = run(NULL, &err, "%s --socket %s reload", flowbpf_bin(), d.sock);
 	ASSERT_EQ(rc, 1, "broken reload fails");
-	ASSERT_HAS(err, ":2:17: unknown protocol 'icmpp'", "names line and column");
+	ASSERT_HAS(err, ":2:17: unknown protocol 'icmpp'",
+		   "names line and column");
 	free(err);
 	err = NULL;
 	ASSERT_OK(ping_ok(n.peer_ip), "old policy still applies");
 
 	/* A good one flips the live flow. */
-	snprintf(text, sizeof(text),
-		 "default allow;\nrule \"no-echo-replies\" deny dir in proto icmp from %s icmp-type 0;\n",
-		 n.peer_ip);
+	snprintf(
+		text, sizeof(text),
+		"default allow;\nrule \"no-echo-replies\" deny dir in proto icmp from %s icmp-type 0;\n",
+		n.peer_ip);
 	test_daemon_policy(&d, text);
-	ASSERT_OK(run(NULL, NULL, "%s --socket %s reload", flowbpf_bin(), d.sock),
+	ASSERT_OK(run(NULL, NULL, "%s --socket %s reload", flowbpf_bin(),
+		      d.sock),
 		  "reload");
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_DROP, "now drop");
@@ -235,7 +244,8 @@ out:
 /* From source port 40000 + port, so that repeated calls are one flow. */
 static int send_udp(const char *ip, int port, int count)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
 	struct sockaddr_in me = { .sin_family = AF_INET,
 				  .sin_port = htons(40000 + port) };
 	int fd, i, sent = 0, one = 1;
@@ -269,10 +279,11 @@ static void subtest_kill9(void)
 		return;
 	snprintf(text, sizeof(text),
 		 "default allow;\nrule deny dir out proto udp dport 6000;\n");
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "%s attach %s --mode enforce --pending drop --default pass --timeout 1s",
-			   flowbpf_bin(), n.host_if),
-		       "attach") ||
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --pending drop --default pass --timeout 1s",
+			flowbpf_bin(), n.host_if),
+		    "attach") ||
 	    !ASSERT_OK(test_daemon_start(&d, "k9", n.host_if, text), "daemon"))
 		goto out;
 	ASSERT_OK(ping_some(n.peer_ip), "ping before");
@@ -296,18 +307,23 @@ static void subtest_kill9(void)
 	send_udp(n.peer_ip, 6001, 1);
 	usleep(1200000);
 	send_udp(n.peer_ip, 6001, 1);
-	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 17, n.host_ip, 0, n.peer_ip,
-	     6001);
+	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 17, n.host_ip, 0,
+	     n.peer_ip, 6001);
 	{
 		/* Source ports are ephemeral: find the flows by listing. */
 		char *out = NULL;
 
 		run(&out, NULL, "%s flows -j %s", flowbpf_bin(), n.host_if);
-		ASSERT_HAS(out, "\"dport\":6001,\"vlan\":0,\"inner_vlan\":0,\"packets\":2",
-			   "allow-able flow");
-		ASSERT_HAS(out, "\"verdict\":\"pass\",\"verdict_source\":\"timeout\"",
-			   "default applied after the timeout");
-		ASSERT_HAS(out, "\"verdict\":\"queued\"", "deny-able flow still queued");
+		ASSERT_HAS(
+			out,
+			"\"dport\":6001,\"vlan\":0,\"inner_vlan\":0,\"packets\":2",
+			"allow-able flow");
+		ASSERT_HAS(
+			out,
+			"\"verdict\":\"pass\",\"verdict_source\":\"timeout\"",
+			"default applied after the timeout");
+		ASSERT_HAS(out, "\"verdict\":\"queued\"",
+			   "deny-able flow still queued");
 		free(out);
 	}
 	ASSERT_EQ(ns_wait(ping, 10000), 0, "ping under kill -9 lost nothing");
@@ -320,9 +336,11 @@ static void subtest_kill9(void)
 		char *out = NULL;
 
 		run(&out, NULL, "%s flows -j %s", flowbpf_bin(), n.host_if);
-		ASSERT_FALSE(out && strstr(out, "\"queued\""), "nothing queued");
+		ASSERT_FALSE(out && strstr(out, "\"queued\""),
+			     "nothing queued");
 		ASSERT_HAS(out, "\"dport\":6000", "denied flow present");
-		ASSERT_HAS(out, "\"verdict\":\"drop\",\"verdict_source\":\"daemon\"",
+		ASSERT_HAS(out,
+			   "\"verdict\":\"drop\",\"verdict_source\":\"daemon\"",
 			   "queued flow decided by the new daemon");
 		free(out);
 	}
@@ -338,7 +356,8 @@ out:
  * once, counted, and the daemon is not asked. */
 static void subtest_flood(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7000) };
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(7000) };
 	struct flowbpf_stats st;
 	struct test_net n;
 	struct test_daemon d = { .pid = -1 };
@@ -346,11 +365,14 @@ static void subtest_flood(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "%s attach %s --mode enforce --pending drop --max-queued 50 --timeout 5s",
-			   flowbpf_bin(), n.host_if),
-		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "fl", n.host_if, "default allow;\n"), "daemon"))
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --pending drop --max-queued 50 --timeout 5s",
+			flowbpf_bin(), n.host_if),
+		    "attach") ||
+	    !ASSERT_OK(test_daemon_start(&d, "fl", n.host_if,
+					 "default allow;\n"),
+		       "daemon"))
 		goto out;
 	ASSERT_OK(ping_some(n.peer_ip), "ARP and ping first");
 	inet_pton(AF_INET, n.peer_ip, &a.sin_addr);

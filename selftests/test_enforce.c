@@ -36,7 +36,8 @@ static void subtest_manual_verdict(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce --pending pass",
+	if (!ASSERT_OK(run(NULL, NULL,
+			   "%s attach %s --mode enforce --pending pass",
 			   flowbpf_bin(), n.host_if),
 		       "attach"))
 		goto out;
@@ -46,8 +47,8 @@ static void subtest_manual_verdict(void)
 		      "%s verdict set %s in icmp %s %s type 0 code 0 drop",
 		      flowbpf_bin(), n.host_if, n.peer_ip, n.host_ip),
 		  "verdict set drop");
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip,
-		  n.host_ip, 0, 0);
+	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+		  0, 0);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict entry")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_DROP, "verdict");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_MANUAL, "source");
@@ -55,7 +56,8 @@ static void subtest_manual_verdict(void)
 	ASSERT_EQ(ping_received(n.peer_ip, 3, "0.2"), 0, "ping blocked");
 	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats")) {
 		ASSERT_EQ(st.c[FLOWBPF_STAT_DROP], 3, "replies dropped");
-		ASSERT_EQ(st.c[FLOWBPF_STAT_DROP_BYTES], 3 * 84, "bytes dropped");
+		ASSERT_EQ(st.c[FLOWBPF_STAT_DROP_BYTES], 3 * 84,
+			  "bytes dropped");
 	}
 
 	ASSERT_OK(run(NULL, NULL,
@@ -94,10 +96,11 @@ static void subtest_pending_timeout(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "%s attach %s --mode enforce --pending drop --default pass --timeout 1s",
-			   flowbpf_bin(), n.host_if),
-		       "attach"))
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --pending drop --default pass --timeout 1s",
+			flowbpf_bin(), n.host_if),
+		    "attach"))
 		goto out;
 	/* 20 pings over 3.8 s: about two seconds' worth are lost. */
 	got = ping_received(n.peer_ip, 20, "0.2");
@@ -106,12 +109,13 @@ static void subtest_pending_timeout(void)
 
 	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
 		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "request verdict")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v),
+		      "request verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "default applied");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "set by the timeout");
 	}
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip,
-		  n.host_ip, 0, 0);
+	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+		  0, 0);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "reply verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "default applied");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "set by the timeout");
@@ -143,10 +147,11 @@ static void subtest_default_drop(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "%s attach %s --mode enforce --pending pass --default drop --timeout 300ms",
-			   flowbpf_bin(), n.host_if),
-		       "attach"))
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --pending pass --default drop --timeout 300ms",
+			flowbpf_bin(), n.host_if),
+		    "attach"))
 		goto out;
 	ASSERT_EQ(ping_received(n.peer_ip, 1, "0.2"), 1, "first ping passes");
 	usleep(400000);

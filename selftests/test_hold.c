@@ -76,7 +76,8 @@ static int tcp_listener(void *arg)
 static int timed_connect(const char *ip, int port, int timeout_ms,
 			 unsigned int *retrans)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
 	struct tcp_info ti = {};
 	socklen_t tl = sizeof(ti), l = sizeof(int);
 	struct pollfd p;
@@ -117,7 +118,8 @@ static void subtest_tcp(void)
 	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
 			   flowbpf_bin(), n.host_if),
 		       "attach (enforce holds by default)") ||
-	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, policy), "daemon"))
+	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, policy),
+		       "daemon"))
 		goto out;
 	srv = ns_fork(n.ns, tcp_listener, n.peer_ip, false);
 	usleep(200000);
@@ -216,10 +218,13 @@ static void order(bool ingress)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce --pending hold",
+	if (!ASSERT_OK(run(NULL, NULL,
+			   "%s attach %s --mode enforce --pending hold",
 			   flowbpf_bin(), n.host_if),
 		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, "default allow;\n"), "daemon"))
+	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if,
+					 "default allow;\n"),
+		       "daemon"))
 		goto out;
 	/* Neighbours first, so the burst is not queued on ARP instead. */
 	run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip);
@@ -253,7 +258,8 @@ static void order(bool ingress)
 		ASSERT_EQ(json_integer_value(json_object_get(held, "released")),
 			  st.c[FLOWBPF_STAT_QUEUED_HELD],
 			  "the daemon released every held packet");
-		ASSERT_EQ(json_integer_value(json_object_get(held, "reinject_errors")),
+		ASSERT_EQ(json_integer_value(
+				  json_object_get(held, "reinject_errors")),
 			  0, "no re-injection errors");
 		json_decref(ds);
 	}
@@ -276,11 +282,14 @@ static void subtest_limits(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "%s attach %s --mode enforce --pending hold --hold-packets 3 --max-queued 20 --timeout 3s",
-			   flowbpf_bin(), n.host_if),
-		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, "default allow;\n"), "daemon"))
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --pending hold --hold-packets 3 --max-queued 20 --timeout 3s",
+			flowbpf_bin(), n.host_if),
+		    "attach") ||
+	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if,
+					 "default allow;\n"),
+		       "daemon"))
 		goto out;
 	run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip);
 	s.bind_ip = s.to_ip = n.peer_ip;
@@ -334,10 +343,11 @@ static void subtest_no_daemon(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "%s attach %s --mode enforce --pending hold --default pass --timeout 1s",
-			   flowbpf_bin(), n.host_if),
-		       "attach"))
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --pending hold --default pass --timeout 1s",
+			flowbpf_bin(), n.host_if),
+		    "attach"))
 		goto out;
 	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip),
 		  "no daemon: traffic flows");
@@ -354,11 +364,14 @@ static void subtest_no_daemon(void)
 		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "after the timeout");
 	}
 
-	if (!ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, "default allow;\n"), "daemon"))
+	if (!ASSERT_OK(test_daemon_start(&d, "hold", n.host_if,
+					 "default allow;\n"),
+		       "daemon"))
 		goto out;
 	test_daemon_kill(&d, SIGKILL);
 	usleep(1100000);
-	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 1 -p 0102 %s", n.peer_ip),
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 1 -p 0102 %s",
+		      n.peer_ip),
 		  "killed daemon: default again after the timeout");
 out:
 	test_daemon_cleanup(&d);

@@ -56,7 +56,8 @@ static int udp_server(void *arg)
 {
 	struct srv *s = arg;
 	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(UDP_PORT) }, from;
+				 .sin_port = htons(UDP_PORT) },
+			   from;
 	socklen_t fl = sizeof(from);
 	char buf[2048];
 	int fd, i;
@@ -112,13 +113,15 @@ static void subtest_ping(void)
 
 	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
 		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "egress echo flow")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL),
+		      "egress echo flow")) {
 		ASSERT_EQ(f.packets, 5, "egress echo packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "egress echo bytes");
 	}
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip,
-		  n.host_ip, 0, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "ingress reply flow")) {
+	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+		  0, 0);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL),
+		      "ingress reply flow")) {
 		ASSERT_EQ(f.packets, 5, "ingress reply packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "ingress reply bytes");
 		ASSERT_LE(f.first_ns, f.last_ns, "first <= last");
@@ -189,19 +192,24 @@ static void subtest_tcp(void)
 	     ntohs(me.sin_port), n.peer_ip, TCP_PORT);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "egress flow")) {
 		/* GSO super-packets are counted as the segments they become. */
-		ASSERT_EQ(f.packets, ti.tcpi_segs_out, "egress packets = segs_out");
+		ASSERT_EQ(f.packets, ti.tcpi_segs_out,
+			  "egress packets = segs_out");
 		/* Each segment: 20 bytes IP + 32..60 bytes TCP + payload. */
-		ASSERT_GE(f.bytes, ti.tcpi_bytes_sent + 52ULL * ti.tcpi_segs_out,
+		ASSERT_GE(f.bytes,
+			  ti.tcpi_bytes_sent + 52ULL * ti.tcpi_segs_out,
 			  "egress bytes lower bound");
-		ASSERT_LE(f.bytes, ti.tcpi_bytes_sent + 80ULL * ti.tcpi_segs_out,
+		ASSERT_LE(f.bytes,
+			  ti.tcpi_bytes_sent + 80ULL * ti.tcpi_segs_out,
 			  "egress bytes upper bound");
 		ASSERT_EQ(f.tcp_flags & 0x13, 0x13, "egress saw SYN, ACK, FIN");
 	}
 	key4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, 6, n.peer_ip, TCP_PORT,
 	     n.host_ip, ntohs(me.sin_port));
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "ingress flow")) {
-		ASSERT_EQ(f.packets, ti.tcpi_segs_in, "ingress packets = segs_in");
-		ASSERT_EQ(f.tcp_flags & 0x13, 0x13, "ingress saw SYN, ACK, FIN");
+		ASSERT_EQ(f.packets, ti.tcpi_segs_in,
+			  "ingress packets = segs_in");
+		ASSERT_EQ(f.tcp_flags & 0x13, 0x13,
+			  "ingress saw SYN, ACK, FIN");
 	}
 out:
 	if (fd >= 0)
@@ -255,13 +263,15 @@ static void subtest_udp(void)
 	     ntohs(me.sin_port), n.peer_ip, UDP_PORT);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "egress flow")) {
 		ASSERT_EQ(f.packets, UDP_COUNT, "egress packets");
-		ASSERT_EQ(f.bytes, UDP_COUNT * (UDP_PAYLOAD + 28), "egress bytes");
+		ASSERT_EQ(f.bytes, UDP_COUNT * (UDP_PAYLOAD + 28),
+			  "egress bytes");
 	}
 	key4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, 17, n.peer_ip, UDP_PORT,
 	     n.host_ip, ntohs(me.sin_port));
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "ingress flow")) {
 		ASSERT_EQ(f.packets, UDP_COUNT, "ingress packets");
-		ASSERT_EQ(f.bytes, UDP_COUNT * (UDP_PAYLOAD + 28), "ingress bytes");
+		ASSERT_EQ(f.bytes, UDP_COUNT * (UDP_PAYLOAD + 28),
+			  "ingress bytes");
 	}
 out:
 	if (fd >= 0)
@@ -290,7 +300,8 @@ static void subtest_would_drop(void)
 	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 2 %s", n.peer_ip),
 		  "ping still answered");
 	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats")) {
-		ASSERT_EQ(st.c[FLOWBPF_STAT_WOULD_DROP], 3, "would_drop packets");
+		ASSERT_EQ(st.c[FLOWBPF_STAT_WOULD_DROP], 3,
+			  "would_drop packets");
 		ASSERT_EQ(st.c[FLOWBPF_STAT_WOULD_DROP_BYTES], 3 * 84,
 			  "would_drop bytes");
 		ASSERT_EQ(st.c[FLOWBPF_STAT_DROP], 0, "dropped");

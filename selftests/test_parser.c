@@ -59,9 +59,9 @@
 struct pkt {
 	__u8 d[PKT_MAX];
 	__u32 len;
-	int l3;     /* offset of the outer IP header; -1 while there is none */
+	int l3; /* offset of the outer IP header; -1 while there is none */
 	int family; /* 4 or 6: what l3 holds */
-	int nh;     /* offset of the byte naming the next header; -1 if none */
+	int nh; /* offset of the byte naming the next header; -1 if none */
 };
 
 static void pkt_init(struct pkt *p)
@@ -142,10 +142,8 @@ static void cut(struct pkt *p, __u32 n)
 static void eth(struct pkt *p, __u16 type)
 {
 	/* RFC 7042 documentation MACs. */
-	static const __u8 dst[ETH_ALEN] = { 0x00, 0x00, 0x5e,
-					    0x00, 0x53, 0x01 };
-	static const __u8 src[ETH_ALEN] = { 0x00, 0x00, 0x5e,
-					    0x00, 0x53, 0x02 };
+	static const __u8 dst[ETH_ALEN] = { 0x00, 0x00, 0x5e, 0x00, 0x53, 0x01 };
+	static const __u8 src[ETH_ALEN] = { 0x00, 0x00, 0x5e, 0x00, 0x53, 0x02 };
 	__u8 *at = put(p, ETH_HLEN);
 
 	memcpy(at, dst, ETH_ALEN);
@@ -258,7 +256,7 @@ static void ext6(struct pkt *p, __u8 type, __u32 len)
 		break;
 	case IPPROTO_AH:
 		put32(at + 4, 0x100); /* SPI */
-		put32(at + 8, 1);     /* sequence number */
+		put32(at + 8, 1); /* sequence number */
 		break;
 	}
 	p->nh = off;
@@ -708,9 +706,9 @@ static void b_lldp(struct pkt *p)
 {
 	static const __u8 tlvs[] = {
 		0x02, 0x07, 0x04, 0x00, 0x00, 0x5e, 0x00, 0x53, 0x02, /* id */
-		0x04, 0x03, 0x05, 'p', '1',                         /* port */
-		0x06, 0x02, 0x00, 0x78,                             /* TTL */
-		0x00, 0x00,                                         /* end */
+		0x04, 0x03, 0x05, 'p',	'1', /* port */
+		0x06, 0x02, 0x00, 0x78, /* TTL */
+		0x00, 0x00, /* end */
 	};
 
 	eth(p, ETH_P_LLDP);
@@ -1130,9 +1128,9 @@ struct parser_case {
 	const char *name;
 	void (*build)(struct pkt *p);
 	bool einval; /* the test harness itself must refuse the frame */
-	int err;     /* 0: one flow is made; else the stat that must move */
-	int frag;    /* F_*: which fragment counter moves along */
-	bool tc;     /* also run it through the tc egress program */
+	int err; /* 0: one flow is made; else the stat that must move */
+	int frag; /* F_*: which fragment counter moves along */
+	bool tc; /* also run it through the tc egress program */
 	struct {
 		__u8 family, proto;
 		__u16 vlan, inner_vlan;
@@ -1142,74 +1140,177 @@ struct parser_case {
 	} key;
 };
 
-#define K4(pr, sp, dp, s, d)                                              \
-	.key = { .family = 4, .proto = (pr), .sport = (sp), .dport = (dp), \
-		 .saddr = (s), .daddr = (d)
-#define K6(pr, sp, dp, s, d)                                              \
-	.key = { .family = 6, .proto = (pr), .sport = (sp), .dport = (dp), \
-		 .saddr = (s), .daddr = (d)
+#define K4(pr, sp, dp, s, d)    \
+	.key = { .family = 4,   \
+		 .proto = (pr), \
+		 .sport = (sp), \
+		 .dport = (dp), \
+		 .saddr = (s),  \
+		 .daddr = (d)
+#define K6(pr, sp, dp, s, d)    \
+	.key = { .family = 6,   \
+		 .proto = (pr), \
+		 .sport = (sp), \
+		 .dport = (dp), \
+		 .saddr = (s),  \
+		 .daddr = (d)
 
 static const struct parser_case cases[] = {
 	/* IPv4 */
 	{ "ipv4_tcp_syn", b_v4_tcp_syn, .tc = true,
-	  K4(IPPROTO_TCP, 49152, 80, V4_A, V4_B), .tcp_flags = TF_SYN } },
-	{ "ipv4_tcp_syn_ece_cwr", b_v4_tcp_syn_ecn,
-	  K4(IPPROTO_TCP, 49153, 443, V4_A, V4_B),
-	  .tcp_flags = TF_SYN | TF_ECE | TF_CWR } },
-	{ "ipv4_tcp_fin_psh_ack", b_v4_tcp_fin_psh_ack,
-	  K4(IPPROTO_TCP, 443, 49153, V4_B, V4_A),
-	  .tcp_flags = TF_FIN | TF_PSH | TF_ACK } },
-	{ "ipv4_udp", b_v4_udp, .tc = true,
-	  K4(IPPROTO_UDP, 5353, 53, V4_A, V4_B) } },
-	{ "ipv4_sctp", b_v4_sctp, K4(IPPROTO_SCTP, 2905, 3868, V4_A, V4_B) } },
-	{ "ipv4_dccp", b_v4_dccp, K4(IPPROTO_DCCP, 5004, 5005, V4_A, V4_B) } },
-	{ "ipv4_udplite", b_v4_udplite,
-	  K4(IPPROTO_UDPLITE, 7000, 7001, V4_A, V4_B) } },
-	{ "ipv4_icmp_echo_request", b_v4_icmp_echo, .tc = true,
-	  K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_ECHO, 0), V4_A, V4_B) } },
-	{ "ipv4_icmp_echo_reply", b_v4_icmp_echo_reply,
-	  K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_ECHOREPLY, 0), V4_B, V4_A) } },
-	{ "ipv4_icmp_dest_unreach_port", b_v4_icmp_port_unreach,
-	  K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH),
-	     V4_R, V4_A) } },
-	{ "ipv4_icmp_dest_unreach_frag_needed", b_v4_icmp_frag_needed,
-	  K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED),
-	     V4_R, V4_A) } },
-	{ "ipv4_icmp_time_exceeded", b_v4_icmp_time_exceeded,
-	  K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_TIME_EXCEEDED, ICMP_EXC_TTL), V4_R,
-	     V4_A) } },
-	{ "ipv4_options_ihl6_udp", b_v4_opts_ihl6,
-	  K4(IPPROTO_UDP, 1985, 1985, V4_A, V4_B) } },
-	{ "ipv4_options_ihl15_tcp", b_v4_opts_ihl15,
-	  K4(IPPROTO_TCP, 50000, 179, V4_A, V4_B), .tcp_flags = TF_SYN } },
-	{ "ipv4_gre", b_v4_gre, K4(IPPROTO_GRE, 0, 0, V4_A, V4_B) } },
-	{ "ipv4_esp", b_v4_esp, K4(IPPROTO_ESP, 0, 0, V4_A, V4_B) } },
-	{ "ipv4_frag_first", b_v4_frag_first, .frag = F_FIRST,
-	  K4(IPPROTO_UDP, 40001, 4789, V4_A, V4_B) } },
-	{ "ipv4_frag_first_ports_only", b_v4_frag_first_ports_only,
-	  .frag = F_FIRST, K4(IPPROTO_TCP, 49152, 80, V4_A, V4_B) } },
-	{ "ipv4_frag_middle", b_v4_frag_middle, .frag = F_LATER,
-	  K4(IPPROTO_UDP, 0, 0, V4_A, V4_B) } },
-	{ "ipv4_frag_last", b_v4_frag_last, .frag = F_LATER,
-	  K4(IPPROTO_UDP, 0, 0, V4_A, V4_B) } },
-	{ "ipv4_dont_fragment_is_no_fragment", b_v4_df,
-	  K4(IPPROTO_TCP, 49154, 8080, V4_A, V4_B), .tcp_flags = TF_ACK } },
+	  K4(IPPROTO_TCP, 49152, 80, V4_A, V4_B), .tcp_flags = TF_SYN }
+},
+{
+	"ipv4_tcp_syn_ece_cwr", b_v4_tcp_syn_ecn,
+		K4(IPPROTO_TCP, 49153, 443, V4_A, V4_B),
+		.tcp_flags = TF_SYN | TF_ECE | TF_CWR
+}
+}
+,
+{
+	"ipv4_tcp_fin_psh_ack", b_v4_tcp_fin_psh_ack,
+		K4(IPPROTO_TCP, 443, 49153, V4_B, V4_A),
+		.tcp_flags = TF_FIN | TF_PSH | TF_ACK
+}
+}
+,
+{
+	"ipv4_udp", b_v4_udp, .tc = true, K4(IPPROTO_UDP, 5353, 53, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_sctp", b_v4_sctp, K4(IPPROTO_SCTP, 2905, 3868, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_dccp", b_v4_dccp, K4(IPPROTO_DCCP, 5004, 5005, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_udplite", b_v4_udplite,
+		K4(IPPROTO_UDPLITE, 7000, 7001, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_icmp_echo_request", b_v4_icmp_echo,
+		.tc = true,
+		K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_ECHO, 0), V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_icmp_echo_reply", b_v4_icmp_echo_reply,
+		K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_ECHOREPLY, 0), V4_B, V4_A)
+}
+}
+,
+{
+	"ipv4_icmp_dest_unreach_port", b_v4_icmp_port_unreach,
+		K4(IPPROTO_ICMP, 0,
+		   ICMP_TC(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH), V4_R, V4_A)
+}
+}
+,
+{
+	"ipv4_icmp_dest_unreach_frag_needed", b_v4_icmp_frag_needed,
+		K4(IPPROTO_ICMP, 0,
+		   ICMP_TC(ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED), V4_R, V4_A)
+}
+}
+,
+{
+	"ipv4_icmp_time_exceeded", b_v4_icmp_time_exceeded,
+		K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_TIME_EXCEEDED, ICMP_EXC_TTL),
+		   V4_R, V4_A)
+}
+}
+,
+{
+	"ipv4_options_ihl6_udp", b_v4_opts_ihl6,
+		K4(IPPROTO_UDP, 1985, 1985, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_options_ihl15_tcp", b_v4_opts_ihl15,
+		K4(IPPROTO_TCP, 50000, 179, V4_A, V4_B), .tcp_flags = TF_SYN
+}
+}
+,
+{
+	"ipv4_gre", b_v4_gre, K4(IPPROTO_GRE, 0, 0, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_esp", b_v4_esp, K4(IPPROTO_ESP, 0, 0, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_frag_first", b_v4_frag_first,
+		.frag = F_FIRST, K4(IPPROTO_UDP, 40001, 4789, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_frag_first_ports_only", b_v4_frag_first_ports_only,
+		.frag = F_FIRST, K4(IPPROTO_TCP, 49152, 80, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_frag_middle", b_v4_frag_middle, .frag = F_LATER,
+					      K4(IPPROTO_UDP, 0, 0, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_frag_last", b_v4_frag_last, .frag = F_LATER,
+					  K4(IPPROTO_UDP, 0, 0, V4_A, V4_B)
+}
+}
+,
+{
+	"ipv4_dont_fragment_is_no_fragment", b_v4_df,
+		K4(IPPROTO_TCP, 49154, 8080, V4_A, V4_B), .tcp_flags = TF_ACK
+}
+}
+,
 	/* Only a BIG TCP super-packet (> 64 KiB, tc only) may say 0. */
 	{ "ipv4_tot_len_zero_is_error", b_v4_tot_len_zero,
 	  .err = FLOWBPF_STAT_ERR_IP_LEN },
 
-	/* VLAN */
-	{ "vlan_8021q", b_vlan_8021q, .tc = true,
-	  K4(IPPROTO_UDP, 5060, 5060, V4_A, V4_B), .vlan = 100 } },
-	{ "vlan_qinq_88a8_8100", b_vlan_qinq, .tc = true,
-	  K4(IPPROTO_TCP, 49155, 22, V4_A, V4_B), .vlan = 100,
-	  .inner_vlan = 200, .tcp_flags = TF_SYN } },
-	{ "vlan_9100", b_vlan_9100, K6(IPPROTO_UDP, 4500, 4500, V6_A, V6_B),
-	  .vlan = 300 } },
-	{ "vlan_priority_tag", b_vlan_priority_tag,
-	  K4(IPPROTO_UDP, 319, 319, V4_A, V4_B) } },
-	{ "vlan_three_tags", b_vlan_three_tags,
-	  .err = FLOWBPF_STAT_ERR_VLAN_DEPTH },
+/* VLAN */
+{
+	"vlan_8021q", b_vlan_8021q,
+		.tc = true, K4(IPPROTO_UDP, 5060, 5060, V4_A, V4_B), .vlan = 100
+}
+}
+,
+{
+	"vlan_qinq_88a8_8100", b_vlan_qinq,
+		.tc = true, K4(IPPROTO_TCP, 49155, 22, V4_A, V4_B), .vlan = 100,
+		.inner_vlan = 200, .tcp_flags = TF_SYN
+}
+}
+,
+{
+	"vlan_9100", b_vlan_9100, K6(IPPROTO_UDP, 4500, 4500, V6_A, V6_B),
+		.vlan = 300
+}
+}
+,
+{
+	"vlan_priority_tag", b_vlan_priority_tag,
+		K4(IPPROTO_UDP, 319, 319, V4_A, V4_B)
+}
+}
+, { "vlan_three_tags", b_vlan_three_tags, .err = FLOWBPF_STAT_ERR_VLAN_DEPTH },
 	{ "vlan_tag_truncated", b_vlan_tag_truncated,
 	  .err = FLOWBPF_STAT_ERR_L2_TRUNC },
 	{ "vlan_inner_tag_truncated", b_vlan_inner_tag_truncated,
@@ -1220,40 +1321,106 @@ static const struct parser_case cases[] = {
 	{ "vlan_arp", b_vlan_arp, .err = FLOWBPF_STAT_NON_IP },
 	{ "lldp", b_lldp, .err = FLOWBPF_STAT_NON_IP },
 
-	/* IPv6 */
-	{ "ipv6_tcp_syn", b_v6_tcp_syn, .tc = true,
-	  K6(IPPROTO_TCP, 49152, 22, V6_A, V6_B), .tcp_flags = TF_SYN } },
-	{ "ipv6_udp", b_v6_udp, K6(IPPROTO_UDP, 546, 547, V6_A, V6_B) } },
-	{ "ipv6_sctp", b_v6_sctp,
-	  K6(IPPROTO_SCTP, 36412, 36412, V6_A, V6_B) } },
-	{ "ipv6_icmpv6_echo_request", b_v6_icmp6_echo, .tc = true,
-	  K6(IPPROTO_ICMPV6, 0, ICMP_TC(ICMP6_ECHO_REQUEST, 0), V6_A, V6_B) } },
-	{ "ipv6_icmpv6_packet_too_big", b_v6_icmp6_ptb,
-	  K6(IPPROTO_ICMPV6, 0, ICMP_TC(ICMP6_PACKET_TOO_BIG, 0), V6_R,
-	     V6_A) } },
-	{ "ipv6_hop_by_hop_udp", b_v6_hopopts,
-	  K6(IPPROTO_UDP, 5001, 5002, V6_A, V6_B) } },
-	{ "ipv6_routing_tcp", b_v6_routing,
-	  K6(IPPROTO_TCP, 49156, 80, V6_A, V6_B), .tcp_flags = TF_SYN } },
-	{ "ipv6_dest_options_udp", b_v6_dstopts,
-	  K6(IPPROTO_UDP, 5003, 5004, V6_A, V6_B) } },
-	{ "ipv6_ah_tcp", b_v6_ah, K6(IPPROTO_TCP, 49157, 179, V6_A, V6_B),
-	  .tcp_flags = TF_SYN | TF_ACK } },
-	{ "ipv6_esp", b_v6_esp, K6(IPPROTO_ESP, 0, 0, V6_A, V6_B) } },
-	{ "ipv6_frag_first", b_v6_frag_first, .frag = F_FIRST,
-	  K6(IPPROTO_UDP, 40002, 4789, V6_A, V6_B) } },
-	{ "ipv6_frag_first_ports_only", b_v6_frag_first_ports_only,
-	  .frag = F_FIRST, K6(IPPROTO_UDP, 40002, 4789, V6_A, V6_B) } },
-	{ "ipv6_frag_later", b_v6_frag_later, .frag = F_LATER, .tc = true,
-	  K6(IPPROTO_UDP, 0, 0, V6_A, V6_B) } },
-	{ "ipv6_frag_atomic", b_v6_frag_atomic,
-	  K6(IPPROTO_UDP, 40003, 53, V6_A, V6_B) } },
-	{ "ipv6_ext_chain_at_limit", b_v6_chain_max,
-	  K6(IPPROTO_TCP, 49158, 443, V6_A, V6_B), .tcp_flags = TF_SYN } },
+/* IPv6 */
+{
+	"ipv6_tcp_syn", b_v6_tcp_syn, .tc = true,
+				      K6(IPPROTO_TCP, 49152, 22, V6_A, V6_B),
+				      .tcp_flags = TF_SYN
+}
+}
+,
+{
+	"ipv6_udp", b_v6_udp, K6(IPPROTO_UDP, 546, 547, V6_A, V6_B)
+}
+}
+,
+{
+	"ipv6_sctp", b_v6_sctp, K6(IPPROTO_SCTP, 36412, 36412, V6_A, V6_B)
+}
+}
+,
+{
+	"ipv6_icmpv6_echo_request", b_v6_icmp6_echo,
+		.tc = true,
+		K6(IPPROTO_ICMPV6, 0, ICMP_TC(ICMP6_ECHO_REQUEST, 0), V6_A,
+		   V6_B)
+}
+}
+,
+{
+	"ipv6_icmpv6_packet_too_big", b_v6_icmp6_ptb,
+		K6(IPPROTO_ICMPV6, 0, ICMP_TC(ICMP6_PACKET_TOO_BIG, 0), V6_R,
+		   V6_A)
+}
+}
+,
+{
+	"ipv6_hop_by_hop_udp", b_v6_hopopts,
+		K6(IPPROTO_UDP, 5001, 5002, V6_A, V6_B)
+}
+}
+,
+{
+	"ipv6_routing_tcp", b_v6_routing,
+		K6(IPPROTO_TCP, 49156, 80, V6_A, V6_B), .tcp_flags = TF_SYN
+}
+}
+,
+{
+	"ipv6_dest_options_udp", b_v6_dstopts,
+		K6(IPPROTO_UDP, 5003, 5004, V6_A, V6_B)
+}
+}
+,
+{
+	"ipv6_ah_tcp", b_v6_ah, K6(IPPROTO_TCP, 49157, 179, V6_A, V6_B),
+		.tcp_flags = TF_SYN | TF_ACK
+}
+}
+,
+{
+	"ipv6_esp", b_v6_esp, K6(IPPROTO_ESP, 0, 0, V6_A, V6_B)
+}
+}
+,
+{
+	"ipv6_frag_first", b_v6_frag_first,
+		.frag = F_FIRST, K6(IPPROTO_UDP, 40002, 4789, V6_A, V6_B)
+}
+}
+,
+{
+	"ipv6_frag_first_ports_only", b_v6_frag_first_ports_only,
+		.frag = F_FIRST, K6(IPPROTO_UDP, 40002, 4789, V6_A, V6_B)
+}
+}
+,
+{
+	"ipv6_frag_later", b_v6_frag_later, .frag = F_LATER, .tc = true,
+					    K6(IPPROTO_UDP, 0, 0, V6_A, V6_B)
+}
+}
+,
+{
+	"ipv6_frag_atomic", b_v6_frag_atomic,
+		K6(IPPROTO_UDP, 40003, 53, V6_A, V6_B)
+}
+}
+,
+{
+	"ipv6_ext_chain_at_limit", b_v6_chain_max,
+		K6(IPPROTO_TCP, 49158, 443, V6_A, V6_B), .tcp_flags = TF_SYN
+}
+}
+,
 	{ "ipv6_ext_chain_too_long", b_v6_chain_too_long,
 	  .err = FLOWBPF_STAT_ERR_V6_CHAIN },
-	{ "ipv6_no_next_header", b_v6_no_next_header,
-	  K6(IPPROTO_NONE, 0, 0, V6_A, V6_B) } },
+{
+	"ipv6_no_next_header", b_v6_no_next_header,
+		K6(IPPROTO_NONE, 0, 0, V6_A, V6_B)
+}
+}
+,
 	/* Payload length 0 means none, so the UDP header is outside. */
 	{ "ipv6_payload_len_zero_means_empty", b_v6_plen_zero,
 	  .err = FLOWBPF_STAT_ERR_L4_TRUNC },
@@ -1308,17 +1475,26 @@ static const struct parser_case cases[] = {
 	{ "ipv6_icmpv6_truncated", b_v6_icmp6_truncated,
 	  .err = FLOWBPF_STAT_ERR_L4_TRUNC },
 
-	/* Frame length is not IP length */
-	{ "ethernet_padding_ipv4_udp", b_pad_v4_udp, .tc = true,
-	  K4(IPPROTO_UDP, 123, 123, V4_A, V4_B) } },
-	{ "ethernet_padding_vlan_ipv4_icmp", b_pad_vlan_v4_icmp,
-	  K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_ECHO, 0), V4_A, V4_B),
-	  .vlan = 42 } },
+/* Frame length is not IP length */
+{
+	"ethernet_padding_ipv4_udp", b_pad_v4_udp,
+		.tc = true, K4(IPPROTO_UDP, 123, 123, V4_A, V4_B)
+}
+}
+,
+{
+	"ethernet_padding_vlan_ipv4_icmp", b_pad_vlan_v4_icmp,
+		K4(IPPROTO_ICMP, 0, ICMP_TC(ICMP_ECHO, 0), V4_A, V4_B),
+		.vlan = 42
+}
+}
+,
 
 	/* Refused by BPF_PROG_TEST_RUN before the program runs */
 	{ "frame_empty", b_empty, .einval = true, .tc = true },
 	{ "frame_13_bytes", b_eth_13_bytes, .einval = true },
-};
+}
+;
 
 /* Test environment */
 
@@ -1521,8 +1697,8 @@ static bool only_flow(struct env *e, struct flowbpf_key *key,
 
 static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 {
-	struct bpf_program *prog = via_tc ? e->skel->progs.flowbpf_tc_egress :
-					    e->skel->progs.flowbpf_xdp;
+	struct bpf_program *prog = via_tc ? e->skel->progs.flowbpf_tc_egress
+					  : e->skel->progs.flowbpf_xdp;
 	int prog_fd = bpf_program__fd(prog);
 	__u32 want_ret = via_tc ? TC_ACT_OK : XDP_PASS;
 	struct flowbpf_stats before, after;
@@ -1801,7 +1977,8 @@ static void subtest_enforce_decisions(struct env *e)
 	}
 	/* Not a failure, but not silent either (slow machines, TCG). */
 	if (!repeat_checked)
-		fprintf(stderr, "%s:%d: note: repeat before the timeout not checked: this machine took over %llu ms\n",
+		fprintf(stderr,
+			"%s:%d: note: repeat before the timeout not checked: this machine took over %llu ms\n",
 			__FILE__, __LINE__, ENFORCE_TIMEOUT_NS / 2000000);
 
 	if (!set_verdict(e, FLOWBPF_VERDICT_PASS, FLOWBPF_SRC_DAEMON))

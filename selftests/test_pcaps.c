@@ -53,9 +53,8 @@ struct stat_desc {
 };
 
 #define STAT_DESC(name, key, outcome) [FLOWBPF_STAT_##name] = { key, outcome },
-static const struct stat_desc stat_desc[FLOWBPF_STAT_MAX] = {
-	FLOWBPF_STATS(STAT_DESC)
-};
+static const struct stat_desc stat_desc[FLOWBPF_STAT_MAX] = { FLOWBPF_STATS(
+	STAT_DESC) };
 #undef STAT_DESC
 
 struct pcaps_ctx {
@@ -75,16 +74,16 @@ struct ref_frame;
 
 /* What one corpus (one subtest) read and fed. */
 struct corpus {
-	int files;       /* opened by libpcap */
-	int unreadable;  /* capture-named files libpcap could not open */
+	int files; /* opened by libpcap */
+	int unreadable; /* capture-named files libpcap could not open */
 	int read_errors; /* files that ended in a read error */
 	int other_files; /* not captures (LICENSE, README) */
 	int non_eth_files;
 	long non_eth_frames;
 	struct dlt_count dlts[32];
 	int ndlts;
-	long frames;    /* Ethernet frames read */
-	long fed;       /* frames the program ran on */
+	long frames; /* Ethernet frames read */
+	long fed; /* frames the program ran on */
 	long short_frames;
 	long truncated;
 	long bad_runs;
@@ -299,21 +298,18 @@ static void ref_decode(const __u8 *p, __u32 len, struct ref_frame *r)
 		if (!(rd16(p + off + 6) & 0x1fff) && off + ihl <= len)
 			ref_l4(p + off + ihl, len - off - ihl, k);
 		r->has_key = true;
-	} else if (type == ETH_P_IPV6 && off + 40 <= len &&
-		   p[off] >> 4 == 6) {
+	} else if (type == ETH_P_IPV6 && off + 40 <= len && p[off] >> 4 == 6) {
 		k->family = 6;
 		k->proto = p[off + 6];
 		memcpy(k->saddr, p + off + 8, 16);
 		memcpy(k->daddr, p + off + 24, 16);
 		ref_l4(p + off + 40, len - off - 40, k);
-		r->has_key = k->proto == 6 || k->proto == 17 ||
-			     k->proto == 58;
+		r->has_key = k->proto == 6 || k->proto == 17 || k->proto == 58;
 	}
 }
 
-static void feed_frame(struct pcaps_ctx *x, struct corpus *c,
-		       const char *path, long frame_no, const __u8 *data,
-		       __u32 caplen)
+static void feed_frame(struct pcaps_ctx *x, struct corpus *c, const char *path,
+		       long frame_no, const __u8 *data, __u32 caplen)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .repeat = 1);
 	struct ref_frame r;
@@ -415,7 +411,7 @@ static bool is_capture(const char *path)
 		0xa1b2c3d4, 0xd4c3b2a1, /* pcap */
 		0xa1b23c4d, 0x4d3cb2a1, /* pcap, nanosecond */
 		0xa1b2cd34, 0x34cdb2a1, /* Kuznetzov's modified pcap */
-		0x0a0d0d0a,             /* pcapng section header */
+		0x0a0d0d0a, /* pcapng section header */
 	};
 	static const char *const exts[] = { ".pcap", ".pcapng", ".cap" };
 	size_t i, plen = strlen(path);
@@ -467,7 +463,7 @@ static void walk(struct pcaps_ctx *x, struct corpus *c, const char *dir)
 			feed_file(x, c, path);
 		else
 			c->other_files++;
-next:
+	next:
 		free(ents[i]);
 	}
 	free(ents);
@@ -506,14 +502,13 @@ static void log_corpus(const char *name, const struct corpus *c,
 	for (i = 0; i < c->ndlts; i++) {
 		const char *dn = pcap_datalink_val_to_name(c->dlts[i].dlt);
 
-		test__log("%s %s(%d) %d/%ld", i ? "," : ":",
-			  dn ? dn : "?", c->dlts[i].dlt, c->dlts[i].files,
-			  c->dlts[i].frames);
+		test__log("%s %s(%d) %d/%ld", i ? "," : ":", dn ? dn : "?",
+			  c->dlts[i].dlt, c->dlts[i].files, c->dlts[i].frames);
 	}
 	test__log("\n  Ethernet frames %ld: fed %ld, shorter than %d %ld, "
 		  "truncated to %d %ld\n",
-		  c->frames, c->fed, ETH_HLEN, c->short_frames,
-		  PCAPS_MAX_FRAME, c->truncated);
+		  c->frames, c->fed, ETH_HLEN, c->short_frames, PCAPS_MAX_FRAME,
+		  c->truncated);
 	log_stats(d);
 }
 
@@ -600,9 +595,8 @@ static void check_invariants(struct pcaps_ctx *x, const struct corpus *c,
 }
 
 /* Feeds the files (or directory trees) in paths as one subtest. */
-static void run_corpus(struct pcaps_ctx *x, const char *name,
-		       struct corpus *c, char **paths, size_t npaths,
-		       struct flowbpf_stats *d)
+static void run_corpus(struct pcaps_ctx *x, const char *name, struct corpus *c,
+		       char **paths, size_t npaths, struct flowbpf_stats *d)
 {
 	struct flowbpf_stats before, after;
 	struct stat sb;
@@ -751,8 +745,8 @@ static void subtest_vlan(struct pcaps_ctx *x, const char *root)
 	const struct ref_flow *rf;
 	struct flowbpf_stats d;
 
-	if (!find_capture(root, "suricata-verify/eve-flow-vlan-02*.pcap*",
-			  path, sizeof(path)))
+	if (!find_capture(root, "suricata-verify/eve-flow-vlan-02*.pcap*", path,
+			  sizeof(path)))
 		return;
 	run_corpus(x, "suricata-vlan", &c, paths, 1, &d);
 
@@ -876,8 +870,8 @@ void test_pcaps(void)
 	x.stats_fd = bpf_map__fd(x.skel->maps.stats);
 	x.flows_fd = bpf_map__fd(x.skel->maps.flows);
 	x.verdicts_fd = bpf_map__fd(x.skel->maps.verdicts);
-	x.rb = ring_buffer__new(bpf_map__fd(x.skel->maps.events), on_event,
-				&x, NULL);
+	x.rb = ring_buffer__new(bpf_map__fd(x.skel->maps.events), on_event, &x,
+				NULL);
 	if (!ASSERT_OK_PTR(x.rb, "ring buffer"))
 		goto out;
 

@@ -52,7 +52,8 @@ static struct flowbpf_key key(const char *spec)
 
 	if (flow_spec_parse(1, argv, &k)) {
 		test__fail();
-		fprintf(stderr, "FAIL: test bug: cannot parse flow '%s'\n", spec);
+		fprintf(stderr, "FAIL: test bug: cannot parse flow '%s'\n",
+			spec);
 		memset(&k, 0, sizeof(k));
 	}
 	return k;
@@ -205,7 +206,8 @@ static const struct bad bad_policies[] = {
 	{ "invalid_day_long_name", "rule allow days sat,sunday;\n",
 	  "t.conf:1:21: invalid day 'sunday' (expected sun, mon, ... sat, or a range like mon-fri)" },
 	/* Checked when the rule is complete, so reported at its start. */
-	{ "ports_with_icmp", "default deny;\n  rule \"x\" allow proto icmp dport 80;\n",
+	{ "ports_with_icmp",
+	  "default deny;\n  rule \"x\" allow proto icmp dport 80;\n",
 	  "t.conf:2:3: ports need proto tcp, udp, sctp, dccp or udplite" },
 	{ "icmp_type_without_icmp", "rule allow proto tcp icmp-type 8;\n",
 	  "t.conf:1:1: icmp-type and icmp-code need proto icmp or icmpv6 (only)" },
@@ -271,14 +273,16 @@ static void subtest_prefix_file_errors(void)
 
 	snprintf(path, sizeof(path), "%s/missing.txt", dir);
 	snprintf(text, sizeof(text), "\nunit big file \"%s\";\n", path);
-	snprintf(want, sizeof(want),
-		 "t.conf:2:15: cannot read prefix file \"%s\": No such file or directory",
-		 path);
+	snprintf(
+		want, sizeof(want),
+		"t.conf:2:15: cannot read prefix file \"%s\": No such file or directory",
+		path);
 	check_bad(text, want);
 
 	snprintf(path, sizeof(path), "%s/ok.txt", dir);
 	ASSERT_OK(write_file(path, "198.18.0.0/15\n"), "write table");
-	snprintf(text, sizeof(text), "unit big file \"%s\"\nrule deny;\n", path);
+	snprintf(text, sizeof(text), "unit big file \"%s\"\nrule deny;\n",
+		 path);
 	check_bad(text, "t.conf:2:1: expected ';', found 'rule'");
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/bad-host-bits.txt", dir);
@@ -355,7 +359,8 @@ static void subtest_word_at_eof(void)
 	static const struct {
 		const char *text, *err;
 	} cases[] = {
-		{ "default deny", "t.conf:1:13: expected ';', found end of file" },
+		{ "default deny",
+		  "t.conf:1:13: expected ';', found end of file" },
 		{ "rule allow dport",
 		  "t.conf:1:17: expected a value after 'dport', found end of file" },
 		{ "rule allow proto tcp dport 80",
@@ -376,11 +381,11 @@ static void subtest_word_at_eof(void)
 
 static void subtest_first_match_wins(void)
 {
-	struct policy *p = parse_ok(
-		"rule \"no-ssh\" deny proto tcp dport 22;\n"
-		"rule \"tcp\" allow proto tcp;\n"
-		"rule \"ssh-again\" allow proto tcp dport 22;\n"
-		"rule \"rest\" deny;\n");
+	struct policy *p =
+		parse_ok("rule \"no-ssh\" deny proto tcp dport 22;\n"
+			 "rule \"tcp\" allow proto tcp;\n"
+			 "rule \"ssh-again\" allow proto tcp dport 22;\n"
+			 "rule \"rest\" deny;\n");
 
 	if (!p)
 		return;
@@ -456,11 +461,14 @@ static void subtest_iface(void)
 	if (!p)
 		return;
 	c = at("wan0", 3, 12, 0);
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2", &c), 1, "wan0");
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2", &c), 1,
+		  "wan0");
 	c = at("eth0", 3, 12, 0);
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2", &c), 1, "eth0");
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2", &c), 1,
+		  "eth0");
 	c = at("eth1", 3, 12, 0);
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2", &c), 0, "eth1");
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2", &c), 0,
+		  "eth1");
 	c = at("eth", 3, 12, 0);
 	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2", &c), 0,
 		  "a prefix of a name is not the name");
@@ -477,20 +485,27 @@ static void subtest_vlan(void)
 		return;
 	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2", noon()), 1,
 		  "untagged is vlan 0");
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 10", noon()),
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 10",
+			  noon()),
 		  1, "10");
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 11", noon()),
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 11",
+			  noon()),
 		  0, "11");
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 99", noon()),
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 99",
+			  noon()),
 		  0, "99");
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 100", noon()),
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 100",
+			  noon()),
 		  1, "100");
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 199", noon()),
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 199",
+			  noon()),
 		  1, "199");
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 200", noon()),
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 200",
+			  noon()),
 		  0, "200");
 	/* Only the outer tag is matched. */
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.18.0.2:2 vlan 300 ivlan 10",
+	ASSERT_EQ(rule_no(p,
+			  "in udp 198.18.0.1:1 198.18.0.2:2 vlan 300 ivlan 10",
 			  noon()),
 		  0, "inner tag");
 	policy_free(p);
@@ -509,7 +524,8 @@ static void subtest_proto(void)
 		  "udp, named in capitals");
 	ASSERT_EQ(rule_no(p, "in gre 198.18.0.1 198.18.0.2", noon()), 1,
 		  "47 is gre");
-	ASSERT_EQ(rule_no(p, "in icmpv6 2001:db8::1 2001:db8::2 type 128 code 0",
+	ASSERT_EQ(rule_no(p,
+			  "in icmpv6 2001:db8::1 2001:db8::2 type 128 code 0",
 			  noon()),
 		  1, "icmpv6");
 	ASSERT_EQ(rule_no(p, "in icmp 198.18.0.1 198.18.0.2 type 8 code 0",
@@ -543,8 +559,8 @@ static void subtest_addresses(void)
 
 	ASSERT_EQ(rule_no(p, "out udp 198.18.0.9:1 100.64.0.53:53", noon()), 1,
 		  "lab to outside");
-	ASSERT_EQ(rule_no(p, "out udp 198.18.2.255:1 100.64.0.53:53", noon()), 1,
-		  "second lab prefix, last address");
+	ASSERT_EQ(rule_no(p, "out udp 198.18.2.255:1 100.64.0.53:53", noon()),
+		  1, "second lab prefix, last address");
 	ASSERT_EQ(rule_no(p, "out udp 198.18.0.9:1 192.0.2.200:53", noon()), 5,
 		  "lab to office (nested unit) is inside");
 	ASSERT_EQ(rule_no(p, "out udp 198.18.1.9:1 100.64.0.53:53", noon()), 0,
@@ -555,8 +571,8 @@ static void subtest_addresses(void)
 		  "just past the /25");
 	ASSERT_EQ(rule_no(p, "in tcp 198.51.100.7:1 198.18.2.1:80", noon()), 2,
 		  "inline address in a comma list");
-	ASSERT_EQ(rule_no(p, "in tcp 198.51.100.8:1 198.51.100.1:80", noon()), 3,
-		  "inline prefix");
+	ASSERT_EQ(rule_no(p, "in tcp 198.51.100.8:1 198.51.100.1:80", noon()),
+		  3, "inline prefix");
 	ASSERT_EQ(rule_no(p, "in tcp [2001:db8:1:ffff::5]:1 [2001:db8:2::1]:80",
 			  noon()),
 		  4, "ipv6 unit and address");
@@ -582,8 +598,8 @@ static void subtest_addresses(void)
 		  "to the second list item");
 	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:1 198.51.100.99:2", noon()), 0,
 		  "to the first list item");
-	ASSERT_EQ(rule_no(p, "in udp [2001:db8::1]:1 [2001:db8::2]:2", noon()), 1,
-		  "ipv6 is not in an ipv4 unit");
+	ASSERT_EQ(rule_no(p, "in udp [2001:db8::1]:1 [2001:db8::2]:2", noon()),
+		  1, "ipv6 is not in an ipv4 unit");
 	policy_free(p);
 }
 
@@ -703,8 +719,8 @@ static void subtest_ports(void)
 
 	if (!p)
 		return;
-	ASSERT_EQ(rule_no(p, "in tcp 198.18.0.1:5000 198.18.0.2:443", noon()), 1,
-		  "443");
+	ASSERT_EQ(rule_no(p, "in tcp 198.18.0.1:5000 198.18.0.2:443", noon()),
+		  1, "443");
 	ASSERT_EQ(rule_no(p, "in tcp 198.18.0.1:5000 198.18.0.2:8000", noon()),
 		  1, "range start");
 	ASSERT_EQ(rule_no(p, "in tcp 198.18.0.1:5000 198.18.0.2:8099", noon()),
@@ -715,18 +731,18 @@ static void subtest_ports(void)
 		  "dport is not sport");
 	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:53 198.18.0.2:5000", noon()), 2,
 		  "sport");
-	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:123 198.18.0.2:5000", noon()), 3,
-		  "port: source side");
-	ASSERT_EQ(rule_no(p, "in tcp 198.18.0.1:5000 198.18.0.2:123", noon()), 3,
-		  "port: destination side, any protocol with ports");
+	ASSERT_EQ(rule_no(p, "in udp 198.18.0.1:123 198.18.0.2:5000", noon()),
+		  3, "port: source side");
+	ASSERT_EQ(rule_no(p, "in tcp 198.18.0.1:5000 198.18.0.2:123", noon()),
+		  3, "port: destination side, any protocol with ports");
 	ASSERT_EQ(rule_no(p, "in sctp 198.18.0.1:5000 198.18.0.2:123", noon()),
 		  3, "sctp has ports");
 	/* ICMP type 0 code 123 sits where a port would; it is not one. */
 	ASSERT_EQ(rule_no(p, "in icmp 198.18.0.1 198.18.0.2 type 0 code 123",
 			  noon()),
 		  0, "icmp has no ports");
-	ASSERT_EQ(rule_no(p, "in tcp 198.18.0.1:40000 198.18.0.2:22", noon()), 4,
-		  "sport and dport together");
+	ASSERT_EQ(rule_no(p, "in tcp 198.18.0.1:40000 198.18.0.2:22", noon()),
+		  4, "sport and dport together");
 	ASSERT_EQ(rule_no(p, "in tcp 198.18.0.1:1000 198.18.0.2:22", noon()), 0,
 		  "low sport");
 	policy_free(p);
@@ -757,7 +773,8 @@ static void subtest_icmp(void)
 	ASSERT_EQ(rule_no(p, "in icmp 198.18.0.2 198.18.0.1 type 3 code 3",
 			  noon()),
 		  0, "wrong code");
-	ASSERT_EQ(rule_no(p, "in icmpv6 2001:db8::1 2001:db8::2 type 128 code 0",
+	ASSERT_EQ(rule_no(p,
+			  "in icmpv6 2001:db8::1 2001:db8::2 type 128 code 0",
 			  noon()),
 		  3, "icmpv6 code only");
 	ASSERT_EQ(rule_no(p, "in icmp 198.18.0.2 198.18.0.1 type 4 code 3",
@@ -928,9 +945,9 @@ static addr128 rnd128(void)
 
 static addr128 host_mask(int bits)
 {
-	return bits >= 128 ? ~(addr128)0 :
-	       bits <= 0   ? 0 :
-			     ((addr128)1 << bits) - 1;
+	return bits >= 128 ? ~(addr128)0
+	       : bits <= 0 ? 0
+			   : ((addr128)1 << bits) - 1;
 }
 
 static struct pfx make_pfx(bool v6, addr128 addr, int len)
@@ -960,11 +977,14 @@ static struct pfx random_pfx(const struct pfx *have, size_t n)
 
 		if (b->len < width && rnd() % 2) {
 			len = b->len + 1 + rnd() % (width - b->len);
-			return make_pfx(b->v6, a | (rnd128() & host_mask(width - b->len)),
+			return make_pfx(b->v6,
+					a | (rnd128() &
+					     host_mask(width - b->len)),
 					len);
 		}
 		if (b->len > 0)
-			return make_pfx(b->v6, a ^ ((addr128)1 << (width - b->len)),
+			return make_pfx(b->v6,
+					a ^ ((addr128)1 << (width - b->len)),
 					b->len);
 	}
 	if (rnd() % 2) {
@@ -1050,8 +1070,7 @@ static void subtest_prefix_table(void)
 	FILE *f;
 
 	rng_state = 0x5eed0f10b9f00dULL;
-	test__log("  prefix table seed %#llx\n",
-		  (unsigned long long)rng_state);
+	test__log("  prefix table seed %#llx\n", (unsigned long long)rng_state);
 	snprintf(path, sizeof(path), "%s/table.txt", scratch());
 
 	/* Distinct: sort, drop repeats, top up, until there are enough. */
@@ -1103,7 +1122,8 @@ static void subtest_prefix_table(void)
 	test__log("  %zu ipv4 and %zu ipv6 prefixes\n", n - v6, v6);
 
 	snprintf(text, sizeof(text),
-		 "unit big file \"%s\";\nrule \"listed\" deny from big;\n", path);
+		 "unit big file \"%s\";\nrule \"listed\" deny from big;\n",
+		 path);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	p = policy_parse("t.conf", text, err, sizeof(err));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1140,7 +1160,8 @@ static void subtest_prefix_table(void)
 			q[i] = V4_MAPPED | (rnd() & 0xffffffff);
 			break;
 		case 1:
-			q[i] = ((addr128)1 << 125) | (rnd128() & host_mask(125));
+			q[i] = ((addr128)1 << 125) |
+			       (rnd128() & host_mask(125));
 			break;
 		case 2:
 			q[i] = b->lo + (rnd128() & (b->hi - b->lo));
@@ -1284,56 +1305,73 @@ static void subtest_cli_test(void)
 	if (!ASSERT_OK(write_file(path, cli_policy), "write policy"))
 		return;
 
-	rc = run(&out, NULL, "%s policy test %s in tcp 192.0.2.7:40000 198.51.100.1:22",
+	rc = run(&out, NULL,
+		 "%s policy test %s in tcp 192.0.2.7:40000 198.51.100.1:22",
 		 flowbpf_bin(), path);
 	ASSERT_EQ(rc, 0, "exit 0");
-	snprintf(want, sizeof(want),
-		 "in tcp 192.0.2.7:40000 198.51.100.1:22: rule 1 \"ssh-in\" (%s line 4): allow\n",
-		 path);
+	snprintf(
+		want, sizeof(want),
+		"in tcp 192.0.2.7:40000 198.51.100.1:22: rule 1 \"ssh-in\" (%s line 4): allow\n",
+		path);
 	ASSERT_STREQ(out, want, "named rule and line");
 	free(out), out = NULL;
 
 	/* A quoted flow is split like the shell would. */
-	rc = run(&out, NULL, "%s policy test %s 'out udp [2001:db8::5]:5353 [ff02::fb]:5353'",
-		 flowbpf_bin(), path);
+	rc = run(
+		&out, NULL,
+		"%s policy test %s 'out udp [2001:db8::5]:5353 [ff02::fb]:5353'",
+		flowbpf_bin(), path);
 	ASSERT_EQ(rc, 0, "exit 0");
-	snprintf(want, sizeof(want),
-		 "out udp [2001:db8::5]:5353 [ff02::fb]:5353: rule 2 (%s line 5): allow\n",
-		 path);
+	snprintf(
+		want, sizeof(want),
+		"out udp [2001:db8::5]:5353 [ff02::fb]:5353: rule 2 (%s line 5): allow\n",
+		path);
 	ASSERT_STREQ(out, want, "unnamed rule");
 	free(out), out = NULL;
 
-	rc = run(&out, NULL, "%s policy test --time 'sat 09:00' %s in tcp 198.51.100.9:40000 192.0.2.7:22",
-		 flowbpf_bin(), path);
+	rc = run(
+		&out, NULL,
+		"%s policy test --time 'sat 09:00' %s in tcp 198.51.100.9:40000 192.0.2.7:22",
+		flowbpf_bin(), path);
 	ASSERT_EQ(rc, 0, "a deny is not an error");
-	ASSERT_STREQ(out,
-		     "in tcp 198.51.100.9:40000 192.0.2.7:22: no rule matches: default deny\n",
-		     "default");
+	ASSERT_STREQ(
+		out,
+		"in tcp 198.51.100.9:40000 192.0.2.7:22: no rule matches: default deny\n",
+		"default");
 	free(out), out = NULL;
 
-	rc = run(&out, NULL, "%s policy test --iface eth9 %s in udp 198.51.100.9:1 192.0.2.7:2 vlan 7",
-		 flowbpf_bin(), path);
-	snprintf(want, sizeof(want),
-		 "in udp 198.51.100.9:1 192.0.2.7:2 vlan 7: rule 3 \"vlan-iface\" (%s line 6): allow\n",
-		 path);
+	rc = run(
+		&out, NULL,
+		"%s policy test --iface eth9 %s in udp 198.51.100.9:1 192.0.2.7:2 vlan 7",
+		flowbpf_bin(), path);
+	snprintf(
+		want, sizeof(want),
+		"in udp 198.51.100.9:1 192.0.2.7:2 vlan 7: rule 3 \"vlan-iface\" (%s line 6): allow\n",
+		path);
 	ASSERT_STREQ(out, want, "--iface");
 	free(out), out = NULL;
 
-	rc = run(&out, NULL, "%s policy test --time 'sun 11:59' %s in icmp 198.51.100.9 192.0.2.7 type 8 code 0",
-		 flowbpf_bin(), path);
-	snprintf(want, sizeof(want),
-		 "in icmp 198.51.100.9 192.0.2.7 type 8 code 0: rule 4 \"weekend\" (%s line 7): allow\n",
-		 path);
+	rc = run(
+		&out, NULL,
+		"%s policy test --time 'sun 11:59' %s in icmp 198.51.100.9 192.0.2.7 type 8 code 0",
+		flowbpf_bin(), path);
+	snprintf(
+		want, sizeof(want),
+		"in icmp 198.51.100.9 192.0.2.7 type 8 code 0: rule 4 \"weekend\" (%s line 7): allow\n",
+		path);
 	ASSERT_STREQ(out, want, "--time on the weekend");
 	free(out), out = NULL;
 
-	rc = run(&out, NULL, "%s policy test --time 'mon 11:59' %s in icmp 198.51.100.9 192.0.2.7 type 8 code 0",
-		 flowbpf_bin(), path);
+	rc = run(
+		&out, NULL,
+		"%s policy test --time 'mon 11:59' %s in icmp 198.51.100.9 192.0.2.7 type 8 code 0",
+		flowbpf_bin(), path);
 	ASSERT_HAS(out, "no rule matches: default deny", "--time on a monday");
 	free(out), out = NULL;
 
 	/* JSON numbers rules from 0, the text from 1. */
-	rc = run(&out, NULL, "%s -j policy test %s in tcp 192.0.2.7:40000 198.51.100.1:22",
+	rc = run(&out, NULL,
+		 "%s -j policy test %s in tcp 192.0.2.7:40000 198.51.100.1:22",
 		 flowbpf_bin(), path);
 	ASSERT_EQ(rc, 0, "-j exit 0");
 	j = json_loads(out ? out : "", 0, NULL);
@@ -1352,8 +1390,10 @@ static void subtest_cli_test(void)
 	}
 	free(out), out = NULL;
 
-	rc = run(&out, NULL, "%s -j policy test --time 'sat 09:00' %s in tcp 198.51.100.9:1 192.0.2.7:22",
-		 flowbpf_bin(), path);
+	rc = run(
+		&out, NULL,
+		"%s -j policy test --time 'sat 09:00' %s in tcp 198.51.100.9:1 192.0.2.7:22",
+		flowbpf_bin(), path);
 	j = json_loads(out ? out : "", 0, NULL);
 	if (ASSERT_OK_PTR(j, "json parses")) {
 		ASSERT_TRUE(json_is_null(json_object_get(j, "rule")),
@@ -1364,26 +1404,31 @@ static void subtest_cli_test(void)
 	}
 	free(out), out = NULL;
 
-	rc = run(NULL, &err, "%s policy test %s in tcp 192.0.2.7", flowbpf_bin(),
-		 path);
+	rc = run(NULL, &err, "%s policy test %s in tcp 192.0.2.7",
+		 flowbpf_bin(), path);
 	ASSERT_EQ(rc, 2, "bad flow: usage error");
 	ASSERT_HAS(err, "cannot parse the flow", "bad flow message");
 	free(err), err = NULL;
 
-	rc = run(NULL, &err, "%s policy test --time 25:00 %s in tcp 192.0.2.7:1 192.0.2.8:2",
-		 flowbpf_bin(), path);
+	rc = run(
+		NULL, &err,
+		"%s policy test --time 25:00 %s in tcp 192.0.2.7:1 192.0.2.8:2",
+		flowbpf_bin(), path);
 	ASSERT_EQ(rc, 2, "bad --time: usage error");
 	ASSERT_HAS(err, "--time must be HH:MM", "bad --time message");
 	free(err), err = NULL;
 
 	/* An invalid policy is reported as by check. */
-	ASSERT_OK(write_file(path, "default deny;\nrule allow proto tcp dport 70000;\n"),
+	ASSERT_OK(write_file(
+			  path,
+			  "default deny;\nrule allow proto tcp dport 70000;\n"),
 		  "write policy");
 	rc = run(NULL, &err, "%s policy test %s in tcp 192.0.2.7:1 192.0.2.8:2",
 		 flowbpf_bin(), path);
 	ASSERT_EQ(rc, 1, "invalid policy: exit 1");
 	snprintf(want, sizeof(want),
-		 "Error: %s:2:28: port out of range in '70000' (0-65535)\n", path);
+		 "Error: %s:2:28: port out of range in '70000' (0-65535)\n",
+		 path);
 	ASSERT_STREQ(err, want, "message");
 	free(err);
 	unlink(path);

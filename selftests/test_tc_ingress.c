@@ -47,15 +47,17 @@ static void subtest_ping_and_detach(void)
 		  "ping");
 
 	/* Echo replies come in: counted by the tc ingress program. */
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip,
-		  n.host_ip, 0, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "ingress reply flow")) {
+	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+		  0, 0);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL),
+		      "ingress reply flow")) {
 		ASSERT_EQ(f.packets, 5, "ingress reply packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "ingress reply bytes");
 	}
 	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
 		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "egress echo flow")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL),
+		      "egress echo flow")) {
 		ASSERT_EQ(f.packets, 5, "egress echo packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "egress echo bytes");
 	}
@@ -94,8 +96,10 @@ static void subtest_ping_and_detach(void)
 	ASSERT_TRUE(access(path, F_OK), "pins gone");
 	ASSERT_FALSE(tci_id && prog_exists(tci_id), "tc ingress program gone");
 	ASSERT_FALSE(tce_id && prog_exists(tce_id), "tc egress program gone");
-	rc = run(&out, NULL, "tc filter show dev %s ingress; tc filter show dev %s egress; tc qdisc show dev %s",
-		 n.host_if, n.host_if, n.host_if);
+	rc = run(
+		&out, NULL,
+		"tc filter show dev %s ingress; tc filter show dev %s egress; tc qdisc show dev %s",
+		n.host_if, n.host_if, n.host_if);
 	ASSERT_FALSE(out && (strstr(out, "bpf") || strstr(out, "clsact")),
 		     "no filter or clsact left");
 	free(out), out = NULL;

@@ -326,15 +326,7 @@ static json_t *row_json(const struct flow_row *r)
 		      "dir", dir_name(k->dir), "family", k->family, "proto",
 		      k->proto, "proto_name", pn ? pn : "", "src", src, "dst",
 		      dst);
-	if (k->proto == 1 || k->proto == 58) {
-		json_object_set_new(o, "icmp_type",
-				    json_integer(ntohs(k->dport) >> 8));
-		json_object_set_new(o, "icmp_code",
-				    json_integer(ntohs(k->dport) & 0xff));
-	} else {
-		json_object_set_new(o, "sport", json_integer(ntohs(k->sport)));
-		json_object_set_new(o, "dport", json_integer(ntohs(k->dport)));
-	}
+	key_ports_json(o, k);
 	json_object_set_new(o, "vlan", json_integer(k->vlan));
 	json_object_set_new(o, "inner_vlan", json_integer(k->inner_vlan));
 	json_object_set_new(o, "packets", json_integer(r->flow.packets));

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <jansson.h>
 #include "flowfmt.h"
 
 const char *verdict_name(__u32 v)
@@ -518,4 +519,17 @@ __u64 mono_to_wall_ns(__u64 mono)
 	wall = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	now = mono_now_ns();
 	return wall - (now - mono);
+}
+
+void key_ports_json(json_t *o, const struct flowbpf_key *k)
+{
+	if (key_is_icmp(k)) {
+		json_object_set_new(o, "icmp_type",
+				    json_integer(ntohs(k->dport) >> 8));
+		json_object_set_new(o, "icmp_code",
+				    json_integer(ntohs(k->dport) & 0xff));
+	} else {
+		json_object_set_new(o, "sport", json_integer(ntohs(k->sport)));
+		json_object_set_new(o, "dport", json_integer(ntohs(k->dport)));
+	}
 }

@@ -48,6 +48,11 @@ void flow_spec_str(const struct flowbpf_key *k, char *buf, size_t len);
 /* Parses argv words (a single quoted word also works).  ifindex is left 0. */
 int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k);
 
+struct json_t;
+/* Adds "sport"/"dport", or "icmp_type"/"icmp_code", of k to object o:
+ * the keys every JSON view of a flow shares. */
+void key_ports_json(struct json_t *o, const struct flowbpf_key *k);
+
 /* 1234567 -> "1.23M"; bytes: 1536 -> "1.5KiB". */
 void human_count(__u64 v, char *buf, size_t len);
 void human_bytes(__u64 v, char *buf, size_t len);

@@ -56,15 +56,7 @@ json_t *acct_record_json(const struct acct_record *r)
 		"proto_name", pn ? pn : "", "src", src, "dst", dst);
 	if (!o)
 		return NULL;
-	if (k->proto == 1 || k->proto == 58) {
-		json_object_set_new(o, "icmp_type",
-				    json_integer(ntohs(k->dport) >> 8));
-		json_object_set_new(o, "icmp_code",
-				    json_integer(ntohs(k->dport) & 0xff));
-	} else {
-		json_object_set_new(o, "sport", json_integer(ntohs(k->sport)));
-		json_object_set_new(o, "dport", json_integer(ntohs(k->dport)));
-	}
+	key_ports_json(o, k);
 	json_object_set_new(o, "packets", json_integer(r->packets));
 	json_object_set_new(o, "bytes", json_integer(r->bytes));
 	json_object_set_new(o, "tcp_flags", json_integer(r->tcp_flags));

@@ -15,6 +15,7 @@
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
+#define TC_ACT_STOLEN 4
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -30,7 +31,9 @@ const volatile struct flowbpf_config cfg = {
 	.hold_bytes = FLOWBPF_DEFAULT_HOLD_BYTES,
 };
 
-enum { ACT_PASS, ACT_DROP };
+/* ACT_HELD: dropped here, the daemon has a copy (tc says "stolen", so a
+ * local sender does not see a failed send). */
+enum { ACT_PASS, ACT_DROP, ACT_HELD };
 
 static __always_inline void stat_add(struct flowbpf_stats *st, int idx, __u64 n)
 {
@@ -83,7 +86,11 @@ static __always_inline bool daemon_alive(__u64 now)
 	__u32 zero = 0;
 
 	hb = bpf_map_lookup_elem(&heartbeat, &zero);
-	return hb && hb->alive_ns && now - hb->alive_ns < cfg.timeout_ns;
+	/* It beats every 100 ms; a short timeout must not miss beats. */
+	return hb && hb->alive_ns &&
+	       now - hb->alive_ns < (cfg.timeout_ns > 300000000ULL
+					     ? cfg.timeout_ns
+					     : 300000000ULL);
 }
 
 /*
@@ -251,7 +258,10 @@ static __always_inline __u32 flow_verdict(
 		return cfg.dflt;
 	}
 	/* Held packets still on their way back: queue behind them. */
-	*draining = f && f->held != v->released;
+	/* Only the daemon releases held packets, and a flow entry made anew
+	 * (aged out, then back) starts its count from 0 again. */
+	*draining = f && v->source == FLOWBPF_SRC_DAEMON &&
+		    f->held > v->released;
 	return v->verdict;
 }
 
@@ -331,8 +341,9 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 					stat_add(st,
 						 FLOWBPF_STAT_QUEUED_DROP_BYTES,
 						 bytes);
+					return ACT_DROP;
 				}
-				return ACT_DROP;
+				return ACT_HELD;
 			}
 			pending = cfg.dflt;
 		}
@@ -359,9 +370,9 @@ int flowbpf_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 
 	return handle(ctx, true, data, data_end, data_end - data, 0,
-		      ctx->ingress_ifindex, FLOWBPF_DIR_INGRESS, 1) == ACT_DROP
-		       ? XDP_DROP
-		       : XDP_PASS;
+		      ctx->ingress_ifindex, FLOWBPF_DIR_INGRESS, 1) == ACT_PASS
+		       ? XDP_PASS
+		       : XDP_DROP;
 }
 
 /*
@@ -395,10 +406,15 @@ static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
 	data = SKB_PTR(skb, data);
 	data_end = SKB_PTR(skb, data_end);
 
-	return handle(skb, false, data, data_end, len, hw_vlan, ifindex, dir,
-		      segs) == ACT_DROP
-		       ? TC_ACT_SHOT
-		       : TC_ACT_OK;
+	switch (handle(skb, false, data, data_end, len, hw_vlan, ifindex, dir,
+		       segs)) {
+	case ACT_PASS:
+		return TC_ACT_OK;
+	case ACT_HELD:
+		return TC_ACT_STOLEN;
+	default:
+		return TC_ACT_SHOT;
+	}
 }
 
 /*

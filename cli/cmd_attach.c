@@ -146,10 +146,19 @@ int cmd_attach(int argc, char **argv)
 					       ? "attach needs an interface"
 					       : "attach takes one interface");
 	o.ifname = argv[optind];
-	/* Enforce mode holds new flows' packets for the daemon by default:
-	 * neither leaking the first packets nor losing them. */
-	if (!pending_set && o.mode == FLOWBPF_MODE_ENFORCE)
+	/*
+	 * Enforce mode holds new flows' packets for the daemon by default:
+	 * neither leaking the first packets nor losing them.  Holding needs
+	 * native XDP on ingress: a frame put back into the stack passes a
+	 * tc or generic XDP program again, which would hold it again.
+	 */
+	bool native = o.ingress == INGRESS_XDP && o.xdp_mode == XDPM_NATIVE;
+
+	if (!pending_set && o.mode == FLOWBPF_MODE_ENFORCE && native)
 		o.pending = FLOWBPF_PENDING_HOLD;
+	if (o.pending == FLOWBPF_PENDING_HOLD && !native)
+		return cli_usage_error(
+			"--pending hold needs native XDP on ingress (not --ingress tc or --xdp-mode generic)");
 	if (xdp_mode_given && o.ingress == INGRESS_TC)
 		return cli_usage_error(
 			"--xdp-mode applies to --ingress xdp only");

@@ -56,7 +56,8 @@ void csum_fix_frame(uint8_t *f, size_t len)
 		return;
 	type = f[12] << 8 | f[13];
 	for (tags = 0;
-	     tags < 2 && (type == 0x8100 || type == 0x88a8) && off + 4 <= len;
+	     tags < 2 && (type == 0x8100 || type == 0x88a8 || type == 0x9100) &&
+	     off + 4 <= len;
 	     tags++) {
 		type = f[off + 2] << 8 | f[off + 3];
 		off += 4;

@@ -66,6 +66,7 @@ struct daemon {
 	__u64 events, decided_pass, decided_drop, write_errors;
 	__u64 reloads, reload_errors, rescans, rescan_decided;
 	__u64 held, held_released, held_discarded, reinject_errors;
+	__u64 stale_events;
 	__u64 lat[LAT_BUCKETS + 1], lat_n, lat_max_ns;
 	char last_error[512];
 };
@@ -152,6 +153,13 @@ static void drain(struct daemon *d)
 			continue;
 		}
 		ring_buffer__consume(d->rb);
+		/* Re-read: the ring may have changed the verdict meanwhile. */
+		if (bpf_map_lookup_elem(ifc->h.verdicts_fd, &x.key, &v) ||
+		    v.verdict != FLOWBPF_VERDICT_PASS ||
+		    v.source != FLOWBPF_SRC_DAEMON) {
+			d->drains[i] = d->drains[--d->ndrains];
+			continue;
+		}
 		v.released = f.held;
 		if (bpf_map_update_elem(ifc->h.verdicts_fd, &x.key, &v,
 					BPF_EXIST)) {
@@ -265,6 +273,13 @@ static void handle_held(struct daemon *d, struct iface *ifc,
 	int err;
 
 	d->held++;
+	/* A frame older than the timeout was given up on by its sender's
+	 * flow already (the default applied); releasing it now would only
+	 * deliver something stale, out of order. */
+	if (mono_now_ns() - h->hdr.ts_ns > ifc->h.cfg.timeout_ns) {
+		d->held_discarded++;
+		return;
+	}
 	if (bpf_map_lookup_elem(ifc->h.verdicts_fd, &h->hdr.key, &v) ||
 	    v.verdict == FLOWBPF_VERDICT_QUEUED) {
 		decide(d, ifc, &h->hdr.key, NULL);
@@ -293,6 +308,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 	struct daemon *d = the_daemon;
 	struct iface *ifc = ctx;
 	const struct flowbpf_event_hdr *hdr = data;
+	struct flowbpf_verdict_val cur;
 	__u64 written = 0;
 
 	if (size < sizeof(*hdr) || hdr->cap_len > size - sizeof(*hdr) ||
@@ -306,6 +322,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	}
 	d->events++;
 	ifc->events++;
+	/* Already decided, by the start-up scan or by hand: an old event. */
+	if (!bpf_map_lookup_elem(ifc->h.verdicts_fd, &hdr->key, &cur) &&
+	    (cur.source == FLOWBPF_SRC_DAEMON ||
+	     cur.source == FLOWBPF_SRC_MANUAL)) {
+		d->stale_events++;
+		return 0;
+	}
 	decide(d, ifc, &hdr->key, &written);
 	if (written)
 		lat_add(d, written > hdr->ts_ns ? written - hdr->ts_ns : 0);
@@ -360,6 +383,11 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 			decided++;
 			continue;
 		}
+		/* A drain a previous daemon left unfinished. */
+		if (v->verdict == FLOWBPF_VERDICT_PASS &&
+		    v->source == FLOWBPF_SRC_DAEMON &&
+		    ifc->h.cfg.pending == FLOWBPF_PENDING_HOLD)
+			drain_add(d, ifc, &keys[i]);
 		if (!all)
 			continue;
 		want = policy_verdict(d->pol,

@@ -101,7 +101,8 @@ static void usage_all(FILE *f)
 		"  -p, --pretty   indented JSON output (implies -j)\n"
 		"  -v, --verbose  debug messages, libbpf output and verifier logs\n"
 		"  -h, --help     help\n"
-		"  -V, --version  version\n\n"
+		"  -V, --version  version\n"
+		"      --socket PATH  the daemon's control socket (default " FLOWBPF_DEFAULT_SOCKET ")\n\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 

@@ -187,6 +187,8 @@ static const struct {
 	{ "attach-noop", cmd_attach_noop, "IFACE xdp|tc: attach the no-op program" },
 	{ "detach-noop", cmd_detach_noop, "IFACE xdp|tc: remove it" },
 	{ "udpsink", cmd_udpsink, "IP PORT: count datagrams until idle" },
+	{ "listen", cmd_listen, "IP PORT: accept and close TCP connections until killed" },
+	{ "connect", cmd_connect, "LABEL SRC DST DPORT: time sequential new TCP connections (part 7)" },
 	{ "report", cmd_report, "RESULTS: print the table" },
 };
 

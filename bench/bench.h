@@ -50,5 +50,7 @@ int cmd_detach_noop(int argc, char **argv);
 int cmd_udpsink(int argc, char **argv);
 int cmd_decide(int argc, char **argv);
 int cmd_nulld(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
 
 #endif

@@ -36,6 +36,7 @@ static const struct {
 	{ "decide", "3. Decision latency and 4. flow-setup rate" },
 	{ "sweep", "5. Expiry sweep of 1 000 000 flows" },
 	{ "mem", "6. Memory per flow" },
+	{ "connect", "7. Time to connect (allowed flow, enforce mode)" },
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -207,6 +208,62 @@ static void netams(void)
 	printf("\n");
 }
 
+static double vsum(const struct row *r)
+{
+	double s = 0;
+	int i;
+
+	for (i = 0; i < r->n; i++)
+		s += r->v[i];
+	return s;
+}
+
+static struct row *connect_row(const char *mode, const char *what)
+{
+	char name[160];
+
+	snprintf(name, sizeof(name), "%s: %s", mode, what);
+	return find_row("connect", name);
+}
+
+/* Part 7: one row per --pending mode instead of one per measurement. */
+static void connect_table(void)
+{
+	static const char *const modes[] = { "pass", "drop", "hold" };
+	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	size_t i;
+
+	printf("| --pending | median | p90 | max | round medians (min - max) | with a retransmitted SYN | with a retransmitted SYN-ACK | failed | rounds |\n"
+	       "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct row *med = connect_row(modes[i], "median"),
+			   *p90 = connect_row(modes[i], "p90"),
+			   *max = connect_row(modes[i], "max"),
+			   *syn = connect_row(modes[i], "retransmitted SYN"),
+			   *synack = connect_row(modes[i], "retransmitted SYN-ACK"),
+			   *conns = connect_row(modes[i], "connections"),
+			   *fail = connect_row(modes[i], "failed");
+
+		if (!conns)
+			continue;
+		printf("| %s | ", modes[i]);
+		if (med && p90 && max)
+			printf("%s µs | %s µs | %s µs | %s - %s µs | ",
+			       num(median(med), b1), num(median(p90), b2),
+			       num(vmax(max), b3), num(vmin(med), b4),
+			       num(vmax(med), b5));
+		else
+			printf("- | - | - | - | ");
+		printf("%.0f of %.0f | ", syn ? vsum(syn) : 0, vsum(conns));
+		if (synack)
+			printf("%.0f of %.0f | ", vsum(synack), vsum(conns));
+		else
+			printf("- | ");
+		printf("%.0f | %d |\n", fail ? vsum(fail) : 0, conns->n);
+	}
+	printf("\n");
+}
+
 int cmd_report(int argc, char **argv)
 {
 	char b1[32], b2[32], b3[32];
@@ -230,6 +287,11 @@ int cmd_report(int argc, char **argv)
 		for (i = 0; i < nnotes; i++)
 			if (!strcmp(notes[i][0], id))
 				printf("- %s\n", notes[i][1]);
+		if (!strcmp(id, "connect")) {
+			printf("\n");
+			connect_table();
+			continue;
+		}
 		printf("\n| | median | min | max | unit | rounds | target |\n"
 		       "|---|---:|---:|---:|---|---:|---|\n");
 		for (i = 0; i < nrows; i++) {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include "cli.h"
 #include "flowfmt.h"
 #include "loader.h"
@@ -24,6 +25,20 @@ static int pass_drop(const char *opt, const char *arg, __u32 *v)
 		return cli_usage_error("%s must be 'pass' or 'drop', not '%s'",
 				       opt, arg);
 	return 0;
+}
+
+/*
+ * Held ingress frames go back into the stack with BPF_PROG_TEST_RUN and
+ * BPF_F_TEST_XDP_LIVE_FRAMES, which kernels before 5.18 do not have.
+ */
+static bool kernel_has_live_frames(void)
+{
+	struct utsname u;
+	unsigned int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return true; /* unknown: let the daemon report failures */
+	return major > 5 || (major == 5 && minor >= 18);
 }
 
 int cmd_attach(int argc, char **argv)
@@ -153,12 +168,17 @@ int cmd_attach(int argc, char **argv)
 	 * tc or generic XDP program again, which would hold it again.
 	 */
 	bool native = o.ingress == INGRESS_XDP && o.xdp_mode == XDPM_NATIVE;
+	bool live = kernel_has_live_frames();
 
-	if (!pending_set && o.mode == FLOWBPF_MODE_ENFORCE && native)
+	if (!pending_set && o.mode == FLOWBPF_MODE_ENFORCE && native && live)
 		o.pending = FLOWBPF_PENDING_HOLD;
 	if (o.pending == FLOWBPF_PENDING_HOLD && !native)
 		return cli_usage_error(
 			"--pending hold needs native XDP on ingress (not --ingress tc or --xdp-mode generic)");
+	if (o.pending == FLOWBPF_PENDING_HOLD && !live)
+		return cli_error(
+			EXIT_FAIL,
+			"--pending hold needs Linux 5.18 or later to re-inject held frames; use --pending pass or drop");
 	if (xdp_mode_given && o.ingress == INGRESS_TC)
 		return cli_usage_error(
 			"--xdp-mode applies to --ingress xdp only");

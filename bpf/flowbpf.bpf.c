@@ -100,14 +100,16 @@ static __always_inline bool daemon_alive(__u64 now)
  */
 static __always_inline int hold_packet(void *ctx, bool xdp,
 				       const struct flowbpf_key *k,
+				       struct flowbpf_flow *f,
+				       struct flowbpf_verdict_val *v,
 				       __u32 frame_len, __u64 now)
 {
-	struct flowbpf_verdict_val *v;
-	struct flowbpf_flow *f;
 	struct flowbpf_held *h;
 	__u32 zero = 0, len = frame_len;
 
-	v = bpf_map_lookup_elem(&verdicts, k);
+	/* f and v are NULL on the flow's first packet: it inserted them. */
+	if (!v)
+		v = bpf_map_lookup_elem(&verdicts, k);
 	if (!v)
 		return FLOWBPF_STAT_HOLD_FAILED;
 	if (v->held_pkts >= cfg.hold_pkts ||
@@ -136,7 +138,8 @@ static __always_inline int hold_packet(void *ctx, bool xdp,
 	__sync_fetch_and_add(&v->held_bytes, frame_len);
 	/* After the record is out: the daemon reads this count first and
 	 * then drains the ring, so it finds every packet counted here. */
-	f = bpf_map_lookup_elem(&flows, k);
+	if (!f)
+		f = bpf_map_lookup_elem(&flows, k);
 	if (f)
 		__sync_fetch_and_add(&f->held, 1);
 	return FLOWBPF_STAT_QUEUED_HELD;
@@ -175,11 +178,14 @@ static __always_inline bool queue_admit(__u64 now)
 /*
  * Accounts the packet to its flow and returns the verdict that applies to
  * it.  The first packet of a flow records it as QUEUED and sends an event.
+ * *fp and *vp get the flow and verdict entries when they were there
+ * before (NULL when this packet inserted them).
  */
-static __always_inline __u32 flow_verdict(
-	void *ctx, bool xdp, struct flowbpf_stats *st, struct flowbpf_key *k,
-	struct pkt_meta *m, __u32 segs, __u32 frame_len, __u32 linear,
-	__u64 bytes, __u64 now, bool *draining)
+static __always_inline __u32
+flow_verdict(void *ctx, bool xdp, struct flowbpf_stats *st,
+	     struct flowbpf_key *k, struct pkt_meta *m, __u32 segs,
+	     __u32 frame_len, __u32 linear, __u64 bytes, __u64 now,
+	     struct flowbpf_flow **fp, struct flowbpf_verdict_val **vp)
 {
 	struct flowbpf_verdict_val *v;
 	struct flowbpf_flow *f;
@@ -257,11 +263,8 @@ static __always_inline __u32 flow_verdict(
 		}
 		return cfg.dflt;
 	}
-	/* Held packets still on their way back: queue behind them. */
-	/* Only the daemon releases held packets, and a flow entry made anew
-	 * (aged out, then back) starts its count from 0 again. */
-	*draining = f && v->source == FLOWBPF_SRC_DAEMON &&
-		    f->held > v->released;
+	*fp = f;
+	*vp = v;
 	return v->verdict;
 }
 
@@ -273,8 +276,10 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	struct flowbpf_key k = {};
 	struct pkt_meta m = {};
 	struct flowbpf_stats *st;
+	struct flowbpf_verdict_val *v = NULL;
+	struct flowbpf_flow *f = NULL;
 	__u32 zero = 0, verdict;
-	bool draining = false;
+	bool holding;
 	__u64 bytes, now;
 	int ret;
 
@@ -302,11 +307,33 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	now = bpf_ktime_get_ns();
 
 	verdict = flow_verdict(ctx, xdp, st, &k, &m, segs, frame_len,
-			       data_end - data, bytes, now, &draining);
-	if (draining && verdict == FLOWBPF_VERDICT_PASS &&
-	    cfg.pending == FLOWBPF_PENDING_HOLD &&
-	    cfg.mode == FLOWBPF_MODE_ENFORCE && daemon_alive(now))
-		verdict = FLOWBPF_VERDICT_QUEUED;
+			       data_end - data, bytes, now, &f, &v);
+
+	/*
+	 * Held: packets of a QUEUED flow, and those of a flow the daemon
+	 * passed while held ones are still on their way back (only the
+	 * daemon releases them; a flow entry made anew after aging out
+	 * starts its count from 0 again), so none overtakes them.
+	 */
+	holding =
+		cfg.mode == FLOWBPF_MODE_ENFORCE &&
+		cfg.pending == FLOWBPF_PENDING_HOLD &&
+		(verdict == FLOWBPF_VERDICT_QUEUED ||
+		 (verdict == FLOWBPF_VERDICT_PASS && f && v &&
+		  v->source == FLOWBPF_SRC_DAEMON && f->held > v->released)) &&
+		daemon_alive(now);
+	if (holding) {
+		int res = hold_packet(ctx, xdp, &k, f, v, frame_len, now);
+
+		stat_add(st, res, segs);
+		if (res == FLOWBPF_STAT_QUEUED_HELD) {
+			stat_add(st, FLOWBPF_STAT_QUEUED_HELD_BYTES, bytes);
+			return ACT_HELD;
+		}
+		stat_add(st, FLOWBPF_STAT_QUEUED_DROP, segs);
+		stat_add(st, FLOWBPF_STAT_QUEUED_DROP_BYTES, bytes);
+		return ACT_DROP;
+	}
 
 	switch (verdict) {
 	case FLOWBPF_VERDICT_DROP:
@@ -321,32 +348,11 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	case FLOWBPF_VERDICT_QUEUED: {
 		__u32 pending = cfg.pending;
 
-		if (cfg.mode != FLOWBPF_MODE_ENFORCE) {
+		if (cfg.mode != FLOWBPF_MODE_ENFORCE)
 			pending = FLOWBPF_PENDING_PASS;
-		} else if (pending == FLOWBPF_PENDING_HOLD) {
+		else if (pending == FLOWBPF_PENDING_HOLD)
 			/* No daemon, nobody to hold for: the default now. */
-			if (daemon_alive(now)) {
-				int res = hold_packet(ctx, xdp, &k, frame_len,
-						      now);
-
-				if (res == FLOWBPF_STAT_QUEUED_HELD) {
-					stat_add(st, res, segs);
-					stat_add(st,
-						 FLOWBPF_STAT_QUEUED_HELD_BYTES,
-						 bytes);
-				} else {
-					stat_add(st, res, segs);
-					stat_add(st, FLOWBPF_STAT_QUEUED_DROP,
-						 segs);
-					stat_add(st,
-						 FLOWBPF_STAT_QUEUED_DROP_BYTES,
-						 bytes);
-					return ACT_DROP;
-				}
-				return ACT_HELD;
-			}
 			pending = cfg.dflt;
-		}
 		if (pending == FLOWBPF_PENDING_DROP) {
 			stat_add(st, FLOWBPF_STAT_QUEUED_DROP, segs);
 			stat_add(st, FLOWBPF_STAT_QUEUED_DROP_BYTES, bytes);

@@ -13,6 +13,10 @@
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 
+#define ENOENT 2
+#define EPERM 1
+#define EAGAIN 11
+
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
 #define TC_ACT_STOLEN 4
@@ -26,7 +30,9 @@ const volatile struct flowbpf_config cfg = {
 	.pending = FLOWBPF_VERDICT_PASS,
 	.dflt = FLOWBPF_VERDICT_PASS,
 	.timeout_ns = FLOWBPF_DEFAULT_TIMEOUT_NS,
+	.timeout_ticks = (FLOWBPF_DEFAULT_TIMEOUT_NS >> FLOWBPF_TICK_SHIFT) + 1,
 	.max_queued = FLOWBPF_DEFAULT_MAX_QUEUED,
+	.max_queued_cpu = FLOWBPF_DEFAULT_MAX_QUEUED,
 	.hold_pkts = FLOWBPF_DEFAULT_HOLD_PKTS,
 	.hold_bytes = FLOWBPF_DEFAULT_HOLD_BYTES,
 };
@@ -53,10 +59,11 @@ static __always_inline int send_event(void *ctx, bool xdp,
 	if (!e)
 		return -1;
 	e->hdr.type = FLOWBPF_EV_NEW_FLOW;
-	e->hdr.ifindex = k->ifindex;
+	e->hdr.ifindex = cfg.ifindex;
 	e->hdr.key = *k;
 	e->hdr.ts_ns = now;
 	e->hdr.pkt_len = frame_len;
+	e->hdr.pad = 0;
 	/* Frames are at least ETH_HLEN long, so a short copy is never empty. */
 	if (cap > FLOWBPF_EVENT_DATA)
 		cap = FLOWBPF_EVENT_DATA;
@@ -86,11 +93,11 @@ static __always_inline bool daemon_alive(__u64 now)
 	__u32 zero = 0;
 
 	hb = bpf_map_lookup_elem(&heartbeat, &zero);
-	/* It beats every 100 ms; a short timeout must not miss beats. */
+	/* A short timeout must not miss beats. */
 	return hb && hb->alive_ns &&
-	       now - hb->alive_ns < (cfg.timeout_ns > 300000000ULL
+	       now - hb->alive_ns < (cfg.timeout_ns > FLOWBPF_HEARTBEAT_MIN_NS
 					     ? cfg.timeout_ns
-					     : 300000000ULL);
+					     : FLOWBPF_HEARTBEAT_MIN_NS);
 }
 
 /*
@@ -100,20 +107,20 @@ static __always_inline bool daemon_alive(__u64 now)
  */
 static __always_inline int hold_packet(void *ctx, bool xdp,
 				       const struct flowbpf_key *k,
-				       struct flowbpf_flow *f,
-				       struct flowbpf_verdict_val *v,
-				       __u32 frame_len, __u64 now)
+				       struct flowbpf_flow *f, __u32 frame_len,
+				       __u64 now)
 {
+	struct flowbpf_flow inc = {};
 	struct flowbpf_held *h;
 	__u32 zero = 0, len = frame_len;
 
-	/* f and v are NULL on the flow's first packet: it inserted them. */
-	if (!v)
-		v = bpf_map_lookup_elem(&verdicts, k);
-	if (!v)
+	/* NULL on the flow's first packet: it inserted the entry. */
+	if (!f)
+		f = bpf_map_lookup_elem(&flows, k);
+	if (!f)
 		return FLOWBPF_STAT_HOLD_FAILED;
-	if (v->held_pkts >= cfg.hold_pkts ||
-	    v->held_bytes + frame_len > cfg.hold_bytes)
+	if (f->held >= cfg.hold_pkts ||
+	    f->held_bytes + frame_len > cfg.hold_bytes)
 		return FLOWBPF_STAT_HOLD_LIMIT;
 	h = bpf_map_lookup_elem(&hold_scratch, &zero);
 	if (!h || len < 1 || len > FLOWBPF_HOLD_MAX)
@@ -126,215 +133,153 @@ static __always_inline int hold_packet(void *ctx, bool xdp,
 		: bpf_skb_load_bytes(ctx, 0, h->data, len))
 		return FLOWBPF_STAT_HOLD_FAILED;
 	h->hdr.type = FLOWBPF_EV_HELD;
-	h->hdr.ifindex = k->ifindex;
+	h->hdr.ifindex = cfg.ifindex;
 	h->hdr.ts_ns = now;
 	h->hdr.key = *k;
 	h->hdr.pkt_len = frame_len;
 	h->hdr.cap_len = len;
+	h->hdr.pad = 0;
 	if (bpf_ringbuf_output(&events, h, sizeof(h->hdr) + len, 0))
 		return FLOWBPF_STAT_HOLD_FAILED;
-	/* Racing CPUs may overshoot the limit by a packet or two. */
-	__sync_fetch_and_add(&v->held_pkts, 1);
-	__sync_fetch_and_add(&v->held_bytes, frame_len);
-	/* After the record is out: the daemon reads this count first and
-	 * then drains the ring, so it finds every packet counted here. */
-	if (!f)
-		f = bpf_map_lookup_elem(&flows, k);
-	if (f)
-		__sync_fetch_and_add(&f->held, 1);
+	/*
+	 * After the record is out: the daemon reads this count first and
+	 * then drains the ring, so it finds every packet counted here.
+	 * Racing CPUs may overshoot the limits by a packet or two, which
+	 * FLOWBPF_HOLD_PKTS_MAX leaves room for below the 16-bit carry.
+	 */
+	__sync_fetch_and_add(&f->held_bytes, frame_len);
+	inc.held = 1;
+	__sync_fetch_and_add(&f->hword, inc.hword);
 	return FLOWBPF_STAT_QUEUED_HELD;
 }
 
 /*
- * True if one more flow may be QUEUED now (and counts it).  Windows are
- * rolled by whichever CPU first sees a new one; counts near a roll are
- * approximate, which a flood guard can afford.
+ * True if one more flow may be QUEUED now (and counts it).  Per CPU:
+ * each CPU admits its share of max_queued per pair of windows.
  */
-static __always_inline bool queue_admit(__u64 now)
+static __always_inline bool queue_admit(__u32 tick)
 {
 	struct flowbpf_qstate *q;
-	__u64 epoch, old;
-	__u32 zero = 0;
+	__u32 epoch, zero = 0;
 
 	if (!cfg.max_queued)
 		return true;
 	q = bpf_map_lookup_elem(&qstate, &zero);
 	if (!q)
 		return true;
-	epoch = now / cfg.timeout_ns;
-	old = q->epoch;
-	if (old != epoch &&
-	    __sync_val_compare_and_swap(&q->epoch, old, epoch) == old) {
+	epoch = tick / cfg.timeout_ticks;
+	if (q->epoch != epoch) {
 		q->count[epoch & 1] = 0;
-		if (epoch - old > 1)
+		if (epoch - q->epoch > 1)
 			q->count[(epoch + 1) & 1] = 0;
+		q->epoch = epoch;
 	}
-	if (q->count[0] + q->count[1] >= cfg.max_queued)
+	if (q->count[0] + q->count[1] >= cfg.max_queued_cpu)
 		return false;
-	__sync_fetch_and_add(&q->count[epoch & 1], 1);
+	q->count[epoch & 1]++;
 	return true;
 }
 
 /*
- * Accounts the packet to its flow and returns the verdict that applies to
- * it.  The first packet of a flow records it as QUEUED and sends an event.
- * *fp and *vp get the flow and verdict entries when they were there
- * before (NULL when this packet inserted them).
+ * The first packet of a flow: a manual verdict if the operator left one,
+ * else QUEUED with an event for the daemon (or the default at once when
+ * the flood guard says so).  Returns the verdict, or NONE when another
+ * CPU created the entry first (or the insert failed).
  */
-static __always_inline __u32
-flow_verdict(void *ctx, bool xdp, struct flowbpf_stats *st,
-	     struct flowbpf_key *k, struct pkt_meta *m, __u32 segs,
-	     __u32 frame_len, __u32 linear, __u64 bytes, __u64 now,
-	     struct flowbpf_flow **fp, struct flowbpf_verdict_val **vp)
+static __always_inline __u32 flow_create(void *ctx, bool xdp,
+					 struct flowbpf_stats *st,
+					 const struct flowbpf_key *k,
+					 const struct pkt_meta *m, __u32 segs,
+					 __u32 frame_len, __u32 linear,
+					 __u64 bytes, __u64 now, __u32 tick)
 {
-	struct flowbpf_verdict_val *v;
-	struct flowbpf_flow *f;
+	struct flowbpf_flow nf = {
+		.packets = segs,
+		.bytes = bytes,
+		.first = tick,
+		.last = tick,
+		.set = tick,
+		.verdict = FLOWBPF_VERDICT_QUEUED,
+		.source = FLOWBPF_SRC_KERNEL,
+		.tcp_flags = m->tcp_flags,
+	};
+	struct flowbpf_manual *mv;
+	int stat = 0;
 
-	/* Look up first: updating an existing LRU key may evict others. */
-	f = bpf_map_lookup_elem(&flows, k);
-	if (!f) {
-		struct flowbpf_flow nf = {
-			.packets = segs,
-			.bytes = bytes,
-			.first_ns = now,
-			.last_ns = now,
-			.tcp_flags = m->tcp_flags,
-		};
-
-		if (!bpf_map_update_elem(&flows, k, &nf, BPF_NOEXIST)) {
-			stat_add(st, FLOWBPF_STAT_FLOWS_CREATED, 1);
-		} else {
-			/* Another CPU created it in between. */
-			f = bpf_map_lookup_elem(&flows, k);
-			if (!f)
-				stat_add(st, FLOWBPF_STAT_FLOW_INSERT_FAIL, 1);
-		}
-	}
-	if (f) {
-		__sync_fetch_and_add(&f->packets, segs);
-		__sync_fetch_and_add(&f->bytes, bytes);
-		if (m->tcp_flags)
-			__sync_fetch_and_or(&f->tcp_flags, m->tcp_flags);
-		f->last_ns = now;
-	}
-
-	v = bpf_map_lookup_elem(&verdicts, k);
-	if (!v) {
-		struct flowbpf_verdict_val nv = {
-			.verdict = FLOWBPF_VERDICT_QUEUED,
-			.source = FLOWBPF_SRC_KERNEL,
-			.set_ns = now,
-		};
-		bool admit = queue_admit(now);
-
+	mv = bpf_map_lookup_elem(&manual, k);
+	if (mv) {
+		nf.verdict = mv->verdict;
+		nf.source = FLOWBPF_SRC_MANUAL;
+		stat = FLOWBPF_STAT_MANUAL_APPLIED;
+	} else if (!queue_admit(tick)) {
 		/* Over the limit: decide at once, without asking anybody. */
-		if (!admit) {
-			nv.verdict = cfg.dflt;
-			nv.source = FLOWBPF_SRC_LIMIT;
-		}
-		if (bpf_map_update_elem(&verdicts, k, &nv, BPF_NOEXIST)) {
-			v = bpf_map_lookup_elem(&verdicts, k);
-			if (!v) {
-				stat_add(st, FLOWBPF_STAT_VERDICT_INSERT_FAIL,
-					 1);
-				return cfg.dflt;
-			}
-		} else if (!admit) {
-			stat_add(st, FLOWBPF_STAT_QUEUE_LIMIT, 1);
-			return cfg.dflt;
-		} else {
-			if (send_event(ctx, xdp, k, frame_len, linear, now))
-				stat_add(st, FLOWBPF_STAT_EVENTS_LOST, 1);
-			else
-				stat_add(st, FLOWBPF_STAT_EVENTS_SENT, 1);
-			return FLOWBPF_VERDICT_QUEUED;
-		}
+		nf.verdict = cfg.dflt;
+		nf.source = FLOWBPF_SRC_LIMIT;
+		stat = FLOWBPF_STAT_QUEUE_LIMIT;
 	}
-
-	if (v->verdict == FLOWBPF_VERDICT_QUEUED &&
-	    now - v->set_ns >= cfg.timeout_ns) {
-		/* Only the CPU that wins the exchange counts and stamps it. */
-		if (__sync_val_compare_and_swap(
-			    &v->verdict, FLOWBPF_VERDICT_QUEUED, cfg.dflt) ==
-		    FLOWBPF_VERDICT_QUEUED) {
-			v->source = FLOWBPF_SRC_TIMEOUT;
-			v->set_ns = now;
-			stat_add(st, FLOWBPF_STAT_DEFAULT_APPLIED, 1);
-		}
-		return cfg.dflt;
+	if (bpf_map_update_elem(&flows, k, &nf, BPF_NOEXIST))
+		return FLOWBPF_VERDICT_NONE;
+	stat_add(st, FLOWBPF_STAT_FLOWS_CREATED, 1);
+	if (stat) {
+		stat_add(st, stat, 1);
+		return nf.verdict;
 	}
-	*fp = f;
-	*vp = v;
-	return v->verdict;
+	if (send_event(ctx, xdp, k, frame_len, linear, now))
+		stat_add(st, FLOWBPF_STAT_EVENTS_LOST, 1);
+	else
+		stat_add(st, FLOWBPF_STAT_EVENTS_SENT, 1);
+	return FLOWBPF_VERDICT_QUEUED;
 }
 
-static __always_inline int handle(void *ctx, bool xdp, void *data,
-				  void *data_end, __u32 frame_len,
-				  __u32 hw_vlan, __u32 ifindex, __u8 dir,
-				  __u32 segs)
+/* A QUEUED flow past its timeout gets the default; only the CPU that
+ * wins the exchange counts and stamps it. */
+static __always_inline __u32 queued_verdict(struct flowbpf_flow *f,
+					    struct flowbpf_stats *st,
+					    __u32 tick)
 {
-	struct flowbpf_key k = {};
-	struct pkt_meta m = {};
-	struct flowbpf_stats *st;
-	struct flowbpf_verdict_val *v = NULL;
-	struct flowbpf_flow *f = NULL;
-	__u32 zero = 0, verdict;
-	bool holding;
-	__u64 bytes, now;
-	int ret;
+	struct flowbpf_flow w;
 
-	st = bpf_map_lookup_elem(&stats, &zero);
-	stat_add(st, FLOWBPF_STAT_PACKETS, segs);
+	if (tick - f->set < cfg.timeout_ticks)
+		return FLOWBPF_VERDICT_QUEUED;
+	w.vword = f->vword;
+	if (w.verdict != FLOWBPF_VERDICT_QUEUED)
+		return w.verdict;
+	{
+		__u32 old = w.vword;
 
-	ret = parse_packet(ctx, xdp, data, data_end, frame_len, hw_vlan, &k,
-			   &m);
-	if (ret) {
-		/* Not ours to judge: non-IP and malformed frames go on, counted. */
-		stat_add(st, ret, segs);
-		return ACT_PASS;
-	}
-	if (m.frag == FRAG_FIRST)
-		stat_add(st, FLOWBPF_STAT_FRAG_FIRST, 1);
-	else if (m.frag == FRAG_LATER)
-		stat_add(st, FLOWBPF_STAT_FRAG_LATER, 1);
-
-	k.ifindex = ifindex;
-	k.dir = dir;
-	/* A GSO super-packet stands for segs wire packets, each with headers. */
-	bytes = m.ip_len;
-	if (segs > 1)
-		bytes += (__u64)(segs - 1) * m.hdr_len;
-	now = bpf_ktime_get_ns();
-
-	verdict = flow_verdict(ctx, xdp, st, &k, &m, segs, frame_len,
-			       data_end - data, bytes, now, &f, &v);
-
-	/*
-	 * Held: packets of a QUEUED flow, and those of a flow the daemon
-	 * passed while held ones are still on their way back (only the
-	 * daemon releases them; a flow entry made anew after aging out
-	 * starts its count from 0 again), so none overtakes them.
-	 */
-	holding =
-		cfg.mode == FLOWBPF_MODE_ENFORCE &&
-		cfg.pending == FLOWBPF_PENDING_HOLD &&
-		(verdict == FLOWBPF_VERDICT_QUEUED ||
-		 (verdict == FLOWBPF_VERDICT_PASS && f && v &&
-		  v->source == FLOWBPF_SRC_DAEMON && f->held > v->released)) &&
-		daemon_alive(now);
-	if (holding) {
-		int res = hold_packet(ctx, xdp, &k, f, v, frame_len, now);
-
-		stat_add(st, res, segs);
-		if (res == FLOWBPF_STAT_QUEUED_HELD) {
-			stat_add(st, FLOWBPF_STAT_QUEUED_HELD_BYTES, bytes);
-			return ACT_HELD;
+		w.verdict = cfg.dflt;
+		w.source = FLOWBPF_SRC_TIMEOUT;
+		if (__sync_val_compare_and_swap(&f->vword, old, w.vword) ==
+		    old) {
+			f->set = tick;
+			stat_add(st, FLOWBPF_STAT_DEFAULT_APPLIED, 1);
 		}
-		stat_add(st, FLOWBPF_STAT_QUEUED_DROP, segs);
-		stat_add(st, FLOWBPF_STAT_QUEUED_DROP_BYTES, bytes);
-		return ACT_DROP;
 	}
+	return cfg.dflt;
+}
 
+/* Counts the packet into its established flow. */
+static __always_inline void flow_count(struct flowbpf_flow *f,
+				       const struct pkt_meta *m, __u32 segs,
+				       __u64 bytes, __u32 tick)
+{
+	__sync_fetch_and_add(&f->packets, segs);
+	__sync_fetch_and_add(&f->bytes, bytes);
+	/* Flags rarely change within a flow: an atomic only for a new bit. */
+	if (m->tcp_flags & ~f->tcp_flags) {
+		struct flowbpf_flow w = {};
+
+		w.tcp_flags = m->tcp_flags;
+		__sync_fetch_and_or(&f->hword, w.hword);
+	}
+	if (f->last != tick)
+		f->last = tick;
+}
+
+/* The action for a packet of a flow with this verdict, counted. */
+static __always_inline int verdict_act(struct flowbpf_stats *st,
+				       __u32 verdict, __u32 segs, __u64 bytes)
+{
 	switch (verdict) {
 	case FLOWBPF_VERDICT_DROP:
 		if (cfg.mode == FLOWBPF_MODE_ENFORCE) {
@@ -369,6 +314,101 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	}
 }
 
+/*
+ * Held: packets of a QUEUED flow, and those of a flow the daemon passed
+ * while held ones are still on their way back (only the daemon releases
+ * them; a flow entry made anew after aging out starts its count from 0
+ * again), so none overtakes them.
+ */
+static __always_inline bool must_hold(const struct flowbpf_flow *f,
+				      __u32 verdict, __u64 now)
+{
+	if (cfg.mode != FLOWBPF_MODE_ENFORCE ||
+	    cfg.pending != FLOWBPF_PENDING_HOLD)
+		return false;
+	if (verdict != FLOWBPF_VERDICT_QUEUED &&
+	    !(verdict == FLOWBPF_VERDICT_PASS && f &&
+	      f->source == FLOWBPF_SRC_DAEMON && f->held != f->released))
+		return false;
+	return daemon_alive(now);
+}
+
+static __always_inline int hold_act(void *ctx, bool xdp,
+				    struct flowbpf_stats *st,
+				    const struct flowbpf_key *k,
+				    struct flowbpf_flow *f, __u32 frame_len,
+				    __u32 segs, __u64 bytes, __u64 now)
+{
+	int res = hold_packet(ctx, xdp, k, f, frame_len, now);
+
+	stat_add(st, res, segs);
+	if (res == FLOWBPF_STAT_QUEUED_HELD) {
+		stat_add(st, FLOWBPF_STAT_QUEUED_HELD_BYTES, bytes);
+		return ACT_HELD;
+	}
+	stat_add(st, FLOWBPF_STAT_QUEUED_DROP, segs);
+	stat_add(st, FLOWBPF_STAT_QUEUED_DROP_BYTES, bytes);
+	return ACT_DROP;
+}
+
+static __always_inline int handle(void *ctx, bool xdp, void *data,
+				  void *data_end, __u32 frame_len,
+				  __u32 hw_vlan, __u8 dir, __u32 segs)
+{
+	struct flowbpf_key k = {};
+	struct pkt_meta m = {};
+	struct flowbpf_stats *st;
+	struct flowbpf_flow *f;
+	__u32 zero = 0, verdict, tick;
+	__u64 bytes, now;
+	int ret;
+
+	st = bpf_map_lookup_elem(&stats, &zero);
+	ret = parse_packet(ctx, xdp, data, data_end, frame_len, hw_vlan, &k,
+			   &m);
+	if (ret) {
+		/* Not ours to judge: non-IP and malformed frames go on, counted. */
+		stat_add(st, ret, segs);
+		return ACT_PASS;
+	}
+	if (m.frag == FRAG_FIRST)
+		stat_add(st, FLOWBPF_STAT_FRAG_FIRST, 1);
+	else if (m.frag == FRAG_LATER)
+		stat_add(st, FLOWBPF_STAT_FRAG_LATER, 1);
+
+	k.dir = dir;
+	/* A GSO super-packet stands for segs wire packets, each with headers. */
+	bytes = m.ip_len;
+	if (segs > 1)
+		bytes += (__u64)(segs - 1) * m.hdr_len;
+	now = bpf_ktime_get_ns();
+	tick = now >> FLOWBPF_TICK_SHIFT;
+
+	f = bpf_map_lookup_elem(&flows, &k);
+	if (!f) {
+		verdict = flow_create(ctx, xdp, st, &k, &m, segs, frame_len,
+				      data_end - data, bytes, now, tick);
+		if (verdict != FLOWBPF_VERDICT_NONE)
+			goto act;
+		/* Another CPU created it in between. */
+		f = bpf_map_lookup_elem(&flows, &k);
+		if (!f) {
+			stat_add(st, FLOWBPF_STAT_FLOW_INSERT_FAIL, 1);
+			verdict = cfg.dflt;
+			goto act;
+		}
+	}
+	flow_count(f, &m, segs, bytes, tick);
+	verdict = f->verdict;
+	if (verdict == FLOWBPF_VERDICT_QUEUED)
+		verdict = queued_verdict(f, st, tick);
+act:
+	if (must_hold(f, verdict, now))
+		return hold_act(ctx, xdp, st, &k, f, frame_len, segs, bytes,
+				now);
+	return verdict_act(st, verdict, segs, bytes);
+}
+
 SEC("xdp")
 int flowbpf_xdp(struct xdp_md *ctx)
 {
@@ -376,7 +416,7 @@ int flowbpf_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 
 	return handle(ctx, true, data, data_end, data_end - data, 0,
-		      ctx->ingress_ifindex, FLOWBPF_DIR_INGRESS, 1) == ACT_PASS
+		      FLOWBPF_DIR_INGRESS, 1) == ACT_PASS
 		       ? XDP_PASS
 		       : XDP_DROP;
 }
@@ -398,22 +438,20 @@ int flowbpf_xdp(struct xdp_md *ctx)
 
 static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
 {
-	__u32 len = skb->len, ifindex = skb->ifindex;
+	__u32 len = skb->len;
 	__u32 segs = skb->gso_segs ?: 1;
-	__u32 want = len < 256 ? len : 256;
 	__u32 hw_vlan = skb->vlan_present
 				? HW_VLAN_PRESENT | (skb->vlan_tci & 0xffff)
 				: 0;
 	void *data, *data_end;
 
-	/* Headers may sit in paged data; make them readable directly. */
-	if (SKB_PTR(skb, data_end) - SKB_PTR(skb, data) < want)
-		bpf_skb_pull_data(skb, want);
+	/* No pull: headers outside the linear data take the slow parser,
+	 * whose helper reads reach paged data, rather than every packet
+	 * paying for a copy. */
 	data = SKB_PTR(skb, data);
 	data_end = SKB_PTR(skb, data_end);
 
-	switch (handle(skb, false, data, data_end, len, hw_vlan, ifindex, dir,
-		       segs)) {
+	switch (handle(skb, false, data, data_end, len, hw_vlan, dir, segs)) {
 	case ACT_PASS:
 		return TC_ACT_OK;
 	case ACT_HELD:
@@ -431,6 +469,98 @@ SEC("xdp")
 int flowbpf_reinject(struct xdp_md *ctx)
 {
 	return XDP_PASS;
+}
+
+/* One verdict write in place; -ENOENT, -EPERM (refused) or -EAGAIN. */
+static __always_inline int vop_apply(const struct flowbpf_vop *op, __u32 tick,
+				     __u64 now)
+{
+	struct flowbpf_flow *f, w;
+	__u32 old;
+	int i;
+
+	f = bpf_map_lookup_elem(&flows, &op->key);
+	if (!f)
+		return -ENOENT;
+	/* Only the datapath's timeout and other writers race for the word. */
+	for (i = 0; i < 8; i++) {
+		w.vword = old = f->vword;
+		if (op->op == FLOWBPF_VOP_SET) {
+			if ((op->flags & FLOWBPF_VOP_F_UNDECIDED) &&
+			    (w.source == FLOWBPF_SRC_DAEMON ||
+			     w.source == FLOWBPF_SRC_MANUAL))
+				return -EPERM;
+			if ((op->flags & FLOWBPF_VOP_F_KEEP_MANUAL) &&
+			    w.source == FLOWBPF_SRC_MANUAL)
+				return -EPERM;
+			w.verdict = op->verdict;
+			w.source = op->source;
+		} else if (op->op == FLOWBPF_VOP_REQUEUE) {
+			w.verdict = FLOWBPF_VERDICT_QUEUED;
+			w.source = FLOWBPF_SRC_KERNEL;
+		} else if (op->op == FLOWBPF_VOP_RELEASE) {
+			if (w.verdict != FLOWBPF_VERDICT_PASS ||
+			    w.source != FLOWBPF_SRC_DAEMON)
+				return -EPERM;
+			w.released = op->released;
+		} else {
+			return -EPERM;
+		}
+		if (__sync_val_compare_and_swap(&f->vword, old, w.vword) == old)
+			break;
+	}
+	if (i == 8)
+		return -EAGAIN;
+	if (op->op != FLOWBPF_VOP_RELEASE)
+		f->set = tick;
+	if (op->op == FLOWBPF_VOP_REQUEUE) {
+		struct flowbpf_event_hdr e = {
+			.type = FLOWBPF_EV_NEW_FLOW,
+			.ifindex = cfg.ifindex,
+			.ts_ns = now,
+			.key = op->key,
+		};
+
+		/* No packet to show; a lost event is found by the daemon's
+		 * rescan like any other. */
+		bpf_ringbuf_output(&events, &e, sizeof(e), 0);
+	}
+	return 0;
+}
+
+/*
+ * Verdict writes from userspace (loader/, flowbpf_verdict_*), run with
+ * BPF_PROG_RUN: each changes only the verdict word and its time, so no
+ * packet counted meanwhile is lost and no other entry is evicted, as a
+ * whole-value update from userspace would.
+ */
+SEC("syscall")
+int flowbpf_verdict(struct flowbpf_vbatch *b)
+{
+	__u64 now = bpf_ktime_get_ns(), applied = 0, missing = 0, refused = 0;
+	__u32 tick = now >> FLOWBPF_TICK_SHIFT, n = b->count, i;
+
+	for (i = 0; i < FLOWBPF_VERDICT_BATCH && i < n; i++) {
+		struct flowbpf_vop op;
+		int err;
+
+		/* The context is kernel memory; this reads it at a variable
+		 * offset, which direct access may not. */
+		if (bpf_probe_read_kernel(&op, sizeof(op), &b->ops[i]))
+			break;
+		err = vop_apply(&op, tick, now);
+		if (!err)
+			applied |= 1ULL << i;
+		else if (err == -ENOENT)
+			missing |= 1ULL << i;
+		else
+			refused |= 1ULL << i;
+	}
+	b->set = tick;
+	b->applied = applied;
+	b->missing = missing;
+	b->refused = refused;
+	return 0;
 }
 
 SEC("tc")

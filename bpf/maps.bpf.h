@@ -13,12 +13,15 @@ struct {
 	__type(value, struct flowbpf_flow);
 } flows SEC(".maps");
 
+/* Manual verdicts: a plain hash, so that eviction cannot take them;
+ * allocated as used, so that an empty table costs only its buckets. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FLOWBPF_DEFAULT_FLOWS);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FLOWBPF_MANUAL_MAX);
 	__type(key, struct flowbpf_key);
-	__type(value, struct flowbpf_verdict_val);
-} verdicts SEC(".maps");
+	__type(value, struct flowbpf_manual);
+} manual SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -33,7 +36,7 @@ struct {
 } events SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct flowbpf_qstate);

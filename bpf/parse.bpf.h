@@ -2,8 +2,10 @@
 /*
  * Packet parser shared by the XDP and tc programs.
  *
- * Every read is preceded by a bounds check against data_end (for the
- * verifier) and, past L3, against the end of the IP packet (for meaning:
+ * Two paths give the same answer: parse_fast reads the common layouts
+ * straight from the packet, each read after a bounds check against
+ * data_end; parse_slow reads everything else through the load helpers.
+ * Past L3 both check against the end of the IP packet too (for meaning:
  * an L4 header that spills into Ethernet padding is truncated, not valid).
  */
 #ifndef FLOWBPF_PARSE_BPF_H
@@ -129,16 +131,15 @@ static __always_inline int parse_l4(void *ctx, bool xdp, __u32 off,
 	return 0;
 }
 
-static __always_inline int parse_ipv4(void *ctx, bool xdp, void *data,
-				      void *data_end, __u32 off,
+static __always_inline int parse_ipv4(void *ctx, bool xdp, __u32 off,
 				      __u32 frame_len, struct flowbpf_key *k,
 				      struct pkt_meta *m)
 {
-	struct iphdr *ip = data + off;
+	struct iphdr iph, *ip = &iph;
 	__u32 ihl, tot, ip_end;
 	__u16 frag;
 
-	if ((void *)(ip + 1) > data_end)
+	if (pkt_load(ctx, xdp, off, ip, sizeof(*ip)))
 		return FLOWBPF_STAT_ERR_L3_TRUNC;
 	if (ip->version != 4)
 		return FLOWBPF_STAT_ERR_IP_VERSION;
@@ -182,17 +183,23 @@ static __always_inline int parse_ipv4(void *ctx, bool xdp, void *data,
 	}
 }
 
-static __always_inline int parse_ipv6(void *ctx, bool xdp, void *data,
-				      void *data_end, __u32 off,
+static __always_inline bool is_v6_ext(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT ||
+	       nexthdr == IPPROTO_AH;
+}
+
+static __always_inline int parse_ipv6(void *ctx, bool xdp, __u32 off,
 				      __u32 frame_len, struct flowbpf_key *k,
 				      struct pkt_meta *m)
 {
-	struct ipv6hdr *ip6 = data + off;
+	struct ipv6hdr ip6h, *ip6 = &ip6h;
 	__u32 plen, ip_end, l4off;
 	__u8 nexthdr;
 	int i, err;
 
-	if ((void *)(ip6 + 1) > data_end)
+	if (pkt_load(ctx, xdp, off, ip6, sizeof(*ip6)))
 		return FLOWBPF_STAT_ERR_L3_TRUNC;
 	if (ip6->version != 6)
 		return FLOWBPF_STAT_ERR_IP_VERSION;
@@ -215,9 +222,7 @@ static __always_inline int parse_ipv6(void *ctx, bool xdp, void *data,
 	for (i = 0; i < FLOWBPF_V6_EXT_MAX; i++) {
 		__u8 eh[4];
 
-		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_ROUTING &&
-		    nexthdr != IPPROTO_DSTOPTS && nexthdr != IPPROTO_FRAGMENT &&
-		    nexthdr != IPPROTO_AH)
+		if (!is_v6_ext(nexthdr))
 			break;
 		/* Every extension header is at least 8 bytes long. */
 		if (l4off + 8 > ip_end || pkt_load(ctx, xdp, l4off, eh, 4))
@@ -243,9 +248,7 @@ static __always_inline int parse_ipv6(void *ctx, bool xdp, void *data,
 			l4off += ((__u32)eh[1] + 1) * 8;
 		nexthdr = eh[0];
 	}
-	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
-	    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT ||
-	    nexthdr == IPPROTO_AH)
+	if (is_v6_ext(nexthdr))
 		return FLOWBPF_STAT_ERR_V6_CHAIN;
 	if (l4off > ip_end)
 		return FLOWBPF_STAT_ERR_L3_TRUNC;
@@ -257,23 +260,22 @@ static __always_inline int parse_ipv6(void *ctx, bool xdp, void *data,
 }
 
 /*
- * Fills the key (all but ifindex and dir) and meta.  hw_vlan is 0, or
- * HW_VLAN_PRESENT | TCI when an outer tag was taken out of the frame.  Returns 0 for an IP
- * packet, otherwise the outcome stat (non-IP or a parse error class).
+ * Every layout, through the load helpers: VLAN stacks, IPv4 options and
+ * fragments, IPv6 extension headers, any L4 protocol, headers outside the
+ * linear data of an skb, and every malformed frame with its error stat.
  */
-static __always_inline int parse_packet(void *ctx, bool xdp, void *data,
-					void *data_end, __u32 frame_len,
-					__u32 hw_vlan, struct flowbpf_key *k,
-					struct pkt_meta *m)
+static __always_inline int parse_slow(void *ctx, bool xdp, __u32 frame_len,
+				      __u32 hw_vlan, struct flowbpf_key *k,
+				      struct pkt_meta *m)
 {
-	struct ethhdr *eth = data;
 	__u32 off = ETH_HLEN;
+	__be16 h_proto;
 	__u16 proto;
 	int i, tags = 0;
 
-	if ((void *)(eth + 1) > data_end)
+	if (pkt_load(ctx, xdp, 12, &h_proto, 2))
 		return FLOWBPF_STAT_ERR_L2_TRUNC;
-	proto = bpf_ntohs(eth->h_proto);
+	proto = bpf_ntohs(h_proto);
 	/* An outer tag the stack keeps out of band (skb->vlan_tci) comes first. */
 	if (hw_vlan & HW_VLAN_PRESENT) {
 		k->vlan = hw_vlan & 0x0fff;
@@ -282,31 +284,168 @@ static __always_inline int parse_packet(void *ctx, bool xdp, void *data,
 
 #pragma unroll
 	for (i = 0; i < 2; i++) {
-		struct vlan_tag *tag;
+		struct vlan_tag tag;
 
 		if (!is_vlan(proto) || tags >= 2)
 			break;
-		tag = data + off;
-		if ((void *)(tag + 1) > data_end)
+		if (pkt_load(ctx, xdp, off, &tag, sizeof(tag)))
 			return FLOWBPF_STAT_ERR_L2_TRUNC;
 		if (tags == 0)
-			k->vlan = bpf_ntohs(tag->tci) & 0x0fff;
+			k->vlan = bpf_ntohs(tag.tci) & 0x0fff;
 		else
-			k->inner_vlan = bpf_ntohs(tag->tci) & 0x0fff;
+			k->inner_vlan = bpf_ntohs(tag.tci) & 0x0fff;
 		tags++;
-		proto = bpf_ntohs(tag->proto);
-		off += sizeof(*tag);
+		proto = bpf_ntohs(tag.proto);
+		off += sizeof(tag);
 	}
 	if (is_vlan(proto))
 		return FLOWBPF_STAT_ERR_VLAN_DEPTH;
 
 	if (proto == ETH_P_IP)
-		return parse_ipv4(ctx, xdp, data, data_end, off, frame_len, k,
-				  m);
+		return parse_ipv4(ctx, xdp, off, frame_len, k, m);
 	if (proto == ETH_P_IPV6)
-		return parse_ipv6(ctx, xdp, data, data_end, off, frame_len, k,
-				  m);
+		return parse_ipv6(ctx, xdp, off, frame_len, k, m);
 	return FLOWBPF_STAT_NON_IP;
+}
+
+/* parse_fast: not a layout it reads; parse_slow decides. */
+#define PARSE_MISS (-1)
+
+/*
+ * TCP, UDP, ICMP or ICMPv6 at l4 (inside the linear data, checked by the
+ * caller up to l4 + 8), the same key and meta parse_l4 gives.
+ */
+static __always_inline int fast_l4(__u8 *l4, void *data_end, __u32 room,
+				   struct flowbpf_key *k, struct pkt_meta *m)
+{
+	if (k->proto == IPPROTO_TCP) {
+		if (room < 20 || (void *)(l4 + 20) > data_end)
+			return PARSE_MISS;
+		m->tcp_flags = l4[13];
+		m->hdr_len = (l4[12] >> 4) * 4;
+	} else if (k->proto == IPPROTO_UDP || k->proto == IPPROTO_ICMP ||
+		   k->proto == IPPROTO_ICMPV6) {
+		if (room < 8)
+			return PARSE_MISS;
+		m->hdr_len = 8;
+	} else {
+		return PARSE_MISS;
+	}
+	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
+		/* type << 8 | code in network order: the header's first bytes. */
+		k->sport = 0;
+		__builtin_memcpy(&k->dport, l4, 2);
+		return 0;
+	}
+	__builtin_memcpy(&k->sport, l4, 4);
+	return 0;
+}
+
+/*
+ * The common layouts, read straight from the packet: Ethernet with up to
+ * two VLAN tags, IPv4 without options or fragmentation, or IPv6 without
+ * extension headers, carrying TCP, UDP, ICMP or ICMPv6, all within the
+ * linear data.  Anything else is PARSE_MISS, and parse_slow starts over:
+ * this path only ever takes packets both would parse alike.
+ */
+static __always_inline int parse_fast(void *data, void *data_end,
+				      __u32 frame_len, __u32 hw_vlan,
+				      struct flowbpf_key *k, struct pkt_meta *m)
+{
+	struct ethhdr *eth = data;
+	struct vlan_tag *tag;
+	__u32 off = ETH_HLEN, tot;
+	__u16 proto;
+	__u8 *l4;
+
+	if ((void *)(eth + 1) > data_end)
+		return PARSE_MISS;
+	proto = bpf_ntohs(eth->h_proto);
+	if (hw_vlan & HW_VLAN_PRESENT)
+		k->vlan = hw_vlan & 0x0fff;
+	if (is_vlan(proto)) {
+		tag = data + off;
+		if ((void *)(tag + 1) > data_end)
+			return PARSE_MISS;
+		if (hw_vlan & HW_VLAN_PRESENT)
+			k->inner_vlan = bpf_ntohs(tag->tci) & 0x0fff;
+		else
+			k->vlan = bpf_ntohs(tag->tci) & 0x0fff;
+		proto = bpf_ntohs(tag->proto);
+		off += sizeof(*tag);
+		if (is_vlan(proto) && !(hw_vlan & HW_VLAN_PRESENT)) {
+			tag = data + off;
+			if ((void *)(tag + 1) > data_end)
+				return PARSE_MISS;
+			k->inner_vlan = bpf_ntohs(tag->tci) & 0x0fff;
+			proto = bpf_ntohs(tag->proto);
+			off += sizeof(*tag);
+		}
+	}
+
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip = data + off;
+
+		if ((void *)(ip + 1) + 8 > data_end)
+			return PARSE_MISS;
+		tot = bpf_ntohs(ip->tot_len);
+		/* Options, fragments, odd lengths: the slow path's business. */
+		if (ip->version != 4 || ip->ihl != 5 || tot < 20 ||
+		    off + tot > frame_len ||
+		    (ip->frag_off & bpf_htons(IP_MF | IP_OFFMASK)))
+			return PARSE_MISS;
+		k->family = 4;
+		k->proto = ip->protocol;
+		k->saddr[2] = bpf_htonl(0xffff);
+		k->saddr[3] = ip->saddr;
+		k->daddr[2] = bpf_htonl(0xffff);
+		k->daddr[3] = ip->daddr;
+		m->ip_len = tot;
+		l4 = (void *)(ip + 1);
+		if (fast_l4(l4, data_end, tot - 20, k, m))
+			return PARSE_MISS;
+		m->hdr_len += 20;
+		return 0;
+	}
+	if (proto == ETH_P_IPV6) {
+		struct ipv6hdr *ip6 = data + off;
+
+		if ((void *)(ip6 + 1) + 8 > data_end)
+			return PARSE_MISS;
+		tot = bpf_ntohs(ip6->payload_len);
+		if (ip6->version != 6 || tot == 0 ||
+		    off + 40 + tot > frame_len)
+			return PARSE_MISS;
+		k->family = 6;
+		k->proto = ip6->nexthdr;
+		__builtin_memcpy(k->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(k->daddr, &ip6->daddr, 16);
+		m->ip_len = tot + 40;
+		l4 = (void *)(ip6 + 1);
+		if (fast_l4(l4, data_end, tot, k, m))
+			return PARSE_MISS;
+		m->hdr_len += 40;
+		return 0;
+	}
+	return PARSE_MISS;
+}
+
+/*
+ * Fills the key (all but dir) and meta.  hw_vlan is 0, or
+ * HW_VLAN_PRESENT | TCI when an outer tag was taken out of the frame.
+ * Returns 0 for an IP packet, otherwise the outcome stat (non-IP or a
+ * parse error class).
+ */
+static __always_inline int parse_packet(void *ctx, bool xdp, void *data,
+					void *data_end, __u32 frame_len,
+					__u32 hw_vlan, struct flowbpf_key *k,
+					struct pkt_meta *m)
+{
+	if (parse_fast(data, data_end, frame_len, hw_vlan, k, m) == 0)
+		return 0;
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memset(m, 0, sizeof(*m));
+	return parse_slow(ctx, xdp, frame_len, hw_vlan, k, m);
 }
 
 #endif

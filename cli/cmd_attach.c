@@ -98,10 +98,11 @@ int cmd_attach(int argc, char **argv)
 					optarg);
 			break;
 		case OPT_HOLD_PKTS:
-			if (count_parse(optarg, &v) || v < 1 || v > 65536)
+			if (count_parse(optarg, &v) || v < 1 ||
+			    v > FLOWBPF_HOLD_PKTS_MAX)
 				return cli_usage_error(
-					"--hold-packets must be a number from 1 to 65536, not '%s'",
-					optarg);
+					"--hold-packets must be a number from 1 to %u, not '%s'",
+					FLOWBPF_HOLD_PKTS_MAX, optarg);
 			o.hold_pkts = v;
 			break;
 		case OPT_HOLD_BYTES:

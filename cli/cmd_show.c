@@ -114,7 +114,7 @@ int cmd_status(int argc, char **argv)
 
 	for (i = 0; i < n; i++) {
 		struct flowbpf_handle h;
-		__u64 flows, verdicts;
+		__u64 flows, manual;
 		unsigned int ifindex;
 		bool present, tc_ing;
 
@@ -122,10 +122,11 @@ int cmd_status(int argc, char **argv)
 			ret = cli_error(EXIT_FAIL, "%s", err_get());
 			break;
 		}
-		flows = map_fill(h.flows_fd, sizeof(struct flowbpf_key),
+		flows = map_fill(h.fd[FB_MAP_FLOWS], sizeof(struct flowbpf_key),
 				 sizeof(struct flowbpf_flow));
-		verdicts = map_fill(h.verdicts_fd, sizeof(struct flowbpf_key),
-				    sizeof(struct flowbpf_verdict_val));
+		manual = map_fill(h.fd[FB_MAP_MANUAL],
+				  sizeof(struct flowbpf_key),
+				  sizeof(struct flowbpf_manual));
 		ifindex = if_nametoindex(names[i]);
 		present = ifindex && ifindex == h.cfg.ifindex;
 		tc_ing = h.cfg.flags & FLOWBPF_CFG_INGRESS_TC;
@@ -144,16 +145,16 @@ int cmd_status(int argc, char **argv)
 					"ingress", tc_ing ? "tc" : "xdp",
 					"xdp_mode", xdp_mode_str(&h.cfg),
 					"xdp_prog_id",
-					(json_int_t)h.xdp_prog_id,
+					(json_int_t)h.id[FB_PROG_XDP],
 					"xdp_link_id",
-					(json_int_t)h.xdp_link_id,
+					(json_int_t)h.id[FB_LINK_XDP],
 					"tc_egress_prog_id",
-					(json_int_t)h.tc_prog_id,
+					(json_int_t)h.id[FB_PROG_TC_EGRESS],
 					"tc_ingress_prog_id",
-					(json_int_t)h.tc_ingress_prog_id,
-					"flows", (json_int_t)flows, "verdicts",
-					(json_int_t)verdicts, "flows_max",
-					(json_int_t)h.flows_max));
+					(json_int_t)h.id[FB_PROG_TC_INGRESS],
+					"flows", (json_int_t)flows,
+					"manual_verdicts", (json_int_t)manual,
+					"flows_max", (json_int_t)h.flows_max));
 		} else {
 			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs\n",
 			       names[i], h.cfg.ifindex,
@@ -164,15 +165,16 @@ int cmd_status(int argc, char **argv)
 			       h.cfg.timeout_ns / 1e9);
 			if (tc_ing)
 				printf("  tc ingress prog id %u, tc egress prog id %u\n",
-				       h.tc_ingress_prog_id, h.tc_prog_id);
+				       h.id[FB_PROG_TC_INGRESS],
+				       h.id[FB_PROG_TC_EGRESS]);
 			else
 				printf("  xdp %s prog id %u (link %u), tc egress prog id %u\n",
-				       xdp_mode_str(&h.cfg), h.xdp_prog_id,
-				       h.xdp_link_id, h.tc_prog_id);
-			printf("  flows %llu/%u (%.1f%%), verdicts %llu/%u\n",
+				       xdp_mode_str(&h.cfg), h.id[FB_PROG_XDP],
+				       h.id[FB_LINK_XDP], h.id[FB_PROG_TC_EGRESS]);
+			printf("  flows %llu/%u (%.1f%%), manual verdicts %llu/%u\n",
 			       (unsigned long long)flows, h.flows_max,
 			       100.0 * flows / h.flows_max,
-			       (unsigned long long)verdicts, h.flows_max);
+			       (unsigned long long)manual, FLOWBPF_MANUAL_MAX);
 		}
 		flowbpf_close(&h);
 	}
@@ -230,9 +232,10 @@ int cmd_stats(int argc, char **argv)
 			ret = cli_error(EXIT_FAIL, "%s", err_get());
 			break;
 		}
-		err = flowbpf_stats_read(h.stats_fd, &s);
+		err = flowbpf_stats_read(h.fd[FB_MAP_STATS], &s);
 		acct = err ? NULL
-			   : accounting_json(names[i], h.flows_fd, h.stats_fd);
+			   : accounting_json(names[i], h.fd[FB_MAP_FLOWS],
+					     h.fd[FB_MAP_STATS]);
 		flowbpf_close(&h);
 		if (err) {
 			ret = cli_error(EXIT_FAIL, "%s: cannot read stats: %s",
@@ -275,7 +278,7 @@ int cmd_stats(int argc, char **argv)
 struct flow_row {
 	struct flowbpf_key key;
 	struct flowbpf_flow flow;
-	struct flowbpf_verdict_val verdict; /* verdict NONE if missing */
+	__u64 first_ns, last_ns; /* the flow's ticks, CLOCK_MONOTONIC */
 };
 
 enum sort_by { SORT_BYTES, SORT_PACKETS, SORT_LAST };
@@ -291,7 +294,7 @@ static int row_cmp(const void *a, const void *b)
 		vx = x->flow.packets, vy = y->flow.packets;
 		break;
 	case SORT_LAST:
-		vx = x->flow.last_ns, vy = y->flow.last_ns;
+		vx = x->last_ns, vy = y->last_ns;
 		break;
 	default:
 		vx = x->flow.bytes, vy = y->flow.bytes;
@@ -334,14 +337,14 @@ static json_t *row_json(const struct flow_row *r)
 	json_object_set_new(o, "tcp_flags", json_integer(r->flow.tcp_flags));
 	json_object_set_new(
 		o, "first_seen_ms",
-		json_integer(mono_to_wall_ns(r->flow.first_ns) / 1000000));
+		json_integer(mono_to_wall_ns(r->first_ns) / 1000000));
 	json_object_set_new(
 		o, "last_seen_ms",
-		json_integer(mono_to_wall_ns(r->flow.last_ns) / 1000000));
+		json_integer(mono_to_wall_ns(r->last_ns) / 1000000));
 	json_object_set_new(o, "verdict",
-			    json_string(verdict_name(r->verdict.verdict)));
+			    json_string(verdict_name(r->flow.verdict)));
 	json_object_set_new(o, "verdict_source",
-			    json_string(source_name(r->verdict.source)));
+			    json_string(source_name(r->flow.source)));
 	return o;
 }
 
@@ -393,8 +396,8 @@ static void flow_cells(const struct flow_row *r, __u64 now,
 		tcp_flags_str(r->flow.tcp_flags, c->fl);
 	else
 		snprintf(c->fl, sizeof(c->fl), "-");
-	age_str(now, r->flow.first_ns, c->age, sizeof(c->age));
-	age_str(now, r->flow.last_ns, c->idle, sizeof(c->idle));
+	age_str(now, r->first_ns, c->age, sizeof(c->age));
+	age_str(now, r->last_ns, c->idle, sizeof(c->idle));
 }
 
 #define WIDEN(w, s)                  \
@@ -426,8 +429,8 @@ static void print_table(const struct flow_row *rows, size_t n, __u64 now)
 		printf("%-3s %-*s %-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
 		       dir_name(rows[i].key.dir), wp, c.proto, wv, c.vlan, ws,
 		       c.src, wd, c.dst, c.pk, c.by, c.fl,
-		       verdict_name(rows[i].verdict.verdict),
-		       source_name(rows[i].verdict.source), c.age, c.idle);
+		       verdict_name(rows[i].flow.verdict),
+		       source_name(rows[i].flow.source), c.age, c.idle);
 	}
 }
 
@@ -441,10 +444,7 @@ int cmd_flows(int argc, char **argv)
 	struct flowbpf_key *keys = NULL;
 	struct flowbpf_flow *vals = NULL;
 	struct flow_row *rows = NULL;
-	struct flowbpf_handle h = { .flows_fd = -1,
-				    .verdicts_fd = -1,
-				    .stats_fd = -1,
-				    .events_fd = -1 };
+	struct flowbpf_handle h;
 	__u64 limit = ~0ULL, now;
 	size_t n = 0, i;
 	json_t *arr;
@@ -483,7 +483,7 @@ int cmd_flows(int argc, char **argv)
 					       : "flows takes one interface");
 	if (flowbpf_open(argv[optind], &h))
 		return cli_error(EXIT_FAIL, "%s", err_get());
-	err = flowbpf_map_dump(h.flows_fd, sizeof(*keys), sizeof(*vals),
+	err = flowbpf_map_dump(h.fd[FB_MAP_FLOWS], sizeof(*keys), sizeof(*vals),
 			       (void **)&keys, (void **)&vals, &n);
 	if (err) {
 		ret = cli_error(EXIT_FAIL, "%s: cannot read flow map: %s",
@@ -495,12 +495,12 @@ int cmd_flows(int argc, char **argv)
 		ret = cli_error(EXIT_FAIL, "out of memory");
 		goto cleanup;
 	}
+	now = mono_now_ns();
 	for (i = 0; i < n; i++) {
 		rows[i].key = keys[i];
 		rows[i].flow = vals[i];
-		if (bpf_map_lookup_elem(h.verdicts_fd, &keys[i],
-					&rows[i].verdict))
-			memset(&rows[i].verdict, 0, sizeof(rows[i].verdict));
+		rows[i].first_ns = flowbpf_tick_ns(vals[i].first, now);
+		rows[i].last_ns = flowbpf_tick_ns(vals[i].last, now);
 	}
 	qsort(rows, n, sizeof(*rows), row_cmp);
 	if (limit < n)
@@ -516,7 +516,6 @@ int cmd_flows(int argc, char **argv)
 		goto cleanup;
 	}
 
-	now = mono_now_ns();
 	print_table(rows, n, now);
 	ret = EXIT_OK;
 cleanup:

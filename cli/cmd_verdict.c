@@ -13,12 +13,10 @@
  * flowbpf verdict clear IFACE FLOW... */
 int cmd_verdict(int argc, char **argv)
 {
-	struct flowbpf_handle h = { .flows_fd = -1,
-				    .verdicts_fd = -1,
-				    .stats_fd = -1,
-				    .events_fd = -1 };
-	struct flowbpf_verdict_val v = {};
+	struct flowbpf_handle h;
 	struct flowbpf_key k;
+	__u32 verdict = FLOWBPF_VERDICT_NONE;
+	bool live = false;
 	const char *action, *ifname;
 	char spec[160];
 	int c, nflow, err, ret = EXIT_FAIL;
@@ -46,7 +44,7 @@ int cmd_verdict(int argc, char **argv)
 	if (nflow < 1)
 		return cli_usage_error("verdict %s needs a flow%s", action,
 				       set ? " and pass|drop" : "");
-	if (set && verdict_parse(argv[argc - 1], &v.verdict))
+	if (set && verdict_parse(argv[argc - 1], &verdict))
 		return cli_usage_error(
 			"the verdict must be 'pass' or 'drop', not '%s'",
 			argv[argc - 1]);
@@ -59,29 +57,23 @@ int cmd_verdict(int argc, char **argv)
 
 	if (flowbpf_open(ifname, &h))
 		return cli_error(EXIT_FAIL, "%s", err_get());
-	k.ifindex = h.cfg.ifindex;
 	flow_spec_str(&k, spec, sizeof(spec));
-	if (set) {
-		v.source = FLOWBPF_SRC_MANUAL;
-		v.set_ns = mono_now_ns();
-		if (bpf_map_update_elem(h.verdicts_fd, &k, &v, BPF_ANY)) {
-			ret = cli_error(EXIT_FAIL, "%s: cannot set verdict: %s",
-					ifname, strerror(errno));
-			goto cleanup;
-		}
-	} else if (bpf_map_delete_elem(h.verdicts_fd, &k)) {
-		ret = cli_error(EXIT_FAIL, "%s: %s", ifname,
-				errno == ENOENT ? "no verdict for that flow"
-						: strerror(errno));
+	err = set ? flowbpf_manual_set(&h, &k, verdict, &live)
+		  : flowbpf_manual_clear(&h, &k);
+	if (err) {
+		ret = cli_error(EXIT_FAIL, "%s", err_get());
 		goto cleanup;
 	}
 	if (env.json)
-		json_out(json_pack("{s:s, s:s, s:s}", "ifname", ifname, "flow",
-				   spec, "verdict",
-				   set ? verdict_name(v.verdict) : "none"));
+		json_out(json_pack("{s:s, s:s, s:s, s:b}", "ifname", ifname,
+				   "flow", spec, "verdict",
+				   set ? verdict_name(verdict) : "none",
+				   "live", live));
+	else if (set)
+		printf("%s: %s -> %s%s\n", ifname, spec, verdict_name(verdict),
+		       live ? "" : " (kept for when the flow starts)");
 	else
-		printf("%s: %s -> %s\n", ifname, spec,
-		       set ? verdict_name(v.verdict) : "cleared");
+		printf("%s: %s -> cleared\n", ifname, spec);
 	ret = EXIT_OK;
 cleanup:
 	flowbpf_close(&h);

@@ -42,6 +42,7 @@ struct fstate {
 	__u64 bytes;
 	__u64 last_ns;
 	__u32 tcp_flags;
+	__u32 verdict;
 	__u32 gen; /* sweep that last saw it; 0: free slot */
 	bool live; /* counted in this sweep's live entries */
 };
@@ -54,7 +55,8 @@ struct ftable {
 
 struct collector {
 	char ifname[IF_NAMESIZE];
-	int flows_fd, verdicts_fd, stats_fd, acct_fd, lock_fd;
+	__u32 ifindex;
+	int flows_fd, stats_fd, acct_fd, lock_fd;
 	bool own_fds;
 	struct collect_opts o;
 	struct ftable t;
@@ -81,12 +83,29 @@ void collect_opts_init(struct collect_opts *o)
 	o->end_ns = COLLECT_DEFAULT_END_NS;
 }
 
+/* A flow value with its ticks in CLOCK_MONOTONIC nanoseconds. */
+struct fview {
+	__u64 packets, bytes, first_ns, last_ns;
+	__u32 tcp_flags, verdict;
+};
+
+static void view_of(const struct collector *c, const struct flowbpf_flow *f,
+		    struct fview *v)
+{
+	v->packets = f->packets;
+	v->bytes = f->bytes;
+	v->first_ns = flowbpf_tick_ns(f->first, c->t0);
+	v->last_ns = flowbpf_tick_ns(f->last, c->t0);
+	v->tcp_flags = f->tcp_flags;
+	v->verdict = f->verdict;
+}
+
 static __u64 key_hash(const struct flowbpf_key *k)
 {
-	__u64 w[sizeof(*k) / 8], h = 0x9e3779b97f4a7c15ULL;
+	__u64 w[(sizeof(*k) + 7) / 8] = {}, h = 0x9e3779b97f4a7c15ULL;
 	size_t i;
 
-	memcpy(w, k, sizeof(w));
+	memcpy(w, k, sizeof(*k));
 	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
 		h ^= w[i];
 		h *= 0xff51afd7ed558ccdULL;
@@ -183,15 +202,6 @@ static __u64 to_wall_ms(const struct collector *c, __u64 mono)
 	return (__u64)((__s64)mono + c->wall_off) / 1000000;
 }
 
-static __u32 verdict_of(const struct collector *c, const struct flowbpf_key *k)
-{
-	struct flowbpf_verdict_val v;
-
-	if (c->verdicts_fd < 0 || bpf_map_lookup_elem(c->verdicts_fd, k, &v))
-		return FLOWBPF_VERDICT_NONE;
-	return v.verdict;
-}
-
 /*
  * The start of a record whose first packet came after an earlier record
  * of the same entry: one packet, then it is the last packet; otherwise the
@@ -206,10 +216,12 @@ static __u64 pending_start(const struct collector *c, __u64 delta,
 }
 
 /* Writes the part of f that s has not reported yet. */
-static void emit(struct collector *c, struct fstate *s,
-		 const struct flowbpf_flow *f, int reason)
+static void emit(struct collector *c, struct fstate *s, const struct fview *f,
+		 int reason)
 {
-	struct acct_record r = { .key = s->key, .ifname = c->ifname };
+	struct acct_record r = { .key = s->key,
+				 .ifname = c->ifname,
+				 .ifindex = c->ifindex };
 	int i;
 
 	if (f->packets <= s->rep_packets)
@@ -221,7 +233,7 @@ static void emit(struct collector *c, struct fstate *s,
 	r.start_ms = to_wall_ms(c, s->start_ns);
 	r.end_ms = to_wall_ms(c, f->last_ns);
 	r.tcp_flags = f->tcp_flags;
-	r.verdict = verdict_of(c, &s->key);
+	r.verdict = f->verdict;
 	r.reason = reason;
 	for (i = 0; i < c->nsinks; i++)
 		c->sinks[i]->write(c->sinks[i], &r);
@@ -235,20 +247,20 @@ static void emit(struct collector *c, struct fstate *s,
 		c->res->records++;
 }
 
-static void snapshot_of(const struct fstate *s, struct flowbpf_flow *f)
+static void snapshot_of(const struct fstate *s, struct fview *f)
 {
-	memset(f, 0, sizeof(*f));
 	f->packets = s->packets;
 	f->bytes = s->bytes;
 	f->first_ns = s->first_ns;
 	f->last_ns = s->last_ns;
 	f->tcp_flags = s->tcp_flags;
+	f->verdict = s->verdict;
 }
 
 /* The entry s tracked is gone and nobody here removed it. */
 static void evicted(struct collector *c, struct fstate *s)
 {
-	struct flowbpf_flow f;
+	struct fview f;
 
 	snapshot_of(s, &f);
 	emit(c, s, &f, ACCT_EVICTED);
@@ -257,16 +269,17 @@ static void evicted(struct collector *c, struct fstate *s)
 		c->res->evicted++;
 }
 
-static void track(struct fstate *s, const struct flowbpf_flow *f, __u32 gen)
+static void track(struct fstate *s, const struct fview *f, __u32 gen)
 {
 	s->packets = f->packets;
 	s->bytes = f->bytes;
 	s->last_ns = f->last_ns;
 	s->tcp_flags = f->tcp_flags;
+	s->verdict = f->verdict;
 	s->gen = gen;
 }
 
-static void restart(struct fstate *s, const struct flowbpf_flow *f)
+static void restart(struct fstate *s, const struct fview *f)
 {
 	s->first_ns = f->first_ns;
 	s->start_ns = f->first_ns;
@@ -381,6 +394,9 @@ static void remove_all(struct collector *c, struct removal *rm, size_t n)
 static void report_removal(struct collector *c, struct fstate *s,
 			   struct removal *rm)
 {
+	struct fview f;
+
+	view_of(c, &rm->f, &f);
 	if (rm->err == -ENOENT) {
 		evicted(c, s);
 	} else if (rm->err) {
@@ -389,11 +405,11 @@ static void report_removal(struct collector *c, struct fstate *s,
 		return;
 	} else {
 		/* Evicted and created again since the scan: two flows. */
-		if (rm->f.first_ns != s->first_ns) {
+		if (f.first_ns != s->first_ns) {
 			evicted(c, s);
-			restart(s, &rm->f);
+			restart(s, &f);
 		}
-		emit(c, s, &rm->f, rm->reason);
+		emit(c, s, &f, rm->reason);
 		c->acct.flows_accounted++;
 		if (c->res)
 			c->res->removed++;
@@ -459,10 +475,11 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 	c->live = 0;
 	for (i = 0; i < n; i++) {
 		const struct flowbpf_key *k = &c->keys[i];
-		const struct flowbpf_flow *f = &c->vals[i];
+		struct fview fv, *f = &fv;
 		struct fstate *s;
 		__u64 idle;
 
+		view_of(c, &c->vals[i], f);
 		/* The table is far larger than the caches: fetch ahead. */
 		if (i + 8 < n)
 			__builtin_prefetch(
@@ -574,15 +591,6 @@ void collector_add_sink(struct collector *c, struct acct_sink *s)
 		s->close(s);
 }
 
-static int acct_open(const char *ifname)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s/%s", FLOWBPF_PIN_ROOT, ifname,
-		 FLOWBPF_PIN_ACCT);
-	return bpf_obj_get(path);
-}
-
 static int check_acct_fd(int fd)
 {
 	struct bpf_map_info info = {};
@@ -594,7 +602,7 @@ static int check_acct_fd(int fd)
 }
 
 struct collector *collector_new_fds(const char *ifname, int flows_fd,
-				    int verdicts_fd, int stats_fd, int acct_fd,
+				    int stats_fd, int acct_fd,
 				    const struct collect_opts *o)
 {
 	struct bpf_map_info info = {};
@@ -611,7 +619,6 @@ struct collector *collector_new_fds(const char *ifname, int flows_fd,
 		return NULL;
 	snprintf(c->ifname, sizeof(c->ifname), "%s", ifname);
 	c->flows_fd = flows_fd;
-	c->verdicts_fd = verdicts_fd;
 	c->stats_fd = stats_fd;
 	c->acct_fd = acct_fd;
 	c->lock_fd = -1;
@@ -638,16 +645,13 @@ struct collector *collector_open(const char *ifname,
 {
 	struct flowbpf_handle h;
 	struct collector *c;
-	char dir[256];
 	int acct_fd, lock_fd;
 
 	if (flowbpf_open(ifname, &h))
 		return NULL;
 	/* One collector per interface: two would report every flow twice. */
-	snprintf(dir, sizeof(dir), "%s/%s", FLOWBPF_PIN_ROOT, ifname);
-	lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	lock_fd = flowbpf_pin_dir_open(ifname);
 	if (lock_fd < 0) {
-		err_set("%s: cannot open %s: %s", ifname, dir, strerror(errno));
 		flowbpf_close(&h);
 		return NULL;
 	}
@@ -661,27 +665,25 @@ struct collector *collector_open(const char *ifname,
 		flowbpf_close(&h);
 		return NULL;
 	}
-	acct_fd = acct_open(ifname);
-	if (acct_fd >= 0 && check_acct_fd(acct_fd)) {
-		close(acct_fd);
-		acct_fd = -1;
+	acct_fd = h.fd[FB_MAP_ACCT];
+	if (check_acct_fd(acct_fd)) {
+		flowbpf_close(&h);
+		close(lock_fd);
+		err_set("%s: the accounting map has another layout", ifname);
+		return NULL;
 	}
-	if (acct_fd < 0)
-		pr_warn("%s: no accounting map pinned (attached by an older flowbpf?): 'flowbpf stats' will not see this collector\n",
-			ifname);
-	c = collector_new_fds(ifname, h.flows_fd, h.verdicts_fd, h.stats_fd,
+	c = collector_new_fds(ifname, h.fd[FB_MAP_FLOWS], h.fd[FB_MAP_STATS],
 			      acct_fd, o);
 	if (!c) {
-		if (acct_fd >= 0)
-			close(acct_fd);
 		close(lock_fd);
 		flowbpf_close(&h);
 		return NULL;
 	}
-	/* The handle's other fds are not needed. */
-	if (h.events_fd >= 0)
-		close(h.events_fd);
+	/* The collector keeps these; the handle's other fds are not needed. */
+	h.fd[FB_MAP_FLOWS] = h.fd[FB_MAP_STATS] = h.fd[FB_MAP_ACCT] = -1;
+	flowbpf_close(&h);
 	c->own_fds = true;
+	c->ifindex = h.cfg.ifindex;
 	c->lock_fd = lock_fd;
 	c->acct.collector_pid = getpid();
 	publish(c);
@@ -702,8 +704,6 @@ void collector_free(struct collector *c)
 	}
 	if (c->own_fds) {
 		close(c->flows_fd);
-		if (c->verdicts_fd >= 0)
-			close(c->verdicts_fd);
 		if (c->stats_fd >= 0)
 			close(c->stats_fd);
 		if (c->acct_fd >= 0)
@@ -723,9 +723,9 @@ int acct_read(const char *ifname, struct flowbpf_acct *a)
 	int fd, err = 0;
 
 	memset(a, 0, sizeof(*a));
-	fd = acct_open(ifname);
+	fd = flowbpf_pin_get(ifname, FB_MAP_ACCT);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = check_acct_fd(fd);
 	if (!err && bpf_map_lookup_elem(fd, &zero, a))
 		err = -errno;
@@ -761,7 +761,7 @@ int acct_evicted(const char *ifname, int flows_fd, int stats_fd,
 	if (err)
 		return err;
 	for (i = 0; i < n; i++)
-		live += vals[i].first_ns <= t0;
+		live += flowbpf_tick_ns(vals[i].first, t0) <= t0;
 	free(keys);
 	free(vals);
 	a->collector_pid = 0;

@@ -43,12 +43,12 @@ void collect_opts_init(struct collect_opts *o);
 struct collector *collector_open(const char *ifname,
 				 const struct collect_opts *o);
 /*
- * Works on maps given by fd (benchmarks): flows and verdicts as pinned,
+ * Works on maps given by fd (benchmarks): flows as pinned,
  * stats a per-CPU array of struct flowbpf_stats, acct_fd -1 for none.
  * The fds stay the caller's.
  */
 struct collector *collector_new_fds(const char *ifname, int flows_fd,
-				    int verdicts_fd, int stats_fd, int acct_fd,
+				    int stats_fd, int acct_fd,
 				    const struct collect_opts *o);
 /* Records go to every sink added; the collector closes them. */
 void collector_add_sink(struct collector *c, struct acct_sink *s);

@@ -201,8 +201,8 @@ int ipfix_enc_add(struct ipfix_enc *e, const struct acct_record *r,
 	put64(p + 8, r->end_ms);
 	put64(p + 16, r->bytes);
 	put64(p + 24, r->packets);
-	put32(p + 32, k->dir == FLOWBPF_DIR_INGRESS ? k->ifindex : 0);
-	put32(p + 36, k->dir == FLOWBPF_DIR_EGRESS ? k->ifindex : 0);
+	put32(p + 32, k->dir == FLOWBPF_DIR_INGRESS ? r->ifindex : 0);
+	put32(p + 36, k->dir == FLOWBPF_DIR_EGRESS ? r->ifindex : 0);
 	p += 40;
 	if (v6) {
 		memcpy(p, k->saddr, 16);

@@ -50,7 +50,7 @@ json_t *acct_record_json(const struct acct_record *r)
 		"{s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:s}",
 		"start", start, "end", end, "start_ms", (json_int_t)r->start_ms,
 		"end_ms", (json_int_t)r->end_ms, "ifname",
-		r->ifname ? r->ifname : "", "ifindex", (json_int_t)k->ifindex,
+		r->ifname ? r->ifname : "", "ifindex", (json_int_t)r->ifindex,
 		"dir", dir_name(k->dir), "vlan", k->vlan, "inner_vlan",
 		k->inner_vlan, "family", k->family, "proto", k->proto,
 		"proto_name", pn ? pn : "", "src", src, "dst", dst);

@@ -42,6 +42,7 @@ struct acct_record {
 	__u32 verdict; /* enum flowbpf_verdict at the time of the record */
 	__u8 reason; /* enum acct_reason */
 	const char *ifname;
+	__u32 ifindex; /* the interface the flow was seen on */
 };
 
 /* The record as one JSON object (docs/accounting.md lists the keys). */

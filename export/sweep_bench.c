@@ -56,7 +56,6 @@ static int fill(int fd, __u32 n, __u64 last_ns)
 			__u32 id = i + j;
 
 			memset(&k[j], 0, sizeof(k[j]));
-			k[j].ifindex = 1;
 			k[j].family = 4;
 			k[j].proto = 6;
 			k[j].saddr[2] = k[j].daddr[2] = htonl(0xffff);
@@ -64,11 +63,14 @@ static int fill(int fd, __u32 n, __u64 last_ns)
 			k[j].daddr[3] = htonl(0xc6130000 | (id & 0xffff));
 			k[j].sport = htons(1024 + (id & 0x7fff));
 			k[j].dport = htons(443);
-			v[j] = (struct flowbpf_flow){ .packets = 10,
-						      .bytes = 10000,
-						      .first_ns =
-							      last_ns - 1000,
-						      .last_ns = last_ns };
+			v[j] = (struct flowbpf_flow){
+				.packets = 10,
+				.bytes = 10000,
+				.first = flowbpf_ns_tick(last_ns) - 1,
+				.last = flowbpf_ns_tick(last_ns),
+				.verdict = FLOWBPF_VERDICT_PASS,
+				.source = FLOWBPF_SRC_DAEMON,
+			};
 		}
 		err = bpf_map_update_batch(fd, k, v, &cnt, &opts);
 	}
@@ -93,7 +95,7 @@ static int touch(int fd, __u64 now)
 	for (i = 0; i < n; i++) {
 		vals[i].packets++;
 		vals[i].bytes += 100;
-		vals[i].last_ns = now;
+		vals[i].last = flowbpf_ns_tick(now);
 	}
 	for (i = 0; i < n && !err; i += cnt) {
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -147,7 +149,7 @@ int main(int argc, char **argv)
 	collect_opts_init(&o);
 	o.idle_ns = 3600ULL * 1000000000; /* nothing idles by itself */
 	o.active_ns = 3600ULL * 1000000000;
-	c = collector_new_fds("bench", flows, -1, stats, -1, &o);
+	c = collector_new_fds("bench", flows, stats, -1, &o);
 	if (!c) {
 		fprintf(stderr, "%s\n", err_get());
 		return 1;
@@ -167,7 +169,7 @@ int main(int argc, char **argv)
 		goto out;
 	collector_free(c);
 	o.active_ns = 1; /* every flow that moved is due */
-	c = collector_new_fds("bench", flows, -1, stats, -1, &o);
+	c = collector_new_fds("bench", flows, stats, -1, &o);
 	if (!c)
 		goto out;
 	collector_add_sink(c, &sink.base);
@@ -179,7 +181,7 @@ int main(int argc, char **argv)
 
 	o.idle_ns = 1;
 	collector_free(c);
-	c = collector_new_fds("bench", flows, -1, stats, -1, &o);
+	c = collector_new_fds("bench", flows, stats, -1, &o);
 	if (!c)
 		goto out;
 	collector_add_sink(c, &sink.base);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -24,15 +25,57 @@
 #include "log.h"
 #include "flowfmt.h"
 
-static const char *const pin_names[] = {
-	FLOWBPF_PIN_LINK_XDP,	    FLOWBPF_PIN_PROG_XDP,
-	FLOWBPF_PIN_PROG_TC_EGRESS, FLOWBPF_PIN_PROG_TC_INGRESS,
-	FLOWBPF_PIN_FLOWS,	    FLOWBPF_PIN_VERDICTS,
-	FLOWBPF_PIN_STATS,	    FLOWBPF_PIN_EVENTS,
-	FLOWBPF_PIN_CONFIG,	    FLOWBPF_PIN_ACCT,
-	FLOWBPF_PIN_QSTATE,	    FLOWBPF_PIN_HEARTBEAT,
-	FLOWBPF_PIN_PROG_REINJECT,
+enum obj_kind { OBJ_MAP, OBJ_PROG, OBJ_LINK };
+
+/* The pin table: what an attach pins, under which name. */
+static const struct pin_def {
+	const char *name;
+	enum obj_kind kind;
+} pins[FB_OBJ_MAX] = {
+	[FB_LINK_XDP] = { FLOWBPF_PIN_LINK_XDP, OBJ_LINK },
+	[FB_PROG_XDP] = { FLOWBPF_PIN_PROG_XDP, OBJ_PROG },
+	[FB_PROG_TC_EGRESS] = { FLOWBPF_PIN_PROG_TC_EGRESS, OBJ_PROG },
+	[FB_PROG_TC_INGRESS] = { FLOWBPF_PIN_PROG_TC_INGRESS, OBJ_PROG },
+	[FB_PROG_REINJECT] = { FLOWBPF_PIN_PROG_REINJECT, OBJ_PROG },
+	[FB_PROG_VERDICT] = { FLOWBPF_PIN_PROG_VERDICT, OBJ_PROG },
+	[FB_MAP_FLOWS] = { FLOWBPF_PIN_FLOWS, OBJ_MAP },
+	[FB_MAP_MANUAL] = { FLOWBPF_PIN_MANUAL, OBJ_MAP },
+	[FB_MAP_STATS] = { FLOWBPF_PIN_STATS, OBJ_MAP },
+	[FB_MAP_EVENTS] = { FLOWBPF_PIN_EVENTS, OBJ_MAP },
+	[FB_MAP_CONFIG] = { FLOWBPF_PIN_CONFIG, OBJ_MAP },
+	[FB_MAP_ACCT] = { FLOWBPF_PIN_ACCT, OBJ_MAP },
+	[FB_MAP_QSTATE] = { FLOWBPF_PIN_QSTATE, OBJ_MAP },
+	[FB_MAP_HEARTBEAT] = { FLOWBPF_PIN_HEARTBEAT, OBJ_MAP },
 };
+
+const char *flowbpf_obj_name(enum flowbpf_obj obj)
+{
+	return obj < FB_OBJ_MAX ? pins[obj].name : "?";
+}
+
+/* The fd of each object in a loaded skeleton (-1: not loaded). */
+static void skel_fds(struct flowbpf *skel, int link_fd, int fd[FB_OBJ_MAX])
+{
+	struct bpf_program *tci = skel->progs.flowbpf_tc_ingress;
+	struct bpf_program *xdp = skel->progs.flowbpf_xdp;
+
+	fd[FB_LINK_XDP] = link_fd;
+	fd[FB_PROG_XDP] =
+		bpf_program__autoload(xdp) ? bpf_program__fd(xdp) : -1;
+	fd[FB_PROG_TC_EGRESS] = bpf_program__fd(skel->progs.flowbpf_tc_egress);
+	fd[FB_PROG_TC_INGRESS] =
+		bpf_program__autoload(tci) ? bpf_program__fd(tci) : -1;
+	fd[FB_PROG_REINJECT] = bpf_program__fd(skel->progs.flowbpf_reinject);
+	fd[FB_PROG_VERDICT] = bpf_program__fd(skel->progs.flowbpf_verdict);
+	fd[FB_MAP_FLOWS] = bpf_map__fd(skel->maps.flows);
+	fd[FB_MAP_MANUAL] = bpf_map__fd(skel->maps.manual);
+	fd[FB_MAP_STATS] = bpf_map__fd(skel->maps.stats);
+	fd[FB_MAP_EVENTS] = bpf_map__fd(skel->maps.events);
+	fd[FB_MAP_CONFIG] = bpf_map__fd(skel->maps.rodata);
+	fd[FB_MAP_ACCT] = bpf_map__fd(skel->maps.acct);
+	fd[FB_MAP_QSTATE] = bpf_map__fd(skel->maps.qstate);
+	fd[FB_MAP_HEARTBEAT] = bpf_map__fd(skel->maps.heartbeat);
+}
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o)
 {
@@ -66,13 +109,14 @@ int flowbpf_bpffs_ensure(void)
 	return 0;
 }
 
-static int pin_path(char *buf, size_t len, const char *ifname, const char *name)
+/* The one place a pin path is made: the directory, or one object in it. */
+static int pin_path(char *buf, size_t len, const char *ifname, int obj)
 {
 	int n;
 
-	if (name)
+	if (obj >= 0)
 		n = snprintf(buf, len, "%s/%s/%s", FLOWBPF_PIN_ROOT, ifname,
-			     name);
+			     pins[obj].name);
 	else
 		n = snprintf(buf, len, "%s/%s", FLOWBPF_PIN_ROOT, ifname);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
@@ -82,28 +126,35 @@ static int pin_path(char *buf, size_t len, const char *ifname, const char *name)
 static void unpin_all(const char *ifname)
 {
 	char path[256];
-	size_t i;
+	int i;
 
-	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++)
-		if (!pin_path(path, sizeof(path), ifname, pin_names[i]))
+	for (i = 0; i < FB_OBJ_MAX; i++)
+		if (!pin_path(path, sizeof(path), ifname, i))
 			unlink(path);
-	if (!pin_path(path, sizeof(path), ifname, NULL))
+	if (!pin_path(path, sizeof(path), ifname, -1))
 		rmdir(path);
 	/* Only succeeds once no interface is left. */
 	rmdir(FLOWBPF_PIN_ROOT);
 }
 
-static int pin_fd(int fd, const char *ifname, const char *name)
+/* Pins every object that has an fd. */
+static int pin_all(const char *ifname, const int fd[FB_OBJ_MAX])
 {
 	char path[256];
-	int err;
+	int i, err;
 
-	err = pin_path(path, sizeof(path), ifname, name);
-	if (!err && bpf_obj_pin(fd, path))
-		err = -errno;
-	if (err)
-		err_set("cannot pin %s: %s", path, strerror(-err));
-	return err;
+	for (i = 0; i < FB_OBJ_MAX; i++) {
+		if (fd[i] < 0)
+			continue;
+		err = pin_path(path, sizeof(path), ifname, i);
+		if (!err && bpf_obj_pin(fd[i], path))
+			err = -errno;
+		if (err) {
+			err_set("cannot pin %s: %s", path, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
 }
 
 static int check_ifname(const char *ifname, unsigned int *ifindex)
@@ -133,29 +184,8 @@ static int check_root(void)
 	return 0;
 }
 
-int flowbpf_attach(const struct flowbpf_attach_opts *o)
+static int check_attach_opts(const struct flowbpf_attach_opts *o)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = FLOWBPF_TC_HANDLE,
-		    .priority = FLOWBPF_TC_PRIO);
-	LIBBPF_OPTS(bpf_tc_hook, ihook, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, itc, .handle = FLOWBPF_TC_HANDLE,
-		    .priority = FLOWBPF_TC_PRIO);
-	LIBBPF_OPTS(bpf_link_create_opts, lopts);
-	bool own_qdisc = false, tc_attached = false, pinned = false;
-	bool tc_ing = o->ingress == INGRESS_TC, itc_attached = false;
-	struct flowbpf *skel = NULL;
-	char path[256];
-	unsigned int ifindex;
-	__u32 xdp_id = 0;
-	int err, link_fd = -1;
-
-	err = check_root();
-	if (err)
-		return err;
-	err = check_ifname(o->ifname, &ifindex);
-	if (err)
-		return err;
 	if (o->flows < 1 || o->flows > (1U << 26)) {
 		err_set("--flows must be between 1 and %u", 1U << 26);
 		return -EINVAL;
@@ -164,25 +194,193 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 		err_set("ring buffer size must be a power of two >= 4096");
 		return -EINVAL;
 	}
-	err = flowbpf_bpffs_ensure();
+	if (o->hold_pkts < 1 || o->hold_pkts > FLOWBPF_HOLD_PKTS_MAX) {
+		err_set("--hold-packets must be between 1 and %u",
+			FLOWBPF_HOLD_PKTS_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void flowbpf_config_fill(struct flowbpf_config *cfg,
+			 const struct flowbpf_attach_opts *o,
+			 unsigned int ifindex, bool own_qdisc)
+{
+	bool tc_ing = o->ingress == INGRESS_TC;
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 ticks;
+
+	cfg->mode = o->mode;
+	cfg->pending = o->pending;
+	cfg->dflt = o->dflt;
+	cfg->timeout_ns = o->timeout_ns;
+	ticks = (o->timeout_ns + (1ULL << FLOWBPF_TICK_SHIFT) - 1) >>
+		FLOWBPF_TICK_SHIFT;
+	cfg->timeout_ticks = ticks < 1 ? 1 : ticks > 0x7fffffff ? 0x7fffffff
+								  : ticks;
+	cfg->max_queued = o->max_queued;
+	cfg->max_queued_cpu = o->max_queued / (ncpu > 0 ? ncpu : 1);
+	if (cfg->max_queued_cpu < 1)
+		cfg->max_queued_cpu = 1;
+	cfg->hold_pkts = o->hold_pkts;
+	cfg->hold_bytes = o->hold_bytes;
+	cfg->ifindex = ifindex;
+	cfg->xdp_flags = tc_ing			   ? 0
+			 : o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE
+						       : XDP_FLAGS_DRV_MODE;
+	cfg->flags = (own_qdisc ? FLOWBPF_CFG_OWN_CLSACT : 0) |
+		     (tc_ing ? FLOWBPF_CFG_INGRESS_TC : 0);
+}
+
+static struct flowbpf *open_and_load(const struct flowbpf_attach_opts *o,
+				     unsigned int ifindex, bool own_qdisc,
+				     int *errp)
+{
+	bool tc_ing = o->ingress == INGRESS_TC;
+	struct flowbpf *skel;
+	int err;
+
+	skel = flowbpf__open();
+	if (!skel) {
+		*errp = -errno;
+		err_set("cannot open BPF object: %s", strerror(errno));
+		return NULL;
+	}
+	flowbpf_config_fill((struct flowbpf_config *)&skel->rodata->cfg, o,
+			    ifindex, own_qdisc);
+	/* Ingress is one program: XDP, or tc on clsact ingress. */
+	bpf_program__set_autoload(skel->progs.flowbpf_tc_ingress, tc_ing);
+	bpf_program__set_autoload(skel->progs.flowbpf_xdp, !tc_ing);
+	err = bpf_map__set_max_entries(skel->maps.flows, o->flows);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.events, o->ringbuf);
+	if (err) {
+		err_set("cannot size maps: %s", strerror(-err));
+		goto fail;
+	}
+	err = flowbpf__load(skel);
+	if (err) {
+		err_set("cannot load BPF programs (kernel too old, or no BTF?): %s; run with -v for the verifier log",
+			strerror(-err));
+		goto fail;
+	}
+	return skel;
+fail:
+	flowbpf__destroy(skel);
+	*errp = err;
+	return NULL;
+}
+
+static int tc_attach(struct bpf_tc_hook *hook, struct bpf_tc_opts *tc,
+		     int prog_fd, const char *ifname, const char *what)
+{
+	int err;
+
+	tc->prog_fd = prog_fd;
+	err = bpf_tc_attach(hook, tc);
 	if (err)
-		return err;
-	err = pin_path(path, sizeof(path), o->ifname, NULL);
-	if (err)
+		err_set("%s: cannot attach tc %s program: %s%s", ifname, what,
+			strerror(-err),
+			err == -EEXIST
+				? " (a filter with flowbpf's priority exists)"
+				: "");
+	return err;
+}
+
+static int tc_detach(struct bpf_tc_hook *hook, struct bpf_tc_opts *tc)
+{
+	tc->prog_fd = tc->prog_id = tc->flags = 0;
+	return bpf_tc_detach(hook, tc);
+}
+
+static int xdp_attach(const struct flowbpf_attach_opts *o, int prog_fd,
+		      unsigned int ifindex)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	int fd, err;
+
+	lopts.flags = o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE
+						  : XDP_FLAGS_DRV_MODE;
+	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lopts);
+	if (fd >= 0)
+		return fd;
+	err = -errno;
+	if (o->xdp_mode == XDPM_NATIVE && (err == -EOPNOTSUPP || err == -EINVAL))
+		err_set("%s: the driver does not support native XDP; use --xdp-mode generic",
+			o->ifname);
+	else
+		err_set("%s: cannot attach XDP program: %s", o->ifname,
+			strerror(-err));
+	return err;
+}
+
+/* Refuses what an attach must not go ahead with. */
+static int attach_precheck(const struct flowbpf_attach_opts *o,
+			   unsigned int *ifindex)
+{
+	char path[256];
+	__u32 xdp_id = 0;
+	int err;
+
+	if ((err = check_root()) || (err = check_ifname(o->ifname, ifindex)) ||
+	    (err = check_attach_opts(o)) || (err = flowbpf_bpffs_ensure()) ||
+	    (err = pin_path(path, sizeof(path), o->ifname, -1)))
 		return err;
 	if (!access(path, F_OK)) {
 		err_set("%s: already attached (see 'flowbpf status'; 'flowbpf detach %s' first)",
 			o->ifname, o->ifname);
 		return -EEXIST;
 	}
-	if (!tc_ing && !bpf_xdp_query_id(ifindex, 0, &xdp_id) && xdp_id) {
+	if (o->ingress != INGRESS_TC && !bpf_xdp_query_id(*ifindex, 0, &xdp_id) &&
+	    xdp_id) {
 		err_set("%s: another XDP program (id %u) is already attached",
 			o->ifname, xdp_id);
 		return -EBUSY;
 	}
+	return 0;
+}
 
+static int make_pin_dir(const char *ifname)
+{
+	char path[256];
+	int err = pin_path(path, sizeof(path), ifname, -1);
+
+	if (err)
+		return err;
+	if (mkdir(FLOWBPF_PIN_ROOT, 0700) && errno != EEXIST) {
+		err = -errno;
+		err_set("cannot create %s: %s", FLOWBPF_PIN_ROOT,
+			strerror(errno));
+		return err;
+	}
+	if (mkdir(path, 0700)) {
+		err = -errno;
+		err_set("cannot create %s: %s", path, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+int flowbpf_attach(const struct flowbpf_attach_opts *o)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, ihook, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = FLOWBPF_TC_HANDLE,
+		    .priority = FLOWBPF_TC_PRIO);
+	LIBBPF_OPTS(bpf_tc_opts, itc, .handle = FLOWBPF_TC_HANDLE,
+		    .priority = FLOWBPF_TC_PRIO);
+	/* What to undo if a later step fails. */
+	bool own_qdisc = false, tc_on = false, itc_on = false, pinned = false;
+	bool tc_ing = o->ingress == INGRESS_TC;
+	struct flowbpf *skel = NULL;
+	int err, link_fd = -1, fd[FB_OBJ_MAX];
+	unsigned int ifindex;
+
+	err = attach_precheck(o, &ifindex);
+	if (err)
+		return err;
 	/* Whether the clsact qdisc is ours decides what detach removes. */
-	hook.ifindex = ifindex;
+	hook.ifindex = ihook.ifindex = ifindex;
 	err = bpf_tc_hook_create(&hook);
 	if (!err) {
 		own_qdisc = true;
@@ -191,130 +389,37 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 			strerror(-err));
 		goto cleanup;
 	}
-
-	skel = flowbpf__open();
-	if (!skel) {
-		err = -errno;
-		err_set("cannot open BPF object: %s", strerror(errno));
+	skel = open_and_load(o, ifindex, own_qdisc, &err);
+	if (!skel)
 		goto cleanup;
-	}
-	skel->rodata->cfg.mode = o->mode;
-	skel->rodata->cfg.pending = o->pending;
-	skel->rodata->cfg.dflt = o->dflt;
-	skel->rodata->cfg.timeout_ns = o->timeout_ns;
-	skel->rodata->cfg.max_queued = o->max_queued;
-	skel->rodata->cfg.hold_pkts = o->hold_pkts;
-	skel->rodata->cfg.hold_bytes = o->hold_bytes;
-	skel->rodata->cfg.ifindex = ifindex;
-	skel->rodata->cfg.xdp_flags = tc_ing ? 0
-				      : o->xdp_mode == XDPM_GENERIC
-					      ? XDP_FLAGS_SKB_MODE
-					      : XDP_FLAGS_DRV_MODE;
-	skel->rodata->cfg.flags = (own_qdisc ? FLOWBPF_CFG_OWN_CLSACT : 0) |
-				  (tc_ing ? FLOWBPF_CFG_INGRESS_TC : 0);
-	/* Ingress is one program: XDP, or tc on clsact ingress. */
-	bpf_program__set_autoload(skel->progs.flowbpf_tc_ingress, tc_ing);
-	bpf_program__set_autoload(skel->progs.flowbpf_xdp, !tc_ing);
-	err = bpf_map__set_max_entries(skel->maps.flows, o->flows);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.verdicts, o->flows);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.events, o->ringbuf);
-	if (err) {
-		err_set("cannot size maps: %s", strerror(-err));
+	err = tc_attach(&hook, &tc,
+			bpf_program__fd(skel->progs.flowbpf_tc_egress),
+			o->ifname, "egress");
+	if (err)
 		goto cleanup;
-	}
-	err = flowbpf__load(skel);
-	if (err) {
-		err_set("cannot load BPF programs (kernel too old, or no BTF?): %s; run with -v for the verifier log",
-			strerror(-err));
-		goto cleanup;
-	}
-
-	tc.prog_fd = bpf_program__fd(skel->progs.flowbpf_tc_egress);
-	err = bpf_tc_attach(&hook, &tc);
-	if (err) {
-		err_set("%s: cannot attach tc egress program: %s%s", o->ifname,
-			strerror(-err),
-			err == -EEXIST
-				? " (a filter with flowbpf's priority exists)"
-				: "");
-		goto cleanup;
-	}
-	tc_attached = true;
-
+	tc_on = true;
 	if (tc_ing) {
-		ihook.ifindex = ifindex;
-		itc.prog_fd = bpf_program__fd(skel->progs.flowbpf_tc_ingress);
-		err = bpf_tc_attach(&ihook, &itc);
-		if (err) {
-			err_set("%s: cannot attach tc ingress program: %s%s",
-				o->ifname, strerror(-err),
-				err == -EEXIST
-					? " (a filter with flowbpf's priority exists)"
-					: "");
+		err = tc_attach(&ihook, &itc,
+				bpf_program__fd(skel->progs.flowbpf_tc_ingress),
+				o->ifname, "ingress");
+		if (err)
+			goto cleanup;
+		itc_on = true;
+	} else {
+		link_fd = xdp_attach(o, bpf_program__fd(skel->progs.flowbpf_xdp),
+				     ifindex);
+		if (link_fd < 0) {
+			err = link_fd;
 			goto cleanup;
 		}
-		itc_attached = true;
-		goto attached;
 	}
-
-	lopts.flags = o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE
-						  : XDP_FLAGS_DRV_MODE;
-	link_fd = bpf_link_create(bpf_program__fd(skel->progs.flowbpf_xdp),
-				  ifindex, BPF_XDP, &lopts);
-	if (link_fd < 0) {
-		err = -errno;
-		if (o->xdp_mode == XDPM_NATIVE &&
-		    (err == -EOPNOTSUPP || err == -EINVAL))
-			err_set("%s: the driver does not support native XDP; use --xdp-mode generic",
-				o->ifname);
-		else
-			err_set("%s: cannot attach XDP program: %s", o->ifname,
-				strerror(-err));
+	err = make_pin_dir(o->ifname);
+	if (err)
 		goto cleanup;
-	}
-
-attached:
-	if (mkdir(FLOWBPF_PIN_ROOT, 0700) && errno != EEXIST) {
-		err = -errno;
-		err_set("cannot create %s: %s", FLOWBPF_PIN_ROOT,
-			strerror(errno));
-		goto cleanup;
-	}
-	if (mkdir(path, 0700)) {
-		err = -errno;
-		err_set("cannot create %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
 	pinned = true;
-	if (tc_ing)
-		err = pin_fd(bpf_program__fd(skel->progs.flowbpf_tc_ingress),
-			     o->ifname, FLOWBPF_PIN_PROG_TC_INGRESS);
-	else if (!(err = pin_fd(link_fd, o->ifname, FLOWBPF_PIN_LINK_XDP)))
-		err = pin_fd(bpf_program__fd(skel->progs.flowbpf_xdp),
-			     o->ifname, FLOWBPF_PIN_PROG_XDP);
-	if (err ||
-	    (err = pin_fd(bpf_program__fd(skel->progs.flowbpf_tc_egress),
-			  o->ifname, FLOWBPF_PIN_PROG_TC_EGRESS)) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.flows), o->ifname,
-			  FLOWBPF_PIN_FLOWS)) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.verdicts), o->ifname,
-			  FLOWBPF_PIN_VERDICTS)) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.stats), o->ifname,
-			  FLOWBPF_PIN_STATS)) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.events), o->ifname,
-			  FLOWBPF_PIN_EVENTS)) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.acct), o->ifname,
-			  FLOWBPF_PIN_ACCT)) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.rodata), o->ifname,
-			  FLOWBPF_PIN_CONFIG)) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.qstate), o->ifname,
-			  FLOWBPF_PIN_QSTATE)) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.heartbeat), o->ifname,
-			  FLOWBPF_PIN_HEARTBEAT)) ||
-	    (err = pin_fd(bpf_program__fd(skel->progs.flowbpf_reinject),
-			  o->ifname, FLOWBPF_PIN_PROG_REINJECT)))
+	skel_fds(skel, link_fd, fd);
+	err = pin_all(o->ifname, fd);
+	if (err)
 		goto cleanup;
 
 	pr_info("%s: attached (%s, ingress %s)\n", o->ifname,
@@ -322,22 +427,15 @@ attached:
 		tc_ing			      ? "tc"
 		: o->xdp_mode == XDPM_GENERIC ? "xdp generic"
 					      : "xdp native");
-	err = 0;
 	/* Success: the pins now hold programs and maps; the fds can go. */
-	pinned = false;
-	tc_attached = itc_attached = false;
-	own_qdisc = false;
+	pinned = tc_on = itc_on = own_qdisc = false;
 cleanup:
 	if (pinned)
 		unpin_all(o->ifname);
-	if (itc_attached) {
-		itc.prog_fd = itc.prog_id = itc.flags = 0;
-		bpf_tc_detach(&ihook, &itc);
-	}
-	if (tc_attached) {
-		tc.prog_fd = tc.prog_id = tc.flags = 0;
-		bpf_tc_detach(&hook, &tc);
-	}
+	if (itc_on)
+		tc_detach(&ihook, &itc);
+	if (tc_on)
+		tc_detach(&hook, &tc);
 	if (own_qdisc) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		bpf_tc_hook_destroy(&hook);
@@ -348,31 +446,71 @@ cleanup:
 	return err;
 }
 
-static int read_config(const char *ifname, struct flowbpf_config *cfg)
+int flowbpf_pin_get(const char *ifname, enum flowbpf_obj obj)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0;
+	char path[256];
+	int fd;
+
+	if (obj >= FB_OBJ_MAX || pin_path(path, sizeof(path), ifname, obj))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+int flowbpf_pin_dir_open(const char *ifname)
+{
 	char path[256];
 	int fd, err;
 
-	err = pin_path(path, sizeof(path), ifname, FLOWBPF_PIN_CONFIG);
+	err = pin_path(path, sizeof(path), ifname, -1);
 	if (err)
 		return err;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (!err && info.value_size != sizeof(*cfg))
-		err = -EPROTO;
-	if (!err && bpf_map_lookup_elem(fd, &zero, cfg))
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
 		err = -errno;
-	if (!err && cfg->abi_version != FLOWBPF_ABI_VERSION)
-		err = -EPROTO;
-	close(fd);
-	return err;
+		err_set("%s: cannot open %s: %s", ifname, path,
+			strerror(errno));
+		return err;
+	}
+	return fd;
 }
 
-static int prog_id_of(const char *ifname, const char *name, __u32 *id);
+static int read_config(int fd, struct flowbpf_config *cfg)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.value_size != sizeof(*cfg))
+		return -EPROTO;
+	if (bpf_map_lookup_elem(fd, &zero, cfg))
+		return -errno;
+	return cfg->abi_version == FLOWBPF_ABI_VERSION ? 0 : -EPROTO;
+}
+
+/* The id of a program, map or link fd; 0 if it has none. */
+static __u32 obj_id(int fd, enum obj_kind kind)
+{
+	union {
+		struct bpf_prog_info prog;
+		struct bpf_map_info map;
+		struct bpf_link_info link;
+	} info;
+	__u32 len;
+
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	len = kind == OBJ_PROG ? sizeof(info.prog)
+	      : kind == OBJ_MAP ? sizeof(info.map)
+				: sizeof(info.link);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return kind == OBJ_PROG ? info.prog.id
+	       : kind == OBJ_MAP ? info.map.id
+				 : info.link.id;
+}
 
 /*
  * Programs are freed after an RCU grace period once their last reference
@@ -395,71 +533,86 @@ static void wait_prog_gone(__u32 id)
 			id);
 }
 
-int flowbpf_detach(const char *ifname)
+/* Removes flowbpf's tc filters, and clsact if attach created it. */
+static void tc_remove(const char *ifname, const struct flowbpf_config *cfg)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = FLOWBPF_TC_HANDLE,
 		    .priority = FLOWBPF_TC_PRIO);
-	struct flowbpf_config cfg = {};
-	__u32 xdp_id = 0, tc_id = 0, tci_id = 0;
-	char path[256];
-	unsigned int ifindex;
 	int err;
 
-	err = check_root();
-	if (err)
-		return err;
-	err = check_ifname(ifname, NULL);
-	if (err)
-		return err;
-	err = pin_path(path, sizeof(path), ifname, NULL);
-	if (err)
+	hook.ifindex = cfg->ifindex;
+	err = tc_detach(&hook, &tc);
+	if (err && err != -ENOENT)
+		pr_warn("%s: cannot remove tc filter: %s\n", ifname,
+			strerror(-err));
+	if (cfg->flags & FLOWBPF_CFG_INGRESS_TC) {
+		hook.attach_point = BPF_TC_INGRESS;
+		err = tc_detach(&hook, &tc);
+		if (err && err != -ENOENT)
+			pr_warn("%s: cannot remove tc ingress filter: %s\n",
+				ifname, strerror(-err));
+	}
+	/* A clsact that was there before attach is left alone. */
+	if (cfg->flags & FLOWBPF_CFG_OWN_CLSACT) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+}
+
+int flowbpf_detach(const char *ifname)
+{
+	static const enum flowbpf_obj progs[] = { FB_PROG_XDP,
+						  FB_PROG_TC_EGRESS,
+						  FB_PROG_TC_INGRESS };
+	struct flowbpf_config cfg = {};
+	__u32 ids[3] = {};
+	char path[256];
+	unsigned int ifindex;
+	int err, fd;
+	size_t i;
+
+	if ((err = check_root()) || (err = check_ifname(ifname, NULL)) ||
+	    (err = pin_path(path, sizeof(path), ifname, -1)))
 		return err;
 	if (access(path, F_OK)) {
 		err_set("%s: not attached", ifname);
 		return -ENOENT;
 	}
-	prog_id_of(ifname, FLOWBPF_PIN_PROG_XDP, &xdp_id);
-	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_EGRESS, &tc_id);
-	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_INGRESS, &tci_id);
-	err = read_config(ifname, &cfg);
+	for (i = 0; i < 3; i++) {
+		fd = flowbpf_pin_get(ifname, progs[i]);
+		ids[i] = obj_id(fd, OBJ_PROG);
+		if (fd >= 0)
+			close(fd);
+	}
+	fd = flowbpf_pin_get(ifname, FB_MAP_CONFIG);
+	err = fd < 0 ? fd : read_config(fd, &cfg);
+	if (fd >= 0)
+		close(fd);
 	if (err)
 		pr_warn("%s: cannot read pinned config (%s); removing pins only\n",
 			ifname, strerror(-err));
 
 	/* The interface may be gone (or renamed): then only pins remain. */
 	ifindex = if_nametoindex(ifname);
-	if (!err && ifindex && ifindex == cfg.ifindex) {
-		hook.ifindex = ifindex;
-		err = bpf_tc_detach(&hook, &tc);
-		if (err && err != -ENOENT)
-			pr_warn("%s: cannot remove tc filter: %s\n", ifname,
-				strerror(-err));
-		if (cfg.flags & FLOWBPF_CFG_INGRESS_TC) {
-			hook.attach_point = BPF_TC_INGRESS;
-			tc.prog_fd = tc.prog_id = tc.flags = 0;
-			err = bpf_tc_detach(&hook, &tc);
-			if (err && err != -ENOENT)
-				pr_warn("%s: cannot remove tc ingress filter: %s\n",
-					ifname, strerror(-err));
-		}
-		/* A clsact that was there before attach is left alone. */
-		if (cfg.flags & FLOWBPF_CFG_OWN_CLSACT) {
-			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			bpf_tc_hook_destroy(&hook);
-		}
-	}
+	if (!err && ifindex && ifindex == cfg.ifindex)
+		tc_remove(ifname, &cfg);
 	/* Dropping the pinned link detaches XDP. */
 	unpin_all(ifname);
-	wait_prog_gone(xdp_id);
-	wait_prog_gone(tc_id);
-	wait_prog_gone(tci_id);
+	for (i = 0; i < 3; i++)
+		wait_prog_gone(ids[i]);
 	pr_info("%s: detached\n", ifname);
 	return 0;
 }
 
 int flowbpf_stats_read(int stats_fd, struct flowbpf_stats *out)
 {
+#define FLOWBPF_STAT_OUTCOME(name, key, outcome) \
+	[FLOWBPF_STAT_##name] = outcome,
+	static const bool outcome[FLOWBPF_STAT_MAX] = {
+		FLOWBPF_STATS(FLOWBPF_STAT_OUTCOME)
+	};
+#undef FLOWBPF_STAT_OUTCOME
 	int ncpu = libbpf_num_possible_cpus(), i, j, err = 0;
 	struct flowbpf_stats *percpu;
 	__u32 zero = 0;
@@ -477,6 +630,11 @@ int flowbpf_stats_read(int stats_fd, struct flowbpf_stats *out)
 	for (i = 0; i < ncpu; i++)
 		for (j = 0; j < FLOWBPF_STAT_MAX; j++)
 			out->c[j] += percpu[i].c[j];
+	/* Every packet ends in exactly one outcome. */
+	out->c[FLOWBPF_STAT_PACKETS] = 0;
+	for (j = 0; j < FLOWBPF_STAT_MAX; j++)
+		if (outcome[j])
+			out->c[FLOWBPF_STAT_PACKETS] += out->c[j];
 cleanup:
 	free(percpu);
 	return err;
@@ -498,77 +656,35 @@ int flowbpf_map_count(int fd, __u32 key_size, __u64 *count)
 	return errno == ENOENT ? 0 : -errno;
 }
 
-static int prog_id_of(const char *ifname, const char *name, __u32 *id)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	int fd, err;
-
-	*id = 0;
-	fd = flowbpf_pin_get(ifname, name);
-	if (fd < 0)
-		return fd;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (!err)
-		*id = info.id;
-	close(fd);
-	return err;
-}
-
-static int link_id_of(const char *ifname, __u32 *id)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	int fd, err;
-
-	*id = 0;
-	fd = flowbpf_pin_get(ifname, FLOWBPF_PIN_LINK_XDP);
-	if (fd < 0)
-		return fd;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (!err)
-		*id = info.id;
-	close(fd);
-	return err;
-}
-
-static int open_map(const char *ifname, const char *name, int *fd)
-{
-	char path[256];
-	int err;
-
-	err = pin_path(path, sizeof(path), ifname, name);
-	if (err)
-		return err;
-	*fd = bpf_obj_get(path);
-	if (*fd < 0) {
-		err = -errno;
-		err_set("%s: cannot open pinned map %s: %s", ifname, path,
-			strerror(errno));
-		return err;
-	}
-	return 0;
-}
-
-int flowbpf_pin_get(const char *ifname, const char *name)
-{
-	char path[256];
-	int fd;
-
-	if (pin_path(path, sizeof(path), ifname, name))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
-}
-
-static int check_value_size(int fd, __u32 size)
+static int check_value_size(int fd, __u32 key_size, __u32 value_size)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
-	return info.value_size == size ? 0 : -EPROTO;
+	return info.key_size == key_size && info.value_size == value_size
+		       ? 0
+		       : -EPROTO;
+}
+
+/* Maps read into structs of this header must have their sizes. */
+static int check_layouts(const struct flowbpf_handle *h)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (check_value_size(h->fd[FB_MAP_FLOWS], sizeof(struct flowbpf_key),
+			     sizeof(struct flowbpf_flow)) ||
+	    check_value_size(h->fd[FB_MAP_MANUAL], sizeof(struct flowbpf_key),
+			     sizeof(struct flowbpf_manual)) ||
+	    check_value_size(h->fd[FB_MAP_STATS], sizeof(__u32),
+			     sizeof(struct flowbpf_stats)) ||
+	    ncpu < 1) {
+		err_set("%s: pinned maps have another layout (attached by another flowbpf version?)",
+			h->ifname);
+		return -EPROTO;
+	}
+	return 0;
 }
 
 int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
@@ -576,28 +692,33 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[256];
-	int err;
+	int err, i;
 
 	memset(h, 0, sizeof(*h));
-	h->flows_fd = h->verdicts_fd = h->stats_fd = h->events_fd = -1;
-	err = check_root();
-	if (err)
-		return err;
-	err = check_ifname(ifname, NULL);
-	if (err)
+	for (i = 0; i < FB_OBJ_MAX; i++)
+		h->fd[i] = -1;
+	if ((err = check_root()) || (err = check_ifname(ifname, NULL)))
 		return err;
 	snprintf(h->ifname, sizeof(h->ifname), "%s", ifname);
-	err = flowbpf_bpffs_ensure();
-	if (err)
-		return err;
-	err = pin_path(path, sizeof(path), ifname, NULL);
-	if (err)
+	if ((err = flowbpf_bpffs_ensure()) ||
+	    (err = pin_path(path, sizeof(path), ifname, -1)))
 		return err;
 	if (access(path, F_OK)) {
 		err_set("%s: not attached", ifname);
 		return -ENOENT;
 	}
-	err = read_config(ifname, &h->cfg);
+	for (i = 0; i < FB_OBJ_MAX; i++) {
+		h->fd[i] = flowbpf_pin_get(ifname, i);
+		if (h->fd[i] < 0 && pins[i].kind == OBJ_MAP) {
+			err = h->fd[i];
+			pin_path(path, sizeof(path), ifname, i);
+			err_set("%s: cannot open pinned map %s: %s", ifname,
+				path, strerror(-err));
+			goto cleanup;
+		}
+		h->id[i] = obj_id(h->fd[i], pins[i].kind);
+	}
+	err = read_config(h->fd[FB_MAP_CONFIG], &h->cfg);
 	if (err) {
 		err_set("%s: cannot read pinned config: %s%s", ifname,
 			strerror(-err),
@@ -606,38 +727,16 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 				: "");
 		goto cleanup;
 	}
-	if ((err = open_map(ifname, FLOWBPF_PIN_FLOWS, &h->flows_fd)) ||
-	    (err = open_map(ifname, FLOWBPF_PIN_VERDICTS, &h->verdicts_fd)) ||
-	    (err = open_map(ifname, FLOWBPF_PIN_STATS, &h->stats_fd)) ||
-	    (err = open_map(ifname, FLOWBPF_PIN_EVENTS, &h->events_fd)))
+	err = check_layouts(h);
+	if (err)
 		goto cleanup;
-	err = bpf_obj_get_info_by_fd(h->flows_fd, &info, &len);
-	if (err) {
+	if (bpf_obj_get_info_by_fd(h->fd[FB_MAP_FLOWS], &info, &len)) {
+		err = -errno;
 		err_set("%s: cannot query flow map: %s", ifname,
-			strerror(-err));
-		goto cleanup;
-	}
-	if (info.key_size != sizeof(struct flowbpf_key) ||
-	    info.value_size != sizeof(struct flowbpf_flow)) {
-		err = -EPROTO;
-		err_set("%s: pinned flow map has another layout (attached by another flowbpf version?)",
-			ifname);
+			strerror(errno));
 		goto cleanup;
 	}
 	h->flows_max = info.max_entries;
-	/* Every map we read into a struct must have that struct's size. */
-	if (check_value_size(h->verdicts_fd,
-			     sizeof(struct flowbpf_verdict_val)) ||
-	    check_value_size(h->stats_fd, sizeof(struct flowbpf_stats))) {
-		err = -EPROTO;
-		err_set("%s: pinned maps have another layout (attached by another flowbpf version?)",
-			ifname);
-		goto cleanup;
-	}
-	prog_id_of(ifname, FLOWBPF_PIN_PROG_XDP, &h->xdp_prog_id);
-	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_EGRESS, &h->tc_prog_id);
-	prog_id_of(ifname, FLOWBPF_PIN_PROG_TC_INGRESS, &h->tc_ingress_prog_id);
-	link_id_of(ifname, &h->xdp_link_id);
 	return 0;
 cleanup:
 	flowbpf_close(h);
@@ -646,17 +745,15 @@ cleanup:
 
 void flowbpf_close(struct flowbpf_handle *h)
 {
+	int i;
+
 	if (!h)
 		return;
-	if (h->flows_fd >= 0)
-		close(h->flows_fd);
-	if (h->verdicts_fd >= 0)
-		close(h->verdicts_fd);
-	if (h->stats_fd >= 0)
-		close(h->stats_fd);
-	if (h->events_fd >= 0)
-		close(h->events_fd);
-	h->flows_fd = h->verdicts_fd = h->stats_fd = h->events_fd = -1;
+	for (i = 0; i < FB_OBJ_MAX; i++) {
+		if (h->fd[i] >= 0)
+			close(h->fd[i]);
+		h->fd[i] = -1;
+	}
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -681,6 +778,104 @@ int flowbpf_list(char (*names)[IF_NAMESIZE], int max)
 	closedir(d);
 	qsort(names, n, IF_NAMESIZE, name_cmp);
 	return n;
+}
+
+int flowbpf_verdict_run(int prog_fd, const struct flowbpf_vop *ops, size_t n,
+			int *results)
+{
+	static __thread struct flowbpf_vbatch b;
+	size_t done = 0, i;
+
+	while (done < n) {
+		LIBBPF_OPTS(bpf_test_run_opts, t, .ctx_in = &b,
+			    .ctx_size_in = sizeof(b));
+		size_t cnt = n - done < FLOWBPF_VERDICT_BATCH
+				     ? n - done
+				     : FLOWBPF_VERDICT_BATCH;
+
+		b.count = cnt;
+		memcpy(b.ops, ops + done, cnt * sizeof(*ops));
+		if (bpf_prog_test_run_opts(prog_fd, &t))
+			return -errno;
+		for (i = 0; results && i < cnt; i++)
+			results[done + i] = b.applied >> i & 1	 ? 0
+					    : b.missing >> i & 1 ? -ENOENT
+								 : -EPERM;
+		done += cnt;
+	}
+	return 0;
+}
+
+int flowbpf_verdict_set(int prog_fd, const struct flowbpf_key *k,
+			__u32 verdict, __u32 source, __u32 flags)
+{
+	struct flowbpf_vop op = { .key = *k,
+				  .op = FLOWBPF_VOP_SET,
+				  .verdict = verdict,
+				  .source = source,
+				  .flags = flags };
+	int res, err;
+
+	err = flowbpf_verdict_run(prog_fd, &op, 1, &res);
+	return err ?: res;
+}
+
+int flowbpf_manual_set(const struct flowbpf_handle *h,
+		       const struct flowbpf_key *k, __u32 verdict, bool *live)
+{
+	struct flowbpf_manual mv = { .verdict = verdict };
+	int err;
+
+	if (bpf_map_update_elem(h->fd[FB_MAP_MANUAL], k, &mv, BPF_ANY)) {
+		err = -errno;
+		if (err == -E2BIG || err == -ENOMEM)
+			err = -ENOSPC;
+		if (err == -ENOSPC)
+			err_set("%s: the manual verdict table is full (%u entries; clear some first)",
+				h->ifname, FLOWBPF_MANUAL_MAX);
+		else
+			err_set("%s: cannot keep the verdict: %s", h->ifname,
+				strerror(-err));
+		return err;
+	}
+	err = flowbpf_verdict_set(h->fd[FB_PROG_VERDICT], k, verdict,
+				  FLOWBPF_SRC_MANUAL, 0);
+	if (err && err != -ENOENT) {
+		err_set("%s: cannot set the verdict: %s", h->ifname,
+			strerror(-err));
+		return err;
+	}
+	*live = !err;
+	return 0;
+}
+
+int flowbpf_manual_clear(const struct flowbpf_handle *h,
+			 const struct flowbpf_key *k)
+{
+	struct flowbpf_vop op = { .key = *k, .op = FLOWBPF_VOP_REQUEUE };
+	bool had = !bpf_map_delete_elem(h->fd[FB_MAP_MANUAL], k);
+	int res, err;
+
+	err = flowbpf_verdict_run(h->fd[FB_PROG_VERDICT], &op, 1, &res);
+	if (err) {
+		err_set("%s: cannot clear the verdict: %s", h->ifname,
+			strerror(-err));
+		return err;
+	}
+	if (res && !had) {
+		err_set("%s: no verdict for that flow", h->ifname);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+__u64 flowbpf_tick_ns(__u32 tick, __u64 now_ns)
+{
+	/* Signed: a tick a little after now (stamped since) is not 52 days
+	 * ago.  Exact within 26 days of now. */
+	__s32 ago = (__s32)(flowbpf_ns_tick(now_ns) - tick);
+
+	return ((now_ns >> FLOWBPF_TICK_SHIFT) - ago) << FLOWBPF_TICK_SHIFT;
 }
 
 static int dump_per_key(int fd, __u32 ks, __u32 vs, char *keys, char *vals,

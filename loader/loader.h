@@ -16,13 +16,35 @@ enum flowbpf_xdp_mode { XDPM_NATIVE = 0, XDPM_GENERIC = 1 };
 /* Which hook sees ingress: XDP (default) or the clsact ingress hook. */
 enum flowbpf_ingress { INGRESS_XDP = 0, INGRESS_TC = 1 };
 
+/* Every object an attach pins, in the order of the pin table (loader.c). */
+enum flowbpf_obj {
+	FB_LINK_XDP,
+	FB_PROG_XDP,
+	FB_PROG_TC_EGRESS,
+	FB_PROG_TC_INGRESS,
+	FB_PROG_REINJECT,
+	FB_PROG_VERDICT,
+	FB_MAP_FLOWS,
+	FB_MAP_MANUAL,
+	FB_MAP_STATS,
+	FB_MAP_EVENTS,
+	FB_MAP_CONFIG,
+	FB_MAP_ACCT,
+	FB_MAP_QSTATE,
+	FB_MAP_HEARTBEAT,
+	FB_OBJ_MAX
+};
+
+/* The pin name of an object (FLOWBPF_PIN_*). */
+const char *flowbpf_obj_name(enum flowbpf_obj obj);
+
 struct flowbpf_attach_opts {
 	const char *ifname;
 	__u32 mode; /* enum flowbpf_mode */
 	__u32 pending; /* enum flowbpf_pending */
 	__u32 dflt; /* FLOWBPF_VERDICT_PASS or _DROP */
 	__u64 timeout_ns;
-	__u32 flows; /* flow and verdict map size */
+	__u32 flows; /* flow map size */
 	__u32 ringbuf; /* ring buffer bytes, power of two */
 	__u32 max_queued; /* new QUEUED flows per timeout window, 0 = no limit */
 	__u32 hold_pkts; /* --pending hold: per-flow limits */
@@ -32,30 +54,71 @@ struct flowbpf_attach_opts {
 };
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o);
+/* The datapath's configuration (.rodata) for these options; attach uses
+ * it, and so do tests and benchmarks that load the object themselves. */
+void flowbpf_config_fill(struct flowbpf_config *cfg,
+			 const struct flowbpf_attach_opts *o,
+			 unsigned int ifindex, bool own_qdisc);
 int flowbpf_attach(const struct flowbpf_attach_opts *o);
 int flowbpf_detach(const char *ifname);
 
-/* What is pinned for one attached interface. */
+/* What is pinned for one attached interface: an fd for every object
+ * (-1 for one this attach has not: prog_xdp/link_xdp or prog_tc_ingress). */
 struct flowbpf_handle {
 	char ifname[IF_NAMESIZE];
-	int flows_fd, verdicts_fd, stats_fd, events_fd;
+	int fd[FB_OBJ_MAX];
+	__u32 id[FB_OBJ_MAX]; /* program, map and link ids, 0 if absent */
 	struct flowbpf_config cfg;
-	__u32 xdp_prog_id, tc_prog_id, xdp_link_id;
-	__u32 tc_ingress_prog_id; /* with FLOWBPF_CFG_INGRESS_TC */
 	__u32 flows_max;
 };
 
-/* Opens one pinned object of ifname by name; fd or -errno. */
-int flowbpf_pin_get(const char *ifname, const char *name);
+/* Opens one pinned object of ifname; fd or -errno. */
+int flowbpf_pin_get(const char *ifname, enum flowbpf_obj obj);
 
-/* Opens the pinned maps of ifname; NULL-safe close. */
+/* The pin directory of ifname, opened O_DIRECTORY (for flock); fd or -errno. */
+int flowbpf_pin_dir_open(const char *ifname);
+
+/* Opens everything pinned for ifname; NULL-safe close. */
 int flowbpf_open(const char *ifname, struct flowbpf_handle *h);
 void flowbpf_close(struct flowbpf_handle *h);
+
+/*
+ * Verdicts.  Every write goes through the verdict program, in place, so
+ * that no counter is lost; one call runs it once per
+ * FLOWBPF_VERDICT_BATCH ops.  results[i] (may be NULL) gets 0, -ENOENT
+ * (no such flow) or -EPERM (the flow's state refused the op).  Returns 0
+ * or -errno of the run itself.  prog_fd is FB_PROG_VERDICT's (or a
+ * skeleton's own flowbpf_verdict).
+ */
+int flowbpf_verdict_run(int prog_fd, const struct flowbpf_vop *ops, size_t n,
+			int *results);
+/* One SET op: verdict and source; flags FLOWBPF_VOP_F_*. */
+int flowbpf_verdict_set(int prog_fd, const struct flowbpf_key *k,
+			__u32 verdict, __u32 source, __u32 flags);
+/*
+ * A manual verdict: kept in the "manual" map (never evicted; -ENOSPC
+ * when it holds FLOWBPF_MANUAL_MAX) and set on the live flow if any.
+ * *live tells whether there was one.
+ */
+int flowbpf_manual_set(const struct flowbpf_handle *h,
+		       const struct flowbpf_key *k, __u32 verdict, bool *live);
+/* Forgets it; a live flow is QUEUED again for the daemon to decide.
+ * -ENOENT if there was neither a manual verdict nor a flow. */
+int flowbpf_manual_clear(const struct flowbpf_handle *h,
+			 const struct flowbpf_key *k);
+
+/* CLOCK_MONOTONIC nanoseconds of a flow-map tick, read near now_ns. */
+__u64 flowbpf_tick_ns(__u32 tick, __u64 now_ns);
+/* The tick of a CLOCK_MONOTONIC time. */
+static inline __u32 flowbpf_ns_tick(__u64 ns)
+{
+	return ns >> FLOWBPF_TICK_SHIFT;
+}
 
 /* Names of attached interfaces (pin directories), sorted; returns count. */
 int flowbpf_list(char (*names)[IF_NAMESIZE], int max);
 
-/* Sums the per-CPU stats map into out. */
+/* Sums the per-CPU stats map into out, "packets" derived from the outcomes. */
 int flowbpf_stats_read(int stats_fd, struct flowbpf_stats *out);
 
 /* Number of entries in a hash map (walks the keys). */

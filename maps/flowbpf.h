@@ -15,19 +15,20 @@
 #ifndef FLOWBPF_MAPS_H
 #define FLOWBPF_MAPS_H
 
-#define FLOWBPF_ABI_VERSION 1
+#define FLOWBPF_ABI_VERSION 2
 
 /* Pinning: /sys/fs/bpf/flowbpf/<ifname>/<name> */
 #define FLOWBPF_BPFFS "/sys/fs/bpf"
 #define FLOWBPF_PIN_ROOT FLOWBPF_BPFFS "/flowbpf"
 #define FLOWBPF_PIN_FLOWS "flows"
-#define FLOWBPF_PIN_VERDICTS "verdicts"
+#define FLOWBPF_PIN_MANUAL "manual"
 #define FLOWBPF_PIN_STATS "stats"
 #define FLOWBPF_PIN_EVENTS "events"
 #define FLOWBPF_PIN_CONFIG "config"
 #define FLOWBPF_PIN_QSTATE "qstate"
 #define FLOWBPF_PIN_HEARTBEAT "heartbeat"
 #define FLOWBPF_PIN_PROG_REINJECT "prog_reinject"
+#define FLOWBPF_PIN_PROG_VERDICT "prog_verdict"
 #define FLOWBPF_PIN_PROG_XDP "prog_xdp"
 #define FLOWBPF_PIN_PROG_TC_EGRESS "prog_tc_egress"
 #define FLOWBPF_PIN_PROG_TC_INGRESS "prog_tc_ingress"
@@ -40,6 +41,23 @@
 #define FLOWBPF_DEFAULT_MAX_QUEUED 65536
 #define FLOWBPF_DEFAULT_HOLD_PKTS 64
 #define FLOWBPF_DEFAULT_HOLD_BYTES (256U << 10)
+/* The held count is 16 bits wide and shares a word with the TCP flags. */
+#define FLOWBPF_HOLD_PKTS_MAX 32768
+/* Manual verdicts ("manual" map, never evicted): at most this many. */
+#define FLOWBPF_MANUAL_MAX 4096
+/* Verdict writes one run of the verdict program carries. */
+#define FLOWBPF_VERDICT_BATCH 64
+/* The daemon beats this often; the kernel trusts a beat this long. */
+#define FLOWBPF_HEARTBEAT_NS 100000000ULL
+#define FLOWBPF_HEARTBEAT_MIN_NS 300000000ULL
+
+/*
+ * Times in the flow map are ticks of 2^20 ns (1.048576 ms) in 32 bits:
+ * a shift of bpf_ktime_get_ns() (CLOCK_MONOTONIC), with millisecond
+ * resolution for records, wrapping every 52 days.  Userspace expands a
+ * tick to nanoseconds against the current time (flowbpf_tick_ns()).
+ */
+#define FLOWBPF_TICK_SHIFT 20
 /* Largest frame that can be held (a power of two); larger ones are dropped. */
 #define FLOWBPF_HOLD_MAX 8192
 
@@ -96,7 +114,6 @@ enum flowbpf_mode {
  * type << 8 | code in network order (the NetFlow convention).
  */
 struct flowbpf_key {
-	__u32 ifindex;
 	__u8 dir; /* enum flowbpf_dir */
 	__u8 family; /* 4 or 6 */
 	__u8 proto; /* IP protocol number of the L4 header */
@@ -109,28 +126,98 @@ struct flowbpf_key {
 	__be32 daddr[4];
 };
 
+/*
+ * One entry per flow: counters, verdict and hold bookkeeping, so that a
+ * packet of an established flow costs one lookup.  Fields written by
+ * more than one party share 32-bit words that are only changed with
+ * atomic operations (BPF has no 8- or 16-bit atomics):
+ * - vword: verdict, source, released.  The datapath switches QUEUED to
+ *   the default with one compare-and-swap; userspace writes it only
+ *   through the verdict program (prog_verdict), also with a
+ *   compare-and-swap, so no write of a verdict ever touches a counter.
+ * - hword: held and tcp_flags, atomically added to and ORed into by the
+ *   datapath alone.
+ */
 struct flowbpf_flow {
 	__u64 packets;
 	__u64 bytes; /* IP-layer bytes: IPv4 total length, IPv6 payload + 40 */
-	__u64 first_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
-	__u64 last_ns;
-	__u32 tcp_flags; /* OR of the flags byte of every TCP segment */
-	__u32 held; /* packets ever handed to the daemon (--pending hold) */
+	__u32 first; /* ticks (FLOWBPF_TICK_SHIFT): first packet */
+	__u32 last; /* ticks: last packet */
+	__u32 set; /* ticks: when the verdict was set */
+	union {
+		__u32 vword;
+		struct {
+			__u8 verdict; /* enum flowbpf_verdict */
+			__u8 source; /* enum flowbpf_source */
+			/*
+			 * Held packets the daemon has released (the "held" it
+			 * read before draining the ring).  While it is behind,
+			 * new packets are held too, so none overtakes one being
+			 * re-injected.
+			 */
+			__u16 released;
+		};
+	};
+	__u32 held_bytes; /* bytes handed to the daemon (--pending hold) */
+	union {
+		__u32 hword;
+		struct {
+			__u16 held; /* packets handed to the daemon */
+			__u8 tcp_flags; /* OR of the flags of every segment */
+			__u8 pad;
+		};
+	};
 };
 
-struct flowbpf_verdict_val {
-	__u32 verdict; /* enum flowbpf_verdict */
-	__u32 source; /* enum flowbpf_source */
-	__u64 set_ns; /* CLOCK_MONOTONIC time the verdict was set */
-	__u32 held_pkts; /* packets handed to the daemon while QUEUED: */
-	__u32 held_bytes; /* the per-flow hold limits count these */
-	/*
-	 * Held packets of the flow the daemon has released (its "held" in
-	 * the flow map when it last wrote this).  While it is behind, new
-	 * packets are held too, so none overtakes one being re-injected.
-	 */
-	__u32 released;
-	__u32 pad;
+/* A verdict set by hand ("manual" map): never evicted, and given to the
+ * flow when its entry is created. */
+struct flowbpf_manual {
+	__u32 verdict; /* FLOWBPF_VERDICT_PASS or _DROP */
+};
+
+/*
+ * Verdict writes, done in the kernel by the BPF_PROG_TYPE_SYSCALL program
+ * pinned as "prog_verdict" (run with BPF_PROG_RUN, its context a struct
+ * flowbpf_vbatch): each op looks the flow up and changes only the fields
+ * it names, in place, so packets counted meanwhile are never lost and no
+ * other entry is evicted.  loader/ is the only user (flowbpf_verdict_*).
+ */
+enum flowbpf_vop_type {
+	/* verdict and source; set = now.  Fails with -ENOENT without a flow. */
+	FLOWBPF_VOP_SET = 1,
+	/* Back to QUEUED (source kernel, set = now) and a new-flow event sent,
+	 * so that the daemon decides the flow again. */
+	FLOWBPF_VOP_REQUEUE = 2,
+	/* released = the op's released, while the flow is PASS by the daemon. */
+	FLOWBPF_VOP_RELEASE = 3,
+};
+
+/* SET: only a flow no daemon or operator has decided (else refused). */
+#define FLOWBPF_VOP_F_UNDECIDED (1U << 0)
+/* SET: leave a manual verdict alone (else refused). */
+#define FLOWBPF_VOP_F_KEEP_MANUAL (1U << 1)
+
+struct flowbpf_vop {
+	struct flowbpf_key key;
+	__u8 op; /* enum flowbpf_vop_type */
+	__u8 verdict;
+	__u8 source;
+	__u8 flags; /* FLOWBPF_VOP_F_* */
+	__u16 released;
+	__u16 pad;
+};
+
+/*
+ * The program's context.  It can write its context only at fixed
+ * offsets, so what became of op i is bit i of one of three masks.
+ */
+struct flowbpf_vbatch {
+	__u32 count; /* in: ops[0..count) */
+	__u32 set; /* out: the tick written as "set" */
+	__u64 applied; /* out: op i was carried out */
+	__u64 missing; /* out: no flow with op i's key */
+	__u64 refused; /* out: the flow's state did not allow op i */
+	struct flowbpf_vop ops[FLOWBPF_VERDICT_BATCH];
 };
 
 enum flowbpf_event_type {
@@ -149,6 +236,7 @@ struct flowbpf_event_hdr {
 	struct flowbpf_key key;
 	__u32 pkt_len; /* frame length */
 	__u32 cap_len; /* bytes valid in data[] */
+	__u32 pad;
 };
 
 /* Sent on the first packet of a flow, for the policy daemon to decide on. */
@@ -179,24 +267,30 @@ struct flowbpf_config {
 	__u32 pending; /* enum flowbpf_pending: what QUEUED packets get */
 	__u32 dflt; /* verdict set when the decision times out: PASS or DROP */
 	__u64 timeout_ns;
+	__u32 timeout_ticks; /* timeout_ns in ticks, rounded up, at least 1 */
 	__u32 ifindex;
 	__u32 xdp_flags; /* XDP_FLAGS_* the program was attached with */
 	__u32 flags; /* FLOWBPF_CFG_* */
 	__u32 max_queued; /* new QUEUED flows per decision window, 0 = no limit */
+	__u32 max_queued_cpu; /* each CPU's share of it, at least 1 */
 	__u32 hold_pkts; /* per-flow limits of --pending hold */
 	__u32 hold_bytes;
+	__u32 pad;
 };
 
 /*
- * Flood guard ("qstate", one array entry).  The flows that can still be
- * QUEUED are those created within the last decision timeout, so counting
- * new QUEUED flows in windows of timeout_ns, the current one and the one
- * before, bounds them from above without any help from userspace.
+ * Flood guard ("qstate", one per-CPU array entry).  The flows that can
+ * still be QUEUED are those created within the last decision timeout, so
+ * counting new QUEUED flows in windows of timeout_ticks, the current one
+ * and the one before, bounds them from above without any help from
+ * userspace.  Each CPU counts its own against its share of max_queued
+ * (max_queued_cpu): no shared cache line, no compare-and-swap.
  * count[epoch & 1] belongs to window "epoch".
  */
 struct flowbpf_qstate {
-	__u64 epoch;
-	__u64 count[2];
+	__u32 epoch;
+	__u32 count[2];
+	__u32 pad;
 };
 
 /* The clsact qdisc was created by attach, so detach removes it. */
@@ -206,8 +300,9 @@ struct flowbpf_qstate {
 
 /*
  * Statistics: one per-CPU array entry of FLOWBPF_STAT_MAX counters.
- * Each packet seen ends in exactly one "outcome" counter, so
- * packets == sum of outcomes.  X(enum suffix, JSON key, is outcome)
+ * Each packet seen ends in exactly one "outcome" counter, so the datapath
+ * does not count "packets": readers derive it as the sum of the outcomes
+ * (flowbpf_stats_read).  X(enum suffix, JSON key, is outcome)
  */
 #define FLOWBPF_STATS(X)                                   \
 	X(PACKETS, "packets", 0)                           \
@@ -238,7 +333,7 @@ struct flowbpf_qstate {
 	X(FRAG_LATER, "fragments_later", 0)                \
 	X(FLOWS_CREATED, "flows_created", 0)               \
 	X(FLOW_INSERT_FAIL, "flow_insert_failed", 0)       \
-	X(VERDICT_INSERT_FAIL, "verdict_insert_failed", 0) \
+	X(MANUAL_APPLIED, "manual_verdicts_applied", 0)    \
 	X(EVENTS_SENT, "events_sent", 0)                   \
 	X(EVENTS_LOST, "events_lost", 0)                   \
 	X(DEFAULT_APPLIED, "default_verdicts_applied", 0)  \
@@ -273,5 +368,9 @@ struct flowbpf_acct {
 	__u64 packets; /* packets and bytes in those records */
 	__u64 bytes;
 };
+
+/* The sizes the memory budget and docs/maps.md are written for. */
+_Static_assert(sizeof(struct flowbpf_key) == 44, "flow key layout");
+_Static_assert(sizeof(struct flowbpf_flow) == 40, "flow value layout");
 
 #endif /* FLOWBPF_MAPS_H */

@@ -35,17 +35,27 @@
 #define MAX_IFACES 64
 #define LAT_BUCKETS 10000 /* 1 us each; beyond: the overflow bucket */
 
+/* A verdict in the batch, with what it was decided from. */
+struct vpending {
+	int rule; /* policy rule, -1 for the default */
+	__u64 ts_ns; /* the event's time, for the latency; 0 for none */
+};
+
 struct iface {
 	struct flowbpf_handle h;
-	int heartbeat_fd, reinject_fd;
 	__u64 lost_seen; /* events_lost counter at the last rescan */
 	__u64 events;
+	/* Verdicts decided, written together by flush() (one program run). */
+	struct flowbpf_vop ops[FLOWBPF_VERDICT_BATCH];
+	struct vpending pend[FLOWBPF_VERDICT_BATCH];
+	int nops;
 };
 
 /* A PASS flow whose held packets are still being released. */
 struct drain {
 	struct flowbpf_key key;
 	int ifc;
+	__u16 held; /* the flow's count before the ring was drained */
 };
 
 struct daemon {
@@ -128,97 +138,142 @@ static void drain_add(struct daemon *d, struct iface *ifc,
 	d->ndrains++;
 }
 
-/*
- * Lets PASS flows stop holding, without reordering: the kernel keeps
- * holding a flow's packets while its "held" count (flow map) differs from
- * the "released" count the daemon wrote (verdict map).  Reading "held"
- * first and draining the ring second means every packet counted has been
- * re-injected before "released" says so; whatever the kernel holds in
- * between is simply caught on the next round.
- */
-static void drain(struct daemon *d)
+static void count_decided(struct daemon *d, struct iface *ifc,
+			  const struct flowbpf_vop *op, int rule)
 {
-	size_t i = 0;
-
-	while (i < d->ndrains) {
-		struct drain x = d->drains[i];
-		struct iface *ifc = &d->ifs[x.ifc];
-		struct flowbpf_verdict_val v;
-		struct flowbpf_flow f;
-
-		if (bpf_map_lookup_elem(ifc->h.flows_fd, &x.key, &f) ||
-		    bpf_map_lookup_elem(ifc->h.verdicts_fd, &x.key, &v) ||
-		    v.verdict != FLOWBPF_VERDICT_PASS || f.held == v.released) {
-			d->drains[i] = d->drains[--d->ndrains];
-			continue;
-		}
-		ring_buffer__consume(d->rb);
-		/* Re-read: the ring may have changed the verdict meanwhile. */
-		if (bpf_map_lookup_elem(ifc->h.verdicts_fd, &x.key, &v) ||
-		    v.verdict != FLOWBPF_VERDICT_PASS ||
-		    v.source != FLOWBPF_SRC_DAEMON) {
-			d->drains[i] = d->drains[--d->ndrains];
-			continue;
-		}
-		v.released = f.held;
-		if (bpf_map_update_elem(ifc->h.verdicts_fd, &x.key, &v,
-					BPF_EXIST)) {
-			d->drains[i] = d->drains[--d->ndrains];
-			continue;
-		}
-		i++;
-	}
-}
-
-/* Evaluates k and writes the verdict; returns the rule index or -1. */
-static int decide(struct daemon *d, struct iface *ifc,
-		  const struct flowbpf_key *k, __u64 *written_ns)
-{
-	struct flowbpf_verdict_val v = { .source = FLOWBPF_SRC_DAEMON }, old;
-	struct flow_ctx c;
-	int rule;
-
-	flow_ctx_now(&c, ifc->h.ifname);
-	rule = policy_match(d->pol, k, &c);
-	v.verdict = policy_verdict(d->pol, rule);
-	v.set_ns = mono_now_ns();
-	/* What was released stays released (see drain()). */
-	if (!bpf_map_lookup_elem(ifc->h.verdicts_fd, k, &old))
-		v.released = old.released;
-	if (bpf_map_update_elem(ifc->h.verdicts_fd, k, &v, BPF_ANY)) {
-		char spec[160];
-
-		d->write_errors++;
-		flow_spec_str(k, spec, sizeof(spec));
-		snprintf(d->last_error, sizeof(d->last_error),
-			 "%s: cannot write verdict for %s: %s", ifc->h.ifname,
-			 spec, strerror(errno));
-		pr_warn("warning: %s\n", d->last_error);
-		return rule;
-	}
-	if (written_ns)
-		*written_ns = mono_now_ns();
-	if (v.verdict == FLOWBPF_VERDICT_PASS &&
+	if (op->verdict == FLOWBPF_VERDICT_PASS &&
 	    ifc->h.cfg.pending == FLOWBPF_PENDING_HOLD)
-		drain_add(d, ifc, k);
+		drain_add(d, ifc, &op->key);
 	if (rule >= 0)
 		d->pol->rules[rule].hits++;
 	else
 		d->pol->default_hits++;
-	if (v.verdict == FLOWBPF_VERDICT_PASS)
+	if (op->verdict == FLOWBPF_VERDICT_PASS)
 		d->decided_pass++;
 	else
 		d->decided_drop++;
 	if (log_level() >= LOG_DEBUG) {
 		char spec[160];
 
-		flow_spec_str(k, spec, sizeof(spec));
+		flow_spec_str(&op->key, spec, sizeof(spec));
 		pr_debug("debug: %s: %s -> %s (%s%s)\n", ifc->h.ifname, spec,
-			 verdict_name(v.verdict),
+			 verdict_name(op->verdict),
 			 rule < 0 ? "default" : "rule ",
 			 rule < 0 ? "" : d->pol->rules[rule].name);
 	}
-	return rule;
+}
+
+/* Writes the interface's batch of verdicts: one run of the verdict
+ * program, which changes only the verdict fields of each flow. */
+static void flush(struct daemon *d, struct iface *ifc)
+{
+	int res[FLOWBPF_VERDICT_BATCH], err, i;
+	__u64 written;
+
+	if (!ifc->nops)
+		return;
+	err = flowbpf_verdict_run(ifc->h.fd[FB_PROG_VERDICT], ifc->ops,
+				  ifc->nops, res);
+	written = mono_now_ns();
+	for (i = 0; i < ifc->nops; i++) {
+		const struct vpending *p = &ifc->pend[i];
+
+		if (err) {
+			d->write_errors++;
+			snprintf(d->last_error, sizeof(d->last_error),
+				 "%s: cannot write verdicts: %s",
+				 ifc->h.ifname, strerror(-err));
+		} else if (res[i] == -EPERM) {
+			/* Decided meanwhile, by the start-up scan or by hand. */
+			d->stale_events++;
+		} else if (!res[i]) {
+			count_decided(d, ifc, &ifc->ops[i], p->rule);
+			if (p->ts_ns)
+				lat_add(d, written > p->ts_ns
+						   ? written - p->ts_ns
+						   : 0);
+		}
+	}
+	if (err)
+		pr_warn("warning: %s\n", d->last_error);
+	ifc->nops = 0;
+}
+
+static void flush_all(struct daemon *d)
+{
+	int i;
+
+	for (i = 0; i < d->nifs; i++)
+		flush(d, &d->ifs[i]);
+}
+
+/* Evaluates k and queues its verdict for flush(); flags FLOWBPF_VOP_F_*. */
+static void decide(struct daemon *d, struct iface *ifc,
+		   const struct flowbpf_key *k, __u32 flags, __u64 ts_ns)
+{
+	struct flowbpf_vop *op;
+	struct flow_ctx c;
+	int rule;
+
+	if (ifc->nops == FLOWBPF_VERDICT_BATCH)
+		flush(d, ifc);
+	flow_ctx_now(&c, ifc->h.ifname);
+	rule = policy_match(d->pol, k, &c);
+	op = &ifc->ops[ifc->nops];
+	*op = (struct flowbpf_vop){ .key = *k,
+				    .op = FLOWBPF_VOP_SET,
+				    .verdict = policy_verdict(d->pol, rule),
+				    .source = FLOWBPF_SRC_DAEMON,
+				    .flags = flags };
+	ifc->pend[ifc->nops] = (struct vpending){ rule, ts_ns };
+	ifc->nops++;
+}
+
+/*
+ * Lets PASS flows stop holding, without reordering: the kernel keeps
+ * holding a flow's packets while its "held" count differs from the
+ * "released" count the daemon wrote.  Reading "held" first and draining
+ * the ring second means every packet counted has been re-injected
+ * before "released" says so; whatever the kernel holds in between is
+ * simply caught on the next round.
+ */
+static void drain(struct daemon *d)
+{
+	struct flowbpf_flow f;
+	size_t i = 0;
+
+	while (i < d->ndrains) {
+		struct drain *x = &d->drains[i];
+
+		if (bpf_map_lookup_elem(d->ifs[x->ifc].h.fd[FB_MAP_FLOWS],
+					&x->key, &f) ||
+		    f.verdict != FLOWBPF_VERDICT_PASS || f.held == f.released) {
+			d->drains[i] = d->drains[--d->ndrains];
+			continue;
+		}
+		x->held = f.held;
+		i++;
+	}
+	if (!d->ndrains)
+		return;
+	ring_buffer__consume(d->rb);
+	flush_all(d);
+	for (i = 0; i < d->ndrains;) {
+		struct drain *x = &d->drains[i];
+		struct flowbpf_vop op = { .key = x->key,
+					  .op = FLOWBPF_VOP_RELEASE,
+					  .released = x->held };
+		int res;
+
+		/* Refused: no longer passed by the daemon; done with it. */
+		if (flowbpf_verdict_run(d->ifs[x->ifc].h.fd[FB_PROG_VERDICT],
+					&op, 1, &res) ||
+		    res) {
+			d->drains[i] = d->drains[--d->ndrains];
+			continue;
+		}
+		i++;
+	}
 }
 
 /*
@@ -250,9 +305,9 @@ static int reinject(struct daemon *d, struct iface *ifc,
 			    .ctx_size_in = sizeof(md),
 			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = 1);
 
-		if (ifc->reinject_fd < 0)
+		if (ifc->h.fd[FB_PROG_REINJECT] < 0)
 			return -EOPNOTSUPP;
-		return bpf_prog_test_run_opts(ifc->reinject_fd, &t);
+		return bpf_prog_test_run_opts(ifc->h.fd[FB_PROG_REINJECT], &t);
 	} else {
 		struct sockaddr_ll sa = { .sll_family = AF_PACKET,
 					  .sll_ifindex = h->hdr.ifindex };
@@ -269,7 +324,8 @@ static int reinject(struct daemon *d, struct iface *ifc,
 static void handle_held(struct daemon *d, struct iface *ifc,
 			const struct flowbpf_held *h)
 {
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow f;
+	__u32 verdict;
 	int err;
 
 	d->held++;
@@ -280,13 +336,18 @@ static void handle_held(struct daemon *d, struct iface *ifc,
 		d->held_discarded++;
 		return;
 	}
-	if (bpf_map_lookup_elem(ifc->h.verdicts_fd, &h->hdr.key, &v) ||
-	    v.verdict == FLOWBPF_VERDICT_QUEUED) {
-		decide(d, ifc, &h->hdr.key, NULL);
-		if (bpf_map_lookup_elem(ifc->h.verdicts_fd, &h->hdr.key, &v))
-			v.verdict = ifc->h.cfg.dflt;
+	/* Its flow's verdict may still wait in the batch. */
+	flush(d, ifc);
+	if (bpf_map_lookup_elem(ifc->h.fd[FB_MAP_FLOWS], &h->hdr.key, &f) ||
+	    f.verdict == FLOWBPF_VERDICT_QUEUED) {
+		decide(d, ifc, &h->hdr.key, FLOWBPF_VOP_F_UNDECIDED, 0);
+		flush(d, ifc);
+		if (bpf_map_lookup_elem(ifc->h.fd[FB_MAP_FLOWS], &h->hdr.key,
+					&f))
+			f.verdict = ifc->h.cfg.dflt;
 	}
-	if (v.verdict != FLOWBPF_VERDICT_PASS) {
+	verdict = f.verdict;
+	if (verdict != FLOWBPF_VERDICT_PASS) {
 		d->held_discarded++;
 		return;
 	}
@@ -308,8 +369,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 	struct daemon *d = the_daemon;
 	struct iface *ifc = ctx;
 	const struct flowbpf_event_hdr *hdr = data;
-	struct flowbpf_verdict_val cur;
-	__u64 written = 0;
 
 	if (size < sizeof(*hdr) || hdr->cap_len > size - sizeof(*hdr) ||
 	    hdr->cap_len > FLOWBPF_HOLD_MAX) {
@@ -322,17 +381,39 @@ static int handle_event(void *ctx, void *data, size_t size)
 	}
 	d->events++;
 	ifc->events++;
-	/* Already decided, by the start-up scan or by hand: an old event. */
-	if (!bpf_map_lookup_elem(ifc->h.verdicts_fd, &hdr->key, &cur) &&
-	    (cur.source == FLOWBPF_SRC_DAEMON ||
-	     cur.source == FLOWBPF_SRC_MANUAL)) {
-		d->stale_events++;
-		return 0;
-	}
-	decide(d, ifc, &hdr->key, &written);
-	if (written)
-		lat_add(d, written > hdr->ts_ns ? written - hdr->ts_ns : 0);
+	/* An old event of a flow decided already (by the start-up scan or
+	 * by hand) is refused by the write and counted as stale. */
+	decide(d, ifc, &hdr->key, FLOWBPF_VOP_F_UNDECIDED, hdr->ts_ns);
 	return 0;
+}
+
+/*
+ * Reads the ring until it has been empty for SPIN_NS: events that come
+ * in a stream then find the consumer awake, where each would otherwise
+ * pay a wake-up from epoll (tens of microseconds, far more on a busy
+ * machine).  Verdicts are flushed after every pass.  Returns true if it
+ * stopped after BURST_NS with records still coming, so that the caller
+ * serves its other sources and comes straight back.
+ */
+#define SPIN_NS 200000ULL
+#define BURST_NS 20000000ULL
+
+static bool consume(struct daemon *d)
+{
+	__u64 start = mono_now_ns(), last = start, now;
+	int n;
+
+	for (;;) {
+		n = ring_buffer__consume(d->rb);
+		flush_all(d);
+		now = mono_now_ns();
+		if (n > 0)
+			last = now;
+		else if (now - last >= SPIN_NS)
+			return false;
+		if (now - start >= BURST_NS)
+			return true;
+	}
 }
 
 /* Tells the kernel a daemon is there to hold packets for (or not). */
@@ -343,9 +424,8 @@ static void heartbeat(struct daemon *d, bool alive)
 	int i;
 
 	for (i = 0; i < d->nifs; i++)
-		if (d->ifs[i].heartbeat_fd >= 0)
-			bpf_map_update_elem(d->ifs[i].heartbeat_fd, &zero, &hb,
-					    BPF_ANY);
+		bpf_map_update_elem(d->ifs[i].h.fd[FB_MAP_HEARTBEAT], &zero,
+				    &hb, BPF_ANY);
 	d->last_beat = hb.alive_ns;
 }
 
@@ -356,30 +436,31 @@ static void heartbeat(struct daemon *d, bool alive)
  */
 static void rescan(struct daemon *d, struct iface *ifc, bool all)
 {
-	struct flowbpf_verdict_val *vals = NULL;
+	struct flowbpf_flow *vals = NULL;
 	struct flowbpf_key *keys = NULL;
 	size_t n = 0, i, decided = 0;
 	struct flow_ctx c;
 	int err;
 
-	err = flowbpf_map_dump(ifc->h.verdicts_fd, sizeof(*keys), sizeof(*vals),
-			       (void **)&keys, (void **)&vals, &n);
+	err = flowbpf_map_dump(ifc->h.fd[FB_MAP_FLOWS], sizeof(*keys),
+			       sizeof(*vals), (void **)&keys, (void **)&vals,
+			       &n);
 	if (err) {
 		snprintf(d->last_error, sizeof(d->last_error),
-			 "%s: cannot read verdict map: %s", ifc->h.ifname,
+			 "%s: cannot read the flow map: %s", ifc->h.ifname,
 			 strerror(-err));
 		pr_warn("warning: %s\n", d->last_error);
 		return;
 	}
 	flow_ctx_now(&c, ifc->h.ifname);
 	for (i = 0; i < n; i++) {
-		struct flowbpf_verdict_val *v = &vals[i];
+		struct flowbpf_flow *v = &vals[i];
 		__u32 want;
 
 		if (v->source == FLOWBPF_SRC_MANUAL)
 			continue;
 		if (v->verdict == FLOWBPF_VERDICT_QUEUED) {
-			decide(d, ifc, &keys[i], NULL);
+			decide(d, ifc, &keys[i], FLOWBPF_VOP_F_UNDECIDED, 0);
 			decided++;
 			continue;
 		}
@@ -392,12 +473,13 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 			continue;
 		want = policy_verdict(d->pol,
 				      policy_match(d->pol, &keys[i], &c));
-		/* Rewrite only what changes: an LRU update may evict. */
+		/* Rewrite only what changes. */
 		if (want != v->verdict || v->source != FLOWBPF_SRC_DAEMON) {
-			decide(d, ifc, &keys[i], NULL);
+			decide(d, ifc, &keys[i], FLOWBPF_VOP_F_KEEP_MANUAL, 0);
 			decided++;
 		}
 	}
+	flush(d, ifc);
 	d->rescans++;
 	d->rescan_decided += decided;
 	if (decided)
@@ -409,11 +491,6 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 
 static void iface_close(struct iface *ifc)
 {
-	if (ifc->heartbeat_fd >= 0)
-		close(ifc->heartbeat_fd);
-	if (ifc->reinject_fd >= 0)
-		close(ifc->reinject_fd);
-	ifc->heartbeat_fd = ifc->reinject_fd = -1;
 	flowbpf_close(&ifc->h);
 }
 
@@ -434,12 +511,12 @@ static int add_iface(struct daemon *d, const char *name)
 	err = flowbpf_open(name, &ifc->h);
 	if (err)
 		return err;
-	ifc->heartbeat_fd = flowbpf_pin_get(name, FLOWBPF_PIN_HEARTBEAT);
-	ifc->reinject_fd = flowbpf_pin_get(name, FLOWBPF_PIN_PROG_REINJECT);
+	ifc->nops = 0;
 	if (!d->rb)
-		d->rb = ring_buffer__new(ifc->h.events_fd, handle_event, ifc,
-					 NULL);
-	else if (ring_buffer__add(d->rb, ifc->h.events_fd, handle_event, ifc))
+		d->rb = ring_buffer__new(ifc->h.fd[FB_MAP_EVENTS], handle_event,
+					 ifc, NULL);
+	else if (ring_buffer__add(d->rb, ifc->h.fd[FB_MAP_EVENTS],
+				  handle_event, ifc))
 		err = -errno;
 	if (!d->rb || err) {
 		err = err ?: -errno;
@@ -448,7 +525,7 @@ static int add_iface(struct daemon *d, const char *name)
 		iface_close(ifc);
 		return err;
 	}
-	if (!flowbpf_stats_read(ifc->h.stats_fd, &st))
+	if (!flowbpf_stats_read(ifc->h.fd[FB_MAP_STATS], &st))
 		ifc->lost_seen = st.c[FLOWBPF_STAT_EVENTS_LOST];
 	d->nifs++;
 	pr_info("info: %s: serving (mode %s, pending %s, default %s after %.3gs)\n",
@@ -661,7 +738,7 @@ static void check_lost(struct daemon *d)
 	for (i = 0; i < d->nifs; i++) {
 		struct iface *ifc = &d->ifs[i];
 
-		if (flowbpf_stats_read(ifc->h.stats_fd, &st))
+		if (flowbpf_stats_read(ifc->h.fd[FB_MAP_STATS], &st))
 			continue;
 		if (st.c[FLOWBPF_STAT_EVENTS_LOST] != ifc->lost_seen) {
 			pr_warn("warning: %s: %llu events lost (ring buffer full); scanning for queued flows\n",
@@ -697,6 +774,7 @@ int daemon_run(const struct daemon_opts *o)
 	char err_msg[512];
 	sigset_t mask;
 	__u64 last_tick = 0;
+	bool busy = false;
 	int err = 0, i;
 
 	d = calloc(1, sizeof(*d));
@@ -759,8 +837,11 @@ int daemon_run(const struct daemon_opts *o)
 
 	while (!d->stop) {
 		struct epoll_event evs[8];
-		/* Flows waiting to stop holding want a quick next round. */
-		int n = epoll_wait(d->epfd, evs, 8, d->ndrains ? 1 : 200);
+		/* Flows waiting to stop holding want a quick next round, and
+		 * a ring left unread by a long burst an immediate one. */
+		int n = epoll_wait(d->epfd, evs, 8,
+				   busy ? 0 : d->ndrains ? 1 : 200);
+		bool ring_seen = false;
 		__u64 now;
 
 		if (n < 0 && errno != EINTR) {
@@ -771,7 +852,8 @@ int daemon_run(const struct daemon_opts *o)
 		for (i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case 1:
-				ring_buffer__consume(d->rb);
+				busy = consume(d);
+				ring_seen = true;
 				break;
 			case 2: {
 				struct signalfd_siginfo si;
@@ -791,9 +873,12 @@ int daemon_run(const struct daemon_opts *o)
 				break;
 			}
 		}
+		/* The ring's wake-up came before the burst was cut short. */
+		if (busy && !ring_seen)
+			busy = consume(d);
 		drain(d);
 		now = mono_now_ns();
-		if (now - d->last_beat >= 100000000ULL)
+		if (now - d->last_beat >= FLOWBPF_HEARTBEAT_NS)
 			heartbeat(d, true);
 		if (now - last_tick >= 1000000000ULL) {
 			last_tick = now;

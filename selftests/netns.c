@@ -227,7 +227,7 @@ int ns_wait(int pid, int timeout_ms)
 }
 
 int pinned_flow(const char *ifname, const struct flowbpf_key *k,
-		struct flowbpf_flow *f, struct flowbpf_verdict_val *v)
+		struct flowbpf_flow *f)
 {
 	struct flowbpf_handle h;
 	int err;
@@ -235,9 +235,7 @@ int pinned_flow(const char *ifname, const struct flowbpf_key *k,
 	err = flowbpf_open(ifname, &h);
 	if (err)
 		return err;
-	if (f && bpf_map_lookup_elem(h.flows_fd, k, f))
-		err = -errno;
-	if (!err && v && bpf_map_lookup_elem(h.verdicts_fd, k, v))
+	if (bpf_map_lookup_elem(h.fd[FB_MAP_FLOWS], k, f))
 		err = -errno;
 	flowbpf_close(&h);
 	return err;
@@ -251,7 +249,7 @@ int pinned_stats(const char *ifname, struct flowbpf_stats *s)
 	err = flowbpf_open(ifname, &h);
 	if (err)
 		return err;
-	err = flowbpf_stats_read(h.stats_fd, s);
+	err = flowbpf_stats_read(h.fd[FB_MAP_STATS], s);
 	flowbpf_close(&h);
 	return err;
 }
@@ -263,11 +261,10 @@ static void addr4(__be32 *a, const char *s)
 	inet_pton(AF_INET, s, &a[3]);
 }
 
-void key4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir, __u8 proto,
-	  const char *src, __u16 sport, const char *dst, __u16 dport)
+void key4(struct flowbpf_key *k, __u8 dir, __u8 proto, const char *src,
+	  __u16 sport, const char *dst, __u16 dport)
 {
 	memset(k, 0, sizeof(*k));
-	k->ifindex = ifindex;
 	k->dir = dir;
 	k->family = 4;
 	k->proto = proto;
@@ -277,10 +274,10 @@ void key4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir, __u8 proto,
 	k->dport = htons(dport);
 }
 
-void key_icmp4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir,
-	       const char *src, const char *dst, __u8 type, __u8 code)
+void key_icmp4(struct flowbpf_key *k, __u8 dir, const char *src,
+	       const char *dst, __u8 type, __u8 code)
 {
-	key4(k, ifindex, dir, 1, src, 0, dst, type << 8 | code);
+	key4(k, dir, 1, src, 0, dst, type << 8 | code);
 }
 
 void test_daemon_policy(struct test_daemon *d, const char *policy)

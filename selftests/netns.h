@@ -45,17 +45,18 @@ const char *repo_root(void);
 int ns_fork(const char *ns, int (*fn)(void *), void *arg, bool wait);
 int ns_wait(int pid, int timeout_ms);
 
-/* Looks up one flow in the pinned map of ifname; 0 or -errno. */
+/* Looks up one flow (counters and verdict) in the pinned map of ifname;
+ * 0 or -errno. */
 int pinned_flow(const char *ifname, const struct flowbpf_key *k,
-		struct flowbpf_flow *f, struct flowbpf_verdict_val *v);
+		struct flowbpf_flow *f);
 /* Sums the pinned stats of ifname. */
 int pinned_stats(const char *ifname, struct flowbpf_stats *s);
 /* A key for IPv4 addresses given as text; ports in host order. */
-void key4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir, __u8 proto,
-	  const char *src, __u16 sport, const char *dst, __u16 dport);
+void key4(struct flowbpf_key *k, __u8 dir, __u8 proto, const char *src,
+	  __u16 sport, const char *dst, __u16 dport);
 /* An ICMP(v4) key with type/code. */
-void key_icmp4(struct flowbpf_key *k, unsigned int ifindex, __u8 dir,
-	       const char *src, const char *dst, __u8 type, __u8 code);
+void key_icmp4(struct flowbpf_key *k, __u8 dir, const char *src,
+	       const char *dst, __u8 type, __u8 code);
 
 /* A "flowbpf daemon" for one interface, on a socket of its own. */
 struct test_daemon {

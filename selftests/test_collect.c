@@ -62,7 +62,7 @@ static __u64 get64(const unsigned char *p)
 void test_record_v4(struct acct_record *r, __u32 i)
 {
 	memset(r, 0, sizeof(*r));
-	r->key.ifindex = 7;
+	r->ifindex = 7;
 	r->key.dir = FLOWBPF_DIR_INGRESS;
 	r->key.family = 4;
 	r->key.proto = 6;
@@ -85,7 +85,7 @@ void test_record_v4(struct acct_record *r, __u32 i)
 void test_record_v6_icmp(struct acct_record *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->key.ifindex = 7;
+	r->ifindex = 7;
 	r->key.dir = FLOWBPF_DIR_EGRESS;
 	r->key.family = 6;
 	r->key.proto = 58;
@@ -671,12 +671,12 @@ static void subtest_sweeps(void)
 	 * collector stops: its requests are in the shutdown record or, after
 	 * it, in a new entry, every one of them. */
 	usleep(1200000);
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
 		  8, 0);
 	ping = spawn("exec ping -c 40 -i 0.05 -W 2 %s", n.peer_ip);
 	/* Stop while it runs: once a few requests are in a new entry. */
 	for (i = 0; i < 500; i++) {
-		if (!pinned_flow(n.host_if, &k, &f, NULL) && f.packets >= 3)
+		if (!pinned_flow(n.host_if, &k, &f) && f.packets >= 3)
 			break;
 		usleep(10000);
 	}
@@ -685,7 +685,7 @@ static void subtest_sweeps(void)
 	col = -1;
 	ASSERT_EQ(ns_wait(ping, 10000), 0, "ping");
 	ping = -1;
-	if (pinned_flow(n.host_if, &k, &f, NULL))
+	if (pinned_flow(n.host_if, &k, &f))
 		memset(&f, 0, sizeof(f));
 	nr = read_records(out, &r);
 	if (!ASSERT_GE(nr, 1, "records written"))

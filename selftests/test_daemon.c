@@ -80,7 +80,7 @@ static json_t *daemon_stats(struct test_daemon *d)
 static void policy_connect(bool enforce)
 {
 	char text[512], *out = NULL;
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_stats st;
 	struct flowbpf_key k;
 	struct test_net n;
@@ -132,7 +132,7 @@ static void policy_connect(bool enforce)
 	ASSERT_HAS(out, "\"dport\":5302", "denied flow listed");
 	free(out);
 	out = NULL;
-	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 6, n.host_ip, 0, n.peer_ip,
+	key4(&k, FLOWBPF_DIR_EGRESS, 6, n.host_ip, 0, n.peer_ip,
 	     PORT_DENY);
 	(void)v;
 
@@ -182,7 +182,7 @@ static int ping_some(const char *ip)
 static void subtest_reload(void)
 {
 	char text[512], *err = NULL;
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_key k;
 	struct test_net n;
 	struct test_daemon d = { .pid = -1 };
@@ -199,9 +199,9 @@ static void subtest_reload(void)
 		goto out;
 	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip),
 		  "ping allowed");
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
 		  0, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v), "verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "pass");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_DAEMON, "by the daemon");
 	}
@@ -225,7 +225,7 @@ static void subtest_reload(void)
 	ASSERT_OK(run(NULL, NULL, "%s --socket %s reload", flowbpf_bin(),
 		      d.sock),
 		  "reload");
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v), "verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_DROP, "now drop");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_DAEMON, "by the daemon");
 	}
@@ -268,7 +268,7 @@ static int send_udp(const char *ip, int port, int count)
  */
 static void subtest_kill9(void)
 {
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_key k;
 	struct test_net n;
 	struct test_daemon d = { .pid = -1 };
@@ -307,7 +307,7 @@ static void subtest_kill9(void)
 	send_udp(n.peer_ip, 6001, 1);
 	usleep(1200000);
 	send_udp(n.peer_ip, 6001, 1);
-	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 17, n.host_ip, 0,
+	key4(&k, FLOWBPF_DIR_EGRESS, 17, n.host_ip, 0,
 	     n.peer_ip, 6001);
 	{
 		/* Source ports are ephemeral: find the flows by listing. */

@@ -29,7 +29,7 @@ static int ping_received(const char *ip, int count, const char *interval)
 
 static void subtest_manual_verdict(void)
 {
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_stats st;
 	struct flowbpf_key k;
 	struct test_net n;
@@ -47,9 +47,9 @@ static void subtest_manual_verdict(void)
 		      "%s verdict set %s in icmp %s %s type 0 code 0 drop",
 		      flowbpf_bin(), n.host_if, n.peer_ip, n.host_ip),
 		  "verdict set drop");
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
 		  0, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict entry")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v), "verdict entry")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_DROP, "verdict");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_MANUAL, "source");
 	}
@@ -72,7 +72,7 @@ static void subtest_manual_verdict(void)
 		      flowbpf_bin(), n.host_if, n.peer_ip, n.host_ip),
 		  "verdict clear");
 	ASSERT_EQ(ping_received(n.peer_ip, 1, "0.2"), 1, "ping after clear");
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "requeued")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v), "requeued")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_QUEUED, "verdict");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_KERNEL, "source");
 	}
@@ -88,7 +88,7 @@ out:
  */
 static void subtest_pending_timeout(void)
 {
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_stats st;
 	struct flowbpf_key k;
 	struct test_net n;
@@ -107,16 +107,16 @@ static void subtest_pending_timeout(void)
 	ASSERT_GE(got, 6, "later pings answered");
 	ASSERT_LE(got, 17, "first pings lost while queued");
 
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
 		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v),
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v),
 		      "request verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "default applied");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "set by the timeout");
 	}
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
 		  0, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "reply verdict")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v), "reply verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "default applied");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "set by the timeout");
 	}
@@ -141,7 +141,7 @@ out:
 /* --default drop: a flow nobody decides on is cut off after the timeout. */
 static void subtest_default_drop(void)
 {
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_key k;
 	struct test_net n;
 
@@ -156,9 +156,9 @@ static void subtest_default_drop(void)
 	ASSERT_EQ(ping_received(n.peer_ip, 1, "0.2"), 1, "first ping passes");
 	usleep(400000);
 	ASSERT_EQ(ping_received(n.peer_ip, 3, "0.2"), 0, "then dropped");
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
 		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v), "verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_DROP, "default drop");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "set by the timeout");
 	}

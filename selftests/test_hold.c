@@ -347,7 +347,7 @@ out:
  * holding once its heartbeat is older than the timeout. */
 static void subtest_no_daemon(void)
 {
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_stats st;
 	struct flowbpf_key k;
 	struct test_net n;
@@ -369,9 +369,9 @@ static void subtest_no_daemon(void)
 	}
 	usleep(1100000);
 	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip), "ping");
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
 		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, NULL, &v), "verdict")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v), "verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "default verdict");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "after the timeout");
 	}

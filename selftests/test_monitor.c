@@ -111,20 +111,20 @@ static void subtest_ping(void)
 	ASSERT_OK(run(NULL, NULL, "ping -c 5 -i 0.2 -W 2 -s 56 %s", n.peer_ip),
 		  "ping");
 
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
 		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL),
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
 		      "egress echo flow")) {
 		ASSERT_EQ(f.packets, 5, "egress echo packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "egress echo bytes");
 	}
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
 		  0, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL),
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
 		      "ingress reply flow")) {
 		ASSERT_EQ(f.packets, 5, "ingress reply packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "ingress reply bytes");
-		ASSERT_LE(f.first_ns, f.last_ns, "first <= last");
+		ASSERT_GE((__s32)(f.last - f.first), 0, "first <= last");
 	}
 	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats")) {
 		ASSERT_EQ(st.c[FLOWBPF_STAT_DROP], 0, "nothing dropped");
@@ -188,9 +188,9 @@ static void subtest_tcp(void)
 	ASSERT_EQ(ns_wait(pid, 10000), 0, "server got every byte");
 	pid = -1;
 
-	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 6, n.host_ip,
+	key4(&k, FLOWBPF_DIR_EGRESS, 6, n.host_ip,
 	     ntohs(me.sin_port), n.peer_ip, TCP_PORT);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "egress flow")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "egress flow")) {
 		/* GSO super-packets are counted as the segments they become. */
 		ASSERT_EQ(f.packets, ti.tcpi_segs_out,
 			  "egress packets = segs_out");
@@ -203,9 +203,9 @@ static void subtest_tcp(void)
 			  "egress bytes upper bound");
 		ASSERT_EQ(f.tcp_flags & 0x13, 0x13, "egress saw SYN, ACK, FIN");
 	}
-	key4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, 6, n.peer_ip, TCP_PORT,
+	key4(&k, FLOWBPF_DIR_INGRESS, 6, n.peer_ip, TCP_PORT,
 	     n.host_ip, ntohs(me.sin_port));
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "ingress flow")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "ingress flow")) {
 		ASSERT_EQ(f.packets, ti.tcpi_segs_in,
 			  "ingress packets = segs_in");
 		ASSERT_EQ(f.tcp_flags & 0x13, 0x13,
@@ -259,16 +259,16 @@ static void subtest_udp(void)
 	ASSERT_EQ(ns_wait(pid, 5000), 0, "server");
 	pid = -1;
 
-	key4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, 17, n.host_ip,
+	key4(&k, FLOWBPF_DIR_EGRESS, 17, n.host_ip,
 	     ntohs(me.sin_port), n.peer_ip, UDP_PORT);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "egress flow")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "egress flow")) {
 		ASSERT_EQ(f.packets, UDP_COUNT, "egress packets");
 		ASSERT_EQ(f.bytes, UDP_COUNT * (UDP_PAYLOAD + 28),
 			  "egress bytes");
 	}
-	key4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, 17, n.peer_ip, UDP_PORT,
+	key4(&k, FLOWBPF_DIR_INGRESS, 17, n.peer_ip, UDP_PORT,
 	     n.host_ip, ntohs(me.sin_port));
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL), "ingress flow")) {
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "ingress flow")) {
 		ASSERT_EQ(f.packets, UDP_COUNT, "ingress packets");
 		ASSERT_EQ(f.bytes, UDP_COUNT * (UDP_PAYLOAD + 28),
 			  "ingress bytes");

@@ -1514,9 +1514,16 @@ struct env {
 	struct flowbpf *skel;
 	struct ring_buffer *rb;
 	struct ev_sink sink;
-	int flows_fd, verdicts_fd, stats_fd;
-	__u32 ifindex; /* of the test-run device, learnt from the first flow */
+	int flows_fd, stats_fd, verdict_fd;
 };
+
+/* The ifindex the test programs are configured with (loopback's). */
+#define TEST_IFINDEX 1
+
+static __u32 tick_of(__u64 ns)
+{
+	return ns >> FLOWBPF_TICK_SHIFT;
+}
 
 static int on_event(void *ctx, void *data, size_t size)
 {
@@ -1542,21 +1549,25 @@ static __u64 now_ns(void)
 static int env_setup(struct env *e, __u32 mode, __u32 pending, __u32 dflt,
 		     __u64 timeout_ns)
 {
+	struct flowbpf_attach_opts o;
 	int err;
 
 	memset(e, 0, sizeof(*e));
 	e->skel = flowbpf__open();
 	if (!ASSERT_OK_PTR(e->skel, "flowbpf__open"))
 		return -1;
-	e->skel->rodata->cfg.mode = mode;
-	e->skel->rodata->cfg.pending = pending;
-	e->skel->rodata->cfg.dflt = dflt;
-	e->skel->rodata->cfg.timeout_ns = timeout_ns;
+	flowbpf_attach_opts_init(&o);
+	o.mode = mode;
+	o.pending = pending;
+	o.dflt = dflt;
+	o.timeout_ns = timeout_ns;
+	flowbpf_config_fill((struct flowbpf_config *)&e->skel->rodata->cfg, &o,
+			    TEST_IFINDEX, false);
 	err = flowbpf__load(e->skel);
 	if (!ASSERT_OK(err, "flowbpf__load"))
 		return -1;
 	e->flows_fd = bpf_map__fd(e->skel->maps.flows);
-	e->verdicts_fd = bpf_map__fd(e->skel->maps.verdicts);
+	e->verdict_fd = bpf_program__fd(e->skel->progs.flowbpf_verdict);
 	e->stats_fd = bpf_map__fd(e->skel->maps.stats);
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), on_event,
 				 &e->sink, NULL);
@@ -1602,11 +1613,10 @@ static int map_clear(int fd)
 	return errno == ENOENT ? 0 : -errno;
 }
 
-/* Empties flows, verdicts and the event ring so a case sees only itself. */
+/* Empties the flow map and the event ring so a case sees only itself. */
 static bool env_reset(struct env *e)
 {
-	if (!ASSERT_OK(map_clear(e->flows_fd), "clear flows") ||
-	    !ASSERT_OK(map_clear(e->verdicts_fd), "clear verdicts"))
+	if (!ASSERT_OK(map_clear(e->flows_fd), "clear flows"))
 		return false;
 	if (!ASSERT_GE(ring_buffer__consume(e->rb), 0, "drain events"))
 		return false;
@@ -1664,7 +1674,6 @@ static bool check_key(const struct flowbpf_key *got,
 {
 	bool ok = true;
 
-	ok &= ASSERT_EQ(got->ifindex, want->ifindex, "key.ifindex");
 	ok &= ASSERT_EQ(got->dir, want->dir, "key.dir");
 	ok &= ASSERT_EQ(got->family, want->family, "key.family");
 	ok &= ASSERT_EQ(got->proto, want->proto, "key.proto");
@@ -1703,7 +1712,6 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 	__u32 want_ret = via_tc ? TC_ACT_OK : XDP_PASS;
 	struct flowbpf_stats before, after;
 	__u64 want[FLOWBPF_STAT_MAX] = {};
-	struct flowbpf_verdict_val v;
 	struct flowbpf_key got, exp;
 	struct flowbpf_flow flow;
 	__u64 t0, t1, bytes, cap;
@@ -1741,7 +1749,6 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 		want[c->err] = 1;
 		check_stats(&before, &after, want);
 		ASSERT_EQ(map_keys(e->flows_fd, NULL, 0), 0, "no flow");
-		ASSERT_EQ(map_keys(e->verdicts_fd, NULL, 0), 0, "no verdict");
 		ASSERT_EQ(e->sink.n, 0, "no event");
 		return;
 	}
@@ -1760,14 +1767,7 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 
 	if (!only_flow(e, &got, &flow))
 		return;
-	if (!e->ifindex) {
-		/* Whatever device the kernel runs tests on, it is real. */
-		if (!ASSERT_NEQ(got.ifindex, 0, "test-run ifindex"))
-			return;
-		e->ifindex = got.ifindex;
-	}
 	memset(&exp, 0, sizeof(exp));
-	exp.ifindex = e->ifindex;
 	exp.dir = via_tc ? FLOWBPF_DIR_EGRESS : FLOWBPF_DIR_INGRESS;
 	exp.family = c->key.family;
 	exp.proto = c->key.proto;
@@ -1782,27 +1782,27 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 	ASSERT_EQ(flow.packets, 1, "flow.packets");
 	ASSERT_EQ(flow.bytes, bytes, "flow.bytes (IP length)");
 	ASSERT_EQ(flow.tcp_flags, c->key.tcp_flags, "flow.tcp_flags");
-	ASSERT_GE(flow.first_ns, t0, "flow.first_ns after the run began");
-	ASSERT_LE(flow.first_ns, t1, "flow.first_ns before it ended");
-	ASSERT_EQ(flow.last_ns, flow.first_ns, "flow.last_ns");
-
-	ASSERT_EQ(map_keys(e->verdicts_fd, NULL, 0), 1, "one verdict");
-	if (ASSERT_OK(bpf_map_lookup_elem(e->verdicts_fd, &got, &v),
-		      "verdict under the flow key")) {
-		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_QUEUED, "verdict");
-		ASSERT_EQ(v.source, FLOWBPF_SRC_KERNEL, "verdict source");
-		ASSERT_EQ(v.set_ns, flow.first_ns, "verdict set_ns");
-	}
+	ASSERT_GE(flow.first, tick_of(t0), "flow.first after the run began");
+	ASSERT_LE(flow.first, tick_of(t1), "flow.first before it ended");
+	ASSERT_EQ(flow.last, flow.first, "flow.last");
+	ASSERT_EQ(flow.verdict, FLOWBPF_VERDICT_QUEUED, "verdict");
+	ASSERT_EQ(flow.source, FLOWBPF_SRC_KERNEL, "verdict source");
+	ASSERT_EQ(flow.set, flow.first, "verdict set");
+	ASSERT_EQ(flow.held, 0, "flow.held");
+	ASSERT_EQ(flow.released, 0, "flow.released");
+	ASSERT_EQ(flow.pad, 0, "flow.pad");
 
 	if (!ASSERT_EQ(e->sink.n, 1, "one event"))
 		return;
 	cap = p.len < FLOWBPF_EVENT_DATA ? p.len : FLOWBPF_EVENT_DATA;
 	ASSERT_EQ(e->sink.size, sizeof(struct flowbpf_event), "event size");
 	ASSERT_EQ(e->sink.ev.hdr.type, FLOWBPF_EV_NEW_FLOW, "event type");
-	ASSERT_EQ(e->sink.ev.hdr.ifindex, got.ifindex, "event ifindex");
+	ASSERT_EQ(e->sink.ev.hdr.ifindex, TEST_IFINDEX, "event ifindex");
 	ASSERT_EQ(memcmp(&e->sink.ev.hdr.key, &got, sizeof(got)), 0,
 		  "event key");
-	ASSERT_EQ(e->sink.ev.hdr.ts_ns, flow.first_ns, "event ts_ns");
+	ASSERT_EQ(tick_of(e->sink.ev.hdr.ts_ns), flow.first, "event ts_ns");
+	ASSERT_GE(e->sink.ev.hdr.ts_ns, t0, "event ts_ns after the run began");
+	ASSERT_LE(e->sink.ev.hdr.ts_ns, t1, "event ts_ns before it ended");
 	ASSERT_EQ(e->sink.ev.hdr.pkt_len, p.len, "event pkt_len");
 	ASSERT_EQ(e->sink.ev.hdr.cap_len, cap, "event cap_len");
 	ASSERT_EQ(memcmp(e->sink.ev.data, p.d, cap), 0, "event data");
@@ -1814,7 +1814,7 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
  */
 static bool run_again(struct env *e, struct pkt *p, __u32 want_ret,
 		      const __u64 *want, struct flowbpf_flow *flow,
-		      struct flowbpf_verdict_val *v)
+		      struct flowbpf_flow *v)
 {
 	int prog_fd = bpf_program__fd(e->skel->progs.flowbpf_xdp);
 	struct flowbpf_stats before, after;
@@ -1831,25 +1831,19 @@ static bool run_again(struct env *e, struct pkt *p, __u32 want_ret,
 	ok &= ASSERT_GE(ring_buffer__consume(e->rb), 0, "consume events");
 	if (!only_flow(e, &key, flow))
 		return false;
-	ok &= ASSERT_EQ(map_keys(e->verdicts_fd, NULL, 0), 1, "one verdict");
-	ok &= ASSERT_OK(bpf_map_lookup_elem(e->verdicts_fd, &key, v),
-			"verdict lookup");
+	/* One entry holds the counters and the verdict. */
+	*v = *flow;
 	return ok;
 }
 
 static bool set_verdict(struct env *e, __u32 verdict, __u32 source)
 {
-	struct flowbpf_verdict_val v = {
-		.verdict = verdict,
-		.source = source,
-		.set_ns = now_ns(),
-	};
 	struct flowbpf_key key;
 
-	if (!ASSERT_EQ(map_keys(e->verdicts_fd, &key, 1), 1, "one verdict"))
+	if (!ASSERT_EQ(map_keys(e->flows_fd, &key, 1), 1, "one flow"))
 		return false;
-	return ASSERT_OK(bpf_map_update_elem(e->verdicts_fd, &key, &v,
-					     BPF_EXIST),
+	return ASSERT_OK(flowbpf_verdict_set(e->verdict_fd, &key, verdict,
+					     source, 0),
 			 "write verdict");
 }
 
@@ -1857,7 +1851,7 @@ static bool set_verdict(struct env *e, __u32 verdict, __u32 source)
 static void subtest_monitor_accumulates(struct env *e)
 {
 	__u64 want[FLOWBPF_STAT_MAX] = {};
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_flow flow;
 	struct pkt syn, data;
 	__u64 b1, b2;
@@ -1891,7 +1885,7 @@ static void subtest_monitor_accumulates(struct env *e)
 	ASSERT_EQ(flow.packets, 2, "flow.packets");
 	ASSERT_EQ(flow.bytes, b1 + b2, "flow.bytes");
 	ASSERT_EQ(flow.tcp_flags, TF_SYN | TF_PSH | TF_ACK, "flow.tcp_flags");
-	ASSERT_GE(flow.last_ns, flow.first_ns, "flow.last_ns");
+	ASSERT_GE((__s32)(flow.last - flow.first), 0, "flow.last");
 	ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_QUEUED, "verdict");
 	ASSERT_EQ(e->sink.n, 1, "events in all");
 }
@@ -1900,7 +1894,7 @@ static void subtest_monitor_accumulates(struct env *e)
 static void subtest_monitor_drop_verdict(struct env *e)
 {
 	__u64 want[FLOWBPF_STAT_MAX] = {};
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_flow flow;
 	struct pkt p;
 	__u64 bytes;
@@ -1933,9 +1927,9 @@ static void subtest_monitor_drop_verdict(struct env *e)
 static void subtest_enforce_decisions(struct env *e)
 {
 	__u64 want[FLOWBPF_STAT_MAX] = {};
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_flow flow;
-	__u64 bytes, runs = 1;
+	__u64 bytes, runs = 1, t_first;
 	bool repeat_checked = false;
 	struct pkt p;
 
@@ -1951,11 +1945,12 @@ static void subtest_enforce_decisions(struct env *e)
 	want[FLOWBPF_STAT_QUEUED_DROP_BYTES] = bytes;
 	want[FLOWBPF_STAT_FLOWS_CREATED] = 1;
 	want[FLOWBPF_STAT_EVENTS_SENT] = 1;
+	t_first = now_ns();
 	if (!run_again(e, &p, XDP_DROP, want, &flow, &v))
 		return;
 	ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_QUEUED, "first: verdict");
 	ASSERT_EQ(v.source, FLOWBPF_SRC_KERNEL, "first: source");
-	ASSERT_EQ(v.set_ns, flow.first_ns, "first: set_ns");
+	ASSERT_EQ(v.set, flow.first, "first: set");
 	ASSERT_EQ(e->sink.n, 1, "first: event");
 
 	/* Before the timeout a repeat is still queued, and not announced
@@ -1964,11 +1959,11 @@ static void subtest_enforce_decisions(struct env *e)
 	want[FLOWBPF_STAT_PACKETS] = 1;
 	want[FLOWBPF_STAT_QUEUED_DROP] = 1;
 	want[FLOWBPF_STAT_QUEUED_DROP_BYTES] = bytes;
-	if (now_ns() - v.set_ns < ENFORCE_TIMEOUT_NS / 2) {
+	if (now_ns() - t_first < ENFORCE_TIMEOUT_NS / 2) {
 		if (!run_again(e, &p, XDP_DROP, want, &flow, &v))
 			return;
 		runs++;
-		if (now_ns() - v.set_ns < ENFORCE_TIMEOUT_NS) {
+		if (now_ns() - t_first < ENFORCE_TIMEOUT_NS) {
 			ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_QUEUED,
 				  "repeat: verdict");
 			ASSERT_EQ(e->sink.n, 1, "repeat: no new event");
@@ -2013,7 +2008,7 @@ static void subtest_enforce_decisions(struct env *e)
 static void subtest_enforce_timeout(struct env *e)
 {
 	__u64 want[FLOWBPF_STAT_MAX] = {};
-	struct flowbpf_verdict_val v;
+	struct flowbpf_flow v;
 	struct flowbpf_flow flow;
 	struct timespec nap = { 0, 2 * ENFORCE_TIMEOUT_NS };
 	__u64 queued_ns, bytes;
@@ -2030,11 +2025,12 @@ static void subtest_enforce_timeout(struct env *e)
 	want[FLOWBPF_STAT_QUEUED_DROP_BYTES] = bytes;
 	want[FLOWBPF_STAT_FLOWS_CREATED] = 1;
 	want[FLOWBPF_STAT_EVENTS_SENT] = 1;
+	queued_ns = now_ns();
 	if (!run_again(e, &p, XDP_DROP, want, &flow, &v))
 		return;
-	queued_ns = v.set_ns;
-
-	while (now_ns() - queued_ns <= ENFORCE_TIMEOUT_NS)
+	/* Ticks are coarser than the clock: one more for the rounding. */
+	while (now_ns() - queued_ns <=
+	       ENFORCE_TIMEOUT_NS + (2ULL << FLOWBPF_TICK_SHIFT))
 		nanosleep(&nap, NULL);
 
 	/* Nobody decided in time: the default (PASS) applies, once. */
@@ -2047,8 +2043,9 @@ static void subtest_enforce_timeout(struct env *e)
 		return;
 	ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "timeout: verdict");
 	ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "timeout: source");
-	ASSERT_GE(v.set_ns, queued_ns + ENFORCE_TIMEOUT_NS, "timeout: set_ns");
-	ASSERT_EQ(v.set_ns, flow.last_ns, "timeout: stamped by that packet");
+	ASSERT_GE(v.set - flow.first, tick_of(ENFORCE_TIMEOUT_NS),
+		  "timeout: set");
+	ASSERT_EQ(v.set, flow.last, "timeout: stamped by that packet");
 
 	want[FLOWBPF_STAT_DEFAULT_APPLIED] = 0;
 	if (!run_again(e, &p, XDP_PASS, want, &flow, &v))

@@ -59,7 +59,7 @@ static const struct stat_desc stat_desc[FLOWBPF_STAT_MAX] = { FLOWBPF_STATS(
 
 struct pcaps_ctx {
 	struct flowbpf *skel;
-	int prog_fd, stats_fd, flows_fd, verdicts_fd;
+	int prog_fd, stats_fd, flows_fd;
 	struct ring_buffer *rb;
 	long events; /* ring buffer records consumed */
 };
@@ -187,8 +187,7 @@ static int map_clear(int fd)
 /* Each subtest starts from empty tables so flow counts are its own. */
 static bool tables_clear(struct pcaps_ctx *x)
 {
-	return ASSERT_OK(map_clear(x->flows_fd), "clear flows") &&
-	       ASSERT_OK(map_clear(x->verdicts_fd), "clear verdicts");
+	return ASSERT_OK(map_clear(x->flows_fd), "clear flows");
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -859,17 +858,13 @@ void test_pcaps(void)
 	bpf_program__set_autoload(x.skel->progs.flowbpf_tc_ingress, false);
 	if (!ASSERT_OK(bpf_map__set_max_entries(x.skel->maps.flows,
 						PCAPS_MAP_ENTRIES),
-		       "flows size") ||
-	    !ASSERT_OK(bpf_map__set_max_entries(x.skel->maps.verdicts,
-						PCAPS_MAP_ENTRIES),
-		       "verdicts size"))
+		       "flows size"))
 		goto out;
 	if (!ASSERT_OK(flowbpf__load(x.skel), "skel load"))
 		goto out;
 	x.prog_fd = bpf_program__fd(x.skel->progs.flowbpf_xdp);
 	x.stats_fd = bpf_map__fd(x.skel->maps.stats);
 	x.flows_fd = bpf_map__fd(x.skel->maps.flows);
-	x.verdicts_fd = bpf_map__fd(x.skel->maps.verdicts);
 	x.rb = ring_buffer__new(bpf_map__fd(x.skel->maps.events), on_event, &x,
 				NULL);
 	if (!ASSERT_OK_PTR(x.rb, "ring buffer"))

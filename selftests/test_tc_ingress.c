@@ -47,16 +47,16 @@ static void subtest_ping_and_detach(void)
 		  "ping");
 
 	/* Echo replies come in: counted by the tc ingress program. */
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
+	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
 		  0, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL),
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
 		      "ingress reply flow")) {
 		ASSERT_EQ(f.packets, 5, "ingress reply packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "ingress reply bytes");
 	}
-	key_icmp4(&k, n.host_ifindex, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
 		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f, NULL),
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
 		      "egress echo flow")) {
 		ASSERT_EQ(f.packets, 5, "egress echo packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "egress echo bytes");

@@ -32,7 +32,6 @@ const volatile struct flowbpf_config cfg = {
 	.timeout_ns = FLOWBPF_DEFAULT_TIMEOUT_NS,
 	.timeout_ticks = (FLOWBPF_DEFAULT_TIMEOUT_NS >> FLOWBPF_TICK_SHIFT) + 1,
 	.max_queued = FLOWBPF_DEFAULT_MAX_QUEUED,
-	.max_queued_cpu = FLOWBPF_DEFAULT_MAX_QUEUED,
 	.hold_pkts = FLOWBPF_DEFAULT_HOLD_PKTS,
 	.hold_bytes = FLOWBPF_DEFAULT_HOLD_BYTES,
 };
@@ -47,13 +46,39 @@ static __always_inline void stat_add(struct flowbpf_stats *st, int idx, __u64 n)
 		st->c[idx] += n;
 }
 
+/*
+ * The time of a packet, in ticks, to within one jiffy (4 ms at HZ=250).
+ * bpf_ktime_get_ns() costs about as much as all the rest of an
+ * established flow's packet on a virtual machine's clock source, so each
+ * CPU reads it once a jiffy (bpf_jiffies64() is inlined, a plain load)
+ * and reuses it.  Only last-seen times and the QUEUED timeout use it; a
+ * flow's first packet and everything sent to the daemon read the clock
+ * itself.
+ */
+static __always_inline __u32 packet_tick(void)
+{
+	struct clock_cache *c;
+	__u64 j = bpf_jiffies64();
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&clock, &zero);
+	if (!c)
+		return bpf_ktime_get_ns() >> FLOWBPF_TICK_SHIFT;
+	if (c->jiffies != j) {
+		c->jiffies = j;
+		c->tick = bpf_ktime_get_ns() >> FLOWBPF_TICK_SHIFT;
+	}
+	return c->tick;
+}
+
 /* Copies the packet head and the key into the ring buffer; -1 if full. */
 static __always_inline int send_event(void *ctx, bool xdp,
 				      const struct flowbpf_key *k,
-				      __u32 frame_len, __u32 linear, __u64 now)
+				      __u32 frame_len, __u64 now)
 {
 	struct flowbpf_event *e;
-	__u64 cap = linear;
+	/* The helper reads paged skb data too. */
+	__u64 cap = frame_len;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
@@ -154,13 +179,17 @@ static __always_inline int hold_packet(void *ctx, bool xdp,
 }
 
 /*
- * True if one more flow may be QUEUED now (and counts it).  Per CPU:
- * each CPU admits its share of max_queued per pair of windows.
+ * True if one more flow may be QUEUED now (and counts it).  Windows are
+ * rolled by whichever CPU first sees a new one, the only
+ * compare-and-swap; counts near a roll are approximate, which a flood
+ * guard can afford.  One count for all CPUs: shares per CPU would let a
+ * CPU that carries every new flow (one sender, one RX queue) use only
+ * its share.
  */
 static __always_inline bool queue_admit(__u32 tick)
 {
 	struct flowbpf_qstate *q;
-	__u32 epoch, zero = 0;
+	__u32 epoch, old, zero = 0;
 
 	if (!cfg.max_queued)
 		return true;
@@ -168,15 +197,16 @@ static __always_inline bool queue_admit(__u32 tick)
 	if (!q)
 		return true;
 	epoch = tick / cfg.timeout_ticks;
-	if (q->epoch != epoch) {
+	old = q->epoch;
+	if (old != epoch &&
+	    __sync_val_compare_and_swap(&q->epoch, old, epoch) == old) {
 		q->count[epoch & 1] = 0;
-		if (epoch - q->epoch > 1)
+		if (epoch - old > 1)
 			q->count[(epoch + 1) & 1] = 0;
-		q->epoch = epoch;
 	}
-	if (q->count[0] + q->count[1] >= cfg.max_queued_cpu)
+	if (q->count[0] + q->count[1] >= cfg.max_queued)
 		return false;
-	q->count[epoch & 1]++;
+	__sync_fetch_and_add(&q->count[epoch & 1], 1);
 	return true;
 }
 
@@ -190,9 +220,11 @@ static __always_inline __u32 flow_create(void *ctx, bool xdp,
 					 struct flowbpf_stats *st,
 					 const struct flowbpf_key *k,
 					 const struct pkt_meta *m, __u32 segs,
-					 __u32 frame_len, __u32 linear,
-					 __u64 bytes, __u64 now, __u32 tick)
+					 __u32 frame_len, __u64 bytes)
 {
+	/* A record's start and the daemon's latency want the real time. */
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tick = now >> FLOWBPF_TICK_SHIFT;
 	struct flowbpf_flow nf = {
 		.packets = segs,
 		.bytes = bytes,
@@ -224,7 +256,7 @@ static __always_inline __u32 flow_create(void *ctx, bool xdp,
 		stat_add(st, stat, 1);
 		return nf.verdict;
 	}
-	if (send_event(ctx, xdp, k, frame_len, linear, now))
+	if (send_event(ctx, xdp, k, frame_len, now))
 		stat_add(st, FLOWBPF_STAT_EVENTS_LOST, 1);
 	else
 		stat_add(st, FLOWBPF_STAT_EVENTS_SENT, 1);
@@ -239,21 +271,25 @@ static __always_inline __u32 queued_verdict(struct flowbpf_flow *f,
 {
 	struct flowbpf_flow w;
 
-	if (tick - f->set < cfg.timeout_ticks)
+	/* Signed: the cached tick may lag the exact one "set" was. */
+	if ((__s32)(tick - f->set) < (__s32)cfg.timeout_ticks)
 		return FLOWBPF_VERDICT_QUEUED;
 	w.vword = f->vword;
 	if (w.verdict != FLOWBPF_VERDICT_QUEUED)
 		return w.verdict;
 	{
-		__u32 old = w.vword;
+		__u32 old = w.vword, got;
 
 		w.verdict = cfg.dflt;
 		w.source = FLOWBPF_SRC_TIMEOUT;
-		if (__sync_val_compare_and_swap(&f->vword, old, w.vword) ==
-		    old) {
-			f->set = tick;
-			stat_add(st, FLOWBPF_STAT_DEFAULT_APPLIED, 1);
+		got = __sync_val_compare_and_swap(&f->vword, old, w.vword);
+		if (got != old) {
+			/* A verdict came in meanwhile: it applies. */
+			w.vword = got;
+			return w.verdict;
 		}
+		f->set = tick;
+		stat_add(st, FLOWBPF_STAT_DEFAULT_APPLIED, 1);
 	}
 	return cfg.dflt;
 }
@@ -272,7 +308,8 @@ static __always_inline void flow_count(struct flowbpf_flow *f,
 		w.tcp_flags = m->tcp_flags;
 		__sync_fetch_and_or(&f->hword, w.hword);
 	}
-	if (f->last != tick)
+	/* The cached tick may lag the first packet's exact one. */
+	if ((__s32)(tick - f->last) > 0)
 		f->last = tick;
 }
 
@@ -321,7 +358,7 @@ static __always_inline int verdict_act(struct flowbpf_stats *st,
  * again), so none overtakes them.
  */
 static __always_inline bool must_hold(const struct flowbpf_flow *f,
-				      __u32 verdict, __u64 now)
+				      __u32 verdict)
 {
 	if (cfg.mode != FLOWBPF_MODE_ENFORCE ||
 	    cfg.pending != FLOWBPF_PENDING_HOLD)
@@ -330,16 +367,16 @@ static __always_inline bool must_hold(const struct flowbpf_flow *f,
 	    !(verdict == FLOWBPF_VERDICT_PASS && f &&
 	      f->source == FLOWBPF_SRC_DAEMON && f->held != f->released))
 		return false;
-	return daemon_alive(now);
+	return daemon_alive(bpf_ktime_get_ns());
 }
 
 static __always_inline int hold_act(void *ctx, bool xdp,
 				    struct flowbpf_stats *st,
 				    const struct flowbpf_key *k,
 				    struct flowbpf_flow *f, __u32 frame_len,
-				    __u32 segs, __u64 bytes, __u64 now)
+				    __u32 segs, __u64 bytes)
 {
-	int res = hold_packet(ctx, xdp, k, f, frame_len, now);
+	int res = hold_packet(ctx, xdp, k, f, frame_len, bpf_ktime_get_ns());
 
 	stat_add(st, res, segs);
 	if (res == FLOWBPF_STAT_QUEUED_HELD) {
@@ -360,7 +397,7 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	struct flowbpf_stats *st;
 	struct flowbpf_flow *f;
 	__u32 zero = 0, verdict, tick;
-	__u64 bytes, now;
+	__u64 bytes;
 	int ret;
 
 	st = bpf_map_lookup_elem(&stats, &zero);
@@ -381,13 +418,11 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	bytes = m.ip_len;
 	if (segs > 1)
 		bytes += (__u64)(segs - 1) * m.hdr_len;
-	now = bpf_ktime_get_ns();
-	tick = now >> FLOWBPF_TICK_SHIFT;
 
 	f = bpf_map_lookup_elem(&flows, &k);
 	if (!f) {
 		verdict = flow_create(ctx, xdp, st, &k, &m, segs, frame_len,
-				      data_end - data, bytes, now, tick);
+				      bytes);
 		if (verdict != FLOWBPF_VERDICT_NONE)
 			goto act;
 		/* Another CPU created it in between. */
@@ -398,14 +433,14 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 			goto act;
 		}
 	}
+	tick = packet_tick();
 	flow_count(f, &m, segs, bytes, tick);
 	verdict = f->verdict;
 	if (verdict == FLOWBPF_VERDICT_QUEUED)
 		verdict = queued_verdict(f, st, tick);
 act:
-	if (must_hold(f, verdict, now))
-		return hold_act(ctx, xdp, st, &k, f, frame_len, segs, bytes,
-				now);
+	if (must_hold(f, verdict))
+		return hold_act(ctx, xdp, st, &k, f, frame_len, segs, bytes);
 	return verdict_act(st, verdict, segs, bytes);
 }
 
@@ -482,6 +517,10 @@ static __always_inline int vop_apply(const struct flowbpf_vop *op, __u32 tick,
 	f = bpf_map_lookup_elem(&flows, &op->key);
 	if (!f)
 		return -ENOENT;
+	/* Before the flow is QUEUED again, or a packet could find it QUEUED
+	 * since the old "set" and time it out at once. */
+	if (op->op == FLOWBPF_VOP_REQUEUE)
+		f->set = tick;
 	/* Only the datapath's timeout and other writers race for the word. */
 	for (i = 0; i < 8; i++) {
 		w.vword = old = f->vword;
@@ -511,7 +550,7 @@ static __always_inline int vop_apply(const struct flowbpf_vop *op, __u32 tick,
 	}
 	if (i == 8)
 		return -EAGAIN;
-	if (op->op != FLOWBPF_VOP_RELEASE)
+	if (op->op == FLOWBPF_VOP_SET)
 		f->set = tick;
 	if (op->op == FLOWBPF_VOP_REQUEUE) {
 		struct flowbpf_event_hdr e = {
@@ -520,10 +559,15 @@ static __always_inline int vop_apply(const struct flowbpf_vop *op, __u32 tick,
 			.ts_ns = now,
 			.key = op->key,
 		};
+		__u32 zero = 0;
 
-		/* No packet to show; a lost event is found by the daemon's
-		 * rescan like any other. */
-		bpf_ringbuf_output(&events, &e, sizeof(e), 0);
+		/* No packet to show.  Counted like the datapath's events, so
+		 * that the daemon rescans for the flow if this one is lost. */
+		stat_add(bpf_map_lookup_elem(&stats, &zero),
+			 bpf_ringbuf_output(&events, &e, sizeof(e), 0)
+				 ? FLOWBPF_STAT_EVENTS_LOST
+				 : FLOWBPF_STAT_EVENTS_SENT,
+			 1);
 	}
 	return 0;
 }

@@ -36,7 +36,7 @@ struct {
 } events SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct flowbpf_qstate);
@@ -56,6 +56,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct flowbpf_heartbeat);
 } heartbeat SEC(".maps");
+
+/* Each CPU's clock reading of the current jiffy (see packet_tick()). */
+struct clock_cache {
+	__u64 jiffies;
+	__u32 tick;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct clock_cache);
+} clock SEC(".maps");
 
 /* Scratch space to assemble a held frame before it goes to the ring. */
 struct {

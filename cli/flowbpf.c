@@ -20,7 +20,7 @@ static const struct cmd cmds[] = {
 	  "load and attach the datapath to an interface",
 	  "  -m, --mode monitor|enforce   monitor accounts only and never drops (default monitor)\n"
 	  "      --ingress xdp|tc         hook that sees ingress: XDP, or tc clsact ingress (default xdp)\n"
-	  "  -f, --flows N                flow and verdict map size (default 262144; k/M suffixes)\n"
+	  "  -f, --flows N                flow map size (default 262144; k/M suffixes)\n"
 	  "      --pending pass|drop|hold what packets of a flow awaiting a verdict get: hold hands\n"
 	  "                               them to the daemon until it decides (default: hold in\n"
 	  "                               enforce mode, pass in monitor mode)\n"

@@ -207,7 +207,6 @@ void flowbpf_config_fill(struct flowbpf_config *cfg,
 			 unsigned int ifindex, bool own_qdisc)
 {
 	bool tc_ing = o->ingress == INGRESS_TC;
-	int ncpu = libbpf_num_possible_cpus();
 	__u64 ticks;
 
 	cfg->mode = o->mode;
@@ -219,9 +218,6 @@ void flowbpf_config_fill(struct flowbpf_config *cfg,
 	cfg->timeout_ticks = ticks < 1 ? 1 : ticks > 0x7fffffff ? 0x7fffffff
 								  : ticks;
 	cfg->max_queued = o->max_queued;
-	cfg->max_queued_cpu = o->max_queued / (ncpu > 0 ? ncpu : 1);
-	if (cfg->max_queued_cpu < 1)
-		cfg->max_queued_cpu = 1;
 	cfg->hold_pkts = o->hold_pkts;
 	cfg->hold_bytes = o->hold_bytes;
 	cfg->ifindex = ifindex;

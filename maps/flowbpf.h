@@ -272,19 +272,15 @@ struct flowbpf_config {
 	__u32 xdp_flags; /* XDP_FLAGS_* the program was attached with */
 	__u32 flags; /* FLOWBPF_CFG_* */
 	__u32 max_queued; /* new QUEUED flows per decision window, 0 = no limit */
-	__u32 max_queued_cpu; /* each CPU's share of it, at least 1 */
 	__u32 hold_pkts; /* per-flow limits of --pending hold */
 	__u32 hold_bytes;
-	__u32 pad;
 };
 
 /*
- * Flood guard ("qstate", one per-CPU array entry).  The flows that can
- * still be QUEUED are those created within the last decision timeout, so
- * counting new QUEUED flows in windows of timeout_ticks, the current one
- * and the one before, bounds them from above without any help from
- * userspace.  Each CPU counts its own against its share of max_queued
- * (max_queued_cpu): no shared cache line, no compare-and-swap.
+ * Flood guard ("qstate", one array entry).  The flows that can still be
+ * QUEUED are those created within the last decision timeout, so counting
+ * new QUEUED flows in windows of timeout_ticks, the current one and the
+ * one before, bounds them from above without any help from userspace.
  * count[epoch & 1] belongs to window "epoch".
  */
 struct flowbpf_qstate {

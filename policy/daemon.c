@@ -2,11 +2,12 @@
 /*
  * flowbpf daemon: the slow path.  The kernel records a new flow as QUEUED
  * and sends one event; the daemon evaluates the policy and writes PASS or
- * DROP into the verdict map.  If it is away, the kernel's own timeout
- * applies the default, so nothing here is needed for traffic to flow.
+ * DROP into the flow's entry, in batches, through the verdict program.
+ * If it is away, the kernel's own timeout applies the default, so nothing
+ * here is needed for traffic to flow.
  *
  * Everything it must not lose lives in pinned maps, not in this process:
- * on start (and when the kernel reports lost events) it scans the verdict
+ * on start (and when the kernel reports lost events) it scans the flow
  * map and decides every flow still QUEUED.
  */
 #include <errno.h>
@@ -113,12 +114,20 @@ static double lat_quantile(const struct daemon *d, double q)
 	return d->lat_max_ns / 1000.0;
 }
 
+/* Local time for time-of-day rules: localtime_r() once a second, not
+ * once a flow. */
 static void flow_ctx_now(struct flow_ctx *c, const char *ifname)
 {
+	static __thread time_t last = -1;
+	static __thread struct tm tm;
 	time_t t = time(NULL);
 
+	if (t != last) {
+		localtime_r(&t, &tm);
+		last = t;
+	}
 	c->ifname = ifname;
-	localtime_r(&t, &c->now);
+	c->now = tm;
 }
 
 static void drain_add(struct daemon *d, struct iface *ifc,
@@ -430,7 +439,7 @@ static void heartbeat(struct daemon *d, bool alive)
 }
 
 /*
- * Walks the verdict map of one interface.  all=false: decides the flows
+ * Walks the flow map of one interface.  all=false: decides the flows
  * still QUEUED (their events were lost).  all=true: re-evaluates every
  * verdict the policy owns (everything but manual ones) after a reload.
  */
@@ -632,6 +641,8 @@ static json_t *stats_json(struct daemon *d)
 		(json_int_t)d->write_errors, "rescans", (json_int_t)d->rescans,
 		"rescan_decided", (json_int_t)d->rescan_decided, "last_error",
 		d->last_error);
+	json_object_set_new(o, "stale_events",
+			    json_integer((json_int_t)d->stale_events));
 	json_object_set_new(o, "held",
 			    json_pack("{s:I, s:I, s:I, s:I}", "received",
 				      (json_int_t)d->held, "released",

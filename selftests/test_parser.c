@@ -2028,9 +2028,9 @@ static void subtest_enforce_timeout(struct env *e)
 	queued_ns = now_ns();
 	if (!run_again(e, &p, XDP_DROP, want, &flow, &v))
 		return;
-	/* Ticks are coarser than the clock: one more for the rounding. */
-	while (now_ns() - queued_ns <=
-	       ENFORCE_TIMEOUT_NS + (2ULL << FLOWBPF_TICK_SHIFT))
+	/* The datapath's clock of later packets lags by up to a jiffy
+	 * (10 ms at HZ=100), and ticks round: wait for both. */
+	while (now_ns() - queued_ns <= ENFORCE_TIMEOUT_NS + 12000000ULL)
 		nanosleep(&nap, NULL);
 
 	/* Nobody decided in time: the default (PASS) applies, once. */

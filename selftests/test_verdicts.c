@@ -18,6 +18,7 @@
 #include "loader.h"
 #include "netns.h"
 #include "test.h"
+#include "test_collect.h"
 
 #define UDP_SPORT 41000
 #define UDP_DPORT 9
@@ -242,6 +243,68 @@ out:
 	net_cleanup(&n);
 }
 
+/* Events the daemon has handled, from its stats; -1 if it cannot say. */
+static long daemon_events(const struct test_daemon *d)
+{
+	char *out = NULL, *p;
+	long n = -1;
+
+	run(&out, NULL, "%s --socket %s stats -j", flowbpf_bin(), d->sock);
+	p = out ? strstr(out, "\"events\":") : NULL;
+	if (p)
+		n = strtol(p + 9, NULL, 10);
+	free(out);
+	return n;
+}
+
+/*
+ * When the collector removes an idle flow, the flow's verdict goes with
+ * it: the next packet is a new flow, and the daemon is asked again.
+ */
+static void subtest_idle_redecided(void)
+{
+	struct test_daemon d = { .pid = -1 };
+	struct flowbpf_flow f;
+	struct flowbpf_key k;
+	struct test_net n;
+	long before;
+	pid_t col = -1;
+	int i;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
+			   flowbpf_bin(), n.host_if),
+		       "attach") ||
+	    !ASSERT_OK(test_daemon_start(&d, "idle", n.host_if,
+					 "default allow;\n"),
+		       "daemon"))
+		goto out;
+	col = spawn("exec %s collect %s --interval 100ms --idle 300ms -o /dev/null",
+		    flowbpf_bin(), n.host_if);
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip), "ping");
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip, 8, 0);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "flow"))
+		ASSERT_EQ(f.source, FLOWBPF_SRC_DAEMON, "decided by the daemon");
+	/* Idle for longer than the timeout, and swept. */
+	for (i = 0; i < 40 && !pinned_flow(n.host_if, &k, &f); i++)
+		usleep(100000);
+	ASSERT_NEQ(pinned_flow(n.host_if, &k, &f), 0, "removed when idle");
+	before = daemon_events(&d);
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip),
+		  "ping again");
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "a new flow")) {
+		ASSERT_EQ(f.packets, 1, "counted from zero");
+		ASSERT_EQ(f.source, FLOWBPF_SRC_DAEMON, "decided again");
+	}
+	ASSERT_GE(daemon_events(&d), before + 1, "the daemon was asked again");
+out:
+	if (col > 0)
+		stop(col, 3000);
+	test_daemon_cleanup(&d);
+	net_cleanup(&n);
+}
+
 void test_verdicts(void)
 {
 	if (test__start_subtest("writes_keep_counts"))
@@ -250,4 +313,6 @@ void test_verdicts(void)
 		subtest_manual_before_flow();
 	if (test__start_subtest("manual_full"))
 		subtest_manual_full();
+	if (test__start_subtest("idle_redecided"))
+		subtest_idle_redecided();
 }

@@ -81,7 +81,7 @@ BENCH_SKELS := $(patsubst %,$(OUTPUT)/bench/%.skel.h,$(BENCH_BPF))
 BENCH_SRCS := bench/bench.c bench/pkt.c bench/sweep.c bench/mem.c \
 	bench/report.c bench/net.c bench/decide.c bench/connect.c
 BENCH_LIBS := $(OUTPUT)/common/log.o $(OUTPUT)/common/flowfmt.o \
-	$(OUTPUT)/loader/loader.o
+	$(OUTPUT)/loader/loader.o $(OUTPUT)/policy/ctl.o
 
 .PHONY: bench bench-bins
 bench:

@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include "bench.h"
 #include "flowbpf.h"
+#include "loader.h"
 
 FILE *bench_out;
 int bench_rounds = 5;
@@ -107,10 +108,9 @@ long long map_memlock(int fd)
 	return v;
 }
 
-void bench_key(struct flowbpf_key *k, __u32 ifindex, __u64 n)
+void bench_key(struct flowbpf_key *k, __u64 n)
 {
 	memset(k, 0, sizeof(*k));
-	k->ifindex = ifindex;
 	k->dir = FLOWBPF_DIR_INGRESS;
 	k->family = 4;
 	k->proto = IPPROTO_UDP;
@@ -121,47 +121,41 @@ void bench_key(struct flowbpf_key *k, __u32 ifindex, __u64 n)
 	k->daddr[3] = htonl(0xc6130001);
 }
 
-void bench_preload(int flows, int verdicts, __u32 ifindex, __u32 count,
-		   int expired_pct)
+void bench_preload(int flows, __u32 count, int expired_pct)
 {
 	const __u32 chunk = 65536;
-	struct flowbpf_verdict_val *vv = calloc(chunk, sizeof(*vv));
 	struct flowbpf_flow *fv = calloc(chunk, sizeof(*fv));
 	struct flowbpf_key *kv = calloc(chunk, sizeof(*kv));
 	__u64 now = mono_ns(), hour = 3600ULL * 1000000000ULL;
 	__u64 old = now > hour ? now - hour : 1; /* uptime may be shorter */
 	__u32 done = 0, i, n;
 
-	if (!vv || !fv || !kv)
+	if (!fv || !kv)
 		die("out of memory");
 	while (done < count) {
 		LIBBPF_OPTS(bpf_map_batch_opts, o);
 
 		n = count - done < chunk ? count - done : chunk;
 		for (i = 0; i < n; i++) {
-			__u64 seen = (done + i) % 100 < (__u32)expired_pct ?
-					     old :
-					     now;
+			__u32 seen = flowbpf_ns_tick(
+				(done + i) % 100 < (__u32)expired_pct ? old :
+									now);
 
-			bench_key(&kv[i], ifindex, done + i);
-			fv[i] = (struct flowbpf_flow){ .packets = 1,
-						       .bytes = 50,
-						       .first_ns = seen,
-						       .last_ns = seen };
-			vv[i] = (struct flowbpf_verdict_val){
+			bench_key(&kv[i], done + i);
+			fv[i] = (struct flowbpf_flow){
+				.packets = 1,
+				.bytes = 50,
+				.first = seen,
+				.last = seen,
+				.set = seen,
 				.verdict = FLOWBPF_VERDICT_PASS,
 				.source = FLOWBPF_SRC_DAEMON,
-				.set_ns = seen
 			};
 		}
 		if (bpf_map_update_batch(flows, kv, fv, &n, &o))
 			die("preload flows: %s", strerror(errno));
-		if (verdicts >= 0 &&
-		    bpf_map_update_batch(verdicts, kv, vv, &n, &o))
-			die("preload verdicts: %s", strerror(errno));
 		done += n;
 	}
-	free(vv);
 	free(fv);
 	free(kv);
 }
@@ -181,7 +175,7 @@ static const struct {
 } cmds[] = {
 	{ "pkt", cmd_pkt, "per-packet cost with BPF_PROG_TEST_RUN (part 1)" },
 	{ "sweep", cmd_sweep, "expiry sweep of 1M flows, batch vs per element (part 5)" },
-	{ "mem", cmd_mem, "map memory per flow (part 6)" },
+	{ "mem", cmd_mem, "kernel memory per flow, every map of an attach (part 6)" },
 	{ "decide", cmd_decide, "decision latency and flow-setup rate (parts 3, 4)" },
 	{ "nulld", cmd_nulld, "IFACE: a null decider answering every event with pass" },
 	{ "attach-noop", cmd_attach_noop, "IFACE xdp|tc: attach the no-op program" },

@@ -34,12 +34,14 @@ long long map_memlock(int fd);
 
 /* The key the datapath makes of bench flow n (numbering: vary.bpf.c). */
 struct flowbpf_key;
-void bench_key(struct flowbpf_key *k, __u32 ifindex, __u64 n);
-/* Loads flows [0, count) into flows (and, if verdicts >= 0, pass verdicts
- * into verdicts); the first expired_pct of every 100 have a last-seen time
- * an hour in the past. */
-void bench_preload(int flows, int verdicts, __u32 ifindex, __u32 count,
-		   int expired_pct);
+void bench_key(struct flowbpf_key *k, __u64 n);
+/*
+ * Loads flows [0, count) into an empty flow map, each passed by the
+ * daemon; the first expired_pct of every 100 were last seen an hour ago.
+ * A whole-value write is only right here, on a map no datapath uses yet:
+ * verdicts of live flows go through the verdict program.
+ */
+void bench_preload(int flows, __u32 count, int expired_pct);
 
 int cmd_pkt(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);

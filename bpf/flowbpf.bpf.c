@@ -71,6 +71,16 @@ static __always_inline __u32 packet_tick(void)
 	return c->tick;
 }
 
+/* Submit flags for the ring: no wake-up while the daemon polls it. */
+static __always_inline __u64 ring_flags(void)
+{
+	struct flowbpf_heartbeat *hb;
+	__u32 zero = 0;
+
+	hb = bpf_map_lookup_elem(&heartbeat, &zero);
+	return hb && hb->polling ? BPF_RB_NO_WAKEUP : 0;
+}
+
 /* Copies the packet head and the key into the ring buffer; -1 if full. */
 static __always_inline int send_event(void *ctx, bool xdp,
 				      const struct flowbpf_key *k,
@@ -107,7 +117,7 @@ static __always_inline int send_event(void *ctx, bool xdp,
 			cap = 0;
 	}
 	e->hdr.cap_len = cap;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ring_flags());
 	return 0;
 }
 
@@ -164,7 +174,7 @@ static __always_inline int hold_packet(void *ctx, bool xdp,
 	h->hdr.pkt_len = frame_len;
 	h->hdr.cap_len = len;
 	h->hdr.pad = 0;
-	if (bpf_ringbuf_output(&events, h, sizeof(h->hdr) + len, 0))
+	if (bpf_ringbuf_output(&events, h, sizeof(h->hdr) + len, ring_flags()))
 		return FLOWBPF_STAT_HOLD_FAILED;
 	/*
 	 * After the record is out: the daemon reads this count first and
@@ -564,7 +574,7 @@ static __always_inline int vop_apply(const struct flowbpf_vop *op, __u32 tick,
 		/* No packet to show.  Counted like the datapath's events, so
 		 * that the daemon rescans for the flow if this one is lost. */
 		stat_add(bpf_map_lookup_elem(&stats, &zero),
-			 bpf_ringbuf_output(&events, &e, sizeof(e), 0)
+			 bpf_ringbuf_output(&events, &e, sizeof(e), ring_flags())
 				 ? FLOWBPF_STAT_EVENTS_LOST
 				 : FLOWBPF_STAT_EVENTS_SENT,
 			 1);

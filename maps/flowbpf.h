@@ -255,6 +255,14 @@ struct flowbpf_held {
 /* Written by the daemon ("heartbeat"): hold only while it is alive. */
 struct flowbpf_heartbeat {
 	__u64 alive_ns; /* CLOCK_MONOTONIC of the last beat, 0 = gone */
+	/*
+	 * 1 while the daemon polls its ring without sleeping: records are
+	 * then submitted without a wake-up, which on a consumer that keeps
+	 * up is an interrupt (irq_work) per record, and on a virtual machine
+	 * an exit to the hypervisor.
+	 */
+	__u32 polling;
+	__u32 pad;
 };
 
 /*

@@ -70,7 +70,8 @@ struct daemon {
 	int epfd, sfd, lfd;
 	int pkt_fd; /* AF_PACKET, to send held egress frames */
 	bool stop;
-	__u64 last_beat;
+	bool polling; /* told the kernel (heartbeat) it need not wake us */
+	__u64 last_beat, last_poll;
 	time_t started;
 	int last_minute;
 	/* counters for "stats" */
@@ -407,11 +408,16 @@ static int handle_event(void *ctx, void *data, size_t size)
 #define SPIN_NS 200000ULL
 #define BURST_NS 20000000ULL
 
+static void heartbeat(struct daemon *d, bool alive);
+
 static bool consume(struct daemon *d)
 {
 	__u64 start = mono_now_ns(), last = start, now;
+	bool more = false;
 	int n;
 
+	d->polling = true;
+	heartbeat(d, true);
 	for (;;) {
 		n = ring_buffer__consume(d->rb);
 		flush_all(d);
@@ -419,16 +425,29 @@ static bool consume(struct daemon *d)
 		if (n > 0)
 			last = now;
 		else if (now - last >= SPIN_NS)
-			return false;
-		if (now - start >= BURST_NS)
-			return true;
+			break;
+		if (now - start >= BURST_NS) {
+			more = true;
+			break;
+		}
 	}
+	if (more)
+		return true;
+	d->polling = false;
+	heartbeat(d, true);
+	/* A record submitted while the kernel still read "polling" came
+	 * without a wake-up: read once more now, and soon again. */
+	ring_buffer__consume(d->rb);
+	flush_all(d);
+	d->last_poll = mono_now_ns();
+	return false;
 }
 
 /* Tells the kernel a daemon is there to hold packets for (or not). */
 static void heartbeat(struct daemon *d, bool alive)
 {
-	struct flowbpf_heartbeat hb = { .alive_ns = alive ? mono_now_ns() : 0 };
+	struct flowbpf_heartbeat hb = { .alive_ns = alive ? mono_now_ns() : 0,
+					.polling = alive && d->polling };
 	__u32 zero = 0;
 	int i;
 
@@ -850,8 +869,9 @@ int daemon_run(const struct daemon_opts *o)
 		struct epoll_event evs[8];
 		/* Flows waiting to stop holding want a quick next round, and
 		 * a ring left unread by a long burst an immediate one. */
+		bool recent = mono_now_ns() - d->last_poll < 10000000ULL;
 		int n = epoll_wait(d->epfd, evs, 8,
-				   busy ? 0 : d->ndrains ? 1 : 200);
+				   busy ? 0 : d->ndrains || recent ? 1 : 200);
 		bool ring_seen = false;
 		__u64 now;
 
@@ -884,9 +904,15 @@ int daemon_run(const struct daemon_opts *o)
 				break;
 			}
 		}
-		/* The ring's wake-up came before the burst was cut short. */
-		if (busy && !ring_seen)
+		/* The ring's wake-up came before the burst was cut short; or
+		 * a record came without one just after polling stopped. */
+		if (busy && !ring_seen) {
 			busy = consume(d);
+		} else if (recent && !ring_seen &&
+			   ring_buffer__consume(d->rb) > 0) {
+			flush_all(d);
+			busy = consume(d);
+		}
 		drain(d);
 		now = mono_now_ns();
 		if (now - d->last_beat >= FLOWBPF_HEARTBEAT_NS)

@@ -531,8 +531,10 @@ static __always_inline int vop_apply(const struct flowbpf_vop *op, __u32 tick,
 	 * since the old "set" and time it out at once. */
 	if (op->op == FLOWBPF_VOP_REQUEUE)
 		f->set = tick;
-	/* Only the datapath's timeout and other writers race for the word. */
-	for (i = 0; i < 8; i++) {
+	/* Only the datapath's timeout and other writers race for the word.
+	 * Unrolled: 6.1's verifier refuses this loop's back-edge. */
+#pragma unroll
+	for (i = 0; i < 4; i++) {
 		w.vword = old = f->vword;
 		if (op->op == FLOWBPF_VOP_SET) {
 			if ((op->flags & FLOWBPF_VOP_F_UNDECIDED) &&
@@ -558,7 +560,7 @@ static __always_inline int vop_apply(const struct flowbpf_vop *op, __u32 tick,
 		if (__sync_val_compare_and_swap(&f->vword, old, w.vword) == old)
 			break;
 	}
-	if (i == 8)
+	if (i == 4)
 		return -EAGAIN;
 	if (op->op == FLOWBPF_VOP_SET)
 		f->set = tick;

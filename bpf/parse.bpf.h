@@ -131,6 +131,18 @@ static __always_inline int parse_l4(void *ctx, bool xdp, __u32 off,
 	return 0;
 }
 
+/* The key's family, protocol and IPv4-mapped addresses (maps/flowbpf.h). */
+static __always_inline void key_ipv4(struct flowbpf_key *k,
+				     const struct iphdr *ip)
+{
+	k->family = 4;
+	k->proto = ip->protocol;
+	k->saddr[2] = bpf_htonl(0xffff);
+	k->saddr[3] = ip->saddr;
+	k->daddr[2] = bpf_htonl(0xffff);
+	k->daddr[3] = ip->daddr;
+}
+
 static __always_inline int parse_ipv4(void *ctx, bool xdp, __u32 off,
 				      __u32 frame_len, struct flowbpf_key *k,
 				      struct pkt_meta *m)
@@ -156,12 +168,7 @@ static __always_inline int parse_ipv4(void *ctx, bool xdp, __u32 off,
 	if (tot < ihl || off + tot > frame_len)
 		return FLOWBPF_STAT_ERR_IP_LEN;
 
-	k->family = 4;
-	k->proto = ip->protocol;
-	k->saddr[2] = bpf_htonl(0xffff);
-	k->saddr[3] = ip->saddr;
-	k->daddr[2] = bpf_htonl(0xffff);
-	k->daddr[3] = ip->daddr;
+	key_ipv4(k, ip);
 	m->ip_len = tot;
 	ip_end = off + tot;
 
@@ -394,12 +401,7 @@ static __always_inline int parse_fast(void *data, void *data_end,
 		    off + tot > frame_len ||
 		    (ip->frag_off & bpf_htons(IP_MF | IP_OFFMASK)))
 			return PARSE_MISS;
-		k->family = 4;
-		k->proto = ip->protocol;
-		k->saddr[2] = bpf_htonl(0xffff);
-		k->saddr[3] = ip->saddr;
-		k->daddr[2] = bpf_htonl(0xffff);
-		k->daddr[3] = ip->daddr;
+		key_ipv4(k, ip);
 		m->ip_len = tot;
 		l4 = (void *)(ip + 1);
 		if (fast_l4(l4, data_end, tot - 20, k, m))

@@ -1131,7 +1131,9 @@ static void subtest_prefix_table(void)
 	if (!ASSERT_OK_PTR(p, "load") || !ASSERT_STREQ(err, "", "no error"))
 		goto out;
 	test__log("  loaded in %.1f ms\n", load_ns / 1e6);
-	ASSERT_LE(load_ns, 1e9, "loads in under a second");
+	/* An emulated CPU (make vmtest under TCG) is 10-30 times slower. */
+	ASSERT_LE(load_ns, getenv("VMTEST") ? 5e9 : 1e9,
+		  "loads in under a second (5 s emulated)");
 	ASSERT_EQ(p->units[0].prefixes, TABLE_PREFIXES, "prefixes counted");
 
 	/* Sorted, disjoint and merged: adjacent ranges would be one. */

@@ -619,6 +619,53 @@ int flowbpf_verdict(struct flowbpf_vbatch *b)
 	return 0;
 }
 
+/* Idle since before the cutoff (ticks wrap: compare by difference). */
+static __always_inline bool idle_since(const struct flowbpf_flow *f,
+				       __u32 cutoff)
+{
+	return (__s32)(f->last - cutoff) < 0;
+}
+
+static long expire_one(struct bpf_map *map, struct flowbpf_key *k,
+		       struct flowbpf_flow *f, struct flowbpf_expire_args *a)
+{
+	struct flowbpf_expired *r;
+
+	a->visited++;
+	if (!idle_since(f, a->idle_cutoff) &&
+	    !((f->tcp_flags & (FLOWBPF_TCP_FIN | FLOWBPF_TCP_RST)) &&
+	      idle_since(f, a->end_cutoff)))
+		return 0;
+	r = bpf_ringbuf_reserve(&expired, sizeof(*r), 0);
+	if (!r) {
+		a->full = 1;
+		return 1;
+	}
+	r->key = *k;
+	r->flow = *f;
+	/* The collector drains the ring while this runs, or right after. */
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	/* A packet counted between the copy and here is lost to the
+	 * record: a window of a few instructions (docs/accounting.md). */
+	bpf_map_delete_elem(&flows, k);
+	a->expired++;
+	return 0;
+}
+
+/* Sweeps the flow map in the kernel (struct flowbpf_expire_args). */
+SEC("syscall")
+int flowbpf_expire(struct flowbpf_expire_args *ctx)
+{
+	struct flowbpf_expire_args a = { .idle_cutoff = ctx->idle_cutoff,
+					 .end_cutoff = ctx->end_cutoff };
+
+	bpf_for_each_map_elem(&flows, expire_one, &a, 0);
+	ctx->full = a.full;
+	ctx->visited = a.visited;
+	ctx->expired = a.expired;
+	return 0;
+}
+
 SEC("tc")
 int flowbpf_tc_egress(struct __sk_buff *skb)
 {

@@ -57,6 +57,13 @@ struct {
 	__type(value, struct flowbpf_heartbeat);
 } heartbeat SEC(".maps");
 
+/* Entries the expiry program removed, for the collector; sized by the
+ * loader from the flow table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FLOWBPF_EXPIRED_RING_MIN);
+} expired SEC(".maps");
+
 /* Each CPU's clock reading of the current jiffy (see packet_tick()). */
 struct clock_cache {
 	__u64 jiffies;

@@ -57,6 +57,9 @@ void collector_add_sink(struct collector *c, struct acct_sink *s);
  * reported as "shutdown".  0 or -errno.
  */
 int collector_sweep(struct collector *c, bool final, struct sweep_result *res);
+/* Sweeps idle entries in the kernel first (FB_PROG_EXPIRE, FB_MAP_EXPIRED;
+ * collector_open does it by itself); the fds stay the caller's. */
+void collector_set_expire(struct collector *c, int prog_fd, int ring_fd);
 /* The counters published in the pinned "acct" map. */
 const struct flowbpf_acct *collector_acct(const struct collector *c);
 /* Flows the collector tracks (seen in the map, not yet ended). */

@@ -27,9 +27,8 @@ enum acct_reason {
 /* "idle", "active", "end", "shutdown", "evicted" */
 const char *acct_reason_name(int reason);
 
-/* TCP flags as the datapath ORs them (byte 13 of the TCP header). */
-#define TCPF_FIN 0x01
-#define TCPF_RST 0x04
+#define TCPF_FIN FLOWBPF_TCP_FIN
+#define TCPF_RST FLOWBPF_TCP_RST
 
 /* One record: the packets and bytes of one flow over [start, end]. */
 struct acct_record {

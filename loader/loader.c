@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ static const struct pin_def {
 	[FB_PROG_TC_INGRESS] = { FLOWBPF_PIN_PROG_TC_INGRESS, OBJ_PROG },
 	[FB_PROG_REINJECT] = { FLOWBPF_PIN_PROG_REINJECT, OBJ_PROG },
 	[FB_PROG_VERDICT] = { FLOWBPF_PIN_PROG_VERDICT, OBJ_PROG },
+	[FB_PROG_EXPIRE] = { FLOWBPF_PIN_PROG_EXPIRE, OBJ_PROG },
 	[FB_MAP_FLOWS] = { FLOWBPF_PIN_FLOWS, OBJ_MAP },
 	[FB_MAP_MANUAL] = { FLOWBPF_PIN_MANUAL, OBJ_MAP },
 	[FB_MAP_STATS] = { FLOWBPF_PIN_STATS, OBJ_MAP },
@@ -46,6 +48,7 @@ static const struct pin_def {
 	[FB_MAP_ACCT] = { FLOWBPF_PIN_ACCT, OBJ_MAP },
 	[FB_MAP_QSTATE] = { FLOWBPF_PIN_QSTATE, OBJ_MAP },
 	[FB_MAP_HEARTBEAT] = { FLOWBPF_PIN_HEARTBEAT, OBJ_MAP },
+	[FB_MAP_EXPIRED] = { FLOWBPF_PIN_EXPIRED, OBJ_MAP },
 };
 
 const char *flowbpf_obj_name(enum flowbpf_obj obj)
@@ -67,6 +70,7 @@ static void skel_fds(struct flowbpf *skel, int link_fd, int fd[FB_OBJ_MAX])
 		bpf_program__autoload(tci) ? bpf_program__fd(tci) : -1;
 	fd[FB_PROG_REINJECT] = bpf_program__fd(skel->progs.flowbpf_reinject);
 	fd[FB_PROG_VERDICT] = bpf_program__fd(skel->progs.flowbpf_verdict);
+	fd[FB_PROG_EXPIRE] = bpf_program__fd(skel->progs.flowbpf_expire);
 	fd[FB_MAP_FLOWS] = bpf_map__fd(skel->maps.flows);
 	fd[FB_MAP_MANUAL] = bpf_map__fd(skel->maps.manual);
 	fd[FB_MAP_STATS] = bpf_map__fd(skel->maps.stats);
@@ -75,6 +79,7 @@ static void skel_fds(struct flowbpf *skel, int link_fd, int fd[FB_OBJ_MAX])
 	fd[FB_MAP_ACCT] = bpf_map__fd(skel->maps.acct);
 	fd[FB_MAP_QSTATE] = bpf_map__fd(skel->maps.qstate);
 	fd[FB_MAP_HEARTBEAT] = bpf_map__fd(skel->maps.heartbeat);
+	fd[FB_MAP_EXPIRED] = bpf_map__fd(skel->maps.expired);
 }
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o)
@@ -250,6 +255,9 @@ static struct flowbpf *open_and_load(const struct flowbpf_attach_opts *o,
 	err = bpf_map__set_max_entries(skel->maps.flows, o->flows);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.events, o->ringbuf);
+	if (!err)
+		err = bpf_map__set_max_entries(
+			skel->maps.expired, flowbpf_expired_ring_size(o->flows));
 	if (err) {
 		err_set("cannot size maps: %s", strerror(-err));
 		goto fail;
@@ -863,6 +871,94 @@ int flowbpf_manual_clear(const struct flowbpf_handle *h,
 		return -ENOENT;
 	}
 	return 0;
+}
+
+__u32 flowbpf_expired_ring_size(__u32 flows)
+{
+	__u64 want = (__u64)flows * FLOWBPF_EXPIRED_RING_PER_FLOW;
+	__u32 size = FLOWBPF_EXPIRED_RING_MIN;
+
+	while (size < want && size < (1U << 30))
+		size <<= 1;
+	return size;
+}
+
+struct expire_drain {
+	struct ring_buffer *rb;
+	void (*cb)(void *ctx, const struct flowbpf_expired *e);
+	void *ctx;
+	bool running; /* __atomic: read by the drainer thread */
+	__u64 n;
+	int err;
+};
+
+static int expire_record(void *ctx, void *data, size_t size)
+{
+	struct expire_drain *x = ctx;
+
+	if (size < sizeof(struct flowbpf_expired))
+		return 0;
+	x->cb(x->ctx, data);
+	x->n++;
+	return 0;
+}
+
+/* Drains the ring for as long as the program runs (and once after). */
+static void *expire_drainer(void *arg)
+{
+	struct expire_drain *x = arg;
+
+	struct timespec nap = { 0, 50000 };
+	int got;
+
+	while (__atomic_load_n(&x->running, __ATOMIC_ACQUIRE)) {
+		got = ring_buffer__consume(x->rb);
+		if (got < 0)
+			x->err = -EIO;
+		else if (!got)
+			nanosleep(&nap, NULL);
+	}
+	ring_buffer__consume(x->rb);
+	return NULL;
+}
+
+int flowbpf_expire(int prog_fd, int ring_fd, __u32 idle_cutoff,
+		   __u32 end_cutoff,
+		   void (*cb)(void *ctx, const struct flowbpf_expired *e),
+		   void *ctx, __u64 *n)
+{
+	struct expire_drain x = { .cb = cb, .ctx = ctx, .running = true };
+	struct flowbpf_expire_args a;
+	pthread_t th;
+	int err = 0;
+
+	*n = 0;
+	x.rb = ring_buffer__new(ring_fd, expire_record, &x, NULL);
+	if (!x.rb)
+		return -errno;
+	err = -pthread_create(&th, NULL, expire_drainer, &x);
+	if (err)
+		goto cleanup;
+	/* A full ring stops a walk; what it removed is in the ring, and the
+	 * next walk goes on with what is left. */
+	do {
+		LIBBPF_OPTS(bpf_test_run_opts, t, .ctx_in = &a,
+			    .ctx_size_in = sizeof(a));
+
+		a = (struct flowbpf_expire_args){ .idle_cutoff = idle_cutoff,
+						  .end_cutoff = end_cutoff };
+		if (bpf_prog_test_run_opts(prog_fd, &t)) {
+			err = -errno;
+			break;
+		}
+	} while (a.full);
+	__atomic_store_n(&x.running, false, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	err = err ?: x.err;
+cleanup:
+	ring_buffer__free(x.rb);
+	*n = x.n;
+	return err;
 }
 
 __u64 flowbpf_tick_ns(__u32 tick, __u64 now_ns)

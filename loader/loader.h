@@ -24,6 +24,7 @@ enum flowbpf_obj {
 	FB_PROG_TC_INGRESS,
 	FB_PROG_REINJECT,
 	FB_PROG_VERDICT,
+	FB_PROG_EXPIRE,
 	FB_MAP_FLOWS,
 	FB_MAP_MANUAL,
 	FB_MAP_STATS,
@@ -32,6 +33,7 @@ enum flowbpf_obj {
 	FB_MAP_ACCT,
 	FB_MAP_QSTATE,
 	FB_MAP_HEARTBEAT,
+	FB_MAP_EXPIRED,
 	FB_OBJ_MAX
 };
 
@@ -106,6 +108,20 @@ int flowbpf_manual_set(const struct flowbpf_handle *h,
  * -ENOENT if there was neither a manual verdict nor a flow. */
 int flowbpf_manual_clear(const struct flowbpf_handle *h,
 			 const struct flowbpf_key *k);
+
+/*
+ * Removes, in the kernel, every flow idle since before idle_cutoff (or
+ * end_cutoff after a FIN or RST; ticks), handing each to cb as it was
+ * just before its removal.  A thread drains the "expired" ring while the
+ * program runs, so that one walk of the map does it.  *n counts them.
+ * prog_fd and ring_fd are FB_PROG_EXPIRE's and FB_MAP_EXPIRED's.
+ */
+int flowbpf_expire(int prog_fd, int ring_fd, __u32 idle_cutoff,
+		   __u32 end_cutoff,
+		   void (*cb)(void *ctx, const struct flowbpf_expired *e),
+		   void *ctx, __u64 *n);
+/* The size of the "expired" ring for a flow table of this size. */
+__u32 flowbpf_expired_ring_size(__u32 flows);
 
 /* CLOCK_MONOTONIC nanoseconds of a flow-map tick, read near now_ns. */
 __u64 flowbpf_tick_ns(__u32 tick, __u64 now_ns);

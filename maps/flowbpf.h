@@ -29,6 +29,8 @@
 #define FLOWBPF_PIN_HEARTBEAT "heartbeat"
 #define FLOWBPF_PIN_PROG_REINJECT "prog_reinject"
 #define FLOWBPF_PIN_PROG_VERDICT "prog_verdict"
+#define FLOWBPF_PIN_PROG_EXPIRE "prog_expire"
+#define FLOWBPF_PIN_EXPIRED "expired"
 #define FLOWBPF_PIN_PROG_XDP "prog_xdp"
 #define FLOWBPF_PIN_PROG_TC_EGRESS "prog_tc_egress"
 #define FLOWBPF_PIN_PROG_TC_INGRESS "prog_tc_ingress"
@@ -41,6 +43,15 @@
 #define FLOWBPF_DEFAULT_MAX_QUEUED 65536
 #define FLOWBPF_DEFAULT_HOLD_PKTS 64
 #define FLOWBPF_DEFAULT_HOLD_BYTES (256U << 10)
+/* Bytes of the "expired" ring per flow-table entry (a power of two is
+ * taken): 2 keeps all maps within 160 bytes a flow. */
+#define FLOWBPF_EXPIRED_RING_PER_FLOW 2
+#define FLOWBPF_EXPIRED_RING_MIN (64U << 10)
+
+/* TCP flags as the datapath ORs them (byte 13 of the TCP header). */
+#define FLOWBPF_TCP_FIN 0x01
+#define FLOWBPF_TCP_RST 0x04
+
 /* The held count is 16 bits wide and shares a word with the TCP flags. */
 #define FLOWBPF_HOLD_PKTS_MAX 32768
 /* Manual verdicts ("manual" map, never evicted): at most this many. */
@@ -218,6 +229,29 @@ struct flowbpf_vbatch {
 	__u64 missing; /* out: no flow with op i's key */
 	__u64 refused; /* out: the flow's state did not allow op i */
 	struct flowbpf_vop ops[FLOWBPF_VERDICT_BATCH];
+};
+
+/*
+ * Sweeps in the kernel: the BPF_PROG_TYPE_SYSCALL program pinned as
+ * "prog_expire", run with BPF_PROG_RUN on a struct flowbpf_expire_args,
+ * walks the flow map (bpf_for_each_map_elem) and removes every entry
+ * idle since before idle_cutoff, or since before end_cutoff once a FIN or
+ * RST was seen; each goes to the "expired" ring as it was just before its
+ * removal.  Keys and values are not copied out and back, and there is no
+ * system call per entry.  loader/ runs it (flowbpf_expire).
+ */
+struct flowbpf_expired {
+	struct flowbpf_key key;
+	struct flowbpf_flow flow;
+};
+
+struct flowbpf_expire_args {
+	__u32 idle_cutoff; /* in: ticks */
+	__u32 end_cutoff; /* in: ticks */
+	__u32 full; /* out: stopped, the ring was full; run again */
+	__u32 pad;
+	__u64 visited; /* out: entries looked at */
+	__u64 expired; /* out: entries removed */
 };
 
 enum flowbpf_event_type {

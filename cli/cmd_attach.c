@@ -199,14 +199,18 @@ int cmd_attach(int argc, char **argv)
 			: o.xdp_mode == XDPM_GENERIC ? "generic"
 						     : "native",
 			"ingress", o.ingress == INGRESS_TC ? "tc" : "xdp"));
-	else
-		printf("%s: attached, mode %s, %s %s, pins in %s/%s\n",
-		       o.ifname, mode_name(o.mode),
+	else {
+		char dir[256];
+
+		flowbpf_pin_path(dir, sizeof(dir), o.ifname, -1);
+		printf("%s: attached, mode %s, %s %s, pins in %s\n", o.ifname,
+		       mode_name(o.mode),
 		       o.ingress == INGRESS_TC ? "ingress" : "xdp",
 		       o.ingress == INGRESS_TC	    ? "tc"
 		       : o.xdp_mode == XDPM_GENERIC ? "generic"
 						    : "native",
-		       FLOWBPF_PIN_ROOT, o.ifname);
+		       dir);
+	}
 	return EXIT_OK;
 }
 

@@ -170,8 +170,7 @@ int cmd_collect(int argc, char **argv)
 		}
 		collector_add_sink(c, s);
 	}
-	snprintf(pin_dir, sizeof(pin_dir), "%s/%s", FLOWBPF_PIN_ROOT,
-		 argv[optind]);
+	flowbpf_pin_path(pin_dir, sizeof(pin_dir), argv[optind], -1);
 	pr_info("%s: collecting every %.3gs (idle %.3gs, active %.3gs, tcp-end %.3gs)\n",
 		argv[optind], interval / 1e9, co.idle_ns / 1e9,
 		co.active_ns / 1e9, co.end_ns / 1e9);

@@ -115,7 +115,7 @@ int flowbpf_bpffs_ensure(void)
 }
 
 /* The one place a pin path is made: the directory, or one object in it. */
-static int pin_path(char *buf, size_t len, const char *ifname, int obj)
+int flowbpf_pin_path(char *buf, size_t len, const char *ifname, int obj)
 {
 	int n;
 
@@ -134,9 +134,9 @@ static void unpin_all(const char *ifname)
 	int i;
 
 	for (i = 0; i < FB_OBJ_MAX; i++)
-		if (!pin_path(path, sizeof(path), ifname, i))
+		if (!flowbpf_pin_path(path, sizeof(path), ifname, i))
 			unlink(path);
-	if (!pin_path(path, sizeof(path), ifname, -1))
+	if (!flowbpf_pin_path(path, sizeof(path), ifname, -1))
 		rmdir(path);
 	/* Only succeeds once no interface is left. */
 	rmdir(FLOWBPF_PIN_ROOT);
@@ -151,7 +151,7 @@ static int pin_all(const char *ifname, const int fd[FB_OBJ_MAX])
 	for (i = 0; i < FB_OBJ_MAX; i++) {
 		if (fd[i] < 0)
 			continue;
-		err = pin_path(path, sizeof(path), ifname, i);
+		err = flowbpf_pin_path(path, sizeof(path), ifname, i);
 		if (!err && bpf_obj_pin(fd[i], path))
 			err = -errno;
 		if (err) {
@@ -328,7 +328,7 @@ static int attach_precheck(const struct flowbpf_attach_opts *o,
 
 	if ((err = check_root()) || (err = check_ifname(o->ifname, ifindex)) ||
 	    (err = check_attach_opts(o)) || (err = flowbpf_bpffs_ensure()) ||
-	    (err = pin_path(path, sizeof(path), o->ifname, -1)))
+	    (err = flowbpf_pin_path(path, sizeof(path), o->ifname, -1)))
 		return err;
 	if (!access(path, F_OK)) {
 		err_set("%s: already attached (see 'flowbpf status'; 'flowbpf detach %s' first)",
@@ -347,7 +347,7 @@ static int attach_precheck(const struct flowbpf_attach_opts *o,
 static int make_pin_dir(const char *ifname)
 {
 	char path[256];
-	int err = pin_path(path, sizeof(path), ifname, -1);
+	int err = flowbpf_pin_path(path, sizeof(path), ifname, -1);
 
 	if (err)
 		return err;
@@ -455,7 +455,7 @@ int flowbpf_pin_get(const char *ifname, enum flowbpf_obj obj)
 	char path[256];
 	int fd;
 
-	if (obj >= FB_OBJ_MAX || pin_path(path, sizeof(path), ifname, obj))
+	if (obj >= FB_OBJ_MAX || flowbpf_pin_path(path, sizeof(path), ifname, obj))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
@@ -466,7 +466,7 @@ int flowbpf_pin_dir_open(const char *ifname)
 	char path[256];
 	int fd, err;
 
-	err = pin_path(path, sizeof(path), ifname, -1);
+	err = flowbpf_pin_path(path, sizeof(path), ifname, -1);
 	if (err)
 		return err;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -577,7 +577,7 @@ int flowbpf_detach(const char *ifname)
 	size_t i;
 
 	if ((err = check_root()) || (err = check_ifname(ifname, NULL)) ||
-	    (err = pin_path(path, sizeof(path), ifname, -1)))
+	    (err = flowbpf_pin_path(path, sizeof(path), ifname, -1)))
 		return err;
 	if (access(path, F_OK)) {
 		err_set("%s: not attached", ifname);
@@ -705,7 +705,7 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 		return err;
 	snprintf(h->ifname, sizeof(h->ifname), "%s", ifname);
 	if ((err = flowbpf_bpffs_ensure()) ||
-	    (err = pin_path(path, sizeof(path), ifname, -1)))
+	    (err = flowbpf_pin_path(path, sizeof(path), ifname, -1)))
 		return err;
 	if (access(path, F_OK)) {
 		err_set("%s: not attached", ifname);
@@ -715,7 +715,7 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 		h->fd[i] = flowbpf_pin_get(ifname, i);
 		if (h->fd[i] < 0 && pins[i].kind == OBJ_MAP) {
 			err = h->fd[i];
-			pin_path(path, sizeof(path), ifname, i);
+			flowbpf_pin_path(path, sizeof(path), ifname, i);
 			err_set("%s: cannot open pinned map %s: %s", ifname,
 				path, strerror(-err));
 			goto cleanup;

@@ -74,6 +74,10 @@ struct flowbpf_handle {
 	__u32 flows_max;
 };
 
+/* The path of one pinned object of ifname (obj -1: their directory);
+ * 0 or -ENAMETOOLONG.  Nothing else builds a pin path. */
+int flowbpf_pin_path(char *buf, size_t len, const char *ifname, int obj);
+
 /* Opens one pinned object of ifname; fd or -errno. */
 int flowbpf_pin_get(const char *ifname, enum flowbpf_obj obj);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <bpf/bpf.h>
+#include "loader.h"
 #include "netns.h"
 #include "test.h"
 
@@ -15,7 +16,7 @@ static bool pins_exist(const char *ifname)
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "%s/%s", FLOWBPF_PIN_ROOT, ifname);
+	flowbpf_pin_path(path, sizeof(path), ifname, -1);
 	return !access(path, F_OK);
 }
 
@@ -151,7 +152,7 @@ static void subtest_no_native(void)
 
 static void subtest_json_and_detach(void)
 {
-	char *out = NULL;
+	char *out = NULL, path[256];
 	json_t *j, *ifs, *it, *flows;
 	__u32 xdp_id = 0, tc_id = 0;
 	struct test_net n;
@@ -236,8 +237,8 @@ static void subtest_json_and_detach(void)
 	json_decref(j);
 
 	/* The pinned map prints field names: its BTF came along. */
-	rc = run(&out, NULL, "bpftool map dump pinned %s/%s/flows",
-		 FLOWBPF_PIN_ROOT, n.host_if);
+	flowbpf_pin_path(path, sizeof(path), n.host_if, FB_MAP_FLOWS);
+	rc = run(&out, NULL, "bpftool map dump pinned %s", path);
 	ASSERT_EQ(rc, 0, "bpftool dump");
 	ASSERT_HAS(out, "\"tcp_flags\"", "BTF field names");
 	free(out), out = NULL;

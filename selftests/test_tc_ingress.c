@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "loader.h"
 #include "netns.h"
 #include "test.h"
 
@@ -92,7 +93,7 @@ static void subtest_ping_and_detach(void)
 
 	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n.host_if),
 		  "detach");
-	snprintf(path, sizeof(path), "%s/%s", FLOWBPF_PIN_ROOT, n.host_if);
+	flowbpf_pin_path(path, sizeof(path), n.host_if, -1);
 	ASSERT_TRUE(access(path, F_OK), "pins gone");
 	ASSERT_FALSE(tci_id && prog_exists(tci_id), "tc ingress program gone");
 	ASSERT_FALSE(tce_id && prog_exists(tce_id), "tc egress program gone");

@@ -190,29 +190,25 @@ static void sweep_once(int method, int pct, struct flowbpf_key *exp,
 	flowbpf__destroy(m.skel);
 }
 
-static void emit_pct(int r, int pct, const double t[3], const double rd[3])
+/* One row named "<what>, <pct>% expired". */
+static void emit_at(const char *what, int pct, int r, double v,
+		    const char *unit)
 {
 	char name[96];
 
-	snprintf(name, sizeof(name), "in kernel (the collector's), %d%% expired",
-		 pct);
-	emit_row(SEC_SWEEP, name, r, t[2], "s");
-	snprintf(name, sizeof(name),
-		 "in kernel, expiry program only, %d%% expired", pct);
-	emit_row(SEC_SWEEP, name, r, rd[2], "s");
+	snprintf(name, sizeof(name), "%s, %d%% expired", what, pct);
+	emit_row(SEC_SWEEP, name, r, v, unit);
+}
 
-	snprintf(name, sizeof(name), "batch, %d%% expired", pct);
-	emit_row(SEC_SWEEP, name, r, t[0], "s");
-	snprintf(name, sizeof(name), "per-element, %d%% expired", pct);
-	emit_row(SEC_SWEEP, name, r, t[1], "s");
-	snprintf(name, sizeof(name), "per-element/batch, %d%% expired", pct);
-	emit_row(SEC_SWEEP, name, r, t[1] / t[0], "x");
-	snprintf(name, sizeof(name), "batch, read phase only, %d%% expired",
-		 pct);
-	emit_row(SEC_SWEEP, name, r, rd[0], "s");
-	snprintf(name, sizeof(name),
-		 "per-element, read phase only, %d%% expired", pct);
-	emit_row(SEC_SWEEP, name, r, rd[1], "s");
+static void emit_pct(int r, int pct, const double t[3], const double rd[3])
+{
+	emit_at("in kernel (the collector's)", pct, r, t[2], "s");
+	emit_at("in kernel, expiry program only", pct, r, rd[2], "s");
+	emit_at("batch", pct, r, t[0], "s");
+	emit_at("per-element", pct, r, t[1], "s");
+	emit_at("per-element/batch", pct, r, t[1] / t[0], "x");
+	emit_at("batch, read phase only", pct, r, rd[0], "s");
+	emit_at("per-element, read phase only", pct, r, rd[1], "s");
 }
 
 int cmd_sweep(int argc, char **argv)

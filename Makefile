@@ -79,7 +79,8 @@ clean:
 BENCH_BPF := noop calib vary
 BENCH_SKELS := $(patsubst %,$(OUTPUT)/bench/%.skel.h,$(BENCH_BPF))
 BENCH_SRCS := bench/bench.c bench/pkt.c bench/sweep.c bench/mem.c \
-	bench/report.c bench/net.c bench/decide.c bench/connect.c
+	bench/report.c bench/net.c bench/decide.c bench/connect.c \
+	bench/alternate.c
 BENCH_LIBS := $(OUTPUT)/common/log.o $(OUTPUT)/common/flowfmt.o \
 	$(OUTPUT)/loader/loader.o $(OUTPUT)/policy/ctl.o
 

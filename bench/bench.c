@@ -180,6 +180,8 @@ static const struct {
 	{ "nulld", cmd_nulld, "IFACE: a null decider answering every event with pass" },
 	{ "attach-noop", cmd_attach_noop, "IFACE xdp|tc: attach the no-op program" },
 	{ "detach-noop", cmd_detach_noop, "IFACE xdp|tc: remove it" },
+	{ "alternate", cmd_alternate, "IFACE xdp|tc udp|bytes SLICE_MS BLOCKS [control]: flowbpf against the no-op, swapped in place" },
+	{ "udpflood", cmd_udpflood, "IFACE DSTMAC SRC DST PORT SECS: send 64-byte UDP frames from one CPU" },
 	{ "udpsink", cmd_udpsink, "IP PORT: count datagrams until idle" },
 	{ "listen", cmd_listen, "IP PORT: accept and close TCP connections until killed" },
 	{ "connect", cmd_connect, "LABEL SRC DST DPORT: time sequential new TCP connections (part 7)" },

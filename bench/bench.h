@@ -49,6 +49,11 @@ int cmd_mem(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_attach_noop(int argc, char **argv);
 int cmd_detach_noop(int argc, char **argv);
+int cmd_alternate(int argc, char **argv);
+int cmd_udpflood(int argc, char **argv);
+
+/* The Internet checksum of len bytes, host order. */
+__u16 csum16(const void *p, int len);
 int cmd_udpsink(int argc, char **argv);
 int cmd_decide(int argc, char **argv);
 int cmd_nulld(int argc, char **argv);

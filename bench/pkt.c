@@ -93,7 +93,7 @@ struct frame {
 	__u8 d[64];
 };
 
-static __u16 csum16(const void *p, int len)
+__u16 csum16(const void *p, int len)
 {
 	const __u8 *b = p;
 	__u32 s = 0;

@@ -17,6 +17,15 @@
 # frames (packets per second counted by the receiving socket and by the
 # interface's rx counter).  Ratios are computed within a round.
 #
+# Then the targets, measured paired (bench/alternate.c): with one transfer
+# running all along, flowbpf and the no-op program swap places on the hook
+# every 250 ms, in blocks no-op, flowbpf, flowbpf, no-op, and each block
+# gives a ratio.  The UDP flood comes from "bench udpflood" (trafgen gives
+# up when a swap fills the veth's ring for a moment), the sender on CPU 0
+# and the socket on CPU 1; for TCP, iperf3's both ends share CPU 0, where
+# one stream runs steadiest.  A control run swaps the no-op program with
+# itself: its ratios are the method's own spread.
+#
 # Addresses: 198.19.255.248/30 (RFC 2544), above what the selftests use.
 # Everything made here is removed on exit, whatever the exit.
 set -euo pipefail
@@ -25,6 +34,8 @@ cd "$(dirname "$0")/.."
 out=$1
 rounds=${2:-5}
 secs=${BENCH_SECS:-5}
+blocks=${BENCH_BLOCKS:-60}
+slice_ms=250
 B=./.output/bench/bench
 FB=./.output/flowbpf
 NFQ=./.output/bench/nfq_accept
@@ -62,6 +73,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+forget() { # PID: no longer ours to kill on exit
+	local keep=() p
+	for p in "${pids[@]}"; do [[ $p != "$1" ]] && keep+=("$p"); done
+	pids=("${keep[@]}")
+}
 row() { printf 'row\ttput\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$out"; }
 note() { printf 'note\ttput\t%s\n' "$1" >>"$out"; }
 target() { printf 'target\ttput\t%s\tge\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$out"; }
@@ -156,7 +172,7 @@ variant_off() {
 		fi
 		kill "$nfq_pid"
 		wait "$nfq_pid" 2>/dev/null || true
-		pids=("${pids[@]/$nfq_pid/}") ;;
+		forget "$nfq_pid" ;;
 	esac
 }
 
@@ -206,14 +222,6 @@ declare -A label=(
 
 why_udp="at these rates the stack spends several microseconds on each delivered frame (the veth's NAPI poll, the UDP socket), and flowbpf's cost per frame (part 1, about a hundred ns above the no-op program) is a few percent of it, within the spread of one round to the next on this shared machine (see the min and max of the no-op rows)"
 why_tcp="one iperf3 stream over veth varies by tens of percent from one run to the next on this shared two-CPU machine (the min and max of the no-op rows), more than flowbpf's cost: with tc ingress GRO stays on, so flowbpf runs once per super-packet of up to 64 KiB, a few hundred ns against tens of microseconds of stack work"
-for v in xdp-monitor xdp-enforce; do
-	target "udp: ${label[$v]} / no-op XDP" 0.95 \
-		"64-byte UDP delivered: flowbpf ${v#xdp-} >= 0.95 of the no-op XDP program" "$why_udp"
-done
-for v in tc-monitor tc-enforce; do
-	target "tcp: ${label[$v]} / no-op tc ingress" 0.95 \
-		"TCP, --ingress tc: flowbpf ${v#tc-} >= 0.95 of a no-op tc program" "$why_tcp"
-done
 note "one iperf3 TCP stream for ${secs} s; trafgen (netsniff-ng) sending 64-byte UDP frames from one CPU for ${secs} s, counted by the receiving socket (delivered) and the host veth's rx_packets (arrived); enforce uses --timeout 1ms --default pass so that every flow is 'pass' 1 ms after its first packet; the NFQUEUE program copies 128 bytes of each packet and answers one verdict per packet; 'on the sender' attaches flowbpf (monitor, --ingress tc) to the sending end instead, TCP only (trafgen bypasses the qdisc)"
 
 for ((r = 1; r <= rounds; r++)); do
@@ -252,3 +260,60 @@ for ((r = 1; r <= rounds; r++)); do
 		ratio $m nfqueue none
 	done
 done
+
+# One paired measurement: VARIANT PROTO NAME [control].  Every block's
+# ratio is a row, so the table's median is over blocks.
+paired() {
+	local v=$1 proto=$2 name=$3 ctl=${4:-} dur load sink=
+	dur=$((blocks * 4 * (slice_ms + 20) / 1000 + 3))
+	variant_on "$v"
+	if [[ $proto == udp ]]; then
+		taskset -c 1 $B udpsink "$hip" 9 2000 >"$tmp/sink.out" &
+		sink=$!
+		wait_ready "$tmp/sink.out"
+		in_ns taskset -c 0 $B udpflood "$pif" "$hmac" "$pip" "$hip" 9 "$dur" \
+			>"$tmp/flood.out" &
+		load=$!
+	else
+		taskset -c 0 iperf3 -s -B "$hip" -p "$port" -1 -i 0 >/dev/null 2>&1 &
+		sink=$!
+		for _ in $(seq 100); do
+			ss -Hltn "sport = :$port" | grep -q . && break
+			sleep 0.02
+		done
+		ip netns exec "$ns" taskset -c 0 iperf3 -c "$hip" -p "$port" -i 0 \
+			-t "$dur" >/dev/null 2>&1 &
+		load=$!
+	fi
+	pids+=("$load" "$sink")
+	sleep 1
+	taskset -c 1 $B alternate "$hif" "${v%%-*}" \
+		"$([[ $proto == udp ]] && echo udp || echo bytes)" "$slice_ms" \
+		"$blocks" $ctl >"$tmp/alt.out"
+	kill "$load" 2>/dev/null || true; wait "$load" 2>/dev/null || true
+	kill "$sink" 2>/dev/null || true; wait "$sink" 2>/dev/null || true
+	forget "$load"
+	forget "$sink"
+	variant_off "$v"
+	awk -v name="$name" '{ printf "row\ttput\t%s\t%d\t%.4f\tx\n", name, $1, $4 }' \
+		"$tmp/alt.out" >>"$out"
+}
+
+why_udp="each 64-byte frame costs the receiving CPU several microseconds of stack work (the veth's NAPI poll, the route lookup, the UDP socket) and flowbpf adds what its program costs on live traffic, which exceeds its part 1 cost by the cache misses of a frame that the stack has pushed out of the caches; the control row shows the spread of the method itself"
+why_tcp="with tc ingress, GRO and TSO stay on and flowbpf runs once per super-packet of up to 64 KiB and once per ACK; one TCP stream varies more from one quarter-second to the next than that costs (the control row)"
+echo "bench throughput: paired, ${blocks} blocks each" >&2
+note "paired rows: one transfer running all along while flowbpf and the no-op program swap places every ${slice_ms} ms in blocks no-op, flowbpf, flowbpf, no-op (bench/alternate.c); each block gives a ratio of flowbpf's rate to the no-op's, and the rounds column counts blocks; UDP: bench udpflood sending 64-byte frames from CPU 0, delivered datagrams counted on the receiving side (socket on CPU 1); TCP: one iperf3 stream, both ends on CPU 0, bytes received; control: the no-op program swapped with itself"
+for v in xdp-monitor xdp-enforce; do
+	n="paired udp: ${label[$v]} / no-op XDP"
+	target "$n" 0.95 \
+		"64-byte UDP delivered: flowbpf ${v#xdp-} >= 0.95 of the no-op XDP program" "$why_udp"
+	paired "$v" udp "$n"
+done
+paired xdp-monitor udp "paired udp: control, no-op XDP / no-op XDP" control
+for v in tc-monitor tc-enforce; do
+	n="paired tcp: ${label[$v]} / no-op tc ingress"
+	target "$n" 0.95 \
+		"TCP, --ingress tc: flowbpf ${v#tc-} >= 0.95 of a no-op tc program" "$why_tcp"
+	paired "$v" tcp "$n"
+done
+paired tc-monitor tcp "paired tcp: control, no-op tc ingress / no-op tc ingress" control

@@ -6,19 +6,26 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include "policy.h"
 #include "flowfmt.h"
 
 enum tok_type { T_EOF, T_WORD, T_STRING, T_LBRACE, T_RBRACE, T_SEMI, T_COMMA };
 
+/* The longest word or string (docs/policy.md, Lexical structure). */
+#define TOK_MAX 255
+/* The longest line of a prefix table, without its line end. */
+#define TABLE_LINE_MAX 510
+
 struct tok {
 	enum tok_type type;
-	char text[256];
+	char text[TOK_MAX + 1];
 	int line, col;
 };
 
@@ -110,8 +117,14 @@ static void next(struct parser *ps)
 		ps->p++;
 		ps->col++;
 		while (*ps->p && *ps->p != '"' && *ps->p != '\n') {
-			if (n + 1 < sizeof(t->text))
-				t->text[n++] = *ps->p;
+			/* A cut file name would name another file. */
+			if (n == TOK_MAX) {
+				perr(ps, "string longer than %d bytes",
+				     TOK_MAX);
+				t->type = T_EOF;
+				return;
+			}
+			t->text[n++] = *ps->p;
 			ps->p++;
 			ps->col++;
 		}
@@ -441,54 +454,145 @@ static int add_item(struct parser *ps, struct rangebuf *b, size_t *count)
 	return 0;
 }
 
+/*
+ * Reads a whole file into a buffer with a NUL after its end.  The text
+ * may hold NUL bytes of its own, so *len is what counts.  0 or -errno.
+ */
+static int read_file(const char *path, char **text, size_t *len)
+{
+	size_t n = 0, cap = 0;
+	char *buf = NULL, *nb;
+	int fd, err = 0;
+	ssize_t r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (cap - n < 2) {
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			/* A directory fails here, and must not pass as empty. */
+			err = -errno;
+			break;
+		}
+		if (!r)
+			break;
+		n += r;
+	}
+	close(fd);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+static void table_err(struct parser *ps, const char *path, int lineno,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void table_err(struct parser *ps, const char *path, int lineno,
+		      const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	if (ps->failed)
+		return;
+	ps->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(ps->err, ps->errlen, "%s:%d:1: %s", path, lineno, msg);
+}
+
+/* One line of a table, s[0..n) without its '\n': an entry, a comment or
+ * nothing. */
+static int table_line(struct parser *ps, const char *path, int lineno,
+		      const char *s, size_t n, struct rangebuf *b,
+		      size_t *count)
+{
+	char line[TABLE_LINE_MAX + 1], *p = line, *e, *hash;
+	addr128 lo, hi;
+	int fam, err;
+
+	if (n && s[n - 1] == '\r')
+		n--;
+	if (memchr(s, '\0', n)) {
+		table_err(ps, path, lineno,
+			  "contains a NUL byte (not a text file?)");
+		return -EINVAL;
+	}
+	/* Even a comment: a line cut in two would make its tail an entry. */
+	if (n > TABLE_LINE_MAX) {
+		table_err(ps, path, lineno, "line longer than %d characters",
+			  TABLE_LINE_MAX);
+		return -EINVAL;
+	}
+	memcpy(line, s, n);
+	line[n] = '\0';
+	hash = strchr(line, '#');
+	if (hash)
+		*hash = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	e = p + strlen(p);
+	while (e > p && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	if (!*p)
+		return 0;
+	err = prefix_parse(p, &lo, &hi, &fam);
+	if (err) {
+		table_err(ps, path, lineno, "%s '%s'",
+			  err == -EDOM	   ? "host bits set in"
+			  : err == -ERANGE ? "invalid prefix length in"
+					   : "invalid address or prefix",
+			  p);
+		return -EINVAL;
+	}
+	if (rb_add(b, fam, lo, hi)) {
+		table_err(ps, path, lineno, "out of memory");
+		return -ENOMEM;
+	}
+	(*count)++;
+	return 0;
+}
+
 /* A prefix table: one address or prefix per line, '#' comments. */
 static int load_prefix_file(struct parser *ps, const char *path,
 			    struct rangebuf *b, size_t *count)
 {
-	char line[512];
-	int lineno = 0, err = 0;
-	FILE *f;
+	char *text = NULL, *line, *nl;
+	int lineno = 0, err;
+	size_t len = 0;
 
-	f = fopen(path, "r");
-	if (!f) {
+	err = read_file(path, &text, &len);
+	if (err) {
 		perr(ps, "cannot read prefix file \"%s\": %s", path,
-		     strerror(errno));
-		return -errno;
+		     strerror(-err));
+		return err;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *s = line, *e, *hash;
-		addr128 lo, hi;
-		int fam;
-
-		lineno++;
-		hash = strchr(s, '#');
-		if (hash)
-			*hash = '\0';
-		while (isspace((unsigned char)*s))
-			s++;
-		e = s + strlen(s);
-		while (e > s && isspace((unsigned char)e[-1]))
-			*--e = '\0';
-		if (!*s)
-			continue;
-		err = prefix_parse(s, &lo, &hi, &fam);
-		if (err) {
-			snprintf(ps->err, ps->errlen, "%s:%d:1: %s '%s'", path,
-				 lineno,
-				 err == -EDOM	  ? "host bits set in"
-				 : err == -ERANGE ? "invalid prefix length in"
-						  : "invalid address or prefix",
-				 s);
-			ps->failed = true;
-			err = -EINVAL;
-			break;
-		}
-		err = rb_add(b, fam, lo, hi);
-		if (err)
-			break;
-		(*count)++;
+	for (line = text; !err && line < text + len; line = nl + 1) {
+		nl = memchr(line, '\n', text + len - line);
+		if (!nl)
+			nl = text + len;
+		err = table_line(ps, path, ++lineno, line, nl - line, b, count);
 	}
-	fclose(f);
+	free(text);
 	return err;
 }
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <jansson.h>
 #include "flowfmt.h"
@@ -35,14 +36,23 @@ static const char *scratch(void)
 	return tmpdir;
 }
 
-static int write_file(const char *path, const char *text)
+/* len bytes, which may hold NULs. */
+static int write_bytes(const char *path, const char *buf, size_t len)
 {
 	FILE *f = fopen(path, "w");
+	size_t n;
 
 	if (!f)
 		return -errno;
-	fputs(text, f);
-	return fclose(f) ? -errno : 0;
+	n = fwrite(buf, 1, len, f);
+	if (fclose(f) || n != len)
+		return -EIO;
+	return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	return write_bytes(path, text, strlen(text));
 }
 
 static struct flowbpf_key key(const char *spec)
@@ -291,6 +301,87 @@ static void subtest_prefix_file_errors(void)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/bad-length.txt", dir);
 	unlink(path);
+}
+
+/*
+ * Loads the table bytes[0..len) as unit "t"; returns the policy's error,
+ * "" when it was accepted with one prefix, or a note when it was accepted
+ * with another count.
+ */
+static const char *table_result(const char *path, const char *bytes, size_t len)
+{
+	static char err[512];
+	char text[512];
+	struct policy *p;
+
+	err[0] = '\0';
+	if (write_bytes(path, bytes, len))
+		return "test bug: cannot write the table";
+	snprintf(text, sizeof(text), "unit t file \"%s\";\n", path);
+	p = policy_parse("t.conf", text, err, sizeof(err));
+	if (p && p->units[0].prefixes != 1)
+		snprintf(err, sizeof(err), "accepted with %zu prefixes",
+			 p->units[0].prefixes);
+	policy_free(p);
+	return err;
+}
+
+/* Lines of a table are read whole, however long, and NULs are refused. */
+static void subtest_table_lines(void)
+{
+	static const char nul_table[] = "192.0.2.0/24\n198.51.100.0/24\0 # x\n";
+	char path[128], buf[1024], want[256];
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/lines.txt", scratch());
+
+	/* A comment of 511 characters and more, with a prefix in its tail. */
+	n = snprintf(buf, sizeof(buf), "192.0.2.0/24\n#%0510d198.51.100.0/24\n",
+		     0);
+	snprintf(want, sizeof(want), "%s:2:1: line longer than 510 characters",
+		 path);
+	ASSERT_STREQ(table_result(path, buf, n), want, "long comment line");
+
+	/* 510 characters are allowed, CR LF not counted. */
+	n = snprintf(buf, sizeof(buf), "#%0509d\r\n192.0.2.0/24\r\n", 0);
+	ASSERT_STREQ(table_result(path, buf, n), "", "510 characters");
+
+	snprintf(want, sizeof(want),
+		 "%s:2:1: contains a NUL byte (not a text file?)", path);
+	ASSERT_STREQ(table_result(path, nul_table, sizeof(nul_table) - 1), want,
+		     "NUL byte");
+	unlink(path);
+}
+
+/* A table that cannot be read whole is an error, never an empty unit. */
+static void subtest_table_names(void)
+{
+	char dir[128], name[300], text[512], err[512], want[512];
+	struct policy *p;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/table.d", scratch());
+	ASSERT_OK(mkdir(dir, 0700), "mkdir");
+	snprintf(text, sizeof(text), "unit t file \"%s\";\n", dir);
+	snprintf(want, sizeof(want),
+		 "t.conf:1:13: cannot read prefix file \"%s\": Is a directory",
+		 dir);
+	check_bad(text, want);
+	rmdir(dir);
+
+	/* A name of 255 bytes loads; one byte more is not cut to it. */
+	n = snprintf(name, sizeof(name), "%s/", scratch());
+	memset(name + n, 'n', 255 - n);
+	name[255] = '\0';
+	if (!ASSERT_OK(write_file(name, "192.0.2.0/24\n"), "write table"))
+		return;
+	snprintf(text, sizeof(text), "unit t file \"%s\";\n", name);
+	p = policy_parse("t.conf", text, err, sizeof(err));
+	ASSERT_OK_PTR(p, "255 bytes");
+	policy_free(p);
+	snprintf(text, sizeof(text), "unit t file \"%sx\";\n", name);
+	check_bad(text, "t.conf:1:13: string longer than 255 bytes");
+	unlink(name);
 }
 
 /*
@@ -1448,6 +1539,10 @@ void test_policy(void)
 	}
 	if (test__start_subtest("error_prefix_file"))
 		subtest_prefix_file_errors();
+	if (test__start_subtest("error_table_lines"))
+		subtest_table_lines();
+	if (test__start_subtest("error_table_names"))
+		subtest_table_names();
 	if (test__start_subtest("error_word_at_eof"))
 		subtest_word_at_eof();
 	if (test__start_subtest("first_match_wins"))

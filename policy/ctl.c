@@ -12,10 +12,10 @@ int ctl_request(const char *path, const char *req, json_t **reply)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 10 };
-	char buf[65536];
+	char buf[65536], line[256];
 	size_t len = 0;
 	ssize_t r;
-	int fd, err = 0;
+	int fd, n, err = 0;
 
 	*reply = NULL;
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -26,9 +26,15 @@ int ctl_request(const char *path, const char *req, json_t **reply)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = snprintf(line, sizeof(line), "%s\n", req);
+	if (n < 0 || n >= (int)sizeof(line)) {
+		err = -EINVAL;
+		goto out;
+	}
+	/* A daemon that goes away mid-request must not kill the caller. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    dprintf(fd, "%s\n", req) < 0) {
-		err = -errno;
+	    send(fd, line, n, MSG_NOSIGNAL) != n) {
+		err = errno ? -errno : -EIO;
 		goto out;
 	}
 	shutdown(fd, SHUT_WR);

@@ -704,7 +704,7 @@ static void serve_client(struct daemon *d)
 	else
 		reply = json_pack("{s:s}", "error", "unknown request");
 	s = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (s && write(fd, s, strlen(s)) < 0)
+	if (s && send(fd, s, strlen(s), MSG_NOSIGNAL) < 0)
 		pr_debug("debug: control client went away\n");
 	free(s);
 	json_decref(reply);
@@ -812,6 +812,8 @@ int daemon_run(const struct daemon_opts *o)
 		return -ENOMEM;
 	d->o = o;
 	d->epfd = d->sfd = d->lfd = -1;
+	/* A control client that leaves early is its own business. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Protocol 0: this socket only sends. */
 	d->pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (d->pkt_fd >= 0) {

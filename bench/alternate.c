@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * alternate IFACE xdp|tc udp|bytes SLICE_MS BLOCKS [control]
+ * alternate IFACE xdp|tc udp|bytes SLICE_MS BLOCKS [control|calib]
  *
  * The throughput targets compare flowbpf with a no-op program on the same
  * hook.  On this machine the rate of one unchanged setup drifts by tens of
@@ -19,7 +19,9 @@
  * Prints one line per block: "BLOCK NOOP_RATE FLOWBPF_RATE RATIO", rates
  * per second.  "control" puts the no-op program in flowbpf's slices too:
  * the ratios it prints are those of the method alone, which should center
- * on 1.
+ * on 1.  "calib" (XDP only) puts the calibrator of part 1 there instead,
+ * one lookup and one count per packet and no egress program: the least a
+ * per-flow datapath costs on the same traffic.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@
 #include <bpf/libbpf.h>
 #include "bench.h"
 #include "noop.skel.h"
+#include "calib.skel.h"
 #include "loader.h"
 
 #define SETTLE_MS 20
@@ -45,6 +48,7 @@ struct alt {
 	int egress;	 /* flowbpf's tc egress program */
 	int bytes;	 /* count rx_bytes, else UDP datagrams */
 	int on;		 /* what is in place now */
+	int calib;	 /* prog[1] is the calibrator: no egress program */
 };
 
 static __u64 udp_in(void)
@@ -111,13 +115,13 @@ static void tc_put(const struct alt *a, int egress, int prog_fd)
 /* Puts flowbpf's programs (on) or the no-op (off) in place. */
 static void put(struct alt *a, int on)
 {
-	if (!on && a->on)
+	if (!on && a->on && !a->calib)
 		tc_put(a, 1, -1);
 	if (a->tc)
 		tc_put(a, 0, a->prog[on]);
 	else if (bpf_link_update(a->link, a->prog[on], NULL))
 		die("%s: XDP link update: %s", a->ifname, strerror(errno));
-	if (on && !a->on)
+	if (on && !a->on && !a->calib)
 		tc_put(a, 1, a->egress);
 	a->on = on;
 }
@@ -161,6 +165,7 @@ static void alt_open(struct alt *a, struct bench_noop **skel)
 int cmd_alternate(int argc, char **argv)
 {
 	struct alt a = { .link = -1, .on = 1 };
+	struct bench_calib *cal = NULL;
 	struct bench_noop *skel;
 	int ms, blocks, control, b, i;
 	double r[4];
@@ -168,17 +173,30 @@ int cmd_alternate(int argc, char **argv)
 	if (argc < 6 || argc > 7 ||
 	    (strcmp(argv[2], "xdp") && strcmp(argv[2], "tc")) ||
 	    (strcmp(argv[3], "udp") && strcmp(argv[3], "bytes")) ||
-	    (argc == 7 && strcmp(argv[6], "control")))
-		die("usage: alternate IFACE xdp|tc udp|bytes SLICE_MS BLOCKS [control]");
+	    (argc == 7 && strcmp(argv[6], "control") &&
+	     strcmp(argv[6], "calib")))
+		die("usage: alternate IFACE xdp|tc udp|bytes SLICE_MS BLOCKS [control|calib]");
 	a.ifname = argv[1];
 	a.tc = !strcmp(argv[2], "tc");
 	a.bytes = !strcmp(argv[3], "bytes");
 	ms = atoi(argv[4]);
 	blocks = atoi(argv[5]);
-	control = argc == 7;
+	control = argc == 7 && !strcmp(argv[6], "control");
+	a.calib = argc == 7 && !strcmp(argv[6], "calib");
+	if (a.calib && a.tc)
+		die("calib: XDP only");
 	if (ms < 10 || blocks < 1)
 		die("SLICE_MS must be at least 10 and BLOCKS at least 1");
 	alt_open(&a, &skel);
+	if (a.calib) {
+		cal = bench_calib__open_and_load();
+		if (!cal)
+			die("cannot load the calibrator: %s", strerror(errno));
+		a.prog[1] = bpf_program__fd(cal->progs.bench_calib_new);
+		/* Its egress program stays off throughout. */
+		tc_put(&a, 1, -1);
+		a.on = 0;
+	}
 	for (b = 1; b <= blocks; b++) {
 		for (i = 0; i < 4; i++)
 			r[i] = slice(&a, i == 1 || i == 2, control, ms);
@@ -188,7 +206,14 @@ int cmd_alternate(int argc, char **argv)
 		fflush(stdout);
 	}
 	/* Leave flowbpf as it was found. */
+	if (a.calib) {
+		a.calib = 0;
+		a.prog[1] = flowbpf_pin_get(a.ifname, FB_PROG_XDP);
+		if (a.prog[1] < 0)
+			die("%s: flowbpf's XDP program is gone", a.ifname);
+	}
 	put(&a, 1);
+	bench_calib__destroy(cal);
 	bench_noop__destroy(skel);
 	return 0;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include "bench.h"
 
-#define MAXV 64
+#define MAXV 256
 
 struct row {
 	char sec[16], name[160], unit[16];

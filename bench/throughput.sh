@@ -310,6 +310,7 @@ for v in xdp-monitor xdp-enforce; do
 	paired "$v" udp "$n"
 done
 paired xdp-monitor udp "paired udp: control, no-op XDP / no-op XDP" control
+paired xdp-monitor udp "paired udp: calibrator (one lookup) / no-op XDP" calib
 for v in tc-monitor tc-enforce; do
 	n="paired tcp: ${label[$v]} / no-op tc ingress"
 	target "$n" 0.95 \

@@ -414,8 +414,15 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	ret = parse_packet(ctx, xdp, data, data_end, frame_len, hw_vlan, &k,
 			   &m);
 	if (ret) {
-		/* Not ours to judge: non-IP and malformed frames go on, counted. */
 		stat_add(st, ret, segs);
+		/* Non-IP is not ours to judge; an IP frame we cannot read
+		 * may still reach a socket, so enforce mode drops it. */
+		if (ret != FLOWBPF_STAT_NON_IP &&
+		    cfg.mode == FLOWBPF_MODE_ENFORCE &&
+		    cfg.malformed == FLOWBPF_VERDICT_DROP) {
+			stat_add(st, FLOWBPF_STAT_MALFORMED_DROP, segs);
+			return ACT_DROP;
+		}
 		return ACT_PASS;
 	}
 	if (m.frag == FRAG_FIRST)

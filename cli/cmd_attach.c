@@ -15,7 +15,8 @@ enum {
 	OPT_RINGBUF,
 	OPT_MAX_QUEUED,
 	OPT_HOLD_PKTS,
-	OPT_HOLD_BYTES
+	OPT_HOLD_BYTES,
+	OPT_MALFORMED
 };
 enum { OPT_INGRESS = 300 };
 
@@ -55,6 +56,7 @@ int cmd_attach(int argc, char **argv)
 		{ "max-queued", required_argument, NULL, OPT_MAX_QUEUED },
 		{ "hold-packets", required_argument, NULL, OPT_HOLD_PKTS },
 		{ "hold-bytes", required_argument, NULL, OPT_HOLD_BYTES },
+		{ "malformed", required_argument, NULL, OPT_MALFORMED },
 		{},
 	};
 	struct flowbpf_attach_opts o;
@@ -114,6 +116,11 @@ int cmd_attach(int argc, char **argv)
 			break;
 		case OPT_DEFAULT:
 			if ((err = pass_drop("--default", optarg, &o.dflt)))
+				return err;
+			break;
+		case OPT_MALFORMED:
+			if ((err = pass_drop("--malformed", optarg,
+					     &o.malformed)))
 				return err;
 			break;
 		case OPT_INGRESS:

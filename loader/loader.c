@@ -204,6 +204,11 @@ static int check_attach_opts(const struct flowbpf_attach_opts *o)
 			FLOWBPF_HOLD_PKTS_MAX);
 		return -EINVAL;
 	}
+	if (o->malformed && o->malformed != FLOWBPF_VERDICT_PASS &&
+	    o->malformed != FLOWBPF_VERDICT_DROP) {
+		err_set("--malformed must be 'pass' or 'drop'");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -225,6 +230,9 @@ void flowbpf_config_fill(struct flowbpf_config *cfg,
 	cfg->max_queued = o->max_queued;
 	cfg->hold_pkts = o->hold_pkts;
 	cfg->hold_bytes = o->hold_bytes;
+	cfg->malformed = o->malformed ? o->malformed
+		       : o->mode == FLOWBPF_MODE_ENFORCE ? FLOWBPF_VERDICT_DROP
+							 : FLOWBPF_VERDICT_PASS;
 	cfg->ifindex = ifindex;
 	cfg->xdp_flags = tc_ing			   ? 0
 			 : o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE

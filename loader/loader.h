@@ -51,6 +51,9 @@ struct flowbpf_attach_opts {
 	__u32 max_queued; /* new QUEUED flows per timeout window, 0 = no limit */
 	__u32 hold_pkts; /* --pending hold: per-flow limits */
 	__u32 hold_bytes;
+	/* FLOWBPF_VERDICT_PASS or _DROP for unreadable IP frames; 0: drop
+	 * in enforce mode, pass in monitor mode */
+	__u32 malformed;
 	enum flowbpf_xdp_mode xdp_mode;
 	enum flowbpf_ingress ingress;
 };

@@ -15,7 +15,7 @@
 #ifndef FLOWBPF_MAPS_H
 #define FLOWBPF_MAPS_H
 
-#define FLOWBPF_ABI_VERSION 2
+#define FLOWBPF_ABI_VERSION 3
 
 /* Pinning: /sys/fs/bpf/flowbpf/<ifname>/<name> */
 #define FLOWBPF_BPFFS "/sys/fs/bpf"
@@ -316,6 +316,14 @@ struct flowbpf_config {
 	__u32 max_queued; /* new QUEUED flows per decision window, 0 = no limit */
 	__u32 hold_pkts; /* per-flow limits of --pending hold */
 	__u32 hold_bytes;
+	/*
+	 * FLOWBPF_VERDICT_PASS or _DROP: what an IP frame gets that the
+	 * parser cannot read to the end of its flow key (too deep a VLAN
+	 * stack or IPv6 header chain, a truncated header).  The stack may
+	 * still deliver such a frame, so in enforce mode it must not pass
+	 * unjudged.  Non-IP frames always pass.
+	 */
+	__u32 malformed;
 };
 
 /*
@@ -375,7 +383,8 @@ struct flowbpf_qstate {
 	X(EVENTS_SENT, "events_sent", 0)                   \
 	X(EVENTS_LOST, "events_lost", 0)                   \
 	X(DEFAULT_APPLIED, "default_verdicts_applied", 0)  \
-	X(QUEUE_LIMIT, "queue_limit_defaults", 0)
+	X(QUEUE_LIMIT, "queue_limit_defaults", 0)          \
+	X(MALFORMED_DROP, "malformed_drops", 0)
 
 #define FLOWBPF_STAT_ENUM(name, key, outcome) FLOWBPF_STAT_##name,
 enum flowbpf_stat { FLOWBPF_STATS(FLOWBPF_STAT_ENUM) FLOWBPF_STAT_MAX };
@@ -410,5 +419,6 @@ struct flowbpf_acct {
 /* The sizes the memory budget and docs/maps.md are written for. */
 _Static_assert(sizeof(struct flowbpf_key) == 44, "flow key layout");
 _Static_assert(sizeof(struct flowbpf_flow) == 40, "flow value layout");
+_Static_assert(sizeof(struct flowbpf_config) == 56, "config layout");
 
 #endif /* FLOWBPF_MAPS_H */

@@ -1546,22 +1546,15 @@ static __u64 now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static int env_setup(struct env *e, __u32 mode, __u32 pending, __u32 dflt,
-		     __u64 timeout_ns)
+static int env_setup_opts(struct env *e, const struct flowbpf_attach_opts *o)
 {
-	struct flowbpf_attach_opts o;
 	int err;
 
 	memset(e, 0, sizeof(*e));
 	e->skel = flowbpf__open();
 	if (!ASSERT_OK_PTR(e->skel, "flowbpf__open"))
 		return -1;
-	flowbpf_attach_opts_init(&o);
-	o.mode = mode;
-	o.pending = pending;
-	o.dflt = dflt;
-	o.timeout_ns = timeout_ns;
-	flowbpf_config_fill((struct flowbpf_config *)&e->skel->rodata->cfg, &o,
+	flowbpf_config_fill((struct flowbpf_config *)&e->skel->rodata->cfg, o,
 			    TEST_IFINDEX, false);
 	err = flowbpf__load(e->skel);
 	if (!ASSERT_OK(err, "flowbpf__load"))
@@ -1574,6 +1567,19 @@ static int env_setup(struct env *e, __u32 mode, __u32 pending, __u32 dflt,
 	if (!ASSERT_OK_PTR(e->rb, "ring_buffer__new"))
 		return -1;
 	return 0;
+}
+
+static int env_setup(struct env *e, __u32 mode, __u32 pending, __u32 dflt,
+		     __u64 timeout_ns)
+{
+	struct flowbpf_attach_opts o;
+
+	flowbpf_attach_opts_init(&o);
+	o.mode = mode;
+	o.pending = pending;
+	o.dflt = dflt;
+	o.timeout_ns = timeout_ns;
+	return env_setup_opts(e, &o);
 }
 
 static void env_teardown(struct env *e)
@@ -2105,4 +2111,76 @@ void test_parser(void)
 out:
 	env_teardown(&enf);
 	env_teardown(&mon);
+}
+
+/*
+ * An IP frame the parser cannot read to the end of its key, run through
+ * an enforce-mode program: dropped (and counted as such) unless the
+ * attach said --malformed pass.  Non-IP frames pass either way.
+ */
+static void run_malformed(struct env *e, const struct parser_case *c,
+			  bool via_tc, bool drop)
+{
+	struct bpf_program *prog = via_tc ? e->skel->progs.flowbpf_tc_egress
+					  : e->skel->progs.flowbpf_xdp;
+	struct flowbpf_stats before, after;
+	__u64 want[FLOWBPF_STAT_MAX] = {};
+	__u32 retval = 0, want_ret;
+	struct pkt p;
+
+	drop &= c->err != FLOWBPF_STAT_NON_IP;
+	want_ret = via_tc ? (drop ? TC_ACT_SHOT : TC_ACT_OK)
+			  : (drop ? XDP_DROP : XDP_PASS);
+	pkt_init(&p);
+	c->build(&p);
+	if (!env_reset(e) ||
+	    !ASSERT_OK(flowbpf_stats_read(e->stats_fd, &before), "stats") ||
+	    !ASSERT_OK(test_run(bpf_program__fd(prog), &p, &retval),
+		       "test run") ||
+	    !ASSERT_OK(flowbpf_stats_read(e->stats_fd, &after), "stats after"))
+		return;
+	ASSERT_EQ(retval, want_ret, drop ? "dropped" : "passed");
+	want[FLOWBPF_STAT_PACKETS] = 1;
+	want[c->err] = 1;
+	want[FLOWBPF_STAT_MALFORMED_DROP] = drop;
+	check_stats(&before, &after, want);
+	ASSERT_EQ(map_keys(e->flows_fd, NULL, 0), 0, "no flow");
+	ASSERT_EQ(ring_buffer__consume(e->rb), 0, "no event");
+}
+
+static void malformed_cases(struct env *e, const char *prefix, bool drop)
+{
+	char name[128];
+	size_t i;
+	int tc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (!cases[i].err || cases[i].einval)
+			continue;
+		for (tc = 0; tc <= cases[i].tc; tc++) {
+			snprintf(name, sizeof(name), "%s%s_%s", prefix,
+				 tc ? "_tc_egress" : "", cases[i].name);
+			if (test__start_subtest(name))
+				run_malformed(e, &cases[i], tc, drop);
+		}
+	}
+}
+
+/* Enforce mode drops what it cannot judge, by default; --malformed pass
+ * lets it through, counted as before. */
+void test_malformed(void)
+{
+	struct flowbpf_attach_opts o;
+	struct env e = {};
+
+	flowbpf_attach_opts_init(&o);
+	o.mode = FLOWBPF_MODE_ENFORCE;
+	o.pending = FLOWBPF_PENDING_DROP;
+	if (!env_setup_opts(&e, &o))
+		malformed_cases(&e, "enforce_drop", true);
+	env_teardown(&e);
+	o.malformed = FLOWBPF_VERDICT_PASS;
+	if (!env_setup_opts(&e, &o))
+		malformed_cases(&e, "enforce_pass", false);
+	env_teardown(&e);
 }

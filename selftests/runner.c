@@ -2,13 +2,22 @@
 /*
  * Test runner: runs every test_<name>() (or those named with -t), prints a
  * line per subtest and ends with "N passed, N failed".  Exit status is 1
- * when anything failed.
+ * when anything failed.  Each test runs in a child process of its own
+ * with a deadline (FLOWBPF_TEST_TIMEOUT seconds, default 300), so that a
+ * crash or a hang fails that test and the run goes on.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <fnmatch.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <bpf/libbpf.h>
 #include "test.h"
 #include "log.h"
@@ -39,7 +48,10 @@ static struct {
 	int passed, failed_n, skipped_n;
 	char **filters;
 	int nfilters;
+	int report_fd; /* in a test's child: one byte per unit to the runner */
 } st;
+
+#define DEFAULT_TIMEOUT_S 300
 
 /* A filter is "test" or "test/subtest", each part a glob. */
 static bool selected(const char *test, const char *sub)
@@ -81,6 +93,12 @@ static void end_unit(void)
 		       name ? name : "");
 	}
 	fflush(stdout);
+	if (st.report_fd > 0) {
+		char r = st.skipped && !st.failed ? 'S' : st.failed ? 'F' : 'P';
+
+		if (write(st.report_fd, &r, 1) != 1)
+			_exit(3);
+	}
 	st.failed = st.skipped = false;
 	st.in_subtest = false;
 }
@@ -133,10 +151,99 @@ static void usage(const char *prog)
 		prog);
 }
 
+static void run_in_child(const struct test_def *t, int fd)
+{
+	/* Its own process group, so that a deadline kills what it started. */
+	setpgid(0, 0);
+	st.report_fd = fd;
+	st.test = t->name;
+	st.any_subtest = false;
+	st.failed = st.skipped = false;
+	t->fn();
+	if (st.in_subtest || !st.any_subtest)
+		end_unit();
+	fflush(stdout);
+	exit(0);
+}
+
+static void tally(int fd)
+{
+	char buf[256];
+	ssize_t n, i;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++) {
+			st.passed += buf[i] == 'P';
+			st.failed_n += buf[i] == 'F';
+			st.skipped_n += buf[i] == 'S';
+		}
+}
+
+/*
+ * Counts the child's unit results until it exits or time is up (false).
+ * It waits for the child, not for the end of the pipe: a process the
+ * test left behind may hold the pipe open.
+ */
+static bool collect(int fd, pid_t pid, int timeout_s, int *status)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		poll(&pfd, 1, 100);
+		tally(fd);
+		if (waitpid(pid, status, WNOHANG) == pid) {
+			tally(fd);
+			return true;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= timeout_s)
+			return false;
+	}
+}
+
+static void run_isolated(const struct test_def *t, int timeout_s)
+{
+	int p[2], status = 0;
+	bool in_time;
+	pid_t pid;
+
+	fflush(stdout);
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) || (pid = fork()) < 0) {
+		printf("%s: FAIL (cannot start: %s)\n", t->name, strerror(errno));
+		st.failed_n++;
+		return;
+	}
+	if (!pid) {
+		close(p[0]);
+		run_in_child(t, p[1]);
+	}
+	close(p[1]);
+	in_time = collect(p[0], pid, timeout_s, &status);
+	close(p[0]);
+	if (!in_time) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	if (!in_time)
+		printf("%s: FAIL (no end after %d s: killed)\n", t->name,
+		       timeout_s);
+	else if (WIFSIGNALED(status))
+		printf("%s: FAIL (killed by signal %d, %s)\n", t->name,
+		       WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (WEXITSTATUS(status))
+		printf("%s: FAIL (exit %d)\n", t->name, WEXITSTATUS(status));
+	else
+		return;
+	st.failed_n++;
+}
+
 int main(int argc, char **argv)
 {
+	int opt, timeout_s;
 	size_t i;
-	int opt;
 
 	while ((opt = getopt(argc, argv, "vlt:h")) != -1) {
 		switch (opt) {
@@ -159,19 +266,17 @@ int main(int argc, char **argv)
 			return opt == 'h' ? 0 : 2;
 		}
 	}
+	timeout_s = getenv("FLOWBPF_TEST_TIMEOUT")
+			    ? atoi(getenv("FLOWBPF_TEST_TIMEOUT"))
+			    : DEFAULT_TIMEOUT_S;
+	if (timeout_s < 1)
+		timeout_s = DEFAULT_TIMEOUT_S;
 	log_setup(env_verbose ? LOG_DEBUG : LOG_WARN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (!selected(tests[i].name, NULL))
-			continue;
-		st.test = tests[i].name;
-		st.any_subtest = false;
-		st.failed = st.skipped = false;
-		tests[i].fn();
-		if (st.in_subtest || !st.any_subtest)
-			end_unit();
-	}
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (selected(tests[i].name, NULL))
+			run_isolated(&tests[i], timeout_s);
 	if (st.skipped_n)
 		printf("%d skipped\n", st.skipped_n);
 	printf("%d passed, %d failed\n", st.passed, st.failed_n);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/tcp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <jansson.h>
@@ -141,11 +142,25 @@ out:
 	net_cleanup(&n);
 }
 
+/* What a receiver saw, in memory shared with the test across fork(). */
+struct seq_result {
+	int got, bad;
+};
+
 struct seq {
 	const char *bind_ip, *to_ip;
 	int count;
 	int ready[2];
+	struct seq_result *res; /* NULL: the exit code says it all */
 };
+
+static struct seq_result *seq_result_new(void)
+{
+	void *p = mmap(NULL, sizeof(struct seq_result), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
 
 /* Receives datagrams for 2 s; 0 iff exactly count arrived, in order. */
 static int seq_receiver(void *arg)
@@ -176,6 +191,10 @@ static int seq_receiver(void *arg)
 		next = v + 1;
 	}
 	close(fd);
+	if (s->res) {
+		s->res->got = got;
+		s->res->bad = bad;
+	}
 	return got == s->count && !bad ? 0 : got == s->count ? 3 : 4;
 }
 
@@ -307,6 +326,9 @@ static void subtest_limits(void)
 	s.bind_ip = s.to_ip = n.peer_ip;
 	if (pipe(s.ready))
 		goto out;
+	s.res = seq_result_new();
+	if (!ASSERT_OK_PTR(s.res, "shared result"))
+		goto out;
 	rcv = ns_fork(n.ns, seq_receiver, &s, false);
 	if (!ASSERT_OK(wait_ready(&s), "receiver"))
 		goto out;
@@ -332,13 +354,17 @@ static void subtest_limits(void)
 	}
 	kill(d.pid, SIGCONT);
 	/* The receiver expects 20; it gets the 3 held ones, in order. */
-	ASSERT_EQ(ns_wait(rcv, 5000), 4, "only the held packets arrive");
+	ASSERT_EQ(ns_wait(rcv, 5000), 4, "not all 20 arrive");
 	rcv = -1;
+	ASSERT_EQ(s.res->got, 3, "the 3 held packets arrive");
+	ASSERT_EQ(s.res->bad, 0, "in order");
 	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip),
 		  "nothing wedged");
 out:
 	if (rcv > 0)
 		ns_wait(rcv, 5000);
+	if (s.res)
+		munmap(s.res, sizeof(*s.res));
 	test_daemon_cleanup(&d);
 	net_cleanup(&n);
 }

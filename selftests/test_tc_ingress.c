@@ -101,6 +101,8 @@ static void subtest_ping_and_detach(void)
 		&out, NULL,
 		"tc filter show dev %s ingress; tc filter show dev %s egress; tc qdisc show dev %s",
 		n.host_if, n.host_if, n.host_if);
+	/* Every device has a root qdisc: no output means no answer. */
+	ASSERT_HAS(out, "qdisc", "tc answered");
 	ASSERT_FALSE(out && (strstr(out, "bpf") || strstr(out, "clsact")),
 		     "no filter or clsact left");
 	free(out), out = NULL;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include "cli.h"
 #include "collect.h"
 #include "flowfmt.h"
@@ -25,6 +26,26 @@ static int parse_duration_opt(const char *name, const char *arg, __u64 *ns,
 			"%s must be a duration such as 500ms or 15s, not '%s'",
 			name, arg);
 	return 0;
+}
+
+/* The last sweep, and what became of everything. */
+static int final_sweep(struct collector *c, const char *ifname)
+{
+	struct collect_status st;
+	int err = collector_sweep(c, true, NULL);
+
+	collector_status(c, &st);
+	pr_info("%s: stopped; %llu records in all, %llu flows evicted, %llu write errors, %llu records lost\n",
+		ifname, (unsigned long long)collector_acct(c)->records,
+		(unsigned long long)collector_acct(c)->flows_evicted,
+		(unsigned long long)st.write_errors,
+		(unsigned long long)st.records_lost);
+	if (!err)
+		return EXIT_OK;
+	return cli_error(
+		EXIT_FAIL,
+		"%s: the last records could not be written (%s); the flows not reported stay in the flow map",
+		ifname, strerror(-err));
 }
 
 int cmd_collect(int argc, char **argv)
@@ -201,11 +222,7 @@ int cmd_collect(int argc, char **argv)
 			break;
 		}
 	}
-	collector_sweep(c, true, &res);
-	pr_info("%s: stopped; %llu records in all, %llu flows evicted\n",
-		argv[optind], (unsigned long long)collector_acct(c)->records,
-		(unsigned long long)collector_acct(c)->flows_evicted);
-	ret = EXIT_OK;
+	ret = final_sweep(c, argv[optind]);
 out:
 	collector_free(c);
 	return ret;
@@ -213,12 +230,19 @@ out:
 
 json_t *accounting_json(const char *ifname, int flows_fd, int stats_fd)
 {
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct collect_status st;
 	struct flowbpf_acct a;
 	bool running = false;
 	json_t *o;
 
 	if (acct_evicted(ifname, flows_fd, stats_fd, &a, &running))
 		return NULL;
+	/* Only a state of this attach counts; none: nothing went wrong. */
+	if (bpf_obj_get_info_by_fd(flows_fd, &info, &len) ||
+	    collect_status_read(ifname, info.id, &st))
+		memset(&st, 0, sizeof(st));
 	o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		      "collector_running", running, "collector_pid",
 		      (json_int_t)a.collector_pid, "sweeps",
@@ -231,6 +255,14 @@ json_t *accounting_json(const char *ifname, int flows_fd, int stats_fd)
 		      (json_int_t)a.records, "record_packets",
 		      (json_int_t)a.packets, "record_bytes",
 		      (json_int_t)a.bytes);
+	if (o) {
+		json_object_set_new(o, "write_errors",
+				    json_integer(st.write_errors));
+		json_object_set_new(o, "records_pending",
+				    json_integer(st.records_pending));
+		json_object_set_new(o, "records_lost",
+				    json_integer(st.records_lost));
+	}
 	if (o && a.sweeps && running)
 		json_object_set_new(
 			o, "last_sweep_age_ms",

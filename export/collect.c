@@ -14,6 +14,11 @@
  *   record and remembered here.
  * - An entry that is gone without this collector removing it was evicted
  *   by the LRU map; it is reported as "evicted" from the last values seen.
+ * - Records wait in a queue until every sink that keeps them (a file) has
+ *   written them.  While some wait because a write failed (a full disk),
+ *   no flow leaves the map and no active record is made: the flows go on
+ *   counting in the kernel, and the queue only has to hold what was
+ *   already removed when the failure came.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <zlib.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collect.h"
@@ -53,9 +60,13 @@ struct ftable {
 	size_t cap, n; /* cap is a power of two */
 };
 
+/* Records given to the sinks at once when this many wait. */
+#define COLLECT_BATCH 4096
+
 struct collector {
 	char ifname[IF_NAMESIZE];
 	__u32 ifindex;
+	__u32 flows_id; /* the flow map's id, which names the attach */
 	int flows_fd, stats_fd, acct_fd, lock_fd;
 	int expire_fd, expired_fd; /* the in-kernel sweep, -1 if not there */
 	__u32 end_cutoff; /* of the running one, ticks */
@@ -66,6 +77,20 @@ struct collector {
 	struct ftable t;
 	struct acct_sink *sinks[4];
 	int nsinks;
+	/* Records not yet written by every sink, oldest first; sinks[i] has
+	 * the first sent[i] of them. */
+	struct acct_record *q;
+	size_t qn, qcap, qmax;
+	size_t sent[4];
+	bool blocked; /* records wait after a failed write */
+	int werr; /* -errno of that write */
+	__u64 lost, lost_logged; /* records dropped: the queue was full */
+	/* The state file (see save_state), "" for none. */
+	char state_path[128];
+	bool state_dirty;
+	struct collect_status saved;
+	__u64 state_errors;
+	int state_err;
 	struct flowbpf_acct acct;
 	struct flowbpf_key *keys; /* scan buffers, kept between sweeps */
 	struct flowbpf_flow *vals;
@@ -219,14 +244,86 @@ static __u64 pending_start(const struct collector *c, __u64 delta,
 	return c->prev_t0;
 }
 
-/* Writes the part of f that s has not reported yet. */
+/* Gives sinks[i] the records it has not had; sent[i] counts what it took. */
+static void offer(struct collector *c, int i)
+{
+	struct acct_sink *s = c->sinks[i];
+	__u64 w0 = s->written;
+	size_t j;
+	int err;
+
+	for (j = c->sent[i]; j < c->qn; j++)
+		if (s->write(s, &c->q[j]) && s->keeps)
+			break;
+	err = s->flush(s);
+	if (!s->keeps) {
+		c->sent[i] = c->qn;
+		return;
+	}
+	c->sent[i] += s->written - w0;
+	if (c->sent[i] < c->qn)
+		c->werr = err ? err : -EIO;
+}
+
+/* Writes what waits; the records every sink has taken leave the queue. */
+static void deliver(struct collector *c)
+{
+	size_t done = c->qn, j;
+	bool was = c->blocked;
+	int i;
+
+	for (i = 0; i < c->nsinks; i++) {
+		offer(c, i);
+		if (c->sent[i] < done)
+			done = c->sent[i];
+	}
+	for (j = 0; j < done; j++) {
+		c->acct.records++;
+		c->acct.packets += c->q[j].packets;
+		c->acct.bytes += c->q[j].bytes;
+	}
+	memmove(c->q, c->q + done, (c->qn - done) * sizeof(*c->q));
+	c->qn -= done;
+	for (i = 0; i < c->nsinks; i++)
+		c->sent[i] -= done;
+	c->blocked = c->qn > 0;
+	if (c->blocked && !was)
+		pr_warn("%s: %zu records wait to be written (%s); no flow leaves the flow map until they are\n",
+			c->ifname, c->qn, strerror(-c->werr));
+	else if (was && !c->blocked)
+		pr_warn("%s: the records that waited are written; flows leave the map again\n",
+			c->ifname);
+}
+
+static void queue_add(struct collector *c, const struct acct_record *r)
+{
+	size_t cap;
+	void *p;
+
+	if (c->qn == c->qcap) {
+		cap = c->qcap ? c->qcap * 2 : COLLECT_BATCH;
+		if (cap > c->qmax)
+			cap = c->qmax;
+		p = cap > c->qcap ? realloc(c->q, cap * sizeof(*c->q)) : NULL;
+		if (!p) {
+			c->lost++;
+			return;
+		}
+		c->q = p;
+		c->qcap = cap;
+	}
+	c->q[c->qn++] = *r;
+	if (!c->blocked && c->qn >= COLLECT_BATCH)
+		deliver(c);
+}
+
+/* Makes the record of the part of f that s has not reported yet. */
 static void emit(struct collector *c, struct fstate *s, const struct fview *f,
 		 int reason)
 {
 	struct acct_record r = { .key = s->key,
 				 .ifname = c->ifname,
 				 .ifindex = c->ifindex };
-	int i;
 
 	if (f->packets <= s->rep_packets)
 		return;
@@ -239,14 +336,11 @@ static void emit(struct collector *c, struct fstate *s, const struct fview *f,
 	r.tcp_flags = f->tcp_flags;
 	r.verdict = f->verdict;
 	r.reason = reason;
-	for (i = 0; i < c->nsinks; i++)
-		c->sinks[i]->write(c->sinks[i], &r);
+	queue_add(c, &r);
 	s->rep_packets = f->packets;
 	s->rep_bytes = f->bytes;
 	s->start_ns = 0;
-	c->acct.records++;
-	c->acct.packets += r.packets;
-	c->acct.bytes += r.bytes;
+	c->state_dirty = true;
 	if (c->res)
 		c->res->records++;
 }
@@ -501,13 +595,332 @@ static void publish(struct collector *c)
 			 strerror(errno));
 }
 
+void collector_status(const struct collector *c, struct collect_status *st)
+{
+	int i;
+
+	memset(st, 0, sizeof(*st));
+	st->write_errors = c->state_errors;
+	for (i = 0; i < c->nsinks; i++)
+		st->write_errors += c->sinks[i]->errors;
+	st->records_pending = c->qn;
+	st->records_lost = c->lost;
+}
+
+/*
+ * The state file, COLLECT_STATE_DIR/collect-IFACE.state: what the
+ * collector of an attach tells "flowbpf stats" beyond the "acct" map,
+ * whose layout is the kernel's.  It is replaced whole (a temporary file
+ * in the same directory, fsync, rename, fsync of the directory), so a
+ * reader never sees half of one.  It belongs to one attach (the flow
+ * map's id) of one boot; host byte order, for this machine only.
+ */
+#define STATE_MAGIC "FBCOLL01"
+
+struct state_hdr {
+	char magic[8];
+	char boot_id[40]; /* /proc/sys/kernel/random/boot_id */
+	__u32 flows_id;
+	__u32 pid;
+	__u64 write_errors;
+	__u64 records_lost;
+	__u64 records_pending;
+};
+
+static void boot_id(char *buf, size_t len)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	memset(buf + (n > 0 ? n : 0), 0, len - (n > 0 ? n : 0));
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+}
+
+static int state_path(char *buf, size_t len, const char *ifname)
+{
+	int n = snprintf(buf, len, "%s/collect-%s.state", COLLECT_STATE_DIR,
+			 ifname);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
+
+	if (fd < 0 || fsync(fd))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+static int state_write(struct collector *c, FILE *f,
+		       const struct collect_status *st)
+{
+	struct state_hdr h = { .flows_id = c->flows_id, .pid = getpid() };
+	uLong crc;
+	__u32 sum;
+
+	memcpy(h.magic, STATE_MAGIC, sizeof(h.magic));
+	boot_id(h.boot_id, sizeof(h.boot_id));
+	h.write_errors = st->write_errors;
+	h.records_lost = st->records_lost;
+	h.records_pending = st->records_pending;
+	crc = crc32(0, (const Bytef *)&h, sizeof(h));
+	sum = crc;
+	if (fwrite(&h, sizeof(h), 1, f) != 1 ||
+	    fwrite(&sum, sizeof(sum), 1, f) != 1)
+		return -EIO;
+	return 0;
+}
+
+/* Writes the state file anew; 0 or -errno. */
+static int state_store(struct collector *c, const struct collect_status *st)
+{
+	char tmp[sizeof(c->state_path) + 8];
+	FILE *f = NULL;
+	int fd, err;
+
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", c->state_path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		goto fail;
+	}
+	err = state_write(c, f, st);
+	if (!err && (fflush(f) || fsync(fd)))
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, c->state_path))
+		err = -errno;
+	if (err)
+		goto fail;
+	return fsync_dir(COLLECT_STATE_DIR);
+fail:
+	unlink(tmp);
+	return err;
+}
+
+/*
+ * After a sweep, when anything in the state changed.  A collector that
+ * stops with nothing left to anyone removes the file.
+ */
+static void save_state(struct collector *c, bool done)
+{
+	struct collect_status st;
+	int err;
+
+	if (!c->state_path[0])
+		return;
+	if (done) {
+		unlink(c->state_path);
+		return;
+	}
+	collector_status(c, &st);
+	if (!c->state_dirty && !memcmp(&st, &c->saved, sizeof(st)))
+		return;
+	err = state_store(c, &st);
+	if (err) {
+		c->state_errors++;
+		if (err != c->state_err)
+			pr_warn("%s: cannot save the collector's state in %s: %s\n",
+				c->ifname, c->state_path, strerror(-err));
+		c->state_err = err;
+		return;
+	}
+	c->state_err = 0;
+	c->saved = st;
+	c->state_dirty = false;
+}
+
+int collect_status_read(const char *ifname, __u32 flows_id,
+			struct collect_status *st)
+{
+	char path[128], boot[40];
+	struct state_hdr h;
+	int fd, err = 0;
+
+	memset(st, 0, sizeof(*st));
+	err = state_path(path, sizeof(path), ifname);
+	if (err)
+		return err;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	boot_id(boot, sizeof(boot));
+	if (read(fd, &h, sizeof(h)) != sizeof(h) ||
+	    memcmp(h.magic, STATE_MAGIC, sizeof(h.magic)))
+		err = -EPROTO;
+	else if (h.flows_id != flows_id ||
+		 memcmp(h.boot_id, boot, sizeof(boot)))
+		err = -ESTALE; /* of an earlier attach */
+	close(fd);
+	if (err)
+		return err;
+	st->write_errors = h.write_errors;
+	st->records_lost = h.records_lost;
+	st->records_pending = h.records_pending;
+	return 0;
+}
+
+/* What a sweep decides for entry i of the scan; -ENOMEM or 0. */
+static int sweep_entry(struct collector *c, size_t i, bool final,
+		       struct removal *rm, size_t *nrm, size_t *seen)
+{
+	const struct flowbpf_key *k = &c->keys[i];
+	__u64 idle, limit, now = c->t0;
+	struct fview fv, *f = &fv;
+	struct fstate *s;
+
+	view_of(c, &c->vals[i], f);
+	s = ft_find(&c->t, k);
+	if (s && s->first_ns != f->first_ns) {
+		evicted(c, s);
+		restart(s, f);
+	}
+	if (!s) {
+		s = ft_insert(&c->t, k);
+		if (!s)
+			return -ENOMEM;
+		restart(s, f);
+	}
+	if (!s->start_ns && f->packets > s->rep_packets)
+		s->start_ns = pending_start(c, f->packets - s->rep_packets,
+					    f->last_ns);
+	*seen += s->gen != c->gen;
+	track(s, f, c->gen);
+	s->live = f->first_ns <= c->t0;
+	c->live += s->live;
+
+	idle = now > f->last_ns ? now - f->last_ns : 0;
+	/* When a sweep removes it: after FIN or RST at the sooner. */
+	limit = c->o.idle_ns;
+	if ((f->tcp_flags & (TCPF_FIN | TCPF_RST)) && c->o.end_ns < limit)
+		limit = c->o.end_ns;
+	/* Idle by the next sweep, if it comes as long after this one. */
+	if (idle < limit)
+		c->due += idle + (c->t0 - c->prev_t0) >= limit;
+	/* While records wait to be written, the flow stays and counts. */
+	if (c->blocked)
+		return 0;
+	/* A TCP flow that closed ends as such even if a late sweep finds it
+	 * idle too. */
+	if (final)
+		rm[(*nrm)++] = (struct removal){ *k, ACCT_SHUTDOWN };
+	else if ((f->tcp_flags & (TCPF_FIN | TCPF_RST)) && idle >= c->o.end_ns)
+		rm[(*nrm)++] = (struct removal){ *k, ACCT_END };
+	else if (idle >= c->o.idle_ns)
+		rm[(*nrm)++] = (struct removal){ *k, ACCT_IDLE };
+	else if (s->start_ns && s->start_ns <= now &&
+		 now - s->start_ns >= c->o.active_ns)
+		emit(c, s, f, ACCT_ACTIVE);
+	return 0;
+}
+
+/*
+ * Entries not in this scan were evicted (or removed by others); a scan
+ * cut short proves nothing about the entries it missed.  When the scan
+ * saw every tracked entry, there is nothing to look for.
+ */
+static void find_evicted(struct collector *c, size_t seen)
+{
+	size_t i;
+
+	for (i = 0; i < c->t.cap && !c->truncated && seen < c->t.n;) {
+		struct fstate *s = &c->t.slots[i];
+
+		if (s->gen && s->gen != c->gen) {
+			evicted(c, s);
+			ft_remove(&c->t, s);
+			continue; /* the shift may have filled slot i */
+		}
+		i++;
+	}
+}
+
+/*
+ * Created but neither accounted nor in the map: evicted.  A flow being
+ * created right now can be in the map before it is counted, which only
+ * lowers the result for a moment; never lowered here.
+ */
+static void count_evicted(struct collector *c, __u64 created)
+{
+	__s64 now = (__s64)created - (__s64)c->acct.flows_accounted -
+		    (__s64)c->live;
+
+	if (!c->truncated && now > (__s64)c->acct.flows_evicted) {
+		pr_warn("%s: %llu more flows evicted from the full flow map (%lld in all); raise --flows on attach or shorten the timeouts\n",
+			c->ifname,
+			(unsigned long long)(now - c->acct.flows_evicted),
+			(long long)now);
+		c->acct.flows_evicted = now;
+	}
+	c->acct.flows_created = created;
+	c->acct.flows_live = c->live;
+}
+
+/* Scans the map, decides every entry, removes the ones that end. */
+static int sweep_map(struct collector *c, bool final)
+{
+	struct sweep_result *res = c->res;
+	struct removal *rm = NULL;
+	size_t n = 0, nrm = 0, seen = 0, i;
+	__u64 t_scan = mono_now_ns();
+	int err;
+
+	err = scan(c, &n);
+	if (err) {
+		pr_warn("%s: cannot read the flow map: %s\n", c->ifname,
+			strerror(-err));
+		return err;
+	}
+	res->scan_ns = mono_now_ns() - t_scan;
+	res->scanned = n;
+	rm = malloc((n ? n : 1) * sizeof(*rm));
+	if (!rm)
+		return -ENOMEM;
+	c->live = 0;
+	for (i = 0; i < n && !err; i++) {
+		/* The table is far larger than the caches: fetch ahead. */
+		if (i + 8 < n)
+			__builtin_prefetch(
+				&c->t.slots[key_hash(&c->keys[i + 8]) &
+					    (c->t.cap - 1)]);
+		err = sweep_entry(c, i, final, rm, &nrm, &seen);
+	}
+	if (err)
+		goto out;
+	find_evicted(c, seen);
+	/* A write may have failed since the entries were chosen. */
+	if (c->blocked)
+		nrm = 0;
+	t_scan = mono_now_ns();
+	remove_all(c, rm, nrm);
+	for (i = 0; i < nrm; i++) {
+		struct fstate *s = ft_find(&c->t, &rm[i].key);
+
+		if (s)
+			report_removal(c, s, &rm[i]);
+	}
+	res->remove_ns += mono_now_ns() - t_scan;
+out:
+	free(rm);
+	return err;
+}
+
 int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 {
 	struct sweep_result dummy;
-	struct removal *rm = NULL;
-	size_t n = 0, nrm = 0, seen = 0, i;
-	__u64 created, t_scan, now;
-	__s64 evicted_now;
+	__u64 created;
 	int err;
 
 	if (!res)
@@ -520,130 +933,33 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res)
 	created = flows_created(c);
 	c->t0 = mono_now_ns();
 	c->wall_off = (__s64)mono_to_wall_ns(c->t0) - (__s64)c->t0;
-	if (!final)
+	/* Records that could not be written before go first. */
+	if (c->qn)
+		deliver(c);
+	if (!final && !c->blocked)
 		expire(c);
 	c->due = 0;
-	t_scan = mono_now_ns();
-	res->remove_ns = t_scan - c->t0;
-	err = scan(c, &n);
-	if (err) {
-		pr_warn("%s: cannot read the flow map: %s\n", c->ifname,
-			strerror(-err));
-		goto out;
+	res->remove_ns = mono_now_ns() - c->t0;
+	err = sweep_map(c, final);
+	if (!err) {
+		count_evicted(c, created);
+		c->acct.sweeps++;
 	}
-	res->scan_ns = mono_now_ns() - t_scan;
-	t_scan = mono_now_ns();
-	res->scanned = n;
-	rm = malloc((n ? n : 1) * sizeof(*rm));
-	if (!rm) {
-		err = -ENOMEM;
-		goto out;
-	}
-	now = c->t0;
-	c->live = 0;
-	for (i = 0; i < n; i++) {
-		const struct flowbpf_key *k = &c->keys[i];
-		struct fview fv, *f = &fv;
-		struct fstate *s;
-		__u64 idle, limit;
-
-		view_of(c, &c->vals[i], f);
-		/* The table is far larger than the caches: fetch ahead. */
-		if (i + 8 < n)
-			__builtin_prefetch(
-				&c->t.slots[key_hash(&c->keys[i + 8]) &
-					    (c->t.cap - 1)]);
-		s = ft_find(&c->t, k);
-
-		if (s && s->first_ns != f->first_ns) {
-			evicted(c, s);
-			restart(s, f);
-		}
-		if (!s) {
-			s = ft_insert(&c->t, k);
-			if (!s) {
-				err = -ENOMEM;
-				goto out;
-			}
-			restart(s, f);
-		}
-		if (!s->start_ns && f->packets > s->rep_packets)
-			s->start_ns = pending_start(
-				c, f->packets - s->rep_packets, f->last_ns);
-		seen += s->gen != c->gen;
-		track(s, f, c->gen);
-		s->live = f->first_ns <= c->t0;
-		c->live += s->live;
-
-		idle = now > f->last_ns ? now - f->last_ns : 0;
-		/* A TCP flow that closed ends as such even if a late sweep
-		 * finds it idle too. */
-		/* When a sweep removes it: after FIN or RST at the sooner. */
-		limit = c->o.idle_ns;
-		if ((f->tcp_flags & (TCPF_FIN | TCPF_RST)) && c->o.end_ns < limit)
-			limit = c->o.end_ns;
-		if (final)
-			rm[nrm++] = (struct removal){ *k, ACCT_SHUTDOWN };
-		else if ((f->tcp_flags & (TCPF_FIN | TCPF_RST)) &&
-			 idle >= c->o.end_ns)
-			rm[nrm++] = (struct removal){ *k, ACCT_END };
-		else if (idle >= c->o.idle_ns)
-			rm[nrm++] = (struct removal){ *k, ACCT_IDLE };
-		else if (s->start_ns && s->start_ns <= now &&
-			 now - s->start_ns >= c->o.active_ns)
-			emit(c, s, f, ACCT_ACTIVE);
-		/* Idle by the next sweep, if it comes as long after this one. */
-		if (idle < limit)
-			c->due += idle + (c->t0 - c->prev_t0) >= limit;
-	}
-	/* Entries not in this scan were evicted (or removed by others);
-	 * a scan cut short proves nothing about the entries it missed.  When
-	 * the scan saw every tracked entry, there is nothing to look for. */
-	for (i = 0; i < c->t.cap && !c->truncated && seen < c->t.n;) {
-		struct fstate *s = &c->t.slots[i];
-
-		if (s->gen && s->gen != c->gen) {
-			evicted(c, s);
-			ft_remove(&c->t, s);
-			continue; /* the shift may have filled slot i */
-		}
-		i++;
-	}
-	t_scan = mono_now_ns();
-	remove_all(c, rm, nrm);
-	for (i = 0; i < nrm; i++) {
-		struct fstate *s = ft_find(&c->t, &rm[i].key);
-
-		if (s)
-			report_removal(c, s, &rm[i]);
-	}
-	res->remove_ns += mono_now_ns() - t_scan;
-	/*
-	 * Created but neither accounted nor in the map: evicted.  A flow
-	 * being created right now can be in the map before it is counted,
-	 * which only lowers the result for a moment; never lowered here.
-	 */
-	evicted_now = (__s64)created - (__s64)c->acct.flows_accounted -
-		      (__s64)c->live;
-	if (!c->truncated && evicted_now > (__s64)c->acct.flows_evicted) {
-		pr_warn("%s: %llu more flows evicted from the full flow map (%lld in all); raise --flows on attach or shorten the timeouts\n",
+	deliver(c);
+	if (c->lost > c->lost_logged) {
+		pr_warn("%s: %llu records lost: more than %zu waited to be written (%llu lost in all)\n",
 			c->ifname,
-			(unsigned long long)(evicted_now -
-					     c->acct.flows_evicted),
-			(long long)evicted_now);
-		c->acct.flows_evicted = evicted_now;
+			(unsigned long long)(c->lost - c->lost_logged), c->qmax,
+			(unsigned long long)c->lost);
+		c->lost_logged = c->lost;
 	}
-	c->acct.flows_created = created;
-	c->acct.flows_live = c->live;
-	c->acct.sweeps++;
-	for (i = 0; i < (size_t)c->nsinks; i++)
-		c->sinks[i]->flush(c->sinks[i]);
-out:
-	free(rm);
+	if (!err && final && c->qn)
+		err = c->werr;
 	c->prev_t0 = c->t0;
 	c->acct.last_sweep_ns = mono_now_ns();
 	res->total_ns = c->acct.last_sweep_ns - c->t0;
 	publish(c);
+	save_state(c, final && !err && !c->qn);
 	c->res = NULL;
 	return err;
 }
@@ -709,6 +1025,8 @@ struct collector *collector_new_fds(const char *ifname, int flows_fd,
 	c->lookup_delete = true;
 	/* LRU maps hold at most max_entries; the rest is for churn. */
 	c->cap = (size_t)info.max_entries + info.max_entries / 8 + 1024;
+	c->qmax = c->cap;
+	c->flows_id = info.id;
 	c->keys = malloc(c->cap * sizeof(*c->keys));
 	c->vals = malloc(c->cap * sizeof(*c->vals));
 	if (!c->keys || !c->vals || ft_init(&c->t, info.max_entries / 2)) {
@@ -720,6 +1038,18 @@ struct collector *collector_new_fds(const char *ifname, int flows_fd,
 	if (acct_fd >= 0 && !bpf_map_lookup_elem(acct_fd, &zero, &c->acct))
 		c->acct.collector_pid = getpid();
 	return c;
+}
+
+/* Where the state file goes; without one, nothing else changes. */
+static void state_setup(struct collector *c)
+{
+	if (mkdir(COLLECT_STATE_DIR, 0755) && errno != EEXIST) {
+		pr_warn("%s: cannot create %s (%s); the collector keeps no state file\n",
+			c->ifname, COLLECT_STATE_DIR, strerror(errno));
+		return;
+	}
+	if (state_path(c->state_path, sizeof(c->state_path), c->ifname))
+		c->state_path[0] = '\0';
 }
 
 struct collector *collector_open(const char *ifname,
@@ -772,6 +1102,7 @@ struct collector *collector_open(const char *ifname,
 	c->lock_fd = lock_fd;
 	c->acct.collector_pid = getpid();
 	publish(c);
+	state_setup(c);
 	return c;
 }
 
@@ -781,6 +1112,9 @@ void collector_free(struct collector *c)
 
 	if (!c)
 		return;
+	if (c->qn)
+		pr_warn("%s: %zu records could not be written and are lost\n",
+			c->ifname, c->qn);
 	for (i = 0; i < c->nsinks; i++)
 		c->sinks[i]->close(c->sinks[i]);
 	if (c->acct_fd >= 0 && c->own_fds) {
@@ -803,6 +1137,7 @@ void collector_free(struct collector *c)
 	free(c->keys);
 	free(c->vals);
 	free(c->t.slots);
+	free(c->q);
 	free(c);
 }
 

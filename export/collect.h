@@ -17,6 +17,8 @@
 #define COLLECT_DEFAULT_ACTIVE_NS (60ULL * 1000000000)
 #define COLLECT_DEFAULT_END_NS (5ULL * 1000000000)
 #define COLLECT_DEFAULT_INTERVAL_NS (1ULL * 1000000000)
+/* The collectors' state files (collect-IFACE.state) live here. */
+#define COLLECT_STATE_DIR "/run/flowbpf"
 
 struct collect_opts {
 	__u64 idle_ns; /* no packet for this long: the flow ends */
@@ -34,6 +36,13 @@ struct sweep_result {
 	__u64 scan_ns; /* reading the map */
 	__u64 remove_ns; /* removing entries */
 	__u64 total_ns;
+};
+
+/* What the "acct" map has no room for (docs/accounting.md, Full disk). */
+struct collect_status {
+	__u64 write_errors; /* writes that failed (each retry counts) */
+	__u64 records_pending; /* records waiting to be written */
+	__u64 records_lost; /* dropped: more than the queue holds waited */
 };
 
 struct collector;
@@ -54,7 +63,8 @@ struct collector *collector_new_fds(const char *ifname, int flows_fd,
 void collector_add_sink(struct collector *c, struct acct_sink *s);
 /*
  * One sweep.  With final set, every flow still in the map is removed and
- * reported as "shutdown".  0 or -errno.
+ * reported as "shutdown", unless records cannot be written: then the
+ * flows stay and it returns the -errno of the write.  0 or -errno.
  */
 int collector_sweep(struct collector *c, bool final, struct sweep_result *res);
 /* Sweeps idle entries in the kernel first (FB_PROG_EXPIRE, FB_MAP_EXPIRED;
@@ -62,6 +72,14 @@ int collector_sweep(struct collector *c, bool final, struct sweep_result *res);
 void collector_set_expire(struct collector *c, int prog_fd, int ring_fd);
 /* The counters published in the pinned "acct" map. */
 const struct flowbpf_acct *collector_acct(const struct collector *c);
+void collector_status(const struct collector *c, struct collect_status *st);
+/*
+ * The status the collector of ifname last saved, for "flowbpf stats";
+ * flows_id is the id of the interface's flow map.  -ENOENT without one,
+ * -ESTALE when it is of an earlier attach.
+ */
+int collect_status_read(const char *ifname, __u32 flows_id,
+			struct collect_status *st);
 /* Flows the collector tracks (seen in the map, not yet ended). */
 __u64 collector_tracked(const struct collector *c);
 /* Publishes collector_pid 0, closes sinks and fds it opened. */

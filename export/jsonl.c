@@ -4,22 +4,42 @@
  * rotated when it reaches a size or an age: it is renamed to
  * PATH.YYYYMMDDTHHMMSSZ (a -N suffix keeps names unique), compressed to
  * that name plus .gz with zlib, and PATH starts again empty.
+ *
+ * Lines are kept in a buffer of our own and written with write(2), so
+ * that a failed write is known record by record: the sink counts in
+ * base.written the records that are wholly in the file, cuts off the
+ * start of a line that did not fit (a full disk), and drops the rest of
+ * the buffer, which the collector offers again later.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <zlib.h>
 #include "record.h"
 #include "flowfmt.h"
 #include "log.h"
 
+/* A buffer this full is written out without waiting for the flush. */
+#define JSONL_PUSH_BYTES (64U << 10)
+
 struct jsonl {
 	struct acct_sink base;
 	struct jsonl_opts o;
-	FILE *f;
+	int fd; /* -1 while the file cannot be opened */
+	bool regular; /* a regular file: rotated, and cut back on errors */
+	char *buf; /* lines not written yet */
+	size_t len, cap;
+	size_t *ends; /* where each record's line ends in buf */
+	size_t nrec, rec_cap;
+	char *carry; /* the rest of a line that could not be cut off */
+	size_t carry_len;
+	int err; /* of the failure under way, 0 when writing works */
+	bool refuse; /* a write failed: take nothing until the flush */
 	__u64 size; /* bytes in the current file */
 	__u64 opened_ns; /* CLOCK_MONOTONIC when it was started */
 };
@@ -62,14 +82,21 @@ static int gzip_file(const char *src, const char *dst)
 
 static int jsonl_open(struct jsonl *j)
 {
-	j->f = fopen(j->o.path, "a");
-	if (!j->f) {
-		int err = -errno;
+	struct stat st;
+	int err;
 
-		pr_warn("cannot open %s: %s\n", j->o.path, strerror(errno));
+	j->fd = open(j->o.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		     0644);
+	if (j->fd < 0 || fstat(j->fd, &st)) {
+		err = -errno;
+		if (j->fd >= 0)
+			close(j->fd);
+		j->fd = -1;
+		pr_warn("cannot open %s: %s\n", j->o.path, strerror(-err));
 		return err;
 	}
-	j->size = ftell(j->f) > 0 ? (__u64)ftell(j->f) : 0;
+	j->regular = S_ISREG(st.st_mode);
+	j->size = j->regular ? st.st_size : 0;
 	j->opened_ns = mono_now_ns();
 	return 0;
 }
@@ -81,9 +108,9 @@ static void jsonl_rotate(struct jsonl *j)
 	struct tm tm;
 	int i, err;
 
-	if (fclose(j->f))
+	if (close(j->fd))
 		j->base.errors++;
-	j->f = NULL;
+	j->fd = -1;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	for (i = 0; i < 1000; i++) {
@@ -106,42 +133,177 @@ static void jsonl_rotate(struct jsonl *j)
 		else
 			unlink(name);
 	}
-	if (jsonl_open(j))
-		j->base.errors++;
+	/* A file that cannot be opened now is tried again at the flush. */
+	jsonl_open(j);
+}
+
+/* Writes all of buf[0..len) it can; the count written, or -errno. */
+static ssize_t write_all(int fd, const char *buf, size_t len, int *err)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	*err = 0;
+	while (off < len) {
+		n = write(fd, buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*err = n < 0 ? -errno : -EIO;
+			break;
+		}
+		off += n;
+	}
+	return off;
+}
+
+/*
+ * After a short write: the records wholly written stay, the start of the
+ * next one is cut off again (or, where the output cannot be cut, its rest
+ * is kept to go first next time and it counts as written), and the
+ * others are dropped, to be offered again.
+ */
+static void jsonl_undo(struct jsonl *j, size_t done)
+{
+	size_t k = 0, good;
+
+	while (k < j->nrec && j->ends[k] <= done)
+		k++;
+	good = k ? j->ends[k - 1] : 0;
+	if (done > good && j->regular && !ftruncate(j->fd, j->size + good)) {
+		done = good;
+	} else if (done > good) {
+		good = j->ends[k++];
+		free(j->carry);
+		j->carry_len = good - done;
+		j->carry = malloc(j->carry_len);
+		if (j->carry)
+			memcpy(j->carry, j->buf + done, j->carry_len);
+		else
+			j->carry_len = 0;
+	}
+	j->size += done;
+	j->base.written += k;
+	j->len = j->nrec = 0;
+}
+
+/* Writes the buffer out; 0 or -errno. */
+static int jsonl_push(struct jsonl *j)
+{
+	size_t done;
+	int err;
+
+	if (j->fd < 0 && jsonl_open(j))
+		return -EIO;
+	if (j->carry_len) {
+		done = write_all(j->fd, j->carry, j->carry_len, &err);
+		memmove(j->carry, j->carry + done, j->carry_len - done);
+		j->carry_len -= done;
+		j->size += done;
+		if (err) {
+			jsonl_undo(j, 0);
+			goto fail;
+		}
+	}
+	done = write_all(j->fd, j->buf, j->len, &err);
+	if (err) {
+		jsonl_undo(j, done);
+		goto fail;
+	}
+	j->size += j->len;
+	j->base.written += j->nrec;
+	j->len = j->nrec = 0;
+	if (j->err)
+		pr_info("%s: writing records again\n", j->o.path);
+	j->err = 0;
+	return 0;
+fail:
+	j->base.errors++;
+	/* One line when writing starts to fail (or fails otherwise). */
+	if (err != j->err)
+		pr_warn("cannot write records to %s: %s\n", j->o.path,
+			strerror(-err));
+	j->err = err;
+	j->refuse = true;
+	return err;
+}
+
+/* Room for one more line of len bytes (and its newline). */
+static int jsonl_reserve(struct jsonl *j, size_t len)
+{
+	void *p;
+
+	if (j->len + len + 1 > j->cap) {
+		size_t cap = j->cap ? j->cap : JSONL_PUSH_BYTES;
+
+		while (cap < j->len + len + 1)
+			cap *= 2;
+		p = realloc(j->buf, cap);
+		if (!p)
+			return -ENOMEM;
+		j->buf = p;
+		j->cap = cap;
+	}
+	if (j->nrec == j->rec_cap) {
+		size_t cap = j->rec_cap ? j->rec_cap * 2 : 256;
+
+		p = realloc(j->ends, cap * sizeof(*j->ends));
+		if (!p)
+			return -ENOMEM;
+		j->ends = p;
+		j->rec_cap = cap;
+	}
+	return 0;
 }
 
 static int jsonl_write(struct acct_sink *s, const struct acct_record *r)
 {
 	struct jsonl *j = (struct jsonl *)s;
-	json_t *o = acct_record_json(r);
-	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)
-		       : NULL;
-	int err = 0;
+	json_t *o;
+	char *line;
+	size_t len;
+	int err;
 
+	if (j->refuse)
+		return j->err ? j->err : -EIO;
+	o = acct_record_json(r);
+	line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(o);
-	if (!line || !j->f || fprintf(j->f, "%s\n", line) < 0) {
+	len = line ? strlen(line) : 0;
+	err = line ? jsonl_reserve(j, len) : -ENOMEM;
+	if (err) {
+		free(line);
 		s->errors++;
-		err = -EIO;
-	} else {
-		j->size += strlen(line) + 1;
+		return err;
 	}
+	memcpy(j->buf + j->len, line, len);
+	j->buf[j->len + len] = '\n';
+	j->len += len + 1;
+	j->ends[j->nrec++] = j->len;
 	free(line);
-	if (!err && j->o.rotate_bytes && j->size >= j->o.rotate_bytes)
-		jsonl_rotate(j);
+	if (j->o.rotate_bytes && j->size + j->len >= j->o.rotate_bytes) {
+		err = jsonl_push(j);
+		if (!err)
+			jsonl_rotate(j);
+	} else if (j->len >= JSONL_PUSH_BYTES) {
+		err = jsonl_push(j);
+	}
 	return err;
 }
 
 static int jsonl_flush(struct acct_sink *s)
 {
 	struct jsonl *j = (struct jsonl *)s;
+	int err = j->refuse ? j->err : 0;
 
-	if (!j->f)
-		return -EIO;
-	if (fflush(j->f)) {
-		s->errors++;
-		return -errno;
-	}
-	if (j->o.rotate_ns && j->f != stdout && j->size &&
+	j->refuse = false;
+	if (err)
+		return err;
+	err = jsonl_push(j);
+	j->refuse = false;
+	if (err)
+		return err;
+	if (j->o.rotate_ns && j->regular && j->size &&
 	    mono_now_ns() - j->opened_ns >= j->o.rotate_ns)
 		jsonl_rotate(j);
 	return 0;
@@ -151,10 +313,13 @@ static void jsonl_close(struct acct_sink *s)
 {
 	struct jsonl *j = (struct jsonl *)s;
 
-	if (j->f && j->f != stdout)
-		fclose(j->f);
-	else if (j->f)
-		fflush(j->f);
+	if (j->len || j->carry_len)
+		jsonl_push(j);
+	if (j->fd >= 0 && j->fd != STDOUT_FILENO)
+		close(j->fd);
+	free(j->buf);
+	free(j->ends);
+	free(j->carry);
 	free(j);
 }
 
@@ -168,9 +333,10 @@ struct acct_sink *jsonl_sink_new(const struct jsonl_opts *o)
 	j->base.write = jsonl_write;
 	j->base.flush = jsonl_flush;
 	j->base.close = jsonl_close;
+	j->base.keeps = true;
 	j->o = *o;
 	if (!strcmp(o->path, "-")) {
-		j->f = stdout;
+		j->fd = STDOUT_FILENO;
 		j->o.rotate_bytes = j->o.rotate_ns = 0;
 	} else if (jsonl_open(j)) {
 		free(j);

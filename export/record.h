@@ -49,13 +49,25 @@ json_t *acct_record_json(const struct acct_record *r);
 /* "2026-11-22T04:49:25.102Z" */
 void rfc3339_ms(__u64 ms, char *buf, size_t len);
 
-/* Where records go.  write() may buffer; flush() ends a sweep. */
+/*
+ * Where records go.  write() may buffer; flush() ends a batch (a sweep, or
+ * part of one) and returns 0 or the -errno of a write that failed.
+ *
+ * A sink that keeps records (a file) counts in written the records it
+ * has wholly written, in the order it was given them; after a flush, the
+ * ones it was given beyond that count are dropped, and the collector
+ * gives them again later, so that none is lost and none written twice.
+ * Other sinks (IPFIX over UDP) count what they could not send in errors
+ * and are never given a record again.
+ */
 struct acct_sink {
 	const char *name;
 	int (*write)(struct acct_sink *s, const struct acct_record *r);
 	int (*flush)(struct acct_sink *s);
 	void (*close)(struct acct_sink *s); /* frees s */
-	__u64 errors; /* records or messages that could not be written */
+	__u64 errors; /* writes or messages that failed */
+	bool keeps; /* keeps records: counts them in written */
+	__u64 written;
 };
 
 struct jsonl_opts {

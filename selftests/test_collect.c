@@ -523,10 +523,9 @@ int read_records(const char *path, struct rec **out)
 	return n;
 }
 
-/* Sums the records of one flow (direction, protocol, ends). */
-static void flow_sum(const struct rec *r, int n, const char *dir, int proto,
-		     const char *src, const char *dst, int dport,
-		     struct rec *sum, int *reasons)
+void flow_sum(const struct rec *r, int n, const char *dir, int proto,
+	      const char *src, const char *dst, int dport, struct rec *sum,
+	      int *reasons)
 {
 	int i;
 
@@ -671,8 +670,7 @@ static void subtest_sweeps(void)
 	 * collector stops: its requests are in the shutdown record or, after
 	 * it, in a new entry, every one of them. */
 	usleep(1200000);
-	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
-		  8, 0);
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip, 8, 0);
 	ping = spawn("exec ping -c 40 -i 0.05 -W 2 %s", n.peer_ip);
 	/* Stop while it runs: once a few requests are in a new entry. */
 	for (i = 0; i < 500; i++) {

@@ -22,6 +22,14 @@ void test_record_v6_icmp(struct acct_record *r);
 pid_t spawn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int stop(pid_t pid, int timeout_ms);
 int read_records(const char *path, struct rec **out);
+/*
+ * Sums the records of one flow (direction, protocol, addresses, and dport
+ * unless it is -1) into sum; reasons[] counts them by end: idle, active,
+ * end, shutdown, evicted.
+ */
+void flow_sum(const struct rec *r, int n, const char *dir, int proto,
+	      const char *src, const char *dst, int dport, struct rec *sum,
+	      int *reasons);
 /* nfdump -R dir, as records (no direction, no reason). */
 int nfdump_read(const char *dir, struct rec **out);
 int rec_cmp(const void *a, const void *b);

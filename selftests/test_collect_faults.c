@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The collector when things go wrong, end to end on a veth pair: the
+ * output disk fills up, the collector is killed and started again, a
+ * rotation must be durable, and the output directory is not to be
+ * trusted.  In every case each packet must end up in exactly one record
+ * and no file outside the collector's own may be touched.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "netns.h"
+#include "test.h"
+#include "test_collect.h"
+
+static __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The contents of a file, NUL-terminated (free it); NULL if unreadable. */
+static char *slurp_file(const char *path)
+{
+	char *buf = NULL;
+	long len;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return NULL;
+	if (!fseek(f, 0, SEEK_END) && (len = ftell(f)) >= 0 &&
+	    !fseek(f, 0, SEEK_SET)) {
+		buf = calloc(1, len + 1);
+		if (buf && fread(buf, 1, len, f) != (size_t)len) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Waits up to ms for needle to show up in the file at path. */
+static bool wait_for_text(const char *path, const char *needle, int ms)
+{
+	__u64 end = now_ms() + ms;
+	bool found = false;
+	char *s;
+
+	do {
+		s = slurp_file(path);
+		found = s && strstr(s, needle);
+		free(s);
+		if (!found)
+			usleep(20000);
+	} while (!found && now_ms() < end);
+	return found;
+}
+
+/* Lines of path, and how many of them are not JSON (bad). */
+static int count_lines(const char *path, int *bad)
+{
+	char line[8192];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	*bad = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		json_t *o = json_loads(line, 0, NULL);
+
+		n++;
+		*bad += !o;
+		json_decref(o);
+	}
+	fclose(f);
+	return n;
+}
+
+/* The "accounting" object of "flowbpf -j stats IFACE"; *root to free. */
+static json_t *stats_accounting(const char *ifname, json_t **root)
+{
+	char *out = NULL;
+
+	*root = NULL;
+	if (!run(&out, NULL, "%s -j stats %s", flowbpf_bin(), ifname))
+		*root = json_loads(out, 0, NULL);
+	free(out);
+	return json_object_get(
+		json_array_get(json_object_get(*root, "interfaces"), 0),
+		"accounting");
+}
+
+static long long acct_int(json_t *a, const char *key)
+{
+	return json_integer_value(json_object_get(a, key));
+}
+
+/* Sends count datagrams from fd, a socket of its own (one flow). */
+static int send_udp(int fd, const char *dst, int count)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
+	char payload[32] = { 0 };
+	int i, sent = 0;
+
+	inet_pton(AF_INET, dst, &a.sin_addr);
+	for (i = 0; i < count; i++) {
+		sent += sendto(fd, payload, sizeof(payload), 0, (void *)&a,
+			       sizeof(a)) == sizeof(payload);
+		usleep(2000);
+	}
+	return sent;
+}
+
+static int local_port(int fd)
+{
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+
+	if (getsockname(fd, (void *)&me, &len))
+		return -1;
+	return ntohs(me.sin_port);
+}
+
+/* A line that leaves about 100 bytes of its tmpfs page free, so that the
+ * first record to come fits only in part. */
+static int write_filler(const char *path)
+{
+	char line[4096 - 100];
+	FILE *f = fopen(path, "w");
+	int err;
+
+	if (!f)
+		return -1;
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "{\"filler\":\"", 11);
+	memcpy(line + sizeof(line) - 3, "\"}\n", 3);
+	err = fwrite(line, sizeof(line), 1, f) != 1;
+	return fclose(f) || err ? -1 : 0;
+}
+
+/*
+ * The output disk full for 3 s: the records of a ping whose flows go idle
+ * meanwhile wait in the collector, a flow idle after the failure stays in
+ * the kernel's map, and once there is space again every packet is in one
+ * record, no line is cut, the failure is logged and "stats" shows it.
+ */
+static void subtest_full_disk(void)
+{
+	char dir[] = "/tmp/flowbpf-full-XXXXXX", out[128], log[128];
+	int nr, lines, bad, reasons[5] = {}, fd = -1, sport, i;
+	struct rec *r = NULL, sum;
+	json_t *root = NULL, *a;
+	struct flowbpf_flow f;
+	struct flowbpf_key k;
+	bool mounted = false;
+	struct test_net n = {};
+	pid_t col = -1;
+	__u64 t_full;
+
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
+	snprintf(log, sizeof(log), "/tmp/flowbpf-full-%d.log", getpid());
+	if (!ASSERT_OK(run(NULL, NULL, "mount -t tmpfs -o size=64k fbfull %s",
+			   dir),
+		       "mount a 64k tmpfs"))
+		goto out;
+	mounted = true;
+	if (!ASSERT_OK(write_filler(out), "filler line") ||
+	    !ASSERT_OK(net_setup(&n), "net_setup"))
+		goto out;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
+		       "attach"))
+		goto out;
+	col = spawn(
+		"exec %s collect %s --interval 50ms --idle 300ms -o %s 2>%s",
+		flowbpf_bin(), n.host_if, out, log);
+	usleep(300000);
+	/* Every page taken: the next record fits only in part. */
+	run(NULL, NULL, "dd if=/dev/zero of=%s/fill bs=4k", dir);
+	t_full = now_ms();
+	ASSERT_OK(run(NULL, NULL, "ping -c 12 -i 0.05 -W 1 %s", n.peer_ip),
+		  "ping");
+	/* Its flows go idle, are removed, and their records cannot go. */
+	if (!ASSERT_TRUE(wait_for_text(log, "cannot write records to", 4000),
+			 "write error logged"))
+		goto out;
+	ASSERT_TRUE(wait_for_text(log, "wait to be written", 1000),
+		    "records said to wait");
+	/* The state is saved at the end of the sweep that logged it. */
+	for (i = 0; i < 50; i++) {
+		a = stats_accounting(n.host_if, &root);
+		if (acct_int(a, "write_errors") >= 1)
+			break;
+		json_decref(root);
+		root = NULL;
+		usleep(20000);
+	}
+	ASSERT_GE(acct_int(a, "write_errors"), 1, "stats: write errors");
+	ASSERT_GE(acct_int(a, "records_pending"), 2, "stats: records waiting");
+	json_decref(root);
+	/* A flow that goes idle now stays in the map, counting. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_EQ(send_udp(fd, n.peer_ip, 5), 5, "datagrams sent");
+	sport = local_port(fd);
+	key4(&k, FLOWBPF_DIR_EGRESS, 17, n.host_ip, sport, n.peer_ip, 9);
+	usleep(600000);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
+		      "idle flow kept in the map while records wait"))
+		ASSERT_EQ(f.packets, 5, "with its packets");
+	if (now_ms() < t_full + 3000)
+		usleep((t_full + 3000 - now_ms()) * 1000);
+	run(NULL, NULL, "rm -f %s/fill", dir);
+	ASSERT_TRUE(wait_for_text(out, "\"dport\":9,", 3000),
+		    "the kept flow reported once there is space");
+	ASSERT_TRUE(wait_for_text(log, "the records that waited are written",
+				  1000),
+		    "recovery logged");
+	ASSERT_EQ(stop(col, 5000), 0, "collector exits 0");
+	col = -1;
+
+	nr = read_records(out, &r);
+	lines = count_lines(out, &bad);
+	ASSERT_EQ(bad, 0, "no line cut short");
+	ASSERT_EQ(lines, nr, "every line a record");
+	flow_sum(r, nr, "out", 1, n.host_ip, n.peer_ip, 8 << 8, &sum, reasons);
+	ASSERT_EQ(sum.packets, 12, "echo requests: each in one record");
+	ASSERT_EQ(sum.bytes, 12 * 84, "echo request bytes");
+	flow_sum(r, nr, "in", 1, n.peer_ip, n.host_ip, 0, &sum, reasons);
+	ASSERT_EQ(sum.packets, 12, "echo replies: each in one record");
+	flow_sum(r, nr, "out", 17, n.host_ip, n.peer_ip, 9, &sum, reasons);
+	ASSERT_EQ(sum.packets, 5, "datagrams: each in one record");
+	a = stats_accounting(n.host_if, &root);
+	/* The filler line is no record of the collector's. */
+	ASSERT_EQ(acct_int(a, "records"), nr - 1, "records counted as written");
+	json_decref(root);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (col > 0)
+		stop(col, 2000);
+	if (env_verbose)
+		run(NULL, NULL, "cat %s >&2", log);
+	free(r);
+	net_cleanup(&n);
+	if (mounted)
+		run(NULL, NULL, "umount %s", dir);
+	rmdir(dir);
+	unlink(log);
+}
+
+void test_collect_faults(void)
+{
+	if (test__start_subtest("full_disk"))
+		subtest_full_disk();
+}

@@ -8,6 +8,15 @@
 #include <sys/un.h>
 #include "daemon.h"
 
+bool ctl_peer_is_root(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) &&
+	       len == sizeof(cr) && cr.uid == 0;
+}
+
 int ctl_request(const char *path, const char *req, json_t **reply)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -31,9 +40,18 @@ int ctl_request(const char *path, const char *req, json_t **reply)
 		err = -EINVAL;
 		goto out;
 	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		goto out;
+	}
+	/* Only a daemon running as root is believed: anyone could have
+	 * left a socket of their own at this path. */
+	if (!ctl_peer_is_root(fd)) {
+		err = -EPERM;
+		goto out;
+	}
 	/* A daemon that goes away mid-request must not kill the caller. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    send(fd, line, n, MSG_NOSIGNAL) != n) {
+	if (send(fd, line, n, MSG_NOSIGNAL) != n) {
 		err = errno ? -errno : -EIO;
 		goto out;
 	}

@@ -52,6 +52,28 @@ struct iface {
 	int nops;
 };
 
+/*
+ * A control client.  A request is one short line; what a client may
+ * take to send it and to read its reply is bounded, and so is the
+ * number of clients served at once.
+ */
+#define CTL_CLIENTS 32
+#define CTL_REQ_MAX 128
+#define CTL_REQ_NS 1000000000ULL
+#define CTL_REPLY_NS 10000000000ULL
+
+struct client {
+	int fd; /* -1: a free slot */
+	__u64 since_ns, deadline_ns;
+	char req[CTL_REQ_MAX];
+	size_t len;
+	char *out; /* the reply, once the request is complete */
+	size_t out_len, out_off;
+};
+
+/* What an epoll event is about; EV_CLIENT + slot for a client. */
+enum { EV_RING = 1, EV_SIGNAL, EV_LISTEN, EV_CLIENT = 16 };
+
 /* A PASS flow whose held packets are still being released. */
 struct drain {
 	struct flowbpf_key key;
@@ -69,6 +91,7 @@ struct daemon {
 	struct ring_buffer *rb;
 	int epfd, sfd, lfd;
 	int pkt_fd; /* AF_PACKET, to send held egress frames */
+	struct client clients[CTL_CLIENTS];
 	bool stop;
 	bool polling; /* told the kernel (heartbeat) it need not wake us */
 	__u64 last_beat, last_poll;
@@ -672,28 +695,12 @@ static json_t *stats_json(struct daemon *d)
 	return o;
 }
 
-static void serve_client(struct daemon *d)
+/* The reply to one request, as text to send; NULL when out of memory. */
+static char *ctl_reply(struct daemon *d, const char *req)
 {
-	struct timeval tv = { .tv_sec = 1 };
-	char req[128] = "", msg[600];
+	char msg[600], *s;
 	json_t *reply;
-	ssize_t r;
-	char *s;
-	int fd;
 
-	fd = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* A silent client must not stall the event loop for long. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	r = read(fd, req, sizeof(req) - 1);
-	if (r > 0) {
-		req[r] = '\0';
-		s = strpbrk(req, "\r\n");
-		if (s)
-			*s = '\0';
-	}
 	if (!strcmp(req, "stats"))
 		reply = stats_json(d);
 	else if (!strcmp(req, "reload"))
@@ -704,11 +711,173 @@ static void serve_client(struct daemon *d)
 	else
 		reply = json_pack("{s:s}", "error", "unknown request");
 	s = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (s && send(fd, s, strlen(s), MSG_NOSIGNAL) < 0)
-		pr_debug("debug: control client went away\n");
-	free(s);
 	json_decref(reply);
-	close(fd);
+	return s;
+}
+
+/*
+ * Control clients are served from the event loop a piece at a time, so
+ * that none can hold it up: a request may arrive in parts and a reply
+ * leave in parts, and a client that is too slow at either is dropped.
+ */
+static void client_drop(struct client *c)
+{
+	/* Its only fd: closing it also takes it out of the epoll set. */
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static void client_write(struct client *c)
+{
+	ssize_t r;
+
+	while (c->out_off < c->out_len) {
+		r = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r < 0) {
+			pr_debug("debug: control client went away\n");
+			break;
+		}
+		c->out_off += r;
+	}
+	client_drop(c);
+}
+
+static void client_answer(struct daemon *d, struct client *c)
+{
+	struct epoll_event ev = { .events = EPOLLOUT,
+				  .data.u32 = EV_CLIENT + (c - d->clients) };
+
+	c->out = ctl_reply(d, c->req);
+	if (!c->out) {
+		client_drop(c);
+		return;
+	}
+	c->out_len = strlen(c->out);
+	c->deadline_ns = mono_now_ns() + CTL_REPLY_NS;
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	client_write(c);
+}
+
+/* One request line; the end of the client's writing also ends it. */
+static void client_read(struct daemon *d, struct client *c)
+{
+	char *nl = NULL;
+	ssize_t r;
+
+	for (;;) {
+		r = recv(c->fd, c->req + c->len, sizeof(c->req) - 1 - c->len,
+			 MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r < 0 || (!r && !c->len)) {
+			client_drop(c);
+			return;
+		}
+		c->len += r;
+		c->req[c->len] = '\0';
+		nl = memchr(c->req, '\n', c->len);
+		if (nl || !r || c->len == sizeof(c->req) - 1)
+			break;
+	}
+	if (nl) {
+		*nl = '\0';
+		if (nl > c->req && nl[-1] == '\r')
+			nl[-1] = '\0';
+	} else if (r) {
+		/* Longer than any request: answered as unknown. */
+		c->req[0] = '\0';
+	}
+	client_answer(d, c);
+}
+
+/* A free slot; when there is none, the one of the client that has waited
+ * longest without sending its request is freed for the newcomer. */
+static struct client *client_slot(struct daemon *d)
+{
+	struct client *c, *oldest = NULL;
+
+	for (c = d->clients; c < d->clients + CTL_CLIENTS; c++) {
+		if (c->fd < 0)
+			return c;
+		if (!c->out && (!oldest || c->since_ns < oldest->since_ns))
+			oldest = c;
+	}
+	if (oldest) {
+		pr_debug("debug: dropping the oldest silent control client\n");
+		client_drop(oldest);
+	}
+	return oldest;
+}
+
+static void ctl_accept(struct daemon *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct client *c;
+	int fd, i;
+
+	/* A few at a time: the ring buffer must not wait for a crowd. */
+	for (i = 0; i < 8; i++) {
+		fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		/* The socket's mode keeps others out, unless someone
+		 * loosens it: the peer's credentials are what count. */
+		if (!ctl_peer_is_root(fd)) {
+			pr_debug("debug: control client refused: not root\n");
+			close(fd);
+			continue;
+		}
+		c = client_slot(d);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		ev.data.u32 = EV_CLIENT + (c - d->clients);
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->since_ns = mono_now_ns();
+		c->deadline_ns = c->since_ns + CTL_REQ_NS;
+	}
+}
+
+static void client_event(struct daemon *d, __u32 slot)
+{
+	struct client *c;
+
+	if (slot >= CTL_CLIENTS || d->clients[slot].fd < 0)
+		return;
+	c = &d->clients[slot];
+	if (c->out)
+		client_write(c);
+	else
+		client_read(d, c);
+}
+
+static void clients_expire(struct daemon *d, __u64 now)
+{
+	struct client *c;
+
+	for (c = d->clients; c < d->clients + CTL_CLIENTS; c++) {
+		if (c->fd < 0 || now < c->deadline_ns)
+			continue;
+		pr_debug("debug: control client dropped: %s\n",
+			 c->out ? "it does not take its reply"
+				: "no request in time");
+		client_drop(c);
+	}
 }
 
 static int ctl_listen(struct daemon *d)
@@ -738,7 +907,8 @@ static int ctl_listen(struct daemon *d)
 	}
 	unlink(path);
 	strcpy(sa.sun_path, path);
-	d->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: ctl_accept() takes what is there, and no more. */
+	d->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (d->lfd < 0 || bind(d->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    chmod(path, 0600) || listen(d->lfd, 16)) {
 		err = -errno;
@@ -812,6 +982,8 @@ int daemon_run(const struct daemon_opts *o)
 		return -ENOMEM;
 	d->o = o;
 	d->epfd = d->sfd = d->lfd = -1;
+	for (i = 0; i < CTL_CLIENTS; i++)
+		d->clients[i].fd = -1;
 	/* A control client that leaves early is its own business. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Protocol 0: this socket only sends. */
@@ -857,11 +1029,11 @@ int daemon_run(const struct daemon_opts *o)
 		err_set("cannot set up the event loop: %s", strerror(errno));
 		goto cleanup;
 	}
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = EV_RING };
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(d->rb), &ev);
-	ev.data.u32 = 2;
+	ev.data.u32 = EV_SIGNAL;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
-	ev.data.u32 = 3;
+	ev.data.u32 = EV_LISTEN;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev);
 	pr_info("info: running with %s: %zu units, %zu rules, default %s; control socket %s\n",
 		o->policy, d->pol->nunits, d->pol->nrules,
@@ -884,11 +1056,11 @@ int daemon_run(const struct daemon_opts *o)
 		}
 		for (i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
-			case 1:
+			case EV_RING:
 				busy = consume(d);
 				ring_seen = true;
 				break;
-			case 2: {
+			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
 
 				while (read(d->sfd, &si, sizeof(si)) ==
@@ -901,8 +1073,11 @@ int daemon_run(const struct daemon_opts *o)
 				}
 				break;
 			}
-			case 3:
-				serve_client(d);
+			case EV_LISTEN:
+				ctl_accept(d);
+				break;
+			default:
+				client_event(d, evs[i].data.u32 - EV_CLIENT);
 				break;
 			}
 		}
@@ -919,6 +1094,7 @@ int daemon_run(const struct daemon_opts *o)
 		now = mono_now_ns();
 		if (now - d->last_beat >= FLOWBPF_HEARTBEAT_NS)
 			heartbeat(d, true);
+		clients_expire(d, now);
 		if (now - last_tick >= 1000000000ULL) {
 			last_tick = now;
 			tick(d);
@@ -927,6 +1103,8 @@ int daemon_run(const struct daemon_opts *o)
 	if (!err)
 		pr_info("info: stopping; the kernel applies default verdicts until a daemon returns\n");
 cleanup:
+	for (i = 0; i < CTL_CLIENTS; i++)
+		client_drop(&d->clients[i]);
 	if (d->lfd >= 0) {
 		close(d->lfd);
 		unlink(o->socket);

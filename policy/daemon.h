@@ -6,6 +6,7 @@
 #ifndef FLOWBPF_DAEMON_H
 #define FLOWBPF_DAEMON_H
 
+#include <stdbool.h>
 #include <jansson.h>
 
 #define FLOWBPF_DEFAULT_SOCKET "/run/flowbpf/flowbpf.sock"
@@ -26,5 +27,9 @@ int daemon_run(const struct daemon_opts *o);
  * its JSON reply.  -ENOENT/-ECONNREFUSED when none is running.
  */
 int ctl_request(const char *socket, const char *req, json_t **reply);
+
+/* Whether the process at the other end of a connected unix socket runs
+ * as root: each end of the control socket asks this of the other. */
+bool ctl_peer_is_root(int fd);
 
 #endif

@@ -12,13 +12,20 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <bpf/bpf.h>
 #include <jansson.h>
 #include "daemon.h"
+#include "flowfmt.h"
+#include "loader.h"
 #include "netns.h"
 #include "test.h"
+
+#define NOBODY 65534
 
 static struct {
 	struct test_net n;
@@ -57,6 +64,20 @@ static void fx_end(void)
 	fx.net_up = fx.attached = false;
 }
 
+/* Time bounds stretch in an emulated VM, where everything is slower. */
+static int slow(void)
+{
+	return getenv("VMTEST") ? 4 : 1;
+}
+
+static __u64 now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000ULL + t.tv_nsec / 1000000;
+}
+
 /* A connection to the control socket; fd or -errno. */
 static int ctl_connect(const char *path, bool nonblock)
 {
@@ -90,6 +111,60 @@ static bool fx_alive(const char *what)
 	return ASSERT_EQ(r, 0, what);
 }
 
+/*
+ * Reads what the other end sends until it closes, or for at most
+ * timeout_ms; NUL-terminated, *len bytes.  NULL only when out of memory.
+ */
+static char *read_reply(int fd, int timeout_ms, size_t *len)
+{
+	__u64 end = now_ms() + timeout_ms;
+	size_t cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	*len = 0;
+	while (buf) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		__u64 now = now_ms();
+
+		if (now >= end || poll(&p, 1, end - now) != 1)
+			break;
+		if (cap - *len < 2) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		r = recv(fd, buf + *len, cap - *len - 1, MSG_DONTWAIT);
+		if (r <= 0 && !(r < 0 && errno == EAGAIN))
+			break;
+		if (r > 0)
+			*len += r;
+	}
+	if (buf)
+		buf[*len] = '\0';
+	return buf;
+}
+
+/* How long ago the daemon last beat on ifname (the pinned heartbeat). */
+static long long heartbeat_age_ms(const char *ifname)
+{
+	struct flowbpf_heartbeat hb = {};
+	__u32 zero = 0;
+	int fd = flowbpf_pin_get(ifname, FB_MAP_HEARTBEAT);
+
+	if (fd < 0)
+		return -1;
+	if (bpf_map_lookup_elem(fd, &zero, &hb))
+		hb.alive_ns = 0;
+	close(fd);
+	if (!hb.alive_ns)
+		return -1;
+	return (mono_now_ns() - hb.alive_ns) / 1000000;
+}
+
 /* Clients that connect and leave, or ask and leave before the answer. */
 static void subtest_client_leaves(void)
 {
@@ -115,9 +190,208 @@ static void subtest_client_leaves(void)
 	json_decref(reply);
 }
 
+/* Silent clients hold up neither a real request nor the heartbeat. */
+static void subtest_silent_clients(void)
+{
+	long long age, worst = 0;
+	json_t *reply = NULL;
+	int fds[5], i;
+	__u64 t0;
+
+	if (!fx_daemon())
+		return;
+	for (i = 0; i < 5; i++)
+		fds[i] = ctl_connect(fx.d.sock, false);
+	for (i = 0; i < 12; i++) {
+		age = heartbeat_age_ms(fx.n.host_if);
+		if (age < 0 || age > worst)
+			worst = age < 0 ? 1000000 : age;
+		usleep(100000);
+	}
+	test__log("heartbeat age at most %lld ms\n", worst);
+	ASSERT_LE(worst, 700 * slow(), "heartbeat age meanwhile (ms)");
+	t0 = now_ms();
+	ASSERT_OK(ctl_request(fx.d.sock, "stats", &reply),
+		  "request among silent clients");
+	ASSERT_LE(now_ms() - t0, 500 * slow(), "answered at once (ms)");
+	json_decref(reply);
+	for (i = 0; i < 5; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* A request that comes in pieces is put together. */
+static void subtest_split_request(void)
+{
+	json_t *reply;
+	size_t len;
+	char *out;
+	int fd;
+
+	if (!fx_daemon())
+		return;
+	fd = ctl_connect(fx.d.sock, false);
+	if (!ASSERT_GE(fd, 0, "connect"))
+		return;
+	send(fd, "sta", 3, MSG_NOSIGNAL);
+	usleep(200000);
+	send(fd, "ts\n", 3, MSG_NOSIGNAL);
+	out = read_reply(fd, 3000, &len);
+	close(fd);
+	reply = out ? json_loads(out, 0, NULL) : NULL;
+	ASSERT_TRUE(json_object_get(reply, "pid"), "the stats reply");
+	if (!reply)
+		test__log("got: %s\n", out ? out : "(null)");
+	json_decref(reply);
+	free(out);
+}
+
+/* A client that sends nothing is dropped after the deadline, unanswered. */
+static void subtest_request_deadline(void)
+{
+	size_t len;
+	char *out;
+	__u64 t0;
+	int fd;
+
+	if (!fx_daemon())
+		return;
+	fd = ctl_connect(fx.d.sock, false);
+	if (!ASSERT_GE(fd, 0, "connect"))
+		return;
+	t0 = now_ms();
+	out = read_reply(fd, 4000, &len);
+	t0 = now_ms() - t0;
+	close(fd);
+	ASSERT_EQ(len, 0, "no reply");
+	ASSERT_GE(t0, 500, "kept for a while (ms)");
+	ASSERT_LE(t0, 1000 + 1000 * slow(), "dropped after the deadline (ms)");
+	free(out);
+}
+
+/* More clients than the daemon serves at once: a real request still
+ * gets through at once, and the silent ones are dropped in time. */
+static void subtest_many_clients(void)
+{
+	json_t *reply = NULL;
+	int fds[40], i, gone = 0;
+	char c;
+	__u64 t0;
+
+	if (!fx_daemon())
+		return;
+	for (i = 0; i < 40; i++)
+		fds[i] = ctl_connect(fx.d.sock, true);
+	usleep(100000);
+	t0 = now_ms();
+	ASSERT_OK(ctl_request(fx.d.sock, "stats", &reply),
+		  "request among 40 silent clients");
+	ASSERT_LE(now_ms() - t0, 1000 * slow(), "answered in time (ms)");
+	json_decref(reply);
+	usleep(1600000);
+	for (i = 0; i < 40; i++) {
+		if (fds[i] < 0 || !recv(fds[i], &c, 1, MSG_DONTWAIT))
+			gone++;
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	ASSERT_EQ(gone, 40, "silent clients dropped");
+	fx_alive("daemon still runs");
+}
+
+/* Even with the socket's mode loosened, a client that is not root is
+ * sent nothing. */
+static void subtest_peer_not_root(void)
+{
+	int pid, status = -1;
+
+	if (!fx_daemon())
+		return;
+	if (!ASSERT_OK(chmod(fx.d.sock, 0666), "chmod"))
+		return;
+	pid = fork();
+	if (!pid) {
+		size_t len;
+		int fd;
+
+		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(3);
+		fd = ctl_connect(fx.d.sock, false);
+		if (fd < 0)
+			_exit(2);
+		send(fd, "stats\n", 6, MSG_NOSIGNAL);
+		free(read_reply(fd, 2000, &len));
+		_exit(len ? 1 : 0);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	chmod(fx.d.sock, 0600);
+	ASSERT_TRUE(WIFEXITED(status), "client ran");
+	ASSERT_EQ(WEXITSTATUS(status), 0, "no reply for uid 65534");
+}
+
+/* A client does not believe a socket that a user other than root
+ * listens on. */
+static void subtest_daemon_not_root(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	json_t *reply = NULL;
+	int p[2], pid, err;
+	char c;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/flowbpf-%d-fake.sock",
+		 getpid());
+	unlink(sa.sun_path);
+	if (!ASSERT_OK(pipe(p), "pipe"))
+		return;
+	pid = fork();
+	if (!pid) {
+		int fd, cl;
+
+		close(p[0]);
+		alarm(5);
+		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(3);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    listen(fd, 4) || write(p[1], "r", 1) != 1)
+			_exit(2);
+		cl = accept(fd, NULL, NULL);
+		send(cl, "{\"pid\":1}", 9, MSG_NOSIGNAL);
+		close(cl);
+		_exit(0);
+	}
+	close(p[1]);
+	if (ASSERT_GE(pid, 1, "fork") &&
+	    ASSERT_EQ(read(p[0], &c, 1), 1, "fake daemon listens")) {
+		err = ctl_request(sa.sun_path, "stats", &reply);
+		ASSERT_EQ(err, -EPERM, "refused");
+		ASSERT_FALSE(reply, "no reply taken");
+		json_decref(reply);
+	}
+	close(p[0]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	unlink(sa.sun_path);
+}
+
 void test_daemon_ctl(void)
 {
 	if (test__start_subtest("client_leaves"))
 		subtest_client_leaves();
+	if (test__start_subtest("silent_clients"))
+		subtest_silent_clients();
+	if (test__start_subtest("split_request"))
+		subtest_split_request();
+	if (test__start_subtest("request_deadline"))
+		subtest_request_deadline();
+	if (test__start_subtest("many_clients"))
+		subtest_many_clients();
+	if (test__start_subtest("peer_not_root"))
+		subtest_peer_not_root();
+	if (test__start_subtest("daemon_not_root"))
+		subtest_daemon_not_root();
 	fx_end();
 }

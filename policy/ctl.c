@@ -2,6 +2,7 @@
 /* Client side of the control socket: one request line, one JSON reply. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -17,29 +18,71 @@ bool ctl_peer_is_root(int fd)
 	       len == sizeof(cr) && cr.uid == 0;
 }
 
+/* Replies grow with the policy ("stats" has an entry for every rule). */
+#define CTL_REPLY_MAX (64U << 20)
+
+/* Everything the other end sends until it closes; 0 or -errno. */
+static int read_all(int fd, char **out, size_t *len)
+{
+	size_t cap = 0, n = 0;
+	char *buf = NULL, *nb;
+	ssize_t r;
+	int err = 0;
+
+	for (;;) {
+		if (cap - n < 4096) {
+			if (cap >= CTL_REPLY_MAX) {
+				err = -EMSGSIZE;
+				break;
+			}
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			err = -errno;
+		if (r <= 0)
+			break;
+		n += r;
+	}
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
 int ctl_request(const char *path, const char *req, json_t **reply)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 10 };
-	char buf[65536], line[256];
+	char line[256], *buf = NULL;
 	size_t len = 0;
-	ssize_t r;
-	int fd, n, err = 0;
+	ssize_t sent;
+	int fd, n, err;
 
 	*reply = NULL;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	n = snprintf(line, sizeof(line), "%s\n", req);
+	if (n < 0 || n >= (int)sizeof(line))
+		return -EINVAL;
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	n = snprintf(line, sizeof(line), "%s\n", req);
-	if (n < 0 || n >= (int)sizeof(line)) {
-		err = -EINVAL;
-		goto out;
-	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = -errno;
 		goto out;
@@ -51,19 +94,20 @@ int ctl_request(const char *path, const char *req, json_t **reply)
 		goto out;
 	}
 	/* A daemon that goes away mid-request must not kill the caller. */
-	if (send(fd, line, n, MSG_NOSIGNAL) != n) {
-		err = errno ? -errno : -EIO;
+	sent = send(fd, line, n, MSG_NOSIGNAL);
+	if (sent != n) {
+		err = sent < 0 ? -errno : -EIO;
 		goto out;
 	}
 	shutdown(fd, SHUT_WR);
-	while (len < sizeof(buf) - 1 &&
-	       (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += r;
-	buf[len] = '\0';
-	*reply = json_loads(buf, 0, NULL);
+	err = read_all(fd, &buf, &len);
+	if (err)
+		goto out;
+	*reply = json_loadb(buf, len, 0, NULL);
 	if (!*reply)
 		err = -EPROTO;
 out:
+	free(buf);
 	close(fd);
 	return err;
 }

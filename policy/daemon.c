@@ -44,6 +44,7 @@ struct vpending {
 
 struct iface {
 	struct flowbpf_handle h;
+	int lock_fd; /* holds the claim on the interface (iface_lock()) */
 	__u64 lost_seen; /* events_lost counter at the last rescan */
 	__u64 events;
 	/* Verdicts decided, written together by flush() (one program run). */
@@ -543,6 +544,57 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 static void iface_close(struct iface *ifc)
 {
 	flowbpf_close(&ifc->h);
+	if (ifc->lock_fd >= 0)
+		close(ifc->lock_fd);
+	ifc->lock_fd = -1;
+}
+
+/*
+ * One daemon an interface: a second one would read the same ring buffer
+ * and see only part of the events.  The claim is a lock on the pin
+ * directory, so that it goes with the process however that ends, and
+ * belongs to the attach it was taken on.  It is an open file description
+ * lock and not flock(), which the collector takes on the same directory
+ * (the two kinds do not see each other).  A directory cannot be opened
+ * for writing, so there is no write lock to take: a daemon takes a read
+ * lock and then looks for anybody else's.  Two daemons that do this at
+ * the same instant may both give up; both never go on.  Returns the fd
+ * holding the lock, or -errno.
+ */
+static int iface_lock(const char *name)
+{
+	struct flock fl = { .l_type = F_RDLCK,
+			    .l_whence = SEEK_SET,
+			    .l_len = 1 };
+	int fd, err = 0;
+
+	fd = flowbpf_pin_dir_open(name);
+	if (fd < 0)
+		return fd;
+	if (fcntl(fd, F_OFD_SETLK, &fl)) {
+		err = -errno;
+		err_set("%s: cannot lock the pin directory: %s", name,
+			strerror(errno));
+		goto cleanup;
+	}
+	fl.l_type = F_WRLCK;
+	if (fcntl(fd, F_OFD_GETLK, &fl)) {
+		err = -errno;
+		err_set("%s: cannot test the pin directory's lock: %s", name,
+			strerror(errno));
+		goto cleanup;
+	}
+	if (fl.l_type != F_UNLCK) {
+		err = -EBUSY;
+		err_set("%s: another flowbpf daemon serves this interface",
+			name);
+	}
+cleanup:
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 static int add_iface(struct daemon *d, const char *name)
@@ -559,10 +611,17 @@ static int add_iface(struct daemon *d, const char *name)
 		return -E2BIG;
 	}
 	ifc = &d->ifs[d->nifs];
+	ifc->lock_fd = -1;
 	err = flowbpf_open(name, &ifc->h);
 	if (err)
 		return err;
 	ifc->nops = 0;
+	ifc->lock_fd = iface_lock(name);
+	if (ifc->lock_fd < 0) {
+		err = ifc->lock_fd;
+		iface_close(ifc);
+		return err;
+	}
 	if (!d->rb)
 		d->rb = ring_buffer__new(ifc->h.fd[FB_MAP_EVENTS], handle_event,
 					 ifc, NULL);
@@ -880,21 +939,36 @@ static void clients_expire(struct daemon *d, __u64 now)
 	}
 }
 
+/* 0 if a process accepts connections on the unix socket at path. */
+static int sock_listened(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err = 0;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 static int ctl_listen(struct daemon *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = d->o->socket;
 	char dir[sizeof(sa.sun_path)], *slash;
-	json_t *reply;
 	int err;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		err_set("socket path too long: %s", path);
 		return -ENAMETOOLONG;
 	}
-	/* Another daemon answering here owns the maps' verdicts. */
-	if (!ctl_request(path, "stats", &reply)) {
-		json_decref(reply);
+	/* Anyone listening here is alive: whatever the reply to "stats"
+	 * would be, the socket is not ours to take. */
+	if (!sock_listened(path)) {
 		err_set("a daemon is already running (control socket %s)",
 			path);
 		return -EBUSY;

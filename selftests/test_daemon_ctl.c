@@ -377,6 +377,81 @@ static void subtest_daemon_not_root(void)
 	unlink(sa.sun_path);
 }
 
+/*
+ * A stats reply far over 64 KiB (1000 named rules) reads as a daemon,
+ * and a second daemon on the same socket is refused rather than taking
+ * it over.
+ */
+static void subtest_big_reply(void)
+{
+	struct test_daemon big = { .pid = -1 };
+	json_t *reply = NULL;
+	size_t cap = 1000 * 96 + 64, off;
+	char *text, *err = NULL;
+	int i, rc;
+
+	if (!fx_daemon())
+		return;
+	test_daemon_kill(&fx.d, SIGTERM);
+	text = malloc(cap);
+	if (!ASSERT_OK_PTR(text, "malloc"))
+		return;
+	off = snprintf(text, cap, "default allow;\n");
+	for (i = 0; i < 1000; i++)
+		off += snprintf(
+			text + off, cap - off,
+			"rule \"rule-%04d-with-a-name-of-some-length\" deny dir in proto udp dport %d;\n",
+			i, 10000 + i);
+	if (!ASSERT_OK(test_daemon_start(&big, "big", fx.n.host_if, text),
+		       "daemon with 1000 rules answers"))
+		goto out;
+	if (ASSERT_OK(ctl_request(big.sock, "stats", &reply), "stats")) {
+		ASSERT_EQ(json_array_size(json_object_get(reply, "rules")),
+			  1000, "every rule in the reply");
+		json_decref(reply);
+	}
+	rc = run(NULL, &err, "timeout 5 %s daemon -c %s --socket %s %s",
+		 flowbpf_bin(), big.policy, big.sock, fx.n.host_if);
+	ASSERT_EQ(rc, 1, "a second daemon on the socket fails");
+	ASSERT_HAS(err, "a daemon is already running", "and says why");
+	ASSERT_OK(ctl_request(big.sock, "stats", &reply),
+		  "the first one still answers");
+	json_decref(reply);
+out:
+	free(err);
+	free(text);
+	test_daemon_cleanup(&big);
+}
+
+/* A second daemon for the interface on a socket of its own is refused;
+ * a collector on the same interface is not. */
+static void subtest_one_per_iface(void)
+{
+	char sock[64], *err = NULL;
+	json_t *reply = NULL;
+	int rc;
+
+	if (!fx_daemon())
+		return;
+	snprintf(sock, sizeof(sock), "/tmp/flowbpf-%d-second.sock", getpid());
+	rc = run(NULL, &err, "timeout 5 %s daemon -c %s --socket %s %s",
+		 flowbpf_bin(), fx.d.policy, sock, fx.n.host_if);
+	ASSERT_EQ(rc, 1, "a second daemon fails");
+	ASSERT_HAS(err, "another flowbpf daemon serves this interface",
+		   "and says why");
+	ASSERT_NEQ(access(sock, F_OK), 0, "and leaves no socket behind");
+	unlink(sock);
+	free(err);
+	err = NULL;
+	rc = run(NULL, &err, "timeout 1 %s collect %s -o /dev/null",
+		 flowbpf_bin(), fx.n.host_if);
+	ASSERT_EQ(rc, 124, "a collector runs beside the daemon");
+	free(err);
+	ASSERT_OK(ctl_request(fx.d.sock, "stats", &reply),
+		  "the daemon still answers");
+	json_decref(reply);
+}
+
 void test_daemon_ctl(void)
 {
 	if (test__start_subtest("client_leaves"))
@@ -393,5 +468,9 @@ void test_daemon_ctl(void)
 		subtest_peer_not_root();
 	if (test__start_subtest("daemon_not_root"))
 		subtest_daemon_not_root();
+	if (test__start_subtest("big_reply"))
+		subtest_big_reply();
+	if (test__start_subtest("one_per_iface"))
+		subtest_one_per_iface();
 	fx_end();
 }

@@ -157,6 +157,9 @@ static __always_inline int hold_packet(void *ctx, bool xdp,
 	if (f->held >= cfg.hold_pkts ||
 	    f->held_bytes + frame_len > cfg.hold_bytes)
 		return FLOWBPF_STAT_HOLD_LIMIT;
+	/* What the daemon could not put back would be lost unseen. */
+	if (xdp && frame_len > cfg.hold_frame_max)
+		return FLOWBPF_STAT_HOLD_TOO_BIG;
 	h = bpf_map_lookup_elem(&hold_scratch, &zero);
 	if (!h || len < 1 || len > FLOWBPF_HOLD_MAX)
 		return FLOWBPF_STAT_HOLD_FAILED;

@@ -212,6 +212,55 @@ static int check_attach_opts(const struct flowbpf_attach_opts *o)
 	return 0;
 }
 
+/* Whether a live-frame test run of prog takes a frame of len bytes.
+ * The program drops it: nothing reaches the stack. */
+static bool live_frame_fits(int prog_fd, __u32 len)
+{
+	static __u8 frame[FLOWBPF_HOLD_MAX];
+	struct xdp_md md = { .data_end = len, .ingress_ifindex = 1 };
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame,
+		    .data_size_in = len, .ctx_in = &md,
+		    .ctx_size_in = sizeof(md),
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = 1);
+
+	return !bpf_prog_test_run_opts(prog_fd, &t);
+}
+
+__u32 flowbpf_live_frame_max(void)
+{
+	static const struct bpf_insn drop[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .imm = XDP_DROP },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	static __u32 max;
+	static bool probed;
+	__u32 lo = 64, hi = FLOWBPF_HOLD_MAX, mid;
+	int fd;
+
+	if (probed)
+		return max;
+	probed = true;
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "flowbpf_probe", "GPL", drop, 2,
+			   NULL);
+	if (fd < 0)
+		return 0;
+	if (!live_frame_fits(fd, lo)) {
+		close(fd);
+		return 0;
+	}
+	/* The answer depends on the kernel's page and skb layouts. */
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		if (live_frame_fits(fd, mid))
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	close(fd);
+	max = lo;
+	return max;
+}
+
 void flowbpf_config_fill(struct flowbpf_config *cfg,
 			 const struct flowbpf_attach_opts *o,
 			 unsigned int ifindex, bool own_qdisc)
@@ -233,6 +282,9 @@ void flowbpf_config_fill(struct flowbpf_config *cfg,
 	cfg->malformed = o->malformed ? o->malformed
 		       : o->mode == FLOWBPF_MODE_ENFORCE ? FLOWBPF_VERDICT_DROP
 							 : FLOWBPF_VERDICT_PASS;
+	cfg->hold_frame_max = o->pending == FLOWBPF_PENDING_HOLD
+				      ? flowbpf_live_frame_max()
+				      : 0;
 	cfg->ifindex = ifindex;
 	cfg->xdp_flags = tc_ing			   ? 0
 			 : o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE

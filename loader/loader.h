@@ -59,6 +59,9 @@ struct flowbpf_attach_opts {
 };
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o);
+/* The longest frame a live-frame XDP test run re-injects on this kernel
+ * (probed once, with a program that drops it); 0 if it cannot. */
+__u32 flowbpf_live_frame_max(void);
 /* The datapath's configuration (.rodata) for these options; attach uses
  * it, and so do tests and benchmarks that load the object themselves. */
 void flowbpf_config_fill(struct flowbpf_config *cfg,

@@ -324,6 +324,14 @@ struct flowbpf_config {
 	 * unjudged.  Non-IP frames always pass.
 	 */
 	__u32 malformed;
+	/*
+	 * Ingress frames longer than this are not held but dropped
+	 * (hold_too_big_drops): the longest frame BPF_PROG_TEST_RUN with
+	 * BPF_F_TEST_XDP_LIVE_FRAMES re-injects on this kernel, probed at
+	 * attach; 0 where it cannot.
+	 */
+	__u32 hold_frame_max;
+	__u32 pad;
 };
 
 /*
@@ -384,7 +392,8 @@ struct flowbpf_qstate {
 	X(EVENTS_LOST, "events_lost", 0)                   \
 	X(DEFAULT_APPLIED, "default_verdicts_applied", 0)  \
 	X(QUEUE_LIMIT, "queue_limit_defaults", 0)          \
-	X(MALFORMED_DROP, "malformed_drops", 0)
+	X(MALFORMED_DROP, "malformed_drops", 0)            \
+	X(HOLD_TOO_BIG, "hold_too_big_drops", 0)
 
 #define FLOWBPF_STAT_ENUM(name, key, outcome) FLOWBPF_STAT_##name,
 enum flowbpf_stat { FLOWBPF_STATS(FLOWBPF_STAT_ENUM) FLOWBPF_STAT_MAX };
@@ -419,6 +428,6 @@ struct flowbpf_acct {
 /* The sizes the memory budget and docs/maps.md are written for. */
 _Static_assert(sizeof(struct flowbpf_key) == 44, "flow key layout");
 _Static_assert(sizeof(struct flowbpf_flow) == 40, "flow value layout");
-_Static_assert(sizeof(struct flowbpf_config) == 56, "config layout");
+_Static_assert(sizeof(struct flowbpf_config) == 64, "config layout");
 
 #endif /* FLOWBPF_MAPS_H */

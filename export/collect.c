@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,7 @@ struct collector {
 	char state_path[128];
 	bool state_dirty;
 	struct collect_status saved;
-	__u64 state_errors;
+	__u64 state_errors, errors_base;
 	int state_err;
 	struct flowbpf_acct acct;
 	struct flowbpf_key *keys; /* scan buffers, kept between sweeps */
@@ -295,7 +296,8 @@ static void deliver(struct collector *c)
 			c->ifname);
 }
 
-static void queue_add(struct collector *c, const struct acct_record *r)
+/* Queues r, or counts it lost when the queue is full. */
+static void queue_push(struct collector *c, const struct acct_record *r)
 {
 	size_t cap;
 	void *p;
@@ -313,6 +315,11 @@ static void queue_add(struct collector *c, const struct acct_record *r)
 		c->qcap = cap;
 	}
 	c->q[c->qn++] = *r;
+}
+
+static void queue_add(struct collector *c, const struct acct_record *r)
+{
+	queue_push(c, r);
 	if (!c->blocked && c->qn >= COLLECT_BATCH)
 		deliver(c);
 }
@@ -600,7 +607,7 @@ void collector_status(const struct collector *c, struct collect_status *st)
 	int i;
 
 	memset(st, 0, sizeof(*st));
-	st->write_errors = c->state_errors;
+	st->write_errors = c->errors_base + c->state_errors;
 	for (i = 0; i < c->nsinks; i++)
 		st->write_errors += c->sinks[i]->errors;
 	st->records_pending = c->qn;
@@ -608,14 +615,19 @@ void collector_status(const struct collector *c, struct collect_status *st)
 }
 
 /*
- * The state file, COLLECT_STATE_DIR/collect-IFACE.state: what the
- * collector of an attach tells "flowbpf stats" beyond the "acct" map,
- * whose layout is the kernel's.  It is replaced whole (a temporary file
- * in the same directory, fsync, rename, fsync of the directory), so a
- * reader never sees half of one.  It belongs to one attach (the flow
- * map's id) of one boot; host byte order, for this machine only.
+ * The state file, COLLECT_STATE_DIR/collect-IFACE.state: what a collector
+ * leaves to the next one of the same attach, and what it tells "flowbpf
+ * stats" beyond the "acct" map (whose layout is the kernel's):
+ * - every flow still in the map that records have reported in part
+ *   (active records), with the counters reported, so that a collector
+ *   started after a crash reports only the rest;
+ * - the records waiting to be written, so that they wait on;
+ * - its counters.
+ * It is replaced whole, after the records of the sweep are written, so a
+ * reader sees the old state or the new, never part of one.  It belongs to
+ * one attach (the flow map's id) of one boot; host byte order.
  */
-#define STATE_MAGIC "FBCOLL01"
+#define STATE_MAGIC "FBCOLL02"
 
 struct state_hdr {
 	char magic[8];
@@ -626,6 +638,34 @@ struct state_hdr {
 	__u64 records_lost;
 	__u64 records_pending;
 };
+
+/* A flow that records have reported in part. */
+struct state_flow {
+	struct flowbpf_key key;
+	__u32 first; /* tick of the entry's first packet */
+	__u64 rep_packets;
+	__u64 rep_bytes;
+	__u64 start_ns; /* no later than its first packet not reported */
+};
+
+/* A record waiting to be written: struct acct_record without pointers. */
+struct state_rec {
+	struct flowbpf_key key;
+	__u32 tcp_flags;
+	__u64 start_ms, end_ms, packets, bytes;
+	__u32 verdict, ifindex;
+	__u8 reason, pad[7];
+};
+
+/* After the flows and the records. */
+struct state_tail {
+	__u64 nflows, nrecs;
+	__u32 crc; /* crc32 of all that comes before it */
+	__u32 pad;
+};
+
+/* Restored entries: seen by no sweep of this collector yet. */
+#define GEN_RESTORED 0xffffffffU
 
 static void boot_id(char *buf, size_t len)
 {
@@ -658,24 +698,72 @@ static int fsync_dir(const char *dir)
 	return err;
 }
 
+struct state_out {
+	FILE *f;
+	uLong crc;
+	bool err;
+};
+
+static void put(struct state_out *o, const void *p, size_t len)
+{
+	o->crc = crc32(o->crc, p, len);
+	o->err |= fwrite(p, len, 1, o->f) != 1;
+}
+
+static void rec_to_state(const struct acct_record *r, struct state_rec *sr)
+{
+	memset(sr, 0, sizeof(*sr));
+	sr->key = r->key;
+	sr->tcp_flags = r->tcp_flags;
+	sr->start_ms = r->start_ms;
+	sr->end_ms = r->end_ms;
+	sr->packets = r->packets;
+	sr->bytes = r->bytes;
+	sr->verdict = r->verdict;
+	sr->ifindex = r->ifindex;
+	sr->reason = r->reason;
+}
+
 static int state_write(struct collector *c, FILE *f,
 		       const struct collect_status *st)
 {
 	struct state_hdr h = { .flows_id = c->flows_id, .pid = getpid() };
-	uLong crc;
-	__u32 sum;
+	struct state_out o = { f, crc32(0, NULL, 0), false };
+	struct state_tail t = {};
+	struct state_flow sf;
+	struct state_rec sr;
+	size_t i;
 
 	memcpy(h.magic, STATE_MAGIC, sizeof(h.magic));
 	boot_id(h.boot_id, sizeof(h.boot_id));
 	h.write_errors = st->write_errors;
 	h.records_lost = st->records_lost;
 	h.records_pending = st->records_pending;
-	crc = crc32(0, (const Bytef *)&h, sizeof(h));
-	sum = crc;
-	if (fwrite(&h, sizeof(h), 1, f) != 1 ||
-	    fwrite(&sum, sizeof(sum), 1, f) != 1)
-		return -EIO;
-	return 0;
+	put(&o, &h, sizeof(h));
+	for (i = 0; i < c->t.cap && !o.err; i++) {
+		const struct fstate *s = &c->t.slots[i];
+
+		if (!s->gen || !s->rep_packets)
+			continue;
+		memset(&sf, 0, sizeof(sf));
+		sf.key = s->key;
+		sf.first = flowbpf_ns_tick(s->first_ns);
+		sf.rep_packets = s->rep_packets;
+		sf.rep_bytes = s->rep_bytes;
+		/* Nothing new seen yet: what comes, comes after this sweep. */
+		sf.start_ns = s->start_ns ? s->start_ns : c->t0;
+		put(&o, &sf, sizeof(sf));
+		t.nflows++;
+	}
+	for (i = 0; i < c->qn && !o.err; i++) {
+		rec_to_state(&c->q[i], &sr);
+		put(&o, &sr, sizeof(sr));
+		t.nrecs++;
+	}
+	put(&o, &t, offsetof(struct state_tail, crc));
+	t.crc = o.crc;
+	put(&o, &t.crc, sizeof(t) - offsetof(struct state_tail, crc));
+	return o.err ? -EIO : 0;
 }
 
 /* Writes the state file anew; 0 or -errno. */
@@ -982,10 +1070,21 @@ __u64 collector_tracked(const struct collector *c)
 
 void collector_add_sink(struct collector *c, struct acct_sink *s)
 {
-	if (s && c->nsinks < (int)(sizeof(c->sinks) / sizeof(c->sinks[0])))
-		c->sinks[c->nsinks++] = s;
-	else if (s)
+	bool keeping = false;
+	int i;
+
+	if (!s)
+		return;
+	if (c->nsinks == (int)(sizeof(c->sinks) / sizeof(c->sinks[0]))) {
 		s->close(s);
+		return;
+	}
+	for (i = 0; i < c->nsinks; i++)
+		keeping |= c->sinks[i]->keeps;
+	/* What waits now was left by an earlier collector, which gave it
+	 * to its sinks that do not keep records already. */
+	c->sent[c->nsinks] = !s->keeps && keeping ? c->qn : 0;
+	c->sinks[c->nsinks++] = s;
 }
 
 static int check_acct_fd(int fd)
@@ -1040,16 +1139,169 @@ struct collector *collector_new_fds(const char *ifname, int flows_fd,
 	return c;
 }
 
+/* The whole file at path, in a buffer to free; 0 or -errno. */
+static int read_whole(const char *path, char **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), err = 0;
+	struct stat st;
+	ssize_t n = 0;
+
+	*buf = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		goto out;
+	}
+	*buf = malloc(st.st_size ? st.st_size : 1);
+	if (!*buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (*len = 0; *len < (size_t)st.st_size; *len += n) {
+		n = read(fd, *buf + *len, st.st_size - *len);
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return err;
+}
+
+/* The state's header and tail, if the file is whole; else NULL. */
+static const struct state_tail *state_check(const char *buf, size_t len)
+{
+	const size_t tail = sizeof(struct state_tail);
+	const struct state_tail *t;
+	__u64 want;
+
+	if (len < sizeof(struct state_hdr) + tail ||
+	    memcmp(buf, STATE_MAGIC, 8))
+		return NULL;
+	t = (const void *)(buf + len - tail);
+	if (t->nflows > len || t->nrecs > len)
+		return NULL;
+	want = sizeof(struct state_hdr) + tail +
+	       t->nflows * sizeof(struct state_flow) +
+	       t->nrecs * sizeof(struct state_rec);
+	if (want != len ||
+	    crc32(crc32(0, NULL, 0), (const Bytef *)buf,
+		  len - tail + offsetof(struct state_tail, crc)) != t->crc)
+		return NULL;
+	return t;
+}
+
+/* What the earlier collector reported of a flow still in the map. */
+static void restore_flow(struct collector *c, const struct state_flow *sf)
+{
+	struct fstate *s;
+
+	if (ft_find(&c->t, &sf->key))
+		return;
+	s = ft_insert(&c->t, &sf->key);
+	if (!s)
+		return;
+	s->first_ns = flowbpf_tick_ns(sf->first, mono_now_ns());
+	s->start_ns = sf->start_ns;
+	s->rep_packets = s->packets = sf->rep_packets;
+	s->rep_bytes = s->bytes = sf->rep_bytes;
+	s->last_ns = sf->start_ns;
+	s->gen = GEN_RESTORED;
+}
+
+static void restore_rec(struct collector *c, const struct state_rec *sr)
+{
+	struct acct_record r = { .key = sr->key,
+				 .start_ms = sr->start_ms,
+				 .end_ms = sr->end_ms,
+				 .packets = sr->packets,
+				 .bytes = sr->bytes,
+				 .tcp_flags = sr->tcp_flags,
+				 .verdict = sr->verdict,
+				 .reason = sr->reason,
+				 .ifname = c->ifname,
+				 .ifindex = sr->ifindex };
+
+	/* Given to the sinks at the first sweep, when there are sinks. */
+	queue_push(c, &r);
+}
+
+/* Takes over what an earlier collector of this attach left. */
+static void state_load(struct collector *c)
+{
+	const struct state_hdr *h;
+	const struct state_tail *t;
+	struct state_flow sf;
+	struct state_rec sr;
+	char boot[40], *buf;
+	size_t len = 0, off, i;
+	int err;
+
+	err = read_whole(c->state_path, &buf, &len);
+	if (err) {
+		if (err != -ENOENT)
+			pr_warn("%s: cannot read %s: %s\n", c->ifname,
+				c->state_path, strerror(-err));
+		free(buf);
+		return;
+	}
+	h = (const void *)buf;
+	t = state_check(buf, len);
+	boot_id(boot, sizeof(boot));
+	if (!t) {
+		pr_warn("%s: %s is damaged; flows are reported as if new\n",
+			c->ifname, c->state_path);
+	} else if (h->flows_id == c->flows_id &&
+		   !memcmp(h->boot_id, boot, sizeof(boot))) {
+		off = sizeof(*h);
+		for (i = 0; i < t->nflows; i++, off += sizeof(sf))
+			restore_flow(c, memcpy(&sf, buf + off, sizeof(sf)));
+		for (i = 0; i < t->nrecs; i++, off += sizeof(sr))
+			restore_rec(c, memcpy(&sr, buf + off, sizeof(sr)));
+		c->errors_base = h->write_errors;
+		c->lost = c->lost_logged = h->records_lost;
+		c->state_dirty = true;
+		if (t->nflows || t->nrecs)
+			pr_warn("%s: took over from collector pid %u: %llu flows it reported in part, %llu records it could not write\n",
+				c->ifname, h->pid,
+				(unsigned long long)t->nflows,
+				(unsigned long long)t->nrecs);
+	}
+	free(buf);
+}
+
 /* Where the state file goes; without one, nothing else changes. */
 static void state_setup(struct collector *c)
 {
+	char pat[sizeof(c->state_path) + 8];
+	size_t i;
+	glob_t g;
+
 	if (mkdir(COLLECT_STATE_DIR, 0755) && errno != EEXIST) {
 		pr_warn("%s: cannot create %s (%s); the collector keeps no state file\n",
 			c->ifname, COLLECT_STATE_DIR, strerror(errno));
 		return;
 	}
-	if (state_path(c->state_path, sizeof(c->state_path), c->ifname))
+	if (state_path(c->state_path, sizeof(c->state_path), c->ifname)) {
 		c->state_path[0] = '\0';
+		return;
+	}
+	state_load(c);
+	/* A collector killed while saving leaves its temporary file; with
+	 * the interface's lock held, no other is writing one. */
+	snprintf(pat, sizeof(pat), "%s.??????", c->state_path);
+	if (!glob(pat, GLOB_NOSORT, NULL, &g)) {
+		for (i = 0; i < g.gl_pathc; i++)
+			unlink(g.gl_pathv[i]);
+		globfree(&g);
+	}
 }
 
 struct collector *collector_open(const char *ifname,
@@ -1112,7 +1364,10 @@ void collector_free(struct collector *c)
 
 	if (!c)
 		return;
-	if (c->qn)
+	if (c->qn && c->state_path[0] && !c->state_err)
+		pr_warn("%s: %zu records could not be written; they wait in %s for the next collector\n",
+			c->ifname, c->qn, c->state_path);
+	else if (c->qn)
 		pr_warn("%s: %zu records could not be written and are lost\n",
 			c->ifname, c->qn);
 	for (i = 0; i < c->nsinks; i++)

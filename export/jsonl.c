@@ -80,6 +80,53 @@ static int gzip_file(const char *src, const char *dst)
 	return err;
 }
 
+/* Where the last whole line of fd ends (after its newline). */
+static off_t last_line_end(int fd, off_t end)
+{
+	char buf[4096];
+	off_t pos = end;
+	ssize_t n, i;
+
+	while (pos > 0) {
+		n = pos < (off_t)sizeof(buf) ? pos : (off_t)sizeof(buf);
+		if (pread(fd, buf, n, pos - n) != n)
+			return end;
+		for (i = n - 1; i >= 0; i--)
+			if (buf[i] == '\n')
+				return pos - n + i + 1;
+		pos -= n;
+	}
+	return 0;
+}
+
+/*
+ * A collector killed while writing can leave the start of a line: cut it
+ * off, or the next record would be glued to it.  Its record is written
+ * again (its flow's state did not count it as reported).
+ */
+static void cut_unfinished_line(struct jsonl *j)
+{
+	int fd = open(j->o.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat a, b;
+	off_t keep;
+	char last;
+
+	if (fd < 0)
+		return;
+	if (!fstat(fd, &a) && !fstat(j->fd, &b) && a.st_ino == b.st_ino &&
+	    a.st_dev == b.st_dev && pread(fd, &last, 1, j->size - 1) == 1 &&
+	    last != '\n') {
+		keep = last_line_end(fd, j->size);
+		if (keep < (off_t)j->size && !ftruncate(j->fd, keep)) {
+			pr_warn("%s: cut off an unfinished last line (%llu bytes), left by a collector that stopped while writing\n",
+				j->o.path,
+				(unsigned long long)(j->size - keep));
+			j->size = keep;
+		}
+	}
+	close(fd);
+}
+
 static int jsonl_open(struct jsonl *j)
 {
 	struct stat st;
@@ -98,6 +145,8 @@ static int jsonl_open(struct jsonl *j)
 	j->regular = S_ISREG(st.st_mode);
 	j->size = j->regular ? st.st_size : 0;
 	j->opened_ns = mono_now_ns();
+	if (j->size)
+		cut_unfinished_line(j);
 	return 0;
 }
 

@@ -261,8 +261,170 @@ out:
 	unlink(log);
 }
 
+/* Whether the records at path have one of the flow's ending in reason. */
+static bool has_record(const char *path, const char *dir, int proto,
+		       const char *src, const char *dst, int dport, int reason)
+{
+	int reasons[5] = {}, nr;
+	struct rec *r = NULL, sum;
+
+	nr = read_records(path, &r);
+	if (nr > 0)
+		flow_sum(r, nr, dir, proto, src, dst, dport, &sum, reasons);
+	free(r);
+	return reasons[reason] > 0;
+}
+
+/*
+ * kill -9 after an active record, and a new collector: what the first
+ * reported of the ping is not reported again, so the records add up to
+ * the packets sent, no more.
+ */
+static void subtest_restart(void)
+{
+	char dir[] = "/tmp/flowbpf-restart-XXXXXX", out[128], cmd[512];
+	int nr, reasons[5] = {}, i;
+	struct rec *r = NULL, sum;
+	struct test_net n = {};
+	pid_t col = -1, ping = -1;
+	struct flowbpf_flow f;
+	struct flowbpf_key k;
+
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		goto out;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
+		       "attach"))
+		goto out;
+	snprintf(
+		cmd, sizeof(cmd),
+		"exec %s collect %s --interval 50ms --idle 1s --active 300ms -o %s",
+		flowbpf_bin(), n.host_if, out);
+	col = spawn("%s", cmd);
+	ping = spawn("exec ping -c 30 -i 0.05 -W 1 %s", n.peer_ip);
+	for (i = 0; i < 150; i++) {
+		if (has_record(out, "out", 1, n.host_ip, n.peer_ip, 8 << 8, 1))
+			break;
+		usleep(20000);
+	}
+	if (!ASSERT_LE(i, 149, "an active record of the ping"))
+		goto out;
+	/* The state is saved right after the records of the sweep. */
+	usleep(50000);
+	kill(col, SIGKILL);
+	ns_wait(col, 2000);
+	col = spawn("%s", cmd);
+	ASSERT_EQ(ns_wait(ping, 10000), 0, "ping");
+	ping = -1;
+	/* The rest is reported by the new collector, by the time the flow
+	 * leaves the map idle. */
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip, 8, 0);
+	for (i = 0; i < 150; i++) {
+		if (pinned_flow(n.host_if, &k, &f) == -ENOENT)
+			break;
+		usleep(20000);
+	}
+	ASSERT_LE(i, 149, "the ping's flow ends idle");
+	ASSERT_EQ(stop(col, 5000), 0, "second collector exits 0");
+	col = -1;
+	nr = read_records(out, &r);
+	flow_sum(r, nr, "out", 1, n.host_ip, n.peer_ip, 8 << 8, &sum, reasons);
+	ASSERT_GE(reasons[1], 1, "active records before the kill");
+	ASSERT_EQ(sum.packets, 30, "echo requests: each in one record");
+	ASSERT_EQ(sum.bytes, 30 * 84, "echo request bytes");
+	memset(reasons, 0, sizeof(reasons));
+	flow_sum(r, nr, "in", 1, n.peer_ip, n.host_ip, 0, &sum, reasons);
+	ASSERT_EQ(sum.packets, 30, "echo replies: each in one record");
+out:
+	if (col > 0)
+		stop(col, 2000);
+	if (ping > 0)
+		stop(ping, 2000);
+	free(r);
+	net_cleanup(&n);
+	run(NULL, NULL, "rm -rf %s", dir);
+}
+
+/*
+ * kill -9 while records wait for a full disk, space again, and a new
+ * collector: it writes the records the first one could not.
+ */
+static void subtest_restart_waiting(void)
+{
+	char dir[] = "/tmp/flowbpf-waiting-XXXXXX", out[128], log[128];
+	int nr, reasons[5] = {}, i;
+	struct rec *r = NULL, sum;
+	struct test_net n = {};
+	bool mounted = false;
+	pid_t col = -1;
+
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
+	snprintf(log, sizeof(log), "/tmp/flowbpf-waiting-%d.log", getpid());
+	if (!ASSERT_OK(run(NULL, NULL, "mount -t tmpfs -o size=64k fbfull %s",
+			   dir),
+		       "mount a 64k tmpfs"))
+		goto out;
+	mounted = true;
+	if (!ASSERT_OK(net_setup(&n), "net_setup") ||
+	    !ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
+		       "attach"))
+		goto out;
+	col = spawn(
+		"exec %s collect %s --interval 50ms --idle 300ms -o %s 2>%s",
+		flowbpf_bin(), n.host_if, out, log);
+	usleep(300000);
+	run(NULL, NULL, "dd if=/dev/zero of=%s/fill bs=4k", dir);
+	ASSERT_OK(run(NULL, NULL, "ping -c 5 -i 0.05 -W 1 %s", n.peer_ip),
+		  "ping");
+	if (!ASSERT_TRUE(wait_for_text(log, "wait to be written", 4000),
+			 "records wait"))
+		goto out;
+	usleep(50000);
+	kill(col, SIGKILL);
+	ns_wait(col, 2000);
+	run(NULL, NULL, "rm -f %s/fill", dir);
+	col = spawn(
+		"exec %s collect %s --interval 50ms --idle 300ms -o %s 2>%s",
+		flowbpf_bin(), n.host_if, out, log);
+	ASSERT_TRUE(wait_for_text(log, "took over from collector pid", 2000),
+		    "the new collector takes over");
+	for (i = 0; i < 100; i++) {
+		if (has_record(out, "in", 1, n.peer_ip, n.host_ip, 0, 0))
+			break;
+		usleep(20000);
+	}
+	ASSERT_EQ(stop(col, 5000), 0, "second collector exits 0");
+	col = -1;
+	nr = read_records(out, &r);
+	flow_sum(r, nr, "out", 1, n.host_ip, n.peer_ip, 8 << 8, &sum, reasons);
+	ASSERT_EQ(sum.packets, 5, "echo requests: each in one record");
+	flow_sum(r, nr, "in", 1, n.peer_ip, n.host_ip, 0, &sum, reasons);
+	ASSERT_EQ(sum.packets, 5, "echo replies: each in one record");
+out:
+	if (col > 0)
+		stop(col, 2000);
+	if (env_verbose)
+		run(NULL, NULL, "cat %s >&2", log);
+	free(r);
+	net_cleanup(&n);
+	if (mounted)
+		run(NULL, NULL, "umount %s", dir);
+	rmdir(dir);
+	unlink(log);
+}
+
 void test_collect_faults(void)
 {
 	if (test__start_subtest("full_disk"))
 		subtest_full_disk();
+	if (test__start_subtest("restart"))
+		subtest_restart();
+	if (test__start_subtest("restart_waiting"))
+		subtest_restart_waiting();
 }

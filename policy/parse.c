@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "policy.h"
 #include "flowfmt.h"
 
@@ -38,6 +39,9 @@ struct parser {
 	size_t errlen;
 	bool failed;
 	struct policy *pol;
+	size_t units_cap;
+	/* Unit names by hash: index + 1 of the unit, 0 for a free slot. */
+	size_t *slots, nslots;
 	int default_line;
 };
 
@@ -377,14 +381,70 @@ static int prefix_parse(const char *s, addr128 *lo, addr128 *hi, int *fam)
 	return 0;
 }
 
-static struct unit *unit_find(struct policy *p, const char *name)
+/* FNV-1a. */
+static size_t name_hash(const char *s)
 {
-	size_t i;
+	__u64 h = 0xcbf29ce484222325ULL;
 
-	for (i = 0; i < p->nunits; i++)
-		if (!strcmp(p->units[i].name, name))
-			return &p->units[i];
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* A policy may define 100 000 units: a scan per lookup would be quadratic. */
+static struct unit *unit_find(struct parser *ps, const char *name)
+{
+	size_t mask = ps->nslots - 1, i, idx;
+
+	if (!ps->nslots)
+		return NULL;
+	for (i = name_hash(name) & mask; (idx = ps->slots[i]);
+	     i = (i + 1) & mask)
+		if (!strcmp(ps->pol->units[idx - 1].name, name))
+			return &ps->pol->units[idx - 1];
 	return NULL;
+}
+
+static void slot_put(size_t *slots, size_t nslots, const char *name, size_t idx)
+{
+	size_t i = name_hash(name) & (nslots - 1);
+
+	while (slots[i])
+		i = (i + 1) & (nslots - 1);
+	slots[i] = idx + 1;
+}
+
+/* Appends u to the policy's units and to the index of their names. */
+static int unit_add(struct parser *ps, const struct unit *u)
+{
+	struct policy *p = ps->pol;
+	size_t i, n, *slots;
+	struct unit *nu;
+
+	if (p->nunits == ps->units_cap) {
+		n = ps->units_cap ? ps->units_cap * 2 : 16;
+		nu = realloc(p->units, n * sizeof(*nu));
+		if (!nu)
+			return -ENOMEM;
+		p->units = nu;
+		ps->units_cap = n;
+	}
+	/* At most half full, so that probe runs stay short. */
+	if (2 * (p->nunits + 1) > ps->nslots) {
+		n = ps->nslots ? ps->nslots * 2 : 64;
+		slots = calloc(n, sizeof(*slots));
+		if (!slots)
+			return -ENOMEM;
+		for (i = 0; i < p->nunits; i++)
+			slot_put(slots, n, p->units[i].name, i);
+		free(ps->slots);
+		ps->slots = slots;
+		ps->nslots = n;
+	}
+	p->units[p->nunits] = *u;
+	slot_put(ps->slots, ps->nslots, u->name, p->nunits);
+	p->nunits++;
+	return 0;
 }
 
 static bool is_keyword(const char *w)
@@ -441,7 +501,7 @@ static int add_item(struct parser *ps, struct rangebuf *b, size_t *count)
 		perr(ps, "invalid address or prefix '%s'", w);
 		return -EINVAL;
 	}
-	u = unit_find(ps->pol, w);
+	u = unit_find(ps, w);
 	if (!u) {
 		perr(ps, "unknown unit '%s'", w);
 		return -EINVAL;
@@ -455,46 +515,74 @@ static int add_item(struct parser *ps, struct rangebuf *b, size_t *count)
 }
 
 /*
- * Reads a whole file into a buffer with a NUL after its end.  The text
- * may hold NUL bytes of its own, so *len is what counts.  0 or -errno.
+ * Opens a file to be read whole: only a regular file of at most
+ * POLICY_FILE_MAX_MIB, since a device or a FIFO would never end.  Returns
+ * the descriptor, or -1 with the reason in why.
  */
-static int read_file(const char *path, char **text, size_t *len)
+static int open_text(const char *path, size_t *size, char *why, size_t whylen)
 {
-	size_t n = 0, cap = 0;
-	char *buf = NULL, *nb;
-	int fd, err = 0;
-	ssize_t r;
+	struct stat st;
+	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st)) {
+		snprintf(why, whylen, "%s", strerror(errno));
+	} else if (S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "%s", strerror(EISDIR));
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+	} else if (st.st_size > (off_t)POLICY_FILE_MAX_MIB << 20) {
+		snprintf(why, whylen, "larger than %d MiB",
+			 POLICY_FILE_MAX_MIB);
+	} else {
+		*size = st.st_size;
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/*
+ * Reads a whole file (see open_text) into a buffer with a NUL after its
+ * end.  The text may hold NUL bytes of its own, so *len is what counts.
+ * 0, or -1 with the reason in why.
+ */
+static int read_file(const char *path, char **text, size_t *len, char *why,
+		     size_t whylen)
+{
+	size_t size, n = 0;
+	char *buf;
+	ssize_t r;
+	int fd;
+
+	fd = open_text(path, &size, why, whylen);
 	if (fd < 0)
-		return -errno;
-	for (;;) {
-		if (cap - n < 2) {
-			cap = cap ? cap * 2 : 65536;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				err = -ENOMEM;
-				break;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + n, cap - n - 1);
+		return -1;
+	buf = malloc(size + 1);
+	if (!buf) {
+		snprintf(why, whylen, "out of memory");
+		close(fd);
+		return -1;
+	}
+	/* What was there at open time: a file that grows is read again at
+	 * the next reload. */
+	while (n < size) {
+		r = read(fd, buf + n, size - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			/* A directory fails here, and must not pass as empty. */
-			err = -errno;
-			break;
+			snprintf(why, whylen, "%s", strerror(errno));
+			free(buf);
+			close(fd);
+			return -1;
 		}
 		if (!r)
 			break;
 		n += r;
 	}
 	close(fd);
-	if (err) {
-		free(buf);
-		return err;
-	}
 	buf[n] = '\0';
 	*text = buf;
 	*len = n;
@@ -576,15 +664,13 @@ static int table_line(struct parser *ps, const char *path, int lineno,
 static int load_prefix_file(struct parser *ps, const char *path,
 			    struct rangebuf *b, size_t *count)
 {
-	char *text = NULL, *line, *nl;
-	int lineno = 0, err;
+	char *text = NULL, *line, *nl, why[128];
+	int lineno = 0, err = 0;
 	size_t len = 0;
 
-	err = read_file(path, &text, &len);
-	if (err) {
-		perr(ps, "cannot read prefix file \"%s\": %s", path,
-		     strerror(-err));
-		return err;
+	if (read_file(path, &text, &len, why, sizeof(why))) {
+		perr(ps, "cannot read prefix file \"%s\": %s", path, why);
+		return -EINVAL;
 	}
 	for (line = text; !err && line < text + len; line = nl + 1) {
 		nl = memchr(line, '\n', text + len - line);
@@ -609,7 +695,7 @@ static int parse_unit(struct parser *ps)
 		perr(ps, "expected a unit name, found %s", tok_desc(&ps->tok));
 		return -EINVAL;
 	}
-	if ((nu = unit_find(ps->pol, ps->tok.text))) {
+	if ((nu = unit_find(ps, ps->tok.text))) {
 		perr(ps, "unit '%s' is already defined at line %d",
 		     ps->tok.text, nu->line);
 		return -EINVAL;
@@ -663,15 +749,11 @@ static int parse_unit(struct parser *ps)
 			goto out;
 		}
 	}
-	if (rb_finish(&b, &u.set))
-		goto out;
-	nu = realloc(ps->pol->units, (ps->pol->nunits + 1) * sizeof(*nu));
-	if (!nu) {
+	if (rb_finish(&b, &u.set) || unit_add(ps, &u)) {
 		addrset_free(&u.set);
+		perr_at(ps, line, 1, "out of memory");
 		goto out;
 	}
-	ps->pol->units = nu;
-	nu[ps->pol->nunits++] = u;
 	return 0;
 out:
 	rb_free(&b);
@@ -913,7 +995,7 @@ static int parse_addr_match(struct parser *ps, struct addr_match **out)
 			     tok_desc(&ps->tok));
 			goto err;
 		}
-		single = unit_find(ps->pol, ps->tok.text);
+		single = unit_find(ps, ps->tok.text);
 		if (add_item(ps, &b, &count))
 			goto err;
 		items++;
@@ -1197,47 +1279,22 @@ struct policy *policy_parse(const char *name, const char *text, char *err,
 		if (!ps.failed)
 			snprintf(err, errlen, "%s: out of memory", name);
 		policy_free(ps.pol);
-		return NULL;
+		ps.pol = NULL;
 	}
+	free(ps.slots);
 	return ps.pol;
 }
 
 struct policy *policy_load(const char *file, char *err, size_t errlen)
 {
+	char *text = NULL, why[128];
 	struct policy *p;
-	char *text = NULL;
 	size_t len = 0;
-	FILE *f;
-	long sz;
 
-	f = fopen(file, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+	if (read_file(file, &text, &len, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", file, why);
 		return NULL;
 	}
-	if (fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET)) {
-		snprintf(err, errlen, "%s: cannot read: %s", file,
-			 strerror(errno));
-		fclose(f);
-		return NULL;
-	}
-	if (sz > (64 << 20)) {
-		snprintf(err, errlen,
-			 "%s: larger than 64 MiB; put prefixes in a unit file",
-			 file);
-		fclose(f);
-		return NULL;
-	}
-	text = malloc(sz + 1);
-	if (text)
-		len = fread(text, 1, sz, f);
-	fclose(f);
-	if (!text) {
-		snprintf(err, errlen, "%s: out of memory", file);
-		return NULL;
-	}
-	text[len] = '\0';
 	if (strlen(text) != len) {
 		snprintf(err, errlen,
 			 "%s: contains a NUL byte (not a text file?)", file);

@@ -90,6 +90,9 @@ struct flow_ctx {
 	struct tm now; /* local time */
 };
 
+/* The largest policy file, and the largest prefix table, in MiB. */
+#define POLICY_FILE_MAX_MIB 64
+
 /*
  * Parses FILE.  On error returns NULL and writes "FILE:LINE:COL: message"
  * to err.

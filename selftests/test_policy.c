@@ -3,8 +3,8 @@
  * The policy language, without a kernel: every malformed file is refused
  * with the exact "FILE:LINE:COL: message" a user would see, every match
  * decides what docs/policy.md says it decides, a table of 100 000 prefixes
- * loads fast and agrees with a naive scan, and "flowbpf policy" exits and
- * prints as documented.
+ * loads fast and agrees with a naive scan, so does a policy of 100 000
+ * units, and "flowbpf policy" exits and prints as documented.
  *
  * Error strings are compared whole, not searched for a fragment: the line
  * and column are the point of them.
@@ -53,6 +53,11 @@ static int write_bytes(const char *path, const char *buf, size_t len)
 static int write_file(const char *path, const char *text)
 {
 	return write_bytes(path, text, strlen(text));
+}
+
+static double elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1e9 + (b->tv_nsec - a->tv_nsec);
 }
 
 static struct flowbpf_key key(const char *spec)
@@ -466,6 +471,145 @@ static void subtest_word_at_eof(void)
 			    "parser survives");
 		ASSERT_STREQ(got, cases[i].err, "message " UNTIL_FIXED);
 	}
+}
+
+/*
+ * Loads a policy file, or with "table:" in front a prefix table, in a
+ * child: a read that never ends fails the subtest when the alarm kills it.
+ */
+static void load_in_child(const void *arg, char *out, size_t len)
+{
+	const char *path = arg;
+	char err[512] = "", text[512];
+	struct policy *p;
+
+	alarm(5);
+	if (!strncmp(path, "table:", 6)) {
+		snprintf(text, sizeof(text), "unit t file \"%s\";\n", path + 6);
+		p = policy_parse("t.conf", text, err, sizeof(err));
+	} else {
+		p = policy_load(path, err, sizeof(err));
+	}
+	snprintf(out, len, "%s", p ? "accepted" : err);
+	policy_free(p);
+}
+
+/* What load_in_child reports for path, as a policy and as a table. */
+static void check_unreadable(const char *path, const char *why)
+{
+	char arg[256], got[1024], want[512];
+
+	ASSERT_TRUE(in_child(load_in_child, path, got, sizeof(got)),
+		    "policy read ends");
+	snprintf(want, sizeof(want), "%s: %s", path, why);
+	ASSERT_STREQ(got, want, "policy");
+	snprintf(arg, sizeof(arg), "table:%s", path);
+	ASSERT_TRUE(in_child(load_in_child, arg, got, sizeof(got)),
+		    "table read ends");
+	snprintf(want, sizeof(want),
+		 "t.conf:1:13: cannot read prefix file \"%s\": %s", path, why);
+	ASSERT_STREQ(got, want, "table");
+}
+
+/* Only regular files are read, and only up to the size limit. */
+static void subtest_not_regular(void)
+{
+	char fifo[128], big[128], why[64];
+
+	check_unreadable("/dev/zero", "not a regular file");
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", scratch());
+	if (ASSERT_OK(mkfifo(fifo, 0600), "mkfifo")) {
+		check_unreadable(fifo, "not a regular file");
+		unlink(fifo);
+	}
+
+	/* Sparse: one byte over the limit costs no disk. */
+	snprintf(big, sizeof(big), "%s/big.txt", scratch());
+	if (ASSERT_OK(write_file(big, ""), "create") &&
+	    ASSERT_OK(truncate(big, ((off_t)POLICY_FILE_MAX_MIB << 20) + 1),
+		      "truncate")) {
+		snprintf(why, sizeof(why), "larger than %d MiB",
+			 POLICY_FILE_MAX_MIB);
+		check_unreadable(big, why);
+	}
+	unlink(big);
+}
+
+#define MANY_UNITS 100000
+
+/* n units of one address each, a unit of two of them, two rules. */
+static char *units_text(int n, size_t *lines)
+{
+	size_t cap = n * 40 + 256, len = 0;
+	char *text = malloc(cap);
+	int i;
+
+	if (!text)
+		return NULL;
+	for (i = 0; i < n; i++)
+		len += snprintf(text + len, cap - len,
+				"unit u%d { 10.%d.%d.%d }\n", i, i >> 16,
+				(i >> 8) & 255, i & 255);
+	len += snprintf(text + len, cap - len,
+			"unit pair { u0; u%d }\n"
+			"rule \"last\" deny from u%d;\n"
+			"rule \"pair\" allow from pair;\n",
+			n - 1, n - 1);
+	*lines = n + 3;
+	return text;
+}
+
+/* Unit names are looked up in constant time, not by a scan. */
+static void subtest_many_units(void)
+{
+	char err[512] = "", want[128], *text, *more;
+	struct timespec t0, t1;
+	struct policy *p;
+	size_t lines;
+	double ns;
+
+	text = units_text(MANY_UNITS, &lines);
+	if (!ASSERT_OK_PTR(text, "text"))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	p = policy_parse("t.conf", text, err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	free(text);
+	ns = elapsed_ns(&t0, &t1);
+	test__log("  %d units loaded in %.1f ms\n", MANY_UNITS, ns / 1e6);
+	if (ASSERT_OK_PTR(p, "load") && ASSERT_STREQ(err, "", "no error")) {
+		/* An emulated CPU (make vmtest under TCG) is 10-30 times slower. */
+		ASSERT_LE(ns, getenv("VMTEST") ? 5e9 : 1e9,
+			  "loads in under a second (5 s emulated)");
+		ASSERT_EQ(p->nunits, MANY_UNITS + 1, "units");
+		/* MANY_UNITS - 1 is 10.1.134.159. */
+		ASSERT_EQ(rule_no(p, "in udp 10.1.134.159:1 198.18.0.1:2",
+				  noon()),
+			  1, "the last unit");
+		ASSERT_EQ(rule_no(p, "in udp 10.1.134.158:1 198.18.0.1:2",
+				  noon()),
+			  0, "the one before");
+		ASSERT_EQ(rule_no(p, "in udp 10.0.0.0:1 198.18.0.1:2", noon()),
+			  2, "the first, through another unit");
+	}
+	policy_free(p);
+
+	/* A name defined again is found after the table has grown. */
+	text = units_text(1000, &lines);
+	if (!ASSERT_OK_PTR(text, "text"))
+		return;
+	more = realloc(text, strlen(text) + 32);
+	if (!ASSERT_OK_PTR(more, "realloc")) {
+		free(text);
+		return;
+	}
+	strcat(more, "unit u0 { 10.0.0.1 }\n");
+	snprintf(want, sizeof(want),
+		 "t.conf:%zu:6: unit 'u0' is already defined at line 1",
+		 lines + 1);
+	check_bad(more, want);
+	free(more);
 }
 
 /* ---- evaluation ---- */
@@ -1142,11 +1286,6 @@ static struct flowbpf_key key_from(addr128 a)
 	return k;
 }
 
-static double elapsed_ns(const struct timespec *a, const struct timespec *b)
-{
-	return (b->tv_sec - a->tv_sec) * 1e9 + (b->tv_nsec - a->tv_nsec);
-}
-
 static void subtest_prefix_table(void)
 {
 	struct pfx *t = NULL;
@@ -1545,6 +1684,10 @@ void test_policy(void)
 		subtest_table_names();
 	if (test__start_subtest("error_word_at_eof"))
 		subtest_word_at_eof();
+	if (test__start_subtest("error_not_regular"))
+		subtest_not_regular();
+	if (test__start_subtest("many_units"))
+		subtest_many_units();
 	if (test__start_subtest("first_match_wins"))
 		subtest_first_match_wins();
 	if (test__start_subtest("default"))

@@ -3,7 +3,9 @@
  * JSON lines sink: one record per line, to stdout or a file.  A file is
  * rotated when it reaches a size or an age: it is renamed to
  * PATH.YYYYMMDDTHHMMSSZ (a -N suffix keeps names unique), compressed to
- * that name plus .gz with zlib, and PATH starts again empty.
+ * that name plus .gz with zlib, and PATH starts again empty.  The
+ * uncompressed file is removed only once the .gz and its name are on
+ * disk, so that a crash of the machine leaves one of the two whole.
  *
  * Lines are kept in a buffer of our own and written with write(2), so
  * that a failed write is known record by record: the sink counts in
@@ -30,6 +32,7 @@
 struct jsonl {
 	struct acct_sink base;
 	struct jsonl_opts o;
+	char dir[4096]; /* the file's directory */
 	int fd; /* -1 while the file cannot be opened */
 	bool regular; /* a regular file: rotated, and cut back on errors */
 	char *buf; /* lines not written yet */
@@ -44,37 +47,69 @@ struct jsonl {
 	__u64 opened_ns; /* CLOCK_MONOTONIC when it was started */
 };
 
-/* Compresses src into dst (through dst.tmp); 0 or -errno. */
-static int gzip_file(const char *src, const char *dst)
+static int fsync_dir(const char *dir)
 {
-	char tmp[4096 + 16], buf[65536];
-	int err = 0;
-	size_t n;
-	gzFile gz;
-	FILE *in;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
+
+	if (fd < 0 || fsync(fd))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* Copies in into gz; 0 or -errno. */
+static int gz_copy(int in, gzFile gz)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (gzwrite(gz, buf, n) != (int)n)
+			return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Compresses src into dst, through a temporary file in the same
+ * directory.  dst and its name are on disk (fsync of the file, then of
+ * the directory) before it returns 0, so that the caller may remove src.
+ */
+static int gzip_file(const char *src, const char *dst, const char *dir)
+{
+	int in, out = -1, err = 0;
+	char tmp[4096 + 16];
+	gzFile gz = NULL;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
-	in = fopen(src, "rb");
-	if (!in)
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
 		return -errno;
-	gz = gzopen(tmp, "wb");
-	if (!gz) {
-		fclose(in);
-		return -EIO;
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		err = -errno;
+		goto out;
 	}
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
-		if (gzwrite(gz, buf, n) != (int)n) {
-			err = -EIO;
-			break;
-		}
-	}
-	if (ferror(in))
+	/* gzclose() closes its descriptor; out stays open for the fsync. */
+	gz = gzdopen(dup(out), "wb");
+	err = gz ? gz_copy(in, gz) : -ENOMEM;
+	if (gz && gzclose(gz) != Z_OK && !err)
 		err = -EIO;
-	fclose(in);
-	if (gzclose(gz) != Z_OK && !err)
-		err = -EIO;
+	if (!err && fsync(out))
+		err = -errno;
 	if (!err && rename(tmp, dst))
 		err = -errno;
+	if (!err)
+		err = fsync_dir(dir);
+out:
+	close(in);
+	if (out >= 0)
+		close(out);
 	if (err)
 		unlink(tmp);
 	return err;
@@ -175,7 +210,7 @@ static void jsonl_rotate(struct jsonl *j)
 	if (rename(j->o.path, name)) {
 		pr_warn("cannot rotate %s: %s\n", j->o.path, strerror(errno));
 	} else if (j->o.gzip) {
-		err = gzip_file(name, gz);
+		err = gzip_file(name, gz, j->dir);
 		if (err)
 			pr_warn("cannot compress %s (kept as it is): %s\n",
 				name, strerror(-err));
@@ -375,6 +410,7 @@ static void jsonl_close(struct acct_sink *s)
 struct acct_sink *jsonl_sink_new(const struct jsonl_opts *o)
 {
 	struct jsonl *j = calloc(1, sizeof(*j));
+	char *slash;
 
 	if (!j)
 		return NULL;
@@ -384,6 +420,14 @@ struct acct_sink *jsonl_sink_new(const struct jsonl_opts *o)
 	j->base.close = jsonl_close;
 	j->base.keeps = true;
 	j->o = *o;
+	snprintf(j->dir, sizeof(j->dir), "%s", o->path);
+	slash = strrchr(j->dir, '/');
+	if (slash == j->dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(j->dir, sizeof(j->dir), ".");
 	if (!strcmp(o->path, "-")) {
 		j->fd = STDOUT_FILENO;
 		j->o.rotate_bytes = j->o.rotate_ns = 0;

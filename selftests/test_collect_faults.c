@@ -11,8 +11,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <glob.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -419,6 +424,260 @@ out:
 	unlink(log);
 }
 
+/*
+ * A small system call tracer: runs argv under ptrace and writes one line
+ * per fsync, fdatasync, unlink and rename to log, with the paths, in the
+ * order the calls were made.  Runs in a process of its own (fork it);
+ * writes the traced pid to pid_fd once it runs, and returns the traced
+ * program's exit status.
+ */
+static void trace_path(pid_t t, __uint64_t addr, char *buf, size_t len)
+{
+	struct iovec local = { buf, len - 1 },
+		     remote = { (void *)addr, len - 1 };
+	ssize_t n = process_vm_readv(t, &local, 1, &remote, 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+static void trace_fd(pid_t t, __uint64_t fd, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/fd/%llu", t,
+		 (unsigned long long)fd);
+	n = readlink(link, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* One line for the calls that order a file's durability. */
+static void trace_call(FILE *log, pid_t t,
+		       const struct __ptrace_syscall_info *si)
+{
+	const __uint64_t *a = si->entry.args;
+	char p1[4096], p2[4096];
+
+	switch (si->entry.nr) {
+	case SYS_fsync:
+	case SYS_fdatasync:
+		trace_fd(t, a[0], p1, sizeof(p1));
+		fprintf(log, "fsync %s\n", p1);
+		break;
+#ifdef SYS_unlink
+	case SYS_unlink:
+		trace_path(t, a[0], p1, sizeof(p1));
+		fprintf(log, "unlink %s\n", p1);
+		break;
+#endif
+	case SYS_unlinkat:
+		trace_path(t, a[1], p1, sizeof(p1));
+		fprintf(log, "unlink %s\n", p1);
+		break;
+#ifdef SYS_rename
+	case SYS_rename:
+		trace_path(t, a[0], p1, sizeof(p1));
+		trace_path(t, a[1], p2, sizeof(p2));
+		fprintf(log, "rename %s %s\n", p1, p2);
+		break;
+#endif
+	case SYS_renameat:
+	case SYS_renameat2:
+		trace_path(t, a[1], p1, sizeof(p1));
+		trace_path(t, a[3], p2, sizeof(p2));
+		fprintf(log, "rename %s %s\n", p1, p2);
+		break;
+	}
+}
+
+static int trace_run(const char *path, int pid_fd, char *const argv[])
+{
+	struct __ptrace_syscall_info si;
+	int st, status = -1, sig;
+	FILE *log = fopen(path, "w");
+	pid_t pid, t;
+
+	if (!log)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (!env_verbose)
+			dup2(null, 2);
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		raise(SIGSTOP);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
+		return -1;
+	ptrace(PTRACE_SETOPTIONS, pid, NULL,
+	       (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
+			      PTRACE_O_EXITKILL));
+	if (write(pid_fd, &pid, sizeof(pid)) != sizeof(pid))
+		return -1;
+	ptrace(PTRACE_SYSCALL, pid, NULL, NULL);
+	while ((t = waitpid(-1, &st, __WALL)) > 0) {
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			if (t == pid)
+				status = WIFEXITED(st) ? WEXITSTATUS(st)
+						       : 128 + WTERMSIG(st);
+			continue;
+		}
+		sig = WSTOPSIG(st);
+		if (sig == (SIGTRAP | 0x80)) {
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, t,
+				   (void *)sizeof(si), &si) > 0 &&
+			    si.op == PTRACE_SYSCALL_INFO_ENTRY)
+				trace_call(log, t, &si);
+			sig = 0;
+		} else if (sig == SIGSTOP || sig == SIGTRAP) {
+			sig = 0; /* a new thread, the exec, an event */
+		}
+		ptrace(PTRACE_SYSCALL, t, NULL, (void *)(long)sig);
+	}
+	fclose(log);
+	return status;
+}
+
+/* argv under trace_run in a child; *traced gets the traced pid. */
+static pid_t trace_start(const char *log, char *const argv[], pid_t *traced)
+{
+	int p[2];
+	pid_t pid;
+
+	*traced = -1;
+	if (pipe(p))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		_exit(trace_run(log, p[1], argv) & 0xff);
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], traced, sizeof(*traced)) != sizeof(*traced))
+		*traced = -1;
+	close(p[0]);
+	return pid;
+}
+
+/* The first line at or after from that starts with what; -1 if none. */
+static int find_line(char **lines, int n, int from, const char *what)
+{
+	for (; from < n; from++)
+		if (!strcmp(lines[from], what))
+			return from;
+	return -1;
+}
+
+/*
+ * One rotation in the trace, the unlink of the uncompressed file at line
+ * u: its .gz reached the disk before (the file that was renamed to it was
+ * synced, then the directory), or the check fails.
+ */
+static void check_rotation(char **lines, int n, int u, const char *dir)
+{
+	const char *name = lines[u] + strlen("unlink ");
+	char want[4200], tmp[4200];
+	int r = -1, i, f = -1, d = -1;
+
+	/* "rename TMP NAME.gz" */
+	snprintf(want, sizeof(want), " %s.gz", name);
+	for (i = 0; i < u && r < 0; i++)
+		if (!strncmp(lines[i], "rename ", 7) &&
+		    strlen(lines[i]) > strlen(want) &&
+		    !strcmp(lines[i] + strlen(lines[i]) - strlen(want), want))
+			r = i;
+	if (!ASSERT_GE(r, 0, "the .gz renamed into place before the unlink"))
+		return;
+	snprintf(tmp, sizeof(tmp), "fsync %.*s",
+		 (int)(strlen(lines[r]) - strlen(want) - 7), lines[r] + 7);
+	for (i = 0; i < r; i++)
+		if (!strcmp(lines[i], tmp))
+			f = i;
+	ASSERT_GE(f, 0, "the .gz synced before it is renamed into place");
+	snprintf(want, sizeof(want), "fsync %s", dir);
+	d = find_line(lines, u, r, want);
+	ASSERT_GE(d, 0, "then the directory synced, before the unlink");
+}
+
+/*
+ * Rotation with compression: before the uncompressed file is removed, the
+ * .gz must be on disk, with its name.  The collector runs under a tracer
+ * of our own that logs its fsync, rename and unlink calls in order.
+ */
+static void subtest_rotate_sync(void)
+{
+	char dir[] = "/tmp/flowbpf-rotsync-XXXXXX", out[128], tlog[128];
+	char *argv[] = { (char *)flowbpf_bin(),
+			 "collect",
+			 NULL,
+			 "--interval",
+			 "50ms",
+			 "--idle",
+			 "200ms",
+			 "--rotate-size",
+			 "1",
+			 "-o",
+			 out,
+			 NULL };
+	int i, nl = 0, rotations = 0;
+	char *text = NULL, *lines[4096], *save, *l;
+	struct test_net n = {};
+	pid_t tracer = -1, col;
+
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
+	snprintf(tlog, sizeof(tlog), "%s.trace", dir);
+	if (!ASSERT_OK(net_setup(&n), "net_setup") ||
+	    !ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
+		       "attach"))
+		goto out;
+	argv[2] = n.host_if;
+	tracer = trace_start(tlog, argv, &col);
+	if (!ASSERT_GE(col, 1, "collector under trace"))
+		goto out;
+	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.1 -W 1 %s", n.peer_ip),
+		  "ping");
+	usleep(600000);
+	kill(col, SIGTERM);
+	ASSERT_EQ(ns_wait(tracer, 5000), 0, "collector exits 0");
+	tracer = -1;
+	text = slurp_file(tlog);
+	if (!ASSERT_OK_PTR(text, "trace"))
+		goto out;
+	for (l = strtok_r(text, "\n", &save); l && nl < 4096;
+	     l = strtok_r(NULL, "\n", &save))
+		lines[nl++] = l;
+	for (i = 0; i < nl; i++) {
+		const char *p = lines[i] + strlen("unlink ");
+
+		/* The uncompressed rotated files: FILE.STAMP[-N] */
+		if (strncmp(lines[i], "unlink ", 7) ||
+		    strncmp(p, out, strlen(out)) || p[strlen(out)] != '.' ||
+		    strstr(p + strlen(out), ".gz"))
+			continue;
+		rotations++;
+		check_rotation(lines, nl, i, dir);
+	}
+	ASSERT_GE(rotations, 2, "files rotated and compressed");
+out:
+	if (tracer > 0) {
+		kill(col, SIGKILL);
+		ns_wait(tracer, 2000);
+	}
+	free(text);
+	net_cleanup(&n);
+	if (!env_verbose)
+		unlink(tlog);
+	run(NULL, NULL, "rm -rf %s", dir);
+}
+
 void test_collect_faults(void)
 {
 	if (test__start_subtest("full_disk"))
@@ -427,4 +686,6 @@ void test_collect_faults(void)
 		subtest_restart();
 	if (test__start_subtest("restart_waiting"))
 		subtest_restart_waiting();
+	if (test__start_subtest("rotate_sync"))
+		subtest_rotate_sync();
 }

@@ -98,11 +98,12 @@ static int policy_check(const char *file)
 	for (i = 0; i < p->nunits; i++)
 		prefixes += p->units[i].prefixes;
 	if (env.json)
-		json_out(json_pack(
-			"{s:s, s:b, s:I, s:I, s:I, s:s}", "file", file, "valid",
-			1, "units", (json_int_t)p->nunits, "prefixes",
-			(json_int_t)prefixes, "rules", (json_int_t)p->nrules,
-			"default", verdict_name(p->dflt)));
+		json_out(json_pack("{s:o, s:b, s:I, s:I, s:I, s:s}", "file",
+				   ctl_json_str(file), "valid", 1, "units",
+				   (json_int_t)p->nunits, "prefixes",
+				   (json_int_t)prefixes, "rules",
+				   (json_int_t)p->nrules, "default",
+				   verdict_name(p->dflt)));
 	else
 		printf("%s: ok: %zu units (%zu prefixes), %zu rules, default %s\n",
 		       file, p->nunits, prefixes, p->nrules,
@@ -165,7 +166,7 @@ static int policy_test(const char *file, int argc, char **argv,
 		if (rule >= 0) {
 			json_object_set_new(o, "rule", json_integer(rule));
 			json_object_set_new(o, "rule_name",
-					    json_string(p->rules[rule].name));
+					    ctl_json_str(p->rules[rule].name));
 			json_object_set_new(o, "line",
 					    json_integer(p->rules[rule].line));
 		} else {

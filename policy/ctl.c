@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Client side of the control socket: one request line, one JSON reply. */
+/*
+ * Client side of the control socket: one request line, one JSON reply;
+ * and what both sides need to speak it.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,62 @@ bool ctl_peer_is_root(int fd)
 
 	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) &&
 	       len == sizeof(cr) && cr.uid == 0;
+}
+
+/*
+ * The length of the well-formed UTF-8 sequence at s, 0 if there is none
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+ * A NUL ends any sequence, so s is never read past its end.
+ */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned int cp, i, n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	cp = s[0] & (0x7f >> n);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+json_t *ctl_json_str(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, len = 0;
+	json_t *j;
+	char *t;
+
+	if (!s)
+		return json_null();
+	/* Each byte that is not UTF-8 becomes three. */
+	t = malloc(strlen(s) * 3 + 1);
+	if (!t)
+		return NULL;
+	while (*p) {
+		n = utf8_seq(p);
+		if (n) {
+			memcpy(t + len, p, n);
+			p += n;
+		} else {
+			n = 3;
+			memcpy(t + len, "\xef\xbf\xbd", n);
+			p++;
+		}
+		len += n;
+	}
+	j = json_stringn(t, len);
+	free(t);
+	return j;
 }
 
 /* Replies grow with the policy ("stats" has an entry for every rule). */

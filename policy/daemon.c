@@ -707,31 +707,51 @@ static int reload(struct daemon *d, char *msg, size_t len)
 	return 0;
 }
 
-static json_t *stats_json(struct daemon *d)
+/* The served interfaces and the rules with their hits; NULL on failure. */
+static json_t *stats_lists(struct daemon *d, json_t **rules)
 {
-	json_t *o, *ifs = json_array(), *rules = json_array();
+	json_t *ifs = json_array();
 	size_t i;
+	bool ok;
 
-	for (i = 0; i < (size_t)d->nifs; i++)
-		json_array_append_new(ifs,
-				      json_pack("{s:s, s:I}", "ifname",
-						d->ifs[i].h.ifname, "events",
-						(json_int_t)d->ifs[i].events));
-	for (i = 0; i < d->pol->nrules; i++) {
+	*rules = json_array();
+	ok = ifs && *rules;
+	for (i = 0; ok && i < (size_t)d->nifs; i++)
+		ok = !json_array_append_new(
+			ifs, json_pack("{s:o, s:I}", "ifname",
+				       ctl_json_str(d->ifs[i].h.ifname),
+				       "events", (json_int_t)d->ifs[i].events));
+	for (i = 0; ok && i < d->pol->nrules; i++) {
 		const struct rule *r = &d->pol->rules[i];
 
-		json_array_append_new(
-			rules,
-			json_pack("{s:i, s:s, s:i, s:s, s:I}", "index", (int)i,
-				  "name", r->name, "line", r->line, "verdict",
-				  verdict_name(r->verdict), "hits",
-				  (json_int_t)r->hits));
+		ok = !json_array_append_new(
+			*rules,
+			json_pack("{s:i, s:o, s:i, s:s, s:I}", "index", (int)i,
+				  "name", ctl_json_str(r->name), "line",
+				  r->line, "verdict", verdict_name(r->verdict),
+				  "hits", (json_int_t)r->hits));
 	}
+	if (ok)
+		return ifs;
+	json_decref(ifs);
+	json_decref(*rules);
+	*rules = NULL;
+	return NULL;
+}
+
+/* The reply to "stats"; NULL when it cannot be built. */
+static json_t *stats_json(struct daemon *d)
+{
+	json_t *o, *ifs, *rules = NULL;
+
+	ifs = stats_lists(d, &rules);
+	if (!ifs)
+		return NULL;
 	o = json_pack(
-		"{s:i, s:s, s:I, s:o, s:I, s:{s:I, s:I}, s:o, s:I, s:{s:f, s:f, s:f, s:I}, s:I, s:I, s:I, s:I, s:I, s:s}",
-		"pid", (int)getpid(), "policy", d->pol->file, "uptime_s",
-		(json_int_t)(time(NULL) - d->started), "interfaces", ifs,
-		"events", (json_int_t)d->events, "verdicts", "pass",
+		"{s:i, s:o, s:I, s:o, s:I, s:{s:I, s:I}, s:o, s:I, s:{s:f, s:f, s:f, s:I}, s:I, s:I, s:I, s:I, s:I, s:o}",
+		"pid", (int)getpid(), "policy", ctl_json_str(d->pol->file),
+		"uptime_s", (json_int_t)(time(NULL) - d->started), "interfaces",
+		ifs, "events", (json_int_t)d->events, "verdicts", "pass",
 		(json_int_t)d->decided_pass, "drop",
 		(json_int_t)d->decided_drop, "rules", rules, "default_hits",
 		(json_int_t)d->pol->default_hits, "latency_us", "p50",
@@ -741,16 +761,21 @@ static json_t *stats_json(struct daemon *d)
 		(json_int_t)d->reload_errors, "errors",
 		(json_int_t)d->write_errors, "rescans", (json_int_t)d->rescans,
 		"rescan_decided", (json_int_t)d->rescan_decided, "last_error",
-		d->last_error);
-	json_object_set_new(o, "stale_events",
-			    json_integer((json_int_t)d->stale_events));
-	json_object_set_new(o, "held",
-			    json_pack("{s:I, s:I, s:I, s:I}", "received",
-				      (json_int_t)d->held, "released",
-				      (json_int_t)d->held_released, "discarded",
-				      (json_int_t)d->held_discarded,
-				      "reinject_errors",
-				      (json_int_t)d->reinject_errors));
+		ctl_json_str(d->last_error));
+	if (!o)
+		return NULL;
+	if (json_object_set_new(o, "stale_events",
+				json_integer((json_int_t)d->stale_events)) ||
+	    json_object_set_new(
+		    o, "held",
+		    json_pack("{s:I, s:I, s:I, s:I}", "received",
+			      (json_int_t)d->held, "released",
+			      (json_int_t)d->held_released, "discarded",
+			      (json_int_t)d->held_discarded, "reinject_errors",
+			      (json_int_t)d->reinject_errors))) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -764,13 +789,19 @@ static char *ctl_reply(struct daemon *d, const char *req)
 		reply = stats_json(d);
 	else if (!strcmp(req, "reload"))
 		reply = reload(d, msg, sizeof(msg))
-				? json_pack("{s:s}", "error", msg)
-				: json_pack("{s:b, s:s}", "reloaded", 1,
-					    "message", msg);
+				? json_pack("{s:o}", "error", ctl_json_str(msg))
+				: json_pack("{s:b, s:o}", "reloaded", 1,
+					    "message", ctl_json_str(msg));
 	else
 		reply = json_pack("{s:s}", "error", "unknown request");
-	s = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	s = reply ? json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER)
+		  : NULL;
 	json_decref(reply);
+	/* Never an empty reply: a client would take it for no daemon. */
+	if (!s) {
+		pr_warn("warning: cannot build the reply to a control request\n");
+		s = strdup("{\"error\":\"the daemon cannot build its reply\"}");
+	}
 	return s;
 }
 

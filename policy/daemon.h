@@ -28,6 +28,13 @@ int daemon_run(const struct daemon_opts *o);
  */
 int ctl_request(const char *socket, const char *req, json_t **reply);
 
+/*
+ * A JSON string of s, which need not be UTF-8: interface names, rule names
+ * and messages quoting a file are bytes.  Each byte that is not part of a
+ * well-formed UTF-8 sequence becomes U+FFFD.  NULL only when out of memory.
+ */
+json_t *ctl_json_str(const char *s);
+
 /* Whether the process at the other end of a connected unix socket runs
  * as root: each end of the control socket asks this of the other. */
 bool ctl_peer_is_root(int fd);

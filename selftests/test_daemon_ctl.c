@@ -7,12 +7,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -400,7 +400,8 @@ static void subtest_big_reply(void)
 	for (i = 0; i < 1000; i++)
 		off += snprintf(
 			text + off, cap - off,
-			"rule \"rule-%04d-with-a-name-of-some-length\" deny dir in proto udp dport %d;\n",
+			"rule \"rule-%04d-with-a-name-of-some-length\" deny dir in "
+			"proto udp dport %d;\n",
 			i, 10000 + i);
 	if (!ASSERT_OK(test_daemon_start(&big, "big", fx.n.host_if, text),
 		       "daemon with 1000 rules answers"))
@@ -443,13 +444,155 @@ static void subtest_one_per_iface(void)
 	unlink(sock);
 	free(err);
 	err = NULL;
-	rc = run(NULL, &err, "timeout 1 %s collect %s -o /dev/null",
-		 flowbpf_bin(), fx.n.host_if);
+	snprintf(sock, sizeof(sock), "/tmp/flowbpf-%d-acct.jsonl", getpid());
+	rc = run(NULL, &err, "timeout 1 %s collect %s -o %s", flowbpf_bin(),
+		 fx.n.host_if, sock);
 	ASSERT_EQ(rc, 124, "a collector runs beside the daemon");
+	unlink(sock);
 	free(err);
 	ASSERT_OK(ctl_request(fx.d.sock, "stats", &reply),
 		  "the daemon still answers");
 	json_decref(reply);
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+/* Bytes that are not UTF-8 become U+FFFD, one for each; the rest stays. */
+static void subtest_json_text(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "a\xa7z", "a" FFFD "z" },
+		{ "\xc0\xaf", FFFD FFFD }, /* an overlong '/' */
+		{ "\xed\xa0\x80", FFFD FFFD FFFD }, /* a surrogate */
+		{ "\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD }, /* > U+10FFFF */
+		{ "x\xe2\x82", "x" FFFD FFFD }, /* cut short by the end */
+		{ "\xe2\x82z", FFFD FFFD "z" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = ctl_json_str(cases[i].in);
+		char *dump = json_dumps(j, JSON_ENCODE_ANY);
+
+		ASSERT_STREQ(json_string_value(j), cases[i].out, "text");
+		ASSERT_OK_PTR(dump, "dumps");
+		free(dump);
+		json_decref(j);
+	}
+}
+
+/*
+ * An interface and a rule whose names are not UTF-8 are in the stats,
+ * and so is a failed reload whose message quotes such bytes; the stats
+ * that follow are still JSON.
+ */
+static void subtest_utf8_stats(void)
+{
+	struct test_daemon d = { .pid = -1 };
+	char name[IF_NAMESIZE], *out = NULL;
+	json_t *reply = NULL, *v;
+	struct test_net n;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	snprintf(name, sizeof(name), "%s", n.host_if);
+	*strrchr(name, 'h') = '\xa7';
+	if (!ASSERT_OK(run(NULL, NULL, "ip link set %s name '%s'", n.host_if,
+			   name),
+		       "rename"))
+		goto out;
+	snprintf(n.host_if, sizeof(n.host_if), "%s", name);
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach '%s'", flowbpf_bin(), name),
+		       "attach") ||
+	    !ASSERT_OK(
+		    test_daemon_start(
+			    &d, "utf", name,
+			    "default allow;\n"
+			    "rule \"bad\xa7name\" deny dir in proto udp dport 9;\n"),
+		    "daemon"))
+		goto out;
+	if (ASSERT_OK(ctl_request(d.sock, "stats", &reply), "stats")) {
+		v = json_array_get(json_object_get(reply, "interfaces"), 0);
+		ASSERT_HAS(json_string_value(json_object_get(v, "ifname")),
+			   FFFD, "interface name");
+		v = json_object_get(reply, "rules");
+		ASSERT_EQ(json_array_size(v), 1, "the rule");
+		ASSERT_STREQ(json_string_value(json_object_get(
+				     json_array_get(v, 0), "name")),
+			     "bad" FFFD "name", "rule name");
+		json_decref(reply);
+	}
+	test_daemon_policy(&d, "unit u file \"/nonexistent/\xa7.txt\";\n");
+	if (ASSERT_OK(ctl_request(d.sock, "reload", &reply), "reload")) {
+		ASSERT_HAS(json_string_value(json_object_get(reply, "error")),
+			   "/nonexistent/" FFFD ".txt", "reload error");
+		json_decref(reply);
+	}
+	if (ASSERT_OK(ctl_request(d.sock, "stats", &reply),
+		      "stats after the failed reload")) {
+		ASSERT_HAS(
+			json_string_value(json_object_get(reply, "last_error")),
+			"/nonexistent/" FFFD ".txt", "last error");
+		json_decref(reply);
+	}
+	ASSERT_EQ(run(&out, NULL, "%s -j --socket %s reload", flowbpf_bin(),
+		      d.sock),
+		  1, "flowbpf reload fails");
+	ASSERT_HAS(out, "{\"error\":", "with a JSON error");
+	free(out);
+out:
+	test_daemon_cleanup(&d);
+	net_cleanup(&n);
+}
+
+/* The CLI's own JSON: a file name and a rule name that are not UTF-8. */
+static void subtest_policy_json(void)
+{
+	char path[64], *out = NULL;
+	json_t *j;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/flowbpf-%d-\xa7.conf", getpid());
+	f = fopen(path, "w");
+	if (!ASSERT_OK_PTR(f, "policy file"))
+		return;
+	fputs("default deny;\nrule \"ok\xa7\" allow dir in proto udp dport 9;\n",
+	      f);
+	fclose(f);
+	ASSERT_OK(run(&out, NULL, "%s -j policy check '%s'", flowbpf_bin(),
+		      path),
+		  "policy check");
+	j = out ? json_loads(out, 0, NULL) : NULL;
+	ASSERT_HAS(json_string_value(json_object_get(j, "file")), FFFD,
+		   "file name in JSON");
+	json_decref(j);
+	free(out);
+	out = NULL;
+	ASSERT_OK(
+		run(&out, NULL,
+		    "%s -j policy test '%s' in udp 198.18.0.1:1000 198.18.0.2:9",
+		    flowbpf_bin(), path),
+		"policy test");
+	j = out ? json_loads(out, 0, NULL) : NULL;
+	ASSERT_STREQ(json_string_value(json_object_get(j, "rule_name")),
+		     "ok" FFFD, "rule name in JSON");
+	json_decref(j);
+	free(out);
+	out = NULL;
+	ASSERT_EQ(run(&out, NULL, "%s -j policy check '%s.gone'", flowbpf_bin(),
+		      path),
+		  1, "a missing file fails");
+	j = out ? json_loads(out, 0, NULL) : NULL;
+	ASSERT_HAS(json_string_value(json_object_get(j, "error")), FFFD,
+		   "with a JSON error");
+	json_decref(j);
+	free(out);
+	unlink(path);
 }
 
 void test_daemon_ctl(void)
@@ -472,5 +615,11 @@ void test_daemon_ctl(void)
 		subtest_big_reply();
 	if (test__start_subtest("one_per_iface"))
 		subtest_one_per_iface();
+	if (test__start_subtest("json_text"))
+		subtest_json_text();
+	if (test__start_subtest("utf8_stats"))
+		subtest_utf8_stats();
+	if (test__start_subtest("policy_json"))
+		subtest_policy_json();
 	fx_end();
 }

@@ -14,7 +14,11 @@
 
 #define MAX_IFACES 256
 
-/* Attached interface names: the one given, or all. */
+/*
+ * Attached interface names: the one given, or all.  The count, or -errno
+ * (-E2BIG: more than one given, -ENAMETOOLONG: a name that would have to
+ * be cut, perhaps to the name of another interface).
+ */
 static int iface_list(int argc, char **argv, char (*names)[IF_NAMESIZE])
 {
 	int n;
@@ -22,6 +26,8 @@ static int iface_list(int argc, char **argv, char (*names)[IF_NAMESIZE])
 	if (optind < argc) {
 		if (optind + 1 != argc)
 			return -E2BIG;
+		if (strlen(argv[optind]) >= IF_NAMESIZE)
+			return -ENAMETOOLONG;
 		snprintf(names[0], IF_NAMESIZE, "%s", argv[optind]);
 		return 1;
 	}
@@ -29,6 +35,16 @@ static int iface_list(int argc, char **argv, char (*names)[IF_NAMESIZE])
 	if (n < 0)
 		err_set("cannot list %s: %s", FLOWBPF_PIN_ROOT, strerror(-n));
 	return n;
+}
+
+/* The usage error for what iface_list refused. */
+static int iface_list_usage(int err, const char *cmd, const char *name)
+{
+	if (err == -E2BIG)
+		return cli_usage_error("%s takes at most one interface", cmd);
+	return cli_usage_error(
+		"interface name '%s' is longer than %d characters", name,
+		IF_NAMESIZE - 1);
 }
 
 /* The daemon's side, or JSON null when none answers. */
@@ -103,8 +119,8 @@ int cmd_status(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	n = iface_list(argc, argv, names);
-	if (n == -E2BIG)
-		return cli_usage_error("status takes at most one interface");
+	if (n == -E2BIG || n == -ENAMETOOLONG)
+		return iface_list_usage(n, "status", argv[optind]);
 	if (n < 0)
 		return cli_error(EXIT_FAIL, "%s", err_get());
 	if (env.json)
@@ -213,8 +229,8 @@ int cmd_stats(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	n = iface_list(argc, argv, names);
-	if (n == -E2BIG)
-		return cli_usage_error("stats takes at most one interface");
+	if (n == -E2BIG || n == -ENAMETOOLONG)
+		return iface_list_usage(n, "stats", argv[optind]);
 	if (n < 0)
 		return cli_error(EXIT_FAIL, "%s", err_get());
 	if (env.json)

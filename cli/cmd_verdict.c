@@ -18,7 +18,7 @@ int cmd_verdict(int argc, char **argv)
 	__u32 verdict = FLOWBPF_VERDICT_NONE;
 	bool live = false;
 	const char *action, *ifname;
-	char spec[160];
+	char spec[160], why[128];
 	int c, nflow, err, ret = EXIT_FAIL;
 	bool set;
 
@@ -48,12 +48,12 @@ int cmd_verdict(int argc, char **argv)
 		return cli_usage_error(
 			"the verdict must be 'pass' or 'drop', not '%s'",
 			argv[argc - 1]);
-	err = flow_spec_parse(nflow, argv + optind + 2, &k);
+	err = flow_spec_parse_why(nflow, argv + optind + 2, &k, why,
+				  sizeof(why));
+	if (err == -EAFNOSUPPORT)
+		return cli_usage_error("%s", why);
 	if (err)
-		return cli_usage_error(
-			err == -EAFNOSUPPORT
-				? "source and destination are not of the same address family"
-				: "cannot parse the flow; expected: in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]");
+		return cli_usage_error("cannot parse the flow; %s", why);
 
 	if (flowbpf_open(ifname, &h))
 		return cli_error(EXIT_FAIL, "%s", err_get());

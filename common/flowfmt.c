@@ -367,101 +367,209 @@ static int endpoint_parse(const char *s, struct flowbpf_key *k, bool src,
 	return 0;
 }
 
-int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k)
+/* The parts of a FLOW, each of which may be given once. */
+enum {
+	FP_DIR,
+	FP_PROTO,
+	FP_VLAN,
+	FP_IVLAN,
+	FP_TYPE,
+	FP_CODE,
+	FP_SPORT,
+	FP_DPORT,
+};
+
+static const char *const flow_part_names[] = {
+	[FP_DIR] = "direction",	    [FP_PROTO] = "protocol",
+	[FP_VLAN] = "VLAN id",	    [FP_IVLAN] = "inner VLAN id",
+	[FP_TYPE] = "ICMP type",    [FP_CODE] = "ICMP code",
+	[FP_SPORT] = "source port", [FP_DPORT] = "destination port",
+};
+
+/* Words that take a value, and the largest value. */
+static const struct {
+	const char *word;
+	int part;
+	unsigned long max;
+} flow_keywords[] = {
+	{ "vlan", FP_VLAN, 4095 },    { "ivlan", FP_IVLAN, 4095 },
+	{ "type", FP_TYPE, 255 },     { "code", FP_CODE, 255 },
+	{ "sport", FP_SPORT, 65535 }, { "dport", FP_DPORT, 65535 },
+	{ "proto", FP_PROTO, 0 },
+};
+
+struct spec_parse {
+	struct flowbpf_key *k;
+	unsigned long type, code;
+	unsigned int seen; /* bits: 1 << FP_* */
+	int ends; /* addresses read */
+	char *why;
+	size_t whylen;
+};
+
+/* Marks part as given; a part given twice is refused, not overwritten. */
+static int spec_part(struct spec_parse *sp, int part)
 {
-	char *words[32], *copy = NULL;
-	unsigned long v, type = 256, code = 256;
-	int n = 0, i, err = -EINVAL, ends = 0;
-	bool has_proto = false, has_dir = false, port, any_port = false;
+	if (sp->seen & (1U << part)) {
+		snprintf(sp->why, sp->whylen, "the %s is given twice",
+			 flow_part_names[part]);
+		return -EINVAL;
+	}
+	sp->seen |= 1U << part;
+	return 0;
+}
+
+static void spec_set(struct spec_parse *sp, int part, unsigned long v)
+{
+	switch (part) {
+	case FP_VLAN:
+		sp->k->vlan = v;
+		break;
+	case FP_IVLAN:
+		sp->k->inner_vlan = v;
+		break;
+	case FP_TYPE:
+		sp->type = v;
+		break;
+	case FP_CODE:
+		sp->code = v;
+		break;
+	case FP_SPORT:
+		sp->k->sport = htons(v);
+		break;
+	case FP_DPORT:
+		sp->k->dport = htons(v);
+		break;
+	}
+}
+
+/* One word w, with its value arg for a keyword (*used is then 2). */
+static int spec_word(struct spec_parse *sp, const char *w, const char *arg,
+		     int *used)
+{
+	struct flowbpf_key *k = sp->k;
+	unsigned long v;
+	bool port;
+	size_t i;
+	__u8 proto;
+	int err;
+
+	*used = 1;
+	if (!strcmp(w, ">") || !strcmp(w, "->"))
+		return 0;
+	if (!strcmp(w, "in") || !strcmp(w, "ingress") || !strcmp(w, "out") ||
+	    !strcmp(w, "egress")) {
+		k->dir = w[0] == 'i' ? FLOWBPF_DIR_INGRESS : FLOWBPF_DIR_EGRESS;
+		return spec_part(sp, FP_DIR);
+	}
+	for (i = 0; i < sizeof(flow_keywords) / sizeof(flow_keywords[0]); i++) {
+		if (strcmp(w, flow_keywords[i].word))
+			continue;
+		*used = 2;
+		if (spec_part(sp, flow_keywords[i].part) || !arg)
+			return -EINVAL;
+		if (flow_keywords[i].part == FP_PROTO)
+			return proto_parse(arg, &k->proto);
+		if (uint_parse(arg, flow_keywords[i].max, &v))
+			return -EINVAL;
+		spec_set(sp, flow_keywords[i].part, v);
+		return 0;
+	}
+	/* Addresses hold '.' or ':', protocol names and numbers never. */
+	if (!strchr(w, '.') && !strchr(w, ':') && !proto_parse(w, &proto)) {
+		k->proto = proto;
+		return spec_part(sp, FP_PROTO);
+	}
+	if (sp->ends == 2)
+		return -EINVAL;
+	err = endpoint_parse(w, k, sp->ends == 0, &port);
+	if (err)
+		return err;
+	if (port && (err = spec_part(sp, sp->ends ? FP_DPORT : FP_SPORT)))
+		return err;
+	sp->ends++;
+	return 0;
+}
+
+/* The whole key once every word is read. */
+static int spec_finish(struct spec_parse *sp)
+{
+	struct flowbpf_key *k = sp->k;
+	unsigned int ports = 1U << FP_SPORT | 1U << FP_DPORT;
+	unsigned int icmp = 1U << FP_TYPE | 1U << FP_CODE;
+
+	if (!(sp->seen & 1U << FP_DIR) || !(sp->seen & 1U << FP_PROTO) ||
+	    sp->ends != 2)
+		return -EINVAL;
+	/* A port the key cannot hold would make a verdict that never matches. */
+	if ((sp->seen & ports) && !key_has_ports(k))
+		return -EINVAL;
+	if (key_is_icmp(k)) {
+		if (!(sp->seen & 1U << FP_TYPE))
+			return -EINVAL;
+		k->dport = htons(sp->type << 8 | sp->code);
+	} else if (sp->seen & icmp) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The words of a FLOW: argv, or one quoted argument split at blanks. */
+static int spec_words(int argc, char **argv, char **words, char **copy)
+{
+	char *save, *w;
+	int n = 0;
+
+	*copy = NULL;
+	if (argc != 1) {
+		if (argc > FLOW_WORDS_MAX)
+			return -E2BIG;
+		memcpy(words, argv, argc * sizeof(*words));
+		return argc;
+	}
+	*copy = strdup(argv[0]);
+	if (!*copy)
+		return -ENOMEM;
+	for (w = strtok_r(*copy, " \t", &save); w;
+	     w = strtok_r(NULL, " \t", &save)) {
+		if (n == FLOW_WORDS_MAX)
+			return -E2BIG;
+		words[n++] = w;
+	}
+	return n;
+}
+
+int flow_spec_parse_why(int argc, char **argv, struct flowbpf_key *k, char *why,
+			size_t whylen)
+{
+	struct spec_parse sp = { .k = k, .why = why, .whylen = whylen };
+	char *words[FLOW_WORDS_MAX], *copy;
+	int n, i, used, err;
 
 	memset(k, 0, sizeof(*k));
-	/* One quoted argument is split like the shell would. */
-	if (argc == 1) {
-		char *save, *w;
-
-		copy = strdup(argv[0]);
-		if (!copy)
-			return -ENOMEM;
-		for (w = strtok_r(copy, " \t", &save); w && n < 32;
-		     w = strtok_r(NULL, " \t", &save))
-			words[n++] = w;
-	} else {
-		for (i = 0; i < argc && n < 32; i++)
-			words[n++] = argv[i];
-	}
-
-	for (i = 0; i < n; i++) {
-		const char *w = words[i],
-			   *arg = i + 1 < n ? words[i + 1] : NULL;
-
-		if (!strcmp(w, "in") || !strcmp(w, "ingress")) {
-			k->dir = FLOWBPF_DIR_INGRESS;
-			has_dir = true;
-		} else if (!strcmp(w, "out") || !strcmp(w, "egress")) {
-			k->dir = FLOWBPF_DIR_EGRESS;
-			has_dir = true;
-		} else if (!strcmp(w, ">") || !strcmp(w, "->")) {
-			continue;
-		} else if (!strcmp(w, "vlan") || !strcmp(w, "ivlan")) {
-			if (!arg || uint_parse(arg, 4095, &v))
-				goto out;
-			if (w[0] == 'v')
-				k->vlan = v;
-			else
-				k->inner_vlan = v;
-			i++;
-		} else if (!strcmp(w, "type") || !strcmp(w, "code")) {
-			if (!arg || uint_parse(arg, 255, &v))
-				goto out;
-			if (w[0] == 't')
-				type = v;
-			else
-				code = v;
-			i++;
-		} else if (!strcmp(w, "sport") || !strcmp(w, "dport")) {
-			if (!arg || uint_parse(arg, 65535, &v))
-				goto out;
-			if (w[0] == 's')
-				k->sport = htons(v);
-			else
-				k->dport = htons(v);
-			any_port = true;
-			i++;
-		} else if (!strcmp(w, "proto")) {
-			if (!arg || proto_parse(arg, &k->proto))
-				goto out;
-			has_proto = true;
-			i++;
-		} else if (!has_proto && !proto_parse(w, &k->proto) &&
-			   !strchr(w, '.') && !strchr(w, ':')) {
-			has_proto = true;
-		} else if (ends < 2) {
-			err = endpoint_parse(w, k, ends == 0, &port);
-			if (err)
-				goto out;
-			err = -EINVAL;
-			any_port |= port;
-			ends++;
-		} else {
-			goto out;
-		}
-	}
-	if (!has_dir || !has_proto || ends != 2)
-		goto out;
-	/* A port the key cannot hold would make a verdict that never matches. */
-	if (any_port && !key_has_ports(k))
-		goto out;
-	if (k->proto == 1 || k->proto == 58) {
-		if (type > 255)
-			goto out;
-		k->dport = htons(type << 8 | (code > 255 ? 0 : code));
-	} else if (type != 256 || code != 256) {
-		goto out;
-	}
-	err = 0;
-out:
+	snprintf(why, whylen, "expected: %s", FLOW_SPEC_SYNTAX);
+	n = spec_words(argc, argv, words, &copy);
+	err = n < 0 ? n : 0;
+	if (err == -E2BIG)
+		snprintf(why, whylen, "more than %d words", FLOW_WORDS_MAX);
+	for (i = 0; !err && i < n; i += used)
+		err = spec_word(&sp, words[i], i + 1 < n ? words[i + 1] : NULL,
+				&used);
+	if (!err)
+		err = spec_finish(&sp);
+	if (err == -EAFNOSUPPORT)
+		snprintf(
+			why, whylen,
+			"source and destination are not of the same address family");
 	free(copy);
 	return err;
+}
+
+int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k)
+{
+	char why[128];
+
+	return flow_spec_parse_why(argc, argv, k, why, sizeof(why));
 }
 
 void human_count(__u64 v, char *buf, size_t len)

@@ -45,7 +45,18 @@ void key_endpoint_str(const struct flowbpf_key *k, bool src, char *buf,
  * ICMP:                          out icmp 198.18.0.1 198.18.0.2 type 8 code 0
  */
 void flow_spec_str(const struct flowbpf_key *k, char *buf, size_t len);
-/* Parses argv words (a single quoted word also works).  ifindex is left 0. */
+#define FLOW_SPEC_SYNTAX \
+	"in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]"
+/* The most words a FLOW may have; more are refused, not ignored. */
+#define FLOW_WORDS_MAX 32
+/*
+ * Parses argv words (a single quoted word also works).  ifindex is left 0.
+ * Each part of the flow may be given once.  0 or -errno (-EAFNOSUPPORT:
+ * addresses of two families), with what is wrong in why.
+ */
+int flow_spec_parse_why(int argc, char **argv, struct flowbpf_key *k, char *why,
+			size_t whylen);
+/* The same without the reason. */
 int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k);
 
 struct json_t;

@@ -175,8 +175,7 @@ int cmd_collect(int argc, char **argv)
 	if (jo.path) {
 		s = jsonl_sink_new(&jo);
 		if (!s) {
-			ret = cli_error(EXIT_FAIL, "cannot open %s: %s",
-					jo.path, strerror(errno));
+			ret = cli_error(EXIT_FAIL, "%s", err_get());
 			goto out;
 		}
 		collector_add_sink(c, s);

@@ -75,23 +75,44 @@ static int gz_copy(int in, gzFile gz)
 	return 0;
 }
 
+/* rename(), but never over a name that is taken; 0 or -errno. */
+static int rename_new(const char *from, const char *to)
+{
+	if (!renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE))
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_NOREPLACE: the name was free a
+	 * moment ago. */
+	return rename(from, to) ? -errno : 0;
+}
+
 /*
  * Compresses src into dst, through a temporary file in the same
- * directory.  dst and its name are on disk (fsync of the file, then of
- * the directory) before it returns 0, so that the caller may remove src.
+ * directory, with src's permissions.  dst and its name are on disk (fsync
+ * of the file, then of the directory) before it returns 0, so that the
+ * caller may remove src.  The temporary name is mkstemp's: one known in
+ * advance could be made a link to another file by whoever can write the
+ * directory.
  */
 static int gzip_file(const char *src, const char *dst, const char *dir)
 {
 	int in, out = -1, err = 0;
 	char tmp[4096 + 16];
 	gzFile gz = NULL;
+	struct stat st;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
-	in = open(src, O_RDONLY | O_CLOEXEC);
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", dst);
+	in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return -errno;
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out = mkostemp(tmp, O_CLOEXEC);
 	if (out < 0) {
+		err = -errno;
+		tmp[0] = '\0';
+		goto out;
+	}
+	if (fstat(in, &st) || fchmod(out, st.st_mode & 0777)) {
 		err = -errno;
 		goto out;
 	}
@@ -102,15 +123,15 @@ static int gzip_file(const char *src, const char *dst, const char *dir)
 		err = -EIO;
 	if (!err && fsync(out))
 		err = -errno;
-	if (!err && rename(tmp, dst))
-		err = -errno;
+	if (!err)
+		err = rename_new(tmp, dst);
 	if (!err)
 		err = fsync_dir(dir);
 out:
 	close(in);
 	if (out >= 0)
 		close(out);
-	if (err)
+	if (err && tmp[0])
 		unlink(tmp);
 	return err;
 }
@@ -162,19 +183,31 @@ static void cut_unfinished_line(struct jsonl *j)
 	close(fd);
 }
 
+/*
+ * Opens (creates, mode 0640: records say who talked to whom) the file.
+ * Never through a symbolic link: whoever can write the directory could
+ * point one at any file, which the collector, as root, would then write.
+ * 0 or -errno, with err_set().
+ */
 static int jsonl_open(struct jsonl *j)
 {
 	struct stat st;
 	int err;
 
-	j->fd = open(j->o.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		     0644);
+	j->fd = open(j->o.path,
+		     O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		     0640);
 	if (j->fd < 0 || fstat(j->fd, &st)) {
 		err = -errno;
 		if (j->fd >= 0)
 			close(j->fd);
 		j->fd = -1;
-		pr_warn("cannot open %s: %s\n", j->o.path, strerror(-err));
+		if (err == -ELOOP)
+			err_set("%s is a symbolic link; records are not written through one",
+				j->o.path);
+		else
+			err_set("cannot open %s: %s", j->o.path,
+				strerror(-err));
 		return err;
 	}
 	j->regular = S_ISREG(st.st_mode);
@@ -189,6 +222,7 @@ static void jsonl_rotate(struct jsonl *j)
 {
 	char name[4096], gz[4096 + 8], stamp[32];
 	time_t now = time(NULL);
+	struct stat st;
 	struct tm tm;
 	int i, err;
 
@@ -204,11 +238,13 @@ static void jsonl_rotate(struct jsonl *j)
 		else
 			snprintf(name, sizeof(name), "%s.%s", j->o.path, stamp);
 		snprintf(gz, sizeof(gz), "%s.gz", name);
-		if (access(name, F_OK) && access(gz, F_OK))
+		/* A name that is a link, even one to nowhere, is taken. */
+		if (lstat(name, &st) && lstat(gz, &st))
 			break;
 	}
-	if (rename(j->o.path, name)) {
-		pr_warn("cannot rotate %s: %s\n", j->o.path, strerror(errno));
+	err = rename_new(j->o.path, name);
+	if (err) {
+		pr_warn("cannot rotate %s: %s\n", j->o.path, strerror(-err));
 	} else if (j->o.gzip) {
 		err = gzip_file(name, gz, j->dir);
 		if (err)
@@ -277,8 +313,13 @@ static int jsonl_push(struct jsonl *j)
 	size_t done;
 	int err;
 
-	if (j->fd < 0 && jsonl_open(j))
-		return -EIO;
+	if (j->fd < 0) {
+		err = jsonl_open(j);
+		if (err) {
+			jsonl_undo(j, 0);
+			goto fail;
+		}
+	}
 	if (j->carry_len) {
 		done = write_all(j->fd, j->carry, j->carry_len, &err);
 		memmove(j->carry, j->carry + done, j->carry_len - done);
@@ -412,8 +453,10 @@ struct acct_sink *jsonl_sink_new(const struct jsonl_opts *o)
 	struct jsonl *j = calloc(1, sizeof(*j));
 	char *slash;
 
-	if (!j)
+	if (!j) {
+		err_set("out of memory");
 		return NULL;
+	}
 	j->base.name = "json";
 	j->base.write = jsonl_write;
 	j->base.flush = jsonl_flush;

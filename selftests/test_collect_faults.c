@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <glob.h>
+#include <grp.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -678,6 +679,132 @@ out:
 	run(NULL, NULL, "rm -rf %s", dir);
 }
 
+/* As an unprivileged user (nobody): a symbolic link at link to target. */
+static int symlink_as_nobody(const char *target, const char *link)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(symlink(target, link) ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Links for the rotation's temporary files of the next seconds, named
+ * as an unsafe collector would name them: PATH.STAMP.gz.tmp. */
+static int plant_tmp_links(const char *path, const char *target, int secs)
+{
+	char stamp[32], link[256];
+	time_t now = time(NULL);
+	int i, err = 0;
+	struct tm tm;
+
+	for (i = 0; i < secs && !err; i++) {
+		time_t t = now + i;
+
+		gmtime_r(&t, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		snprintf(link, sizeof(link), "%s.%s.gz.tmp", path, stamp);
+		err = symlink_as_nobody(target, link);
+	}
+	return err;
+}
+
+static unsigned int file_mode(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) ? 0 : st.st_mode;
+}
+
+/*
+ * The output directory belongs to an unprivileged user, who links the
+ * output file, and then the rotation's temporary files, to a file of
+ * root's: the collector, as root, writes neither through a link, and
+ * creates its files 0640.
+ */
+static void subtest_output_files(void)
+{
+	char dir[] = "/tmp/flowbpf-outdir-XXXXXX", out[128], pat[160];
+	char victim[] = "/tmp/flowbpf-victim-XXXXXX", *err = NULL;
+	const char *secret = "root's own\n";
+	struct test_net n = {};
+	pid_t col = -1;
+	char *text;
+	size_t i;
+	glob_t g;
+	int fd, rc;
+
+	fd = mkstemp(victim);
+	if (!ASSERT_GE(fd, 0, "mkstemp") ||
+	    !ASSERT_EQ(write(fd, secret, strlen(secret)), strlen(secret),
+		       "root's file")) {
+		victim[0] = '\0';
+		goto out;
+	}
+	close(fd);
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		goto out;
+	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
+	if (!ASSERT_OK(chmod(dir, 0755), "chmod") ||
+	    !ASSERT_OK(chown(dir, 65534, 65534), "directory of nobody's") ||
+	    !ASSERT_OK(symlink_as_nobody(victim, out), "-o linked to it") ||
+	    !ASSERT_OK(net_setup(&n), "net_setup") ||
+	    !ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
+		       "attach"))
+		goto out;
+	/* Flows in the map, so that a collector that starts writes. */
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.1 -W 1 %s", n.peer_ip),
+		  "ping");
+	rc = run(NULL, &err, "timeout -s TERM 2 %s collect %s -o %s",
+		 flowbpf_bin(), n.host_if, out);
+	ASSERT_EQ(rc, 1, "the collector refuses the link");
+	ASSERT_HAS(err, "is a symbolic link", "and says why");
+	unlink(out);
+
+	if (!ASSERT_OK(plant_tmp_links(out, victim, 15), "links planted"))
+		goto out;
+	col = spawn(
+		"umask 022; exec %s collect %s --interval 50ms --idle 200ms --rotate-size 1 -o %s",
+		flowbpf_bin(), n.host_if, out);
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.1 -W 1 %s", n.peer_ip),
+		  "ping");
+	snprintf(pat, sizeof(pat), "%s/flows.jsonl.*Z.gz", dir);
+	for (i = 0; i < 100; i++) {
+		if (!glob(pat, 0, NULL, &g)) {
+			globfree(&g);
+			break;
+		}
+		usleep(20000);
+	}
+	ASSERT_EQ(stop(col, 5000), 0, "collector exits 0");
+	col = -1;
+	ASSERT_EQ(file_mode(out), S_IFREG | 0640, "records file 0640");
+	if (ASSERT_OK(glob(pat, 0, NULL, &g), "rotated and compressed")) {
+		for (i = 0; i < g.gl_pathc; i++)
+			ASSERT_EQ(file_mode(g.gl_pathv[i]), S_IFREG | 0640,
+				  "compressed file: regular, 0640");
+		globfree(&g);
+	}
+	text = slurp_file(victim);
+	ASSERT_STREQ(text, secret, "root's file untouched");
+	free(text);
+out:
+	if (col > 0)
+		stop(col, 2000);
+	free(err);
+	net_cleanup(&n);
+	run(NULL, NULL, "rm -rf %s", dir);
+	if (victim[0])
+		unlink(victim);
+}
+
 void test_collect_faults(void)
 {
 	if (test__start_subtest("full_disk"))
@@ -688,4 +815,6 @@ void test_collect_faults(void)
 		subtest_restart_waiting();
 	if (test__start_subtest("rotate_sync"))
 		subtest_rotate_sync();
+	if (test__start_subtest("output_files"))
+		subtest_output_files();
 }

@@ -97,16 +97,34 @@ const char *proto_name(__u8 proto)
 	return NULL;
 }
 
+/*
+ * Plain decimal digits, at least one: no sign, no blanks, no "0x", so
+ * that " -1" is not taken for 2^64 - 1.  Sets *end past them.  0,
+ * -EINVAL, or -ERANGE when the number does not fit in 64 bits.
+ */
+static int digits_parse(const char *s, const char **end, __u64 *val)
+{
+	const char *p;
+	__u64 v = 0;
+
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		if (v > (~0ULL - (*p - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (*p - '0');
+	}
+	if (p == s)
+		return -EINVAL;
+	*end = p;
+	*val = v;
+	return 0;
+}
+
 static int uint_parse(const char *s, unsigned long max, unsigned long *out)
 {
-	char *end;
-	unsigned long v;
+	const char *end;
+	__u64 v;
 
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > max)
+	if (!s || digits_parse(s, &end, &v) || *end || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -155,88 +173,100 @@ int mode_parse(const char *s, __u32 *mode)
 	return 0;
 }
 
+/* A year: far beyond any sane timeout or interval. */
+#define DURATION_MAX_NS (365ULL * 86400 * 1000000000)
+
 int duration_parse(const char *s, __u64 *ns)
 {
 	static const struct {
 		const char *unit;
-		double mul;
+		__u64 mul;
 	} units[] = {
-		{ "", 1e9 }, { "s", 1e9 },  { "ms", 1e6 },   { "us", 1e3 },
-		{ "ns", 1 }, { "m", 60e9 }, { "h", 3600e9 },
+		{ "", 1000000000 },
+		{ "s", 1000000000 },
+		{ "ms", 1000000 },
+		{ "us", 1000 },
+		{ "ns", 1 },
+		{ "m", 60000000000ULL },
+		{ "h", 3600000000000ULL },
 	};
-	char *end;
-	double v;
+	__u64 whole, frac = 0, scale = 1;
+	unsigned __int128 v;
+	const char *p;
 	size_t i;
+	int err;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s)
 		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	/* !(v >= 0) also refuses NaN. */
-	if (errno || end == s || !(v >= 0))
-		return -EINVAL;
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (!strcmp(end, units[i].unit)) {
-			double r = v * units[i].mul;
-
-			/* A year is far beyond any sane timeout. */
-			if (r > 365.0 * 86400e9)
-				return -ERANGE;
-			*ns = (__u64)r;
-			return 0;
+	err = digits_parse(s, &p, &whole);
+	if (err)
+		return err;
+	if (*p == '.') {
+		if (*++p < '0' || *p > '9')
+			return -EINVAL;
+		/* Digits past the 18th change no nanosecond, even of hours. */
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (scale < 1000000000000000000ULL) {
+				frac = frac * 10 + (*p - '0');
+				scale *= 10;
+			}
 		}
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].unit))
+			continue;
+		/* 128 bits: a 64-bit number of hours still fits. */
+		v = (unsigned __int128)whole * units[i].mul +
+		    (unsigned __int128)frac * units[i].mul / scale;
+		if (v > DURATION_MAX_NS)
+			return -ERANGE;
+		*ns = v;
+		return 0;
 	}
 	return -EINVAL;
 }
 
-int size_parse(const char *s, __u64 *val)
+/*
+ * Digits with an optional suffix k/K, M or G: base, base^2, base^3.  For
+ * bytes, "1M", "1MiB" and "1MB" are all the same.
+ */
+static int scaled_parse(const char *s, __u64 base, bool bytes, __u64 *val)
 {
-	unsigned long long v, mul = 1;
-	char *end;
+	__u64 v, mul = 1;
+	const char *p;
+	int err;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s)
 		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
+	err = digits_parse(s, &p, &v);
+	if (err)
+		return err;
+	if (*p == 'k' || *p == 'K')
+		mul = base, p++;
+	else if (*p == 'M')
+		mul = base * base, p++;
+	else if (*p == 'G')
+		mul = base * base * base, p++;
+	if (bytes && *p == 'i' && mul > 1)
+		p++;
+	if (bytes && (*p == 'B' || *p == 'b'))
+		p++;
+	if (*p)
 		return -EINVAL;
-	if (*end == 'k' || *end == 'K')
-		mul = 1ULL << 10, end++;
-	else if (*end == 'M')
-		mul = 1ULL << 20, end++;
-	else if (*end == 'G')
-		mul = 1ULL << 30, end++;
-	if (*end == 'i' && mul > 1)
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end || v > ~0ULL / mul)
-		return -EINVAL;
+	if (v > ~0ULL / mul)
+		return -ERANGE;
 	*val = v * mul;
 	return 0;
 }
 
+int size_parse(const char *s, __u64 *val)
+{
+	return scaled_parse(s, 1024, true, val);
+}
+
 int count_parse(const char *s, __u64 *val)
 {
-	unsigned long long v, mul = 1;
-	char *end;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (*end == 'k' || *end == 'K')
-		mul = 1000, end++;
-	else if (*end == 'M')
-		mul = 1000000, end++;
-	else if (*end == 'G')
-		mul = 1000000000, end++;
-	if (*end || v > ~0ULL / mul)
-		return -EINVAL;
-	*val = v * mul;
-	return 0;
+	return scaled_parse(s, 1000, false, val);
 }
 
 void key_addr_str(const struct flowbpf_key *k, bool src, char *buf, size_t len)

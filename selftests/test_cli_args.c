@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Command-line values: a FLOW names each of its parts at most once in at
- * most FLOW_WORDS_MAX words, and an interface name is never cut.  What is
- * refused is a usage error (exit 2) that says why, given before anything
- * is opened, so no interface needs to exist.
+ * Command-line values: numbers, sizes and durations are plain decimal
+ * digits with the documented suffixes, a FLOW names each of its parts at
+ * most once in at most FLOW_WORDS_MAX words, and an interface name is
+ * never cut.  What is refused is a usage error (exit 2) that says why,
+ * given before anything is opened, so no interface needs to exist.
  */
 #include <stdlib.h>
 #include "flowfmt.h"
@@ -13,6 +14,94 @@
 /* No interface of this name exists: whatever gets past the parsing of
  * the arguments fails later, with another exit status and message. */
 #define NO_IFACE "fbt-none0"
+
+struct num_case {
+	const char *text;
+	int err; /* 0, -EINVAL or -ERANGE */
+	__u64 val;
+};
+
+static void check_nums(int (*parse)(const char *, __u64 *),
+		       const struct num_case *c, size_t n, const char *what)
+{
+	char name[96];
+	size_t i;
+	__u64 v;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		v = 0;
+		err = parse(c[i].text, &v);
+		snprintf(name, sizeof(name), "%s '%s'", what, c[i].text);
+		if (ASSERT_EQ(err, c[i].err, name) && !err)
+			ASSERT_EQ(v, c[i].val, name);
+	}
+}
+
+static void subtest_numbers(void)
+{
+	static const struct num_case durations[] = {
+		{ "2s", 0, 2000000000ULL },
+		{ "2", 0, 2000000000ULL },
+		{ "1.5s", 0, 1500000000ULL },
+		{ "500ms", 0, 500000000ULL },
+		{ "0.25ms", 0, 250000 },
+		{ "100us", 0, 100000 },
+		{ "7ns", 0, 7 },
+		{ "2m", 0, 120000000000ULL },
+		{ "8760h", 0, 8760ULL * 3600 * 1000000000 },
+		{ "8760.5h", -ERANGE },
+		{ "99999999999999999999s", -ERANGE },
+		{ "0x1p3s", -EINVAL },
+		{ "0x10", -EINVAL },
+		{ "1e3ms", -EINVAL },
+		{ "inf", -EINVAL },
+		{ "nan", -EINVAL },
+		{ " 2s", -EINVAL },
+		{ "+2s", -EINVAL },
+		{ "-2s", -EINVAL },
+		{ ".5s", -EINVAL },
+		{ "1.s", -EINVAL },
+		{ "2 s", -EINVAL },
+		{ "2sec", -EINVAL },
+		{ "", -EINVAL },
+	};
+	static const struct num_case sizes[] = {
+		{ "4096", 0, 4096 },
+		{ "4K", 0, 4096 },
+		{ "1MiB", 0, 1 << 20 },
+		{ "1MB", 0, 1 << 20 },
+		{ "1G", 0, 1 << 30 },
+		{ "17179869183G", 0, 17179869183ULL << 30 },
+		{ "17179869184G", -ERANGE },
+		{ "18446744073709551616", -ERANGE },
+		{ " 4096", -EINVAL },
+		{ "-1", -EINVAL },
+		{ "0x1000", -EINVAL },
+		{ "1.5M", -EINVAL },
+		{ "4T", -EINVAL },
+	};
+	static const struct num_case counts[] = {
+		{ "64", 0, 64 },
+		{ "1k", 0, 1000 },
+		{ "2M", 0, 2000000 },
+		{ "18446744073709551615", 0, ~0ULL },
+		{ "18446744073709551616", -ERANGE },
+		{ "18446744073709552k", -ERANGE },
+		{ " -1", -EINVAL },
+		{ "-1", -EINVAL },
+		{ "+1", -EINVAL },
+		{ "1 ", -EINVAL },
+		{ "0x10", -EINVAL },
+		{ "1e3", -EINVAL },
+	};
+
+	check_nums(duration_parse, durations,
+		   sizeof(durations) / sizeof(durations[0]), "duration");
+	check_nums(size_parse, sizes, sizeof(sizes) / sizeof(sizes[0]), "size");
+	check_nums(count_parse, counts, sizeof(counts) / sizeof(counts[0]),
+		   "count");
+}
 
 /* The command refuses the arguments as a usage error with msg. */
 static void check_usage(const char *args, const char *msg)
@@ -24,6 +113,22 @@ static void check_usage(const char *args, const char *msg)
 	ASSERT_EQ(rc, 2, args);
 	ASSERT_HAS(err, msg, args);
 	free(err);
+}
+
+static void subtest_cli_numbers(void)
+{
+	check_usage("flows " NO_IFACE " --limit ' -1'",
+		    "--limit must be a number, not ' -1'");
+	check_usage("flows " NO_IFACE " -n 18446744073709551616",
+		    "--limit must be a number");
+	check_usage("attach " NO_IFACE " --timeout 0x1p3s",
+		    "--timeout must be a duration");
+	check_usage("attach " NO_IFACE " --flows ' 5'",
+		    "--flows must be a number");
+	check_usage("attach " NO_IFACE " --ringbuf 0x1000",
+		    "--ringbuf must be a power of two");
+	check_usage("collect " NO_IFACE " --idle 1e3ms",
+		    "--idle must be a duration");
 }
 
 /*
@@ -125,6 +230,10 @@ static void subtest_ifname_too_long(void)
 
 void test_cli_args(void)
 {
+	if (test__start_subtest("numbers"))
+		subtest_numbers();
+	if (test__start_subtest("cli_numbers"))
+		subtest_cli_numbers();
 	if (test__start_subtest("flow_words"))
 		subtest_flow_words();
 	if (test__start_subtest("cli_flow_words"))

@@ -929,6 +929,7 @@ static int add_days(struct parser *ps, void *arg)
 	return 0;
 }
 
+/* Minutes of the day, 0 to 1440 (24:00), or -1. */
 static int hhmm(const char *s, const char *end)
 {
 	int h, m;
@@ -953,6 +954,13 @@ static int parse_time(struct parser *ps, struct rule *r)
 	    r->tmin_from == r->tmin_to) {
 		perr(ps,
 		     "invalid time window '%s' (expected HH:MM-HH:MM, e.g. 09:00-17:30)",
+		     w);
+		return -EINVAL;
+	}
+	/* 24:00 is the end of a day: a window ends there, none starts. */
+	if (r->tmin_from == 24 * 60) {
+		perr(ps,
+		     "invalid time window '%s' (24:00 only ends a window; a window from midnight starts at 00:00)",
 		     w);
 		return -EINVAL;
 	}

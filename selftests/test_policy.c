@@ -216,6 +216,9 @@ static const struct bad bad_policies[] = {
 	  "t.conf:1:17: invalid time window '12:60-13:00' (expected HH:MM-HH:MM, e.g. 09:00-17:30)" },
 	{ "time_empty_window", "rule allow time 08:00-08:00;\n",
 	  "t.conf:1:17: invalid time window '08:00-08:00' (expected HH:MM-HH:MM, e.g. 09:00-17:30)" },
+	/* 24:00 may end a window (docs/policy.md), never start one. */
+	{ "time_starts_at_24", "rule allow time 24:00-06:00;\n",
+	  "t.conf:1:17: invalid time window '24:00-06:00' (24:00 only ends a window; a window from midnight starts at 00:00)" },
 	{ "invalid_day", "rule allow days mon-fry;\n",
 	  "t.conf:1:17: invalid day 'mon-fry' (expected sun, mon, ... sat, or a range like mon-fri)" },
 	{ "invalid_day_long_name", "rule allow days sat,sunday;\n",

@@ -91,6 +91,9 @@ struct daemon {
 	int nifs;
 	struct ring_buffer *rb;
 	int epfd, sfd, lfd;
+	dev_t sock_dev; /* the control socket's file, once bound */
+	ino_t sock_ino;
+	bool pid_written;
 	int pkt_fd; /* AF_PACKET, to send held egress frames */
 	struct client clients[CTL_CLIENTS];
 	bool stop;
@@ -986,23 +989,55 @@ static int sock_listened(const char *path)
 	return err;
 }
 
+/*
+ * Makes way for the control socket at path: nothing there, or a socket
+ * nobody listens on any more (a daemon killed), which is removed.  Any
+ * other file is left alone, and so is a socket with a daemon behind it,
+ * whatever that daemon would reply.
+ */
+static int ctl_path_clear(const char *path)
+{
+	struct stat st;
+	int err;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		err = -errno;
+		err_set("cannot use %s for the control socket: %s", path,
+			strerror(errno));
+		return err;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		err_set("%s exists and is not a socket; not replacing it",
+			path);
+		return -EEXIST;
+	}
+	if (!sock_listened(path)) {
+		err_set("a daemon is already running (control socket %s)",
+			path);
+		return -EBUSY;
+	}
+	if (unlink(path) && errno != ENOENT) {
+		err = -errno;
+		err_set("cannot remove the stale socket %s: %s", path,
+			strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
 static int ctl_listen(struct daemon *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = d->o->socket;
 	char dir[sizeof(sa.sun_path)], *slash;
+	struct stat st;
 	int err;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		err_set("socket path too long: %s", path);
 		return -ENAMETOOLONG;
-	}
-	/* Anyone listening here is alive: whatever the reply to "stats"
-	 * would be, the socket is not ours to take. */
-	if (!sock_listened(path)) {
-		err_set("a daemon is already running (control socket %s)",
-			path);
-		return -EBUSY;
 	}
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
@@ -1010,12 +1045,23 @@ static int ctl_listen(struct daemon *d)
 		*slash = '\0';
 		mkdir(dir, 0755);
 	}
-	unlink(path);
+	err = ctl_path_clear(path);
+	if (err)
+		return err;
 	strcpy(sa.sun_path, path);
 	/* Non-blocking: ctl_accept() takes what is there, and no more. */
 	d->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (d->lfd < 0 || bind(d->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(path, 0600) || listen(d->lfd, 16)) {
+	if (d->lfd < 0 || bind(d->lfd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		err_set("cannot listen on %s: %s", path, strerror(errno));
+		return err;
+	}
+	/* From here on the file is ours to remove, and only this one. */
+	if (!lstat(path, &st)) {
+		d->sock_dev = st.st_dev;
+		d->sock_ino = st.st_ino;
+	}
+	if (chmod(path, 0600) || listen(d->lfd, 64)) {
 		err = -errno;
 		err_set("cannot listen on %s: %s", path, strerror(errno));
 		return err;
@@ -1023,15 +1069,57 @@ static int ctl_listen(struct daemon *d)
 	return 0;
 }
 
+/* Removes the control socket if it is still the one bound at start. */
+static void ctl_unlink(struct daemon *d)
+{
+	struct stat st;
+
+	if (d->sock_ino && !lstat(d->o->socket, &st) &&
+	    st.st_dev == d->sock_dev && st.st_ino == d->sock_ino)
+		unlink(d->o->socket);
+}
+
+/*
+ * The pidfile is written where it is named, never through a symbolic
+ * link, and only as a regular file: a FIFO or a device there would hold
+ * up or misdirect the start (O_NONBLOCK keeps a FIFO from blocking the
+ * open).  Nobody but root may write it.
+ */
 static int write_pidfile(const char *path)
 {
-	FILE *f = fopen(path, "w");
+	const char *why = NULL;
+	struct stat st;
+	char buf[24];
+	int fd, n, err = 0;
 
-	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
-		err_set("cannot write pidfile %s: %s", path, strerror(errno));
-		return -errno;
+	fd = open(path,
+		  O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		  0644);
+	if (fd < 0) {
+		err = -errno;
+		why = errno == ELOOP   ? "it is a symbolic link"
+		      : errno == ENXIO ? "not a regular file"
+				       : strerror(errno);
+		goto cleanup;
 	}
-	return 0;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		why = "not a regular file";
+		goto cleanup;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	errno = 0;
+	if (((st.st_mode & 0133) && fchmod(fd, st.st_mode & 0644)) ||
+	    ftruncate(fd, 0) || write(fd, buf, n) != n) {
+		err = errno ? -errno : -EIO;
+		why = strerror(-err);
+	}
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		err_set("cannot write pidfile %s: %s", path, why);
+	return err;
 }
 
 /* Lost events leave flows QUEUED; look for them when the kernel says so. */
@@ -1072,119 +1160,61 @@ static void tick(struct daemon *d)
 	}
 }
 
-int daemon_run(const struct daemon_opts *o)
+static void on_signals(struct daemon *d)
 {
-	struct daemon *d;
-	struct epoll_event ev;
-	char err_msg[512];
-	sigset_t mask;
-	__u64 last_tick = 0;
+	struct signalfd_siginfo si;
+	char msg[600];
+
+	while (read(d->sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reload(d, msg, sizeof(msg));
+		else
+			d->stop = true;
+	}
+}
+
+static void dispatch(struct daemon *d, __u32 what)
+{
+	switch (what) {
+	case EV_SIGNAL:
+		on_signals(d);
+		break;
+	case EV_LISTEN:
+		ctl_accept(d);
+		break;
+	default:
+		client_event(d, what - EV_CLIENT);
+		break;
+	}
+}
+
+static int loop(struct daemon *d)
+{
+	__u64 last_tick = 0, now;
 	bool busy = false;
-	int err = 0, i;
-
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->o = o;
-	d->epfd = d->sfd = d->lfd = -1;
-	for (i = 0; i < CTL_CLIENTS; i++)
-		d->clients[i].fd = -1;
-	/* A control client that leaves early is its own business. */
-	signal(SIGPIPE, SIG_IGN);
-	/* Protocol 0: this socket only sends. */
-	d->pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (d->pkt_fd >= 0) {
-		int one = 1;
-
-		setsockopt(d->pkt_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
-			   sizeof(one));
-	}
-	d->started = time(NULL);
-	d->last_minute = -1;
-	the_daemon = d;
-
-	d->pol = policy_load(o->policy, err_msg, sizeof(err_msg));
-	if (!d->pol) {
-		err = -EINVAL;
-		err_set("%s", err_msg);
-		goto cleanup;
-	}
-	err = ctl_listen(d);
-	if (err)
-		goto cleanup;
-	err = add_ifaces(d);
-	if (err)
-		goto cleanup;
-	heartbeat(d, true);
-	if (o->pidfile) {
-		err = write_pidfile(o->pidfile);
-		if (err)
-			goto cleanup;
-	}
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	d->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->sfd < 0 || d->epfd < 0) {
-		err = -errno;
-		err_set("cannot set up the event loop: %s", strerror(errno));
-		goto cleanup;
-	}
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = EV_RING };
-	epoll_ctl(d->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(d->rb), &ev);
-	ev.data.u32 = EV_SIGNAL;
-	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
-	ev.data.u32 = EV_LISTEN;
-	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev);
-	pr_info("info: running with %s: %zu units, %zu rules, default %s; control socket %s\n",
-		o->policy, d->pol->nunits, d->pol->nrules,
-		verdict_name(d->pol->dflt), o->socket);
+	int i, n;
 
 	while (!d->stop) {
 		struct epoll_event evs[8];
 		/* Flows waiting to stop holding want a quick next round, and
 		 * a ring left unread by a long burst an immediate one. */
 		bool recent = mono_now_ns() - d->last_poll < 10000000ULL;
-		int n = epoll_wait(d->epfd, evs, 8,
-				   busy ? 0 : d->ndrains || recent ? 1 : 200);
 		bool ring_seen = false;
-		__u64 now;
 
+		n = epoll_wait(d->epfd, evs, 8,
+			       busy ? 0 : d->ndrains || recent ? 1 : 200);
 		if (n < 0 && errno != EINTR) {
-			err = -errno;
-			err_set("epoll: %s", strerror(errno));
-			break;
+			n = -errno;
+			err_set("epoll: %s", strerror(-n));
+			return n;
 		}
 		for (i = 0; i < n; i++) {
-			switch (evs[i].data.u32) {
-			case EV_RING:
-				busy = consume(d);
-				ring_seen = true;
-				break;
-			case EV_SIGNAL: {
-				struct signalfd_siginfo si;
-
-				while (read(d->sfd, &si, sizeof(si)) ==
-				       sizeof(si)) {
-					if (si.ssi_signo == SIGHUP)
-						reload(d, err_msg,
-						       sizeof(err_msg));
-					else
-						d->stop = true;
-				}
-				break;
+			if (evs[i].data.u32 != EV_RING) {
+				dispatch(d, evs[i].data.u32);
+				continue;
 			}
-			case EV_LISTEN:
-				ctl_accept(d);
-				break;
-			default:
-				client_event(d, evs[i].data.u32 - EV_CLIENT);
-				break;
-			}
+			busy = consume(d);
+			ring_seen = true;
 		}
 		/* The ring's wake-up came before the burst was cut short; or
 		 * a record came without one just after polling stopped. */
@@ -1205,17 +1235,81 @@ int daemon_run(const struct daemon_opts *o)
 			tick(d);
 		}
 	}
+	return 0;
+}
+
+static int epoll_add(struct daemon *d, int fd, __u32 what)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = what };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Everything up to the loop, in an order that matters: see the comments. */
+static int start(struct daemon *d)
+{
+	const struct daemon_opts *o = d->o;
+	char msg[512];
+	sigset_t mask;
+	int err;
+
+	/* First of all: a signal during start-up must stop the daemon the
+	 * clean way, through the loop, which clears the heartbeat; it must
+	 * not kill it on the way, with the heartbeat perhaps set. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* A control client that leaves early is its own business. */
+	signal(SIGPIPE, SIG_IGN);
+	d->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->sfd < 0 || d->epfd < 0) {
+		err = -errno;
+		err_set("cannot set up the event loop: %s", strerror(errno));
+		return err;
+	}
+	d->pol = policy_load(o->policy, msg, sizeof(msg));
+	if (!d->pol) {
+		err_set("%s", msg);
+		return -EINVAL;
+	}
+	err = ctl_listen(d);
 	if (!err)
-		pr_info("info: stopping; the kernel applies default verdicts until a daemon returns\n");
-cleanup:
+		err = add_ifaces(d);
+	if (!err && o->pidfile) {
+		err = write_pidfile(o->pidfile);
+		d->pid_written = !err;
+	}
+	if (err)
+		return err;
+	if (epoll_add(d, ring_buffer__epoll_fd(d->rb), EV_RING) ||
+	    epoll_add(d, d->sfd, EV_SIGNAL) ||
+	    epoll_add(d, d->lfd, EV_LISTEN)) {
+		err = -errno;
+		err_set("cannot set up the event loop: %s", strerror(errno));
+		return err;
+	}
+	/* Last: from here on, held packets are this process's to release. */
+	heartbeat(d, true);
+	pr_info("info: running with %s: %zu units, %zu rules, default %s; control socket %s\n",
+		o->policy, d->pol->nunits, d->pol->nrules,
+		verdict_name(d->pol->dflt), o->socket);
+	return 0;
+}
+
+static void daemon_free(struct daemon *d)
+{
+	int i;
+
 	for (i = 0; i < CTL_CLIENTS; i++)
 		client_drop(&d->clients[i]);
-	if (d->lfd >= 0) {
+	if (d->lfd >= 0)
 		close(d->lfd);
-		unlink(o->socket);
-	}
-	if (o->pidfile && !err)
-		unlink(o->pidfile);
+	ctl_unlink(d);
+	if (d->pid_written)
+		unlink(d->o->pidfile);
 	if (d->sfd >= 0)
 		close(d->sfd);
 	if (d->epfd >= 0)
@@ -1230,6 +1324,38 @@ cleanup:
 	policy_free(d->pol);
 	free(d->drains);
 	free(d);
+}
+
+int daemon_run(const struct daemon_opts *o)
+{
+	struct daemon *d;
+	int err, i;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->o = o;
+	d->epfd = d->sfd = d->lfd = -1;
+	for (i = 0; i < CTL_CLIENTS; i++)
+		d->clients[i].fd = -1;
+	/* Protocol 0: this socket only sends. */
+	d->pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (d->pkt_fd >= 0) {
+		int one = 1;
+
+		setsockopt(d->pkt_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
+			   sizeof(one));
+	}
+	d->started = time(NULL);
+	d->last_minute = -1;
+	the_daemon = d;
+
+	err = start(d);
+	if (!err)
+		err = loop(d);
+	if (!err)
+		pr_info("info: stopping; the kernel applies default verdicts until a daemon returns\n");
+	daemon_free(d);
 	the_daemon = NULL;
 	return err;
 }

@@ -455,6 +455,215 @@ static void subtest_one_per_iface(void)
 	json_decref(reply);
 }
 
+/*
+ * Starts "flowbpf daemon -c POLICY --socket SOCK [--pidfile PIDFILE]
+ * IFACE" in the background with umask 0, so that the modes it gives its
+ * files show; output into log.  The pid, or -1.
+ */
+static int daemon_spawn(const char *policy, const char *sock,
+			const char *pidfile, const char *log)
+{
+	int pid, fd;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid)
+		return pid;
+	umask(0);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	if (pidfile)
+		execl(flowbpf_bin(), "flowbpf", "daemon", "-c", policy,
+		      "--socket", sock, "--pidfile", pidfile, fx.n.host_if,
+		      (char *)NULL);
+	else
+		execl(flowbpf_bin(), "flowbpf", "daemon", "-c", policy,
+		      "--socket", sock, fx.n.host_if, (char *)NULL);
+	_exit(127);
+}
+
+/* Waits up to timeout_ms for pid to end (killing it then); its status. */
+static int wait_end(int pid, int timeout_ms)
+{
+	__u64 end = now_ms() + timeout_ms;
+	int status = -1;
+
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ms() >= end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		usleep(5000);
+	}
+	return status;
+}
+
+/* Whether pid has SIGTERM blocked (/proc/PID/status, SigBlk). */
+static bool sigterm_blocked(int pid)
+{
+	char path[64], line[256];
+	unsigned long long mask = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+			break;
+	fclose(f);
+	return mask & (1ULL << (SIGTERM - 1));
+}
+
+/*
+ * SIGTERM as soon as the control socket takes connections, while the
+ * daemon still opens its interfaces: it stops the clean way, heartbeat
+ * cleared and files removed, rather than dying of the signal.
+ */
+static void subtest_signal_startup(void)
+{
+	char sock[64], pidfile[64], log[64];
+	bool blocked = false, seen = false;
+	int pid, fd, status;
+	__u64 end;
+
+	if (!fx_daemon())
+		return;
+	test_daemon_kill(&fx.d, SIGTERM);
+	snprintf(sock, sizeof(sock), "/tmp/flowbpf-%d-sig.sock", getpid());
+	snprintf(pidfile, sizeof(pidfile), "/tmp/flowbpf-%d-sig.pid", getpid());
+	snprintf(log, sizeof(log), "/tmp/flowbpf-%d-sig.log", getpid());
+	pid = daemon_spawn(fx.d.policy, sock, pidfile, log);
+	if (!ASSERT_GE(pid, 1, "spawn"))
+		return;
+	for (end = now_ms() + 3000; now_ms() < end;) {
+		fd = ctl_connect(sock, false);
+		if (fd >= 0) {
+			blocked = sigterm_blocked(pid);
+			kill(pid, SIGTERM);
+			close(fd);
+			seen = true;
+			break;
+		}
+		usleep(100);
+	}
+	ASSERT_TRUE(seen, "the socket took a connection");
+	ASSERT_TRUE(blocked, "SIGTERM was blocked by then");
+	status = wait_end(pid, 3000);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "a clean stop");
+	if (!WIFEXITED(status))
+		test__log("daemon status %#x\n", status);
+	ASSERT_EQ(heartbeat_age_ms(fx.n.host_if), -1, "heartbeat cleared");
+	ASSERT_NEQ(access(sock, F_OK), 0, "socket removed");
+	ASSERT_NEQ(access(pidfile, F_OK), 0, "pidfile removed");
+	unlink(sock);
+	unlink(pidfile);
+	unlink(log);
+}
+
+/* --socket naming a file that is not a socket: refused, left alone. */
+static void subtest_socket_not_ours(void)
+{
+	char path[64], buf[16] = "", *err = NULL;
+	FILE *f;
+	int rc;
+
+	if (!fx_daemon())
+		return;
+	test_daemon_kill(&fx.d, SIGTERM);
+	snprintf(path, sizeof(path), "/tmp/flowbpf-%d-notsock", getpid());
+	f = fopen(path, "w");
+	if (!ASSERT_OK_PTR(f, "file"))
+		return;
+	fputs("keep me\n", f);
+	fclose(f);
+	rc = run(NULL, &err, "timeout 3 %s daemon -c %s --socket %s %s",
+		 flowbpf_bin(), fx.d.policy, path, fx.n.host_if);
+	ASSERT_EQ(rc, 1, "refused");
+	ASSERT_HAS(err, "is not a socket", "and says why");
+	f = fopen(path, "r");
+	if (ASSERT_OK_PTR(f, "the file is still there")) {
+		ASSERT_OK_PTR(fgets(buf, sizeof(buf), f), "read");
+		ASSERT_STREQ(buf, "keep me\n", "unchanged");
+		fclose(f);
+	}
+	free(err);
+	unlink(path);
+}
+
+/*
+ * The pidfile: not through a symlink, not into a FIFO (which would hold
+ * up the start with the heartbeat set), and created 0644 at most.
+ */
+static void subtest_pidfile(void)
+{
+	char pidfile[64], target[64], sock[64], log[64], buf[32] = "";
+	char *err = NULL;
+	struct stat st;
+	int rc, pid;
+	FILE *f;
+
+	if (!fx_daemon())
+		return;
+	test_daemon_kill(&fx.d, SIGTERM);
+	snprintf(pidfile, sizeof(pidfile), "/tmp/flowbpf-%d-p.pid", getpid());
+	snprintf(target, sizeof(target), "/tmp/flowbpf-%d-p.target", getpid());
+	snprintf(sock, sizeof(sock), "/tmp/flowbpf-%d-p.sock", getpid());
+	snprintf(log, sizeof(log), "/tmp/flowbpf-%d-p.log", getpid());
+	unlink(pidfile);
+	unlink(target);
+	ASSERT_OK(symlink(target, pidfile), "symlink");
+	rc = run(NULL, &err,
+		 "timeout 3 %s daemon -c %s --socket %s --pidfile %s %s",
+		 flowbpf_bin(), fx.d.policy, sock, pidfile, fx.n.host_if);
+	ASSERT_EQ(rc, 1, "a symlink is refused");
+	ASSERT_HAS(err, "symbolic link", "and said so");
+	ASSERT_NEQ(access(target, F_OK), 0, "its target not created");
+	free(err);
+	err = NULL;
+	unlink(pidfile);
+
+	ASSERT_OK(mkfifo(pidfile, 0600), "mkfifo");
+	rc = run(NULL, &err,
+		 "timeout 3 %s daemon -c %s --socket %s --pidfile %s %s",
+		 flowbpf_bin(), fx.d.policy, sock, pidfile, fx.n.host_if);
+	ASSERT_EQ(rc, 1, "a FIFO is refused at once");
+	ASSERT_HAS(err, "not a regular file", "and said so");
+	ASSERT_EQ(heartbeat_age_ms(fx.n.host_if), -1, "no heartbeat left");
+	free(err);
+	unlink(pidfile);
+
+	pid = daemon_spawn(fx.d.policy, sock, pidfile, log);
+	for (rc = 0; rc < 300 && access(pidfile, F_OK); rc++)
+		usleep(10000);
+	if (ASSERT_OK(stat(pidfile, &st), "pidfile written")) {
+		ASSERT_TRUE(S_ISREG(st.st_mode), "a regular file");
+		ASSERT_EQ(st.st_mode & 0777 & ~0644, 0,
+			  "mode 0644 at most, under umask 0");
+		f = fopen(pidfile, "r");
+		if (f) {
+			ASSERT_OK_PTR(fgets(buf, sizeof(buf), f), "read");
+			ASSERT_EQ(atoi(buf), pid, "the daemon's pid");
+			fclose(f);
+		}
+	}
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		wait_end(pid, 3000);
+	}
+	ASSERT_NEQ(access(pidfile, F_OK), 0, "removed on exit");
+	unlink(pidfile);
+	unlink(sock);
+	unlink(log);
+}
+
 #define FFFD "\xef\xbf\xbd"
 
 /* Bytes that are not UTF-8 become U+FFFD, one for each; the rest stays. */
@@ -621,5 +830,11 @@ void test_daemon_ctl(void)
 		subtest_utf8_stats();
 	if (test__start_subtest("policy_json"))
 		subtest_policy_json();
+	if (test__start_subtest("signal_startup"))
+		subtest_signal_startup();
+	if (test__start_subtest("socket_not_ours"))
+		subtest_socket_not_ours();
+	if (test__start_subtest("pidfile"))
+		subtest_pidfile();
 	fx_end();
 }

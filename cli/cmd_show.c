@@ -150,7 +150,7 @@ int cmd_status(int argc, char **argv)
 			json_array_append_new(
 				arr,
 				json_pack(
-					"{s:s, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+					"{s:s, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					"ifname", names[i], "ifindex",
 					(json_int_t)h.cfg.ifindex, "present",
 					present, "mode", mode_name(h.cfg.mode),
@@ -158,6 +158,8 @@ int cmd_status(int argc, char **argv)
 					"default", verdict_name(h.cfg.dflt),
 					"timeout_ms",
 					(json_int_t)(h.cfg.timeout_ns / 1000000),
+					"malformed",
+					verdict_name(h.cfg.malformed),
 					"ingress", tc_ing ? "tc" : "xdp",
 					"xdp_mode", xdp_mode_str(&h.cfg),
 					"xdp_prog_id",
@@ -172,13 +174,14 @@ int cmd_status(int argc, char **argv)
 					"manual_verdicts", (json_int_t)manual,
 					"flows_max", (json_int_t)h.flows_max));
 		} else {
-			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs\n",
+			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs, malformed %s\n",
 			       names[i], h.cfg.ifindex,
 			       present ? "" : ", interface gone",
 			       mode_name(h.cfg.mode),
 			       pending_name(h.cfg.pending),
 			       verdict_name(h.cfg.dflt),
-			       h.cfg.timeout_ns / 1e9);
+			       h.cfg.timeout_ns / 1e9,
+			       verdict_name(h.cfg.malformed));
 			if (tc_ing)
 				printf("  tc ingress prog id %u, tc egress prog id %u\n",
 				       h.id[FB_PROG_TC_INGRESS],

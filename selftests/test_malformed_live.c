@@ -179,6 +179,7 @@ static void chain(const char *malformed)
 	struct v6send v = {};
 	struct test_net n;
 	bool drop = !strcmp(malformed, "drop");
+	char *out = NULL, want[64];
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
@@ -192,6 +193,10 @@ static void chain(const char *malformed)
 					 "default allow;\n"),
 		       "daemon"))
 		goto out;
+	run(&out, NULL, "%s -j status %s", flowbpf_bin(), n.host_if);
+	snprintf(want, sizeof(want), "\"malformed\":\"%s\"", malformed);
+	ASSERT_HAS(out, want, "status shows it");
+	free(out);
 	/* The first of a new flow is dropped while it waits for the daemon. */
 	ASSERT_GE(v6_delivered(&n, &v, 0, OPEN_PORT), 1, "allowed port");
 	ASSERT_EQ(v6_delivered(&n, &v, 0, DENIED_PORT), 0, "denied port");

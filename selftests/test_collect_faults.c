@@ -307,10 +307,10 @@ static void subtest_restart(void)
 		goto out;
 	snprintf(
 		cmd, sizeof(cmd),
-		"exec %s collect %s --interval 50ms --idle 1s --active 300ms -o %s",
+		"exec %s collect %s --interval 50ms --idle 400ms --active 250ms -o %s",
 		flowbpf_bin(), n.host_if, out);
 	col = spawn("%s", cmd);
-	ping = spawn("exec ping -c 30 -i 0.05 -W 1 %s", n.peer_ip);
+	ping = spawn("exec ping -c 30 -i 0.03 -W 1 %s", n.peer_ip);
 	for (i = 0; i < 150; i++) {
 		if (has_record(out, "out", 1, n.host_ip, n.peer_ip, 8 << 8, 1))
 			break;

@@ -45,6 +45,8 @@ struct vpending {
 struct iface {
 	struct flowbpf_handle h;
 	int lock_fd; /* holds the claim on the interface (iface_lock()) */
+	bool detached; /* its pins are gone; said so once */
+	__u32 refused_id; /* a new attach (flow map id) served by another */
 	__u64 lost_seen; /* events_lost counter at the last rescan */
 	__u64 events;
 	/* Verdicts decided, written together by flush() (one program run). */
@@ -600,6 +602,27 @@ cleanup:
 	return fd;
 }
 
+/*
+ * The daemon writes verdicts and re-injects frames, nothing more.  The
+ * attached programs and the XDP link it must not hold: a link held open
+ * keeps XDP attached after a detach (and a new attach then fails), and a
+ * detach waits for the programs to go.
+ */
+static void handle_trim(struct flowbpf_handle *h)
+{
+	static const enum flowbpf_obj unused[] = {
+		FB_LINK_XDP,	    FB_PROG_XDP,    FB_PROG_TC_EGRESS,
+		FB_PROG_TC_INGRESS, FB_PROG_EXPIRE,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(unused) / sizeof(unused[0]); i++) {
+		if (h->fd[unused[i]] >= 0)
+			close(h->fd[unused[i]]);
+		h->fd[unused[i]] = -1;
+	}
+}
+
 static int add_iface(struct daemon *d, const char *name)
 {
 	struct iface *ifc;
@@ -618,7 +641,10 @@ static int add_iface(struct daemon *d, const char *name)
 	err = flowbpf_open(name, &ifc->h);
 	if (err)
 		return err;
+	handle_trim(&ifc->h);
 	ifc->nops = 0;
+	ifc->detached = false;
+	ifc->refused_id = 0;
 	ifc->lock_fd = iface_lock(name);
 	if (ifc->lock_fd < 0) {
 		err = ifc->lock_fd;
@@ -1144,12 +1170,154 @@ static void check_lost(struct daemon *d)
 	}
 }
 
+static int epoll_add(struct daemon *d, int fd, __u32 what)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = what };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* A ring buffer manager over the event rings of every served interface. */
+static struct ring_buffer *rings_new(struct daemon *d)
+{
+	struct ring_buffer *rb = NULL;
+	int i, fd;
+
+	for (i = 0; i < d->nifs; i++) {
+		fd = d->ifs[i].h.fd[FB_MAP_EVENTS];
+		if (!rb) {
+			rb = ring_buffer__new(fd, handle_event, &d->ifs[i],
+					      NULL);
+			if (!rb)
+				return NULL;
+		} else if (ring_buffer__add(rb, fd, handle_event, &d->ifs[i])) {
+			ring_buffer__free(rb);
+			return NULL;
+		}
+	}
+	return rb;
+}
+
+/*
+ * Serves the objects of a new attach of ifc in place of the old ones.
+ * What the old ring still holds is decided first, into the old maps;
+ * the new flow map may hold flows queued meanwhile, which the rescan
+ * decides.
+ */
+static int iface_reopen(struct daemon *d, struct iface *ifc)
+{
+	struct flowbpf_handle old = ifc->h, h;
+	struct flowbpf_stats st;
+	struct ring_buffer *rb;
+	int lock, err;
+
+	err = flowbpf_open(old.ifname, &h);
+	if (err)
+		return err;
+	lock = iface_lock(old.ifname);
+	if (lock < 0) {
+		flowbpf_close(&h);
+		return lock;
+	}
+	handle_trim(&h);
+	ring_buffer__consume(d->rb);
+	flush_all(d);
+	ifc->h = h;
+	rb = rings_new(d);
+	if (!rb || epoll_add(d, ring_buffer__epoll_fd(rb), EV_RING)) {
+		err = errno ? -errno : -ENOMEM;
+		err_set("%s: cannot open the new event ring buffer: %s",
+			h.ifname, strerror(-err));
+		ring_buffer__free(rb);
+		ifc->h = old;
+		flowbpf_close(&h);
+		close(lock);
+		return err;
+	}
+	/* Freeing it closes its epoll fd, which leaves the loop's set. */
+	ring_buffer__free(d->rb);
+	d->rb = rb;
+	flowbpf_close(&old);
+	close(ifc->lock_fd);
+	ifc->lock_fd = lock;
+	ifc->detached = false;
+	if (!flowbpf_stats_read(h.fd[FB_MAP_STATS], &st))
+		ifc->lost_seen = st.c[FLOWBPF_STAT_EVENTS_LOST];
+	pr_info("info: %s: attached again (flow map id %u, was %u); serving the new maps\n",
+		h.ifname, h.id[FB_MAP_FLOWS], old.id[FB_MAP_FLOWS]);
+	heartbeat(d, true);
+	rescan(d, ifc, false);
+	return 0;
+}
+
+/* The id of what is pinned as obj for ifname; 0 when nothing is. */
+static __u32 pinned_id(const char *ifname, enum flowbpf_obj obj)
+{
+	union {
+		struct bpf_map_info map;
+		struct bpf_prog_info prog;
+	} info;
+	bool prog = obj == FB_PROG_VERDICT;
+	__u32 len = prog ? sizeof(info.prog) : sizeof(info.map), id = 0;
+	int fd = flowbpf_pin_get(ifname, obj);
+
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		id = prog ? info.prog.id : info.map.id;
+	close(fd);
+	return id;
+}
+
+/*
+ * After a detach and a new attach the old maps, which the daemon still
+ * holds, see no packet any more, and every new flow would wait for the
+ * kernel's timeout.  Once a second, the ids pinned now are compared with
+ * those served.  Each attach pins its objects one by one: one that is
+ * missing means a detach, or an attach not finished yet.
+ */
+static void check_attach(struct daemon *d)
+{
+	static const enum flowbpf_obj objs[] = { FB_MAP_FLOWS, FB_MAP_EVENTS,
+						 FB_PROG_VERDICT };
+	__u32 ids[sizeof(objs) / sizeof(objs[0])];
+	struct iface *ifc;
+	bool gone, moved;
+	size_t k;
+	int err;
+
+	for (ifc = d->ifs; ifc < d->ifs + d->nifs; ifc++) {
+		gone = moved = false;
+		for (k = 0; k < sizeof(objs) / sizeof(objs[0]); k++) {
+			ids[k] = pinned_id(ifc->h.ifname, objs[k]);
+			gone |= !ids[k];
+			moved |= ids[k] && ids[k] != ifc->h.id[objs[k]];
+		}
+		if (gone && !ifc->detached)
+			pr_warn("warning: %s: detached; serving it again once it is attached\n",
+				ifc->h.ifname);
+		ifc->detached |= gone;
+		if (gone || !moved)
+			continue;
+		err = iface_reopen(d, ifc);
+		/* Not all pinned yet: next time.  Served by another daemon:
+		 * said once, and tried again in case that one ends. */
+		if (err == -EBUSY && ids[0] != ifc->refused_id)
+			pr_warn("warning: %s\n", err_get());
+		else if (err && err != -EBUSY)
+			pr_debug("debug: %s\n", err_get());
+		ifc->refused_id = err == -EBUSY ? ids[0] : 0;
+	}
+}
+
 static void tick(struct daemon *d)
 {
 	struct tm tm;
 	time_t t = time(NULL);
 	int i;
 
+	check_attach(d);
 	check_lost(d);
 	/* Time-of-day rules change their answer on minute boundaries. */
 	localtime_r(&t, &tm);
@@ -1236,13 +1404,6 @@ static int loop(struct daemon *d)
 		}
 	}
 	return 0;
-}
-
-static int epoll_add(struct daemon *d, int fd, __u32 what)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = what };
-
-	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 /* Everything up to the loop, in an order that matters: see the comments. */

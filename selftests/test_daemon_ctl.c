@@ -5,6 +5,7 @@
  * slowly.  Most subtests share one attached interface and one daemon,
  * started on first use and again when a subtest left it dead.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -288,13 +289,16 @@ static void subtest_many_clients(void)
 		  "request among 40 silent clients");
 	ASSERT_LE(now_ms() - t0, 1000 * slow(), "answered in time (ms)");
 	json_decref(reply);
-	usleep(1600000);
-	for (i = 0; i < 40; i++) {
-		if (fds[i] < 0 || !recv(fds[i], &c, 1, MSG_DONTWAIT))
-			gone++;
+	/* Each is closed (EOF) once its deadline has passed. */
+	for (t0 = now_ms() + 3000 * slow(); gone < 40 && now_ms() < t0;) {
+		usleep(50000);
+		for (i = 0, gone = 0; i < 40; i++)
+			gone += fds[i] < 0 ||
+				!recv(fds[i], &c, 1, MSG_DONTWAIT);
+	}
+	for (i = 0; i < 40; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	}
 	ASSERT_EQ(gone, 40, "silent clients dropped");
 	fx_alive("daemon still runs");
 }
@@ -804,6 +808,86 @@ static void subtest_policy_json(void)
 	unlink(path);
 }
 
+/* One UDP datagram from sport to ip:dport, from this namespace. */
+static int send_udp(const char *ip, int sport, int dport)
+{
+	struct sockaddr_in me = { .sin_family = AF_INET,
+				  .sin_port = htons(sport) };
+	struct sockaddr_in to = { .sin_family = AF_INET,
+				  .sin_port = htons(dport) };
+	int fd, one = 1, ok;
+
+	inet_pton(AF_INET, ip, &to.sin_addr);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ok = !bind(fd, (struct sockaddr *)&me, sizeof(me)) &&
+	     sendto(fd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)) == 1;
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+/*
+ * Detach and attach again under a running daemon: the detach is not held
+ * up by it, and the daemon notices the new maps, says so, and decides
+ * the new flows there instead of leaving them to the timeout.
+ */
+static void subtest_reattach(void)
+{
+	static const char *attach =
+		"%s attach %s --mode enforce --pending drop --default pass --timeout 1s";
+	struct test_daemon d = { .pid = -1 };
+	struct flowbpf_flow v = {};
+	struct flowbpf_key k;
+	struct test_net n;
+	char *log = NULL;
+	__u64 t0, end;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL, attach, flowbpf_bin(), n.host_if),
+		       "attach") ||
+	    !ASSERT_OK(
+		    test_daemon_start(
+			    &d, "ra", n.host_if,
+			    "default allow;\n"
+			    "rule \"no-6000\" deny dir out proto udp dport 6000;\n"),
+		    "daemon"))
+		goto out;
+	t0 = now_ms();
+	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n.host_if),
+		  "detach");
+	ASSERT_LE(now_ms() - t0, 1500 * slow(), "detach time (ms)");
+	if (!ASSERT_OK(run(NULL, NULL, attach, flowbpf_bin(), n.host_if),
+		       "attach again"))
+		goto out;
+	for (end = now_ms() + 3000; now_ms() < end;) {
+		if (heartbeat_age_ms(n.host_if) >= 0)
+			break;
+		usleep(20000);
+	}
+	if (!ASSERT_GE(heartbeat_age_ms(n.host_if), 0,
+		       "the daemon beats on the new maps"))
+		goto out;
+	ASSERT_OK(send_udp(n.peer_ip, 46000, 6000), "send");
+	key4(&k, FLOWBPF_DIR_EGRESS, 17, n.host_ip, 46000, n.peer_ip, 6000);
+	for (end = now_ms() + 2000; now_ms() < end;) {
+		if (!pinned_flow(n.host_if, &k, &v) &&
+		    v.verdict != FLOWBPF_VERDICT_QUEUED)
+			break;
+		usleep(20000);
+	}
+	ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_DROP, "new flow denied");
+	ASSERT_EQ(v.source, FLOWBPF_SRC_DAEMON, "by the daemon");
+	run(&log, NULL, "cat %s", d.log);
+	ASSERT_HAS(log, "attached again", "the daemon logs it");
+	free(log);
+out:
+	test_daemon_cleanup(&d);
+	net_cleanup(&n);
+}
+
 void test_daemon_ctl(void)
 {
 	if (test__start_subtest("client_leaves"))
@@ -836,5 +920,7 @@ void test_daemon_ctl(void)
 		subtest_socket_not_ours();
 	if (test__start_subtest("pidfile"))
 		subtest_pidfile();
+	if (test__start_subtest("reattach"))
+		subtest_reattach();
 	fx_end();
 }

@@ -664,6 +664,7 @@ static void subtest_pidfile(void)
 	}
 	ASSERT_NEQ(access(pidfile, F_OK), 0, "removed on exit");
 	unlink(pidfile);
+	unlink(target);
 	unlink(sock);
 	unlink(log);
 }

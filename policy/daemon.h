@@ -19,12 +19,18 @@ struct daemon_opts {
 	const char *pidfile; /* NULL: none */
 };
 
-/* Runs until SIGTERM/SIGINT.  0 on a clean exit, -errno otherwise. */
+/*
+ * Runs until SIGTERM/SIGINT.  0 on a clean exit, -errno otherwise.  For
+ * the rest of the process SIGHUP, SIGINT and SIGTERM stay blocked (the
+ * daemon reads them from a signalfd) and SIGPIPE ignored.
+ */
 int daemon_run(const struct daemon_opts *o);
 
 /*
  * Sends one request ("stats", "reload") to a running daemon and returns
- * its JSON reply.  -ENOENT/-ECONNREFUSED when none is running.
+ * its JSON reply, of any size up to 64 MiB.  -ENOENT/-ECONNREFUSED when
+ * none is running, -EPERM when what listens there does not run as root,
+ * -EPROTO when the reply is not JSON.
  */
 int ctl_request(const char *socket, const char *req, json_t **reply);
 

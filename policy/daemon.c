@@ -48,6 +48,7 @@ struct iface {
 	bool detached; /* its pins are gone; said so once */
 	__u32 refused_id; /* a new attach (flow map id) served by another */
 	__u64 lost_seen; /* events_lost counter at the last rescan */
+	__u64 fallback_seen; /* kernel_fallbacks() at the last rescan */
 	__u64 events;
 	/* Verdicts decided, written together by flush() (one program run). */
 	struct flowbpf_vop ops[FLOWBPF_VERDICT_BATCH];
@@ -335,7 +336,13 @@ static int reinject(struct daemon *d, struct iface *ifc,
 
 	memcpy(&h->hdr, &ring->hdr, sizeof(h->hdr));
 	memcpy(h->data, ring->data, ring->hdr.cap_len);
-	csum_fix_frame(h->data, h->hdr.cap_len);
+	/*
+	 * Only a locally sent frame can carry a checksum the stack left to
+	 * the device (CHECKSUM_PARTIAL); a received one is as it came, and
+	 * fixing it would pass a corrupted segment off as good.
+	 */
+	if (h->hdr.key.dir == FLOWBPF_DIR_EGRESS)
+		csum_fix_frame(h->data, h->hdr.cap_len);
 	if (h->hdr.key.dir == FLOWBPF_DIR_INGRESS) {
 		struct xdp_md md = { .data_end = h->hdr.cap_len,
 				     .ingress_ifindex = h->hdr.ifindex };
@@ -487,9 +494,22 @@ static void heartbeat(struct daemon *d, bool alive)
 }
 
 /*
+ * Verdicts the kernel gave without the policy: the default after the
+ * timeout, or at once past --max-queued.  They stand in for a decision
+ * only until the daemon can make it, or a flood would open (or close)
+ * flows for their whole life.
+ */
+static __u64 kernel_fallbacks(const struct flowbpf_stats *st)
+{
+	return st->c[FLOWBPF_STAT_DEFAULT_APPLIED] +
+	       st->c[FLOWBPF_STAT_QUEUE_LIMIT];
+}
+
+/*
  * Walks the flow map of one interface.  all=false: decides the flows
- * still QUEUED (their events were lost).  all=true: re-evaluates every
- * verdict the policy owns (everything but manual ones) after a reload.
+ * still QUEUED (their events were lost) and those the kernel gave its
+ * default to.  all=true: re-evaluates every verdict the policy owns
+ * (everything but manual ones) after a reload.
  */
 static void rescan(struct daemon *d, struct iface *ifc, bool all)
 {
@@ -521,6 +541,12 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 			decided++;
 			continue;
 		}
+		if (v->source == FLOWBPF_SRC_TIMEOUT ||
+		    v->source == FLOWBPF_SRC_LIMIT) {
+			decide(d, ifc, &keys[i], FLOWBPF_VOP_F_KEEP_MANUAL, 0);
+			decided++;
+			continue;
+		}
 		/* A drain a previous daemon left unfinished. */
 		if (v->verdict == FLOWBPF_VERDICT_PASS &&
 		    v->source == FLOWBPF_SRC_DAEMON &&
@@ -541,7 +567,8 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 	d->rescan_decided += decided;
 	if (decided)
 		pr_info("info: %s: %s %zu of %zu flows\n", ifc->h.ifname,
-			all ? "re-evaluated" : "decided queued", decided, n);
+			all ? "re-evaluated" : "decided queued or defaulted",
+			decided, n);
 	free(keys);
 	free(vals);
 }
@@ -664,8 +691,10 @@ static int add_iface(struct daemon *d, const char *name)
 		iface_close(ifc);
 		return err;
 	}
-	if (!flowbpf_stats_read(ifc->h.fd[FB_MAP_STATS], &st))
+	if (!flowbpf_stats_read(ifc->h.fd[FB_MAP_STATS], &st)) {
 		ifc->lost_seen = st.c[FLOWBPF_STAT_EVENTS_LOST];
+		ifc->fallback_seen = kernel_fallbacks(&st);
+	}
 	d->nifs++;
 	pr_info("info: %s: serving (mode %s, pending %s, default %s after %.3gs)\n",
 		name, mode_name(ifc->h.cfg.mode),
@@ -1165,6 +1194,14 @@ static void check_lost(struct daemon *d)
 				(unsigned long long)(st.c[FLOWBPF_STAT_EVENTS_LOST] -
 						     ifc->lost_seen));
 			ifc->lost_seen = st.c[FLOWBPF_STAT_EVENTS_LOST];
+			ifc->fallback_seen = kernel_fallbacks(&st);
+			rescan(d, ifc, false);
+		} else if (kernel_fallbacks(&st) != ifc->fallback_seen) {
+			pr_info("info: %s: %llu flows got the kernel's default; deciding them\n",
+				ifc->h.ifname,
+				(unsigned long long)(kernel_fallbacks(&st) -
+						     ifc->fallback_seen));
+			ifc->fallback_seen = kernel_fallbacks(&st);
 			rescan(d, ifc, false);
 		}
 	}
@@ -1241,8 +1278,10 @@ static int iface_reopen(struct daemon *d, struct iface *ifc)
 	close(ifc->lock_fd);
 	ifc->lock_fd = lock;
 	ifc->detached = false;
-	if (!flowbpf_stats_read(h.fd[FB_MAP_STATS], &st))
+	if (!flowbpf_stats_read(h.fd[FB_MAP_STATS], &st)) {
 		ifc->lost_seen = st.c[FLOWBPF_STAT_EVENTS_LOST];
+		ifc->fallback_seen = kernel_fallbacks(&st);
+	}
 	pr_info("info: %s: attached again (flow map id %u, was %u); serving the new maps\n",
 		h.ifname, h.id[FB_MAP_FLOWS], old.id[FB_MAP_FLOWS]);
 	heartbeat(d, true);

@@ -10,10 +10,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <jansson.h>
 #include "daemon.h"
+#include "loader.h"
 #include "netns.h"
 #include "test.h"
 
@@ -396,6 +398,108 @@ out:
 	net_cleanup(&n);
 }
 
+#define FALLBACK_PORT 9092
+
+/* A datagram on each of count UDP sockets to the peer's FALLBACK_PORT:
+ * count flows, each socket its own source port. */
+static int send_flows(const char *ip, const int *fds, int count)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(FALLBACK_PORT) };
+	int i, sent = 0;
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	for (i = 0; i < count; i++)
+		sent += sendto(fds[i], "x", 1, 0, (void *)&a, sizeof(a)) == 1;
+	return sent;
+}
+
+/* Flows to FALLBACK_PORT in the map: all of them, and those with the
+ * given verdict and source. */
+static int count_flows(const char *ifname, __u32 verdict, __u32 source,
+		       int *all)
+{
+	struct flowbpf_handle h;
+	struct flowbpf_flow *v = NULL;
+	struct flowbpf_key *k = NULL;
+	size_t n = 0, i;
+	int match = 0;
+
+	*all = 0;
+	if (flowbpf_open(ifname, &h))
+		return -1;
+	if (!flowbpf_map_dump(h.fd[FB_MAP_FLOWS], sizeof(*k), sizeof(*v),
+			      (void **)&k, (void **)&v, &n))
+		for (i = 0; i < n; i++) {
+			if (k[i].proto != IPPROTO_UDP ||
+			    k[i].dport != htons(FALLBACK_PORT))
+				continue;
+			++*all;
+			match += v[i].verdict == verdict &&
+				 v[i].source == source;
+		}
+	free(k);
+	free(v);
+	flowbpf_close(&h);
+	return match;
+}
+
+/*
+ * Verdicts the kernel gave on its own (the timeout's default while no
+ * daemon ran, the flood guard's at once) are decided by the policy as
+ * soon as the daemon can: at its start, and within a second of a flood.
+ */
+static void subtest_fallbacks(void)
+{
+	struct test_daemon d = { .pid = -1 };
+	struct test_net n;
+	int all, i, drop = 0, fds[230];
+
+	for (i = 0; i < 230; i++)
+		fds[i] = -1;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --pending drop --default pass --max-queued 20 --timeout 300ms",
+			flowbpf_bin(), n.host_if),
+		    "attach"))
+		goto out;
+	for (i = 0; i < 230; i++)
+		fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_EQ(send_flows(n.peer_ip, fds, 30), 30, "30 flows, no daemon");
+	usleep(400000);
+	/* The timeout's default is taken at a flow's next packet. */
+	ASSERT_EQ(send_flows(n.peer_ip, fds, 30), 30, "their second packets");
+	ASSERT_EQ(count_flows(n.host_if, FLOWBPF_VERDICT_PASS,
+			      FLOWBPF_SRC_LIMIT, &all),
+		  10, "past max-queued: the default at once");
+	ASSERT_EQ(count_flows(n.host_if, FLOWBPF_VERDICT_PASS,
+			      FLOWBPF_SRC_TIMEOUT, &all),
+		  20, "the others: the default after the timeout");
+	if (!ASSERT_OK(test_daemon_start(&d, "fb", n.host_if,
+					 "rule deny proto udp dport 9092;\n"
+					 "default allow;\n"),
+		       "daemon"))
+		goto out;
+	ASSERT_EQ(send_flows(n.peer_ip, fds + 30, 200), 200,
+		  "a flood of 200 more");
+	for (i = 0; i < 40 && drop != 230; i++) {
+		usleep(100000);
+		drop = count_flows(n.host_if, FLOWBPF_VERDICT_DROP,
+				   FLOWBPF_SRC_DAEMON, &all);
+	}
+	ASSERT_EQ(all, 230, "every flow in the map");
+	ASSERT_EQ(drop, 230, "every one decided by the policy");
+out:
+	for (i = 0; i < 230; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	test_daemon_cleanup(&d);
+	net_cleanup(&n);
+}
+
 void test_daemon(void)
 {
 	if (test__start_subtest("enforce_policy"))
@@ -408,4 +512,6 @@ void test_daemon(void)
 		subtest_kill9();
 	if (test__start_subtest("flood"))
 		subtest_flood();
+	if (test__start_subtest("fallbacks_redecided"))
+		subtest_fallbacks();
 }

@@ -584,6 +584,76 @@ out:
 	net_cleanup(&n);
 }
 
+/* From the namespace: a UDP datagram to UDP_PORT + 2 whose checksum is
+ * wrong, or with count 0 none (0, valid for IPv4), from a source port
+ * of its own; a raw socket sends the UDP header as given. */
+static int bad_csum_sender(void *arg)
+{
+	const struct seq *s = arg;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	__u8 dg[12] = { 0x9c, 0x40, (UDP_PORT + 2) >> 8, (UDP_PORT + 2) & 0xff,
+			0, 12, 0xde, 0xad, 'b', 'a', 'd', '!' };
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+
+	if (!s->count) {
+		dg[1] = 0x41;
+		dg[6] = dg[7] = 0;
+	}
+	inet_pton(AF_INET, s->to_ip, &a.sin_addr);
+	return fd < 0 ||
+	       sendto(fd, dg, sizeof(dg), 0, (void *)&a, sizeof(a)) < 0;
+}
+
+/*
+ * A held ingress frame goes back as it came: a datagram whose checksum
+ * was wrong on the wire is still refused by the stack after the daemon
+ * re-injects it.  (Only egress frames, whose checksum the stack left to
+ * the device, are completed before they go out.)
+ */
+static void subtest_bad_checksum(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(UDP_PORT + 2) };
+	struct test_daemon d = { .pid = -1 };
+	struct timeval tv = { .tv_usec = 500000 };
+	struct flowbpf_stats st;
+	struct test_net n;
+	struct seq s = {};
+	char buf[16];
+	int fd = -1;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL,
+			   "%s attach %s --mode enforce --pending hold",
+			   flowbpf_bin(), n.host_if),
+		       "attach") ||
+	    !ASSERT_OK(test_daemon_start(&d, "csum", n.host_if,
+					 "default allow;\n"),
+		       "daemon"))
+		goto out;
+	run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	inet_pton(AF_INET, n.host_ip, &a.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (!ASSERT_OK(bind(fd, (void *)&a, sizeof(a)), "bind"))
+		goto out;
+	s.to_ip = n.host_ip;
+	s.count = 1;
+	ASSERT_OK(ns_fork(n.ns, bad_csum_sender, &s, true), "send");
+	ASSERT_EQ(recv(fd, buf, sizeof(buf), 0), -1, "bad checksum: refused");
+	s.count = 0;
+	ASSERT_OK(ns_fork(n.ns, bad_csum_sender, &s, true), "send");
+	ASSERT_EQ(recv(fd, buf, sizeof(buf), 0), 4, "no checksum: delivered");
+	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats"))
+		ASSERT_GE(st.c[FLOWBPF_STAT_QUEUED_HELD], 2, "both were held");
+out:
+	if (fd >= 0)
+		close(fd);
+	test_daemon_cleanup(&d);
+	net_cleanup(&n);
+}
+
 void test_hold(void)
 {
 	if (test__start_subtest("tcp_connect"))
@@ -600,4 +670,6 @@ void test_hold(void)
 		subtest_manual_and_hooks();
 	if (test__start_subtest("too_big_not_held"))
 		subtest_too_big();
+	if (test__start_subtest("bad_checksum_stays_bad"))
+		subtest_bad_checksum();
 }

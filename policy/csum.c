@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Recomputes TCP/UDP checksums of a frame.  A frame copied out of the
- * stack before it reached the device may carry only the partial checksum
- * that offload would have completed (CHECKSUM_PARTIAL); sent again from
- * userspace it would be dropped by the receiver.
+ * Finishes TCP/UDP checksums that offload would have finished.  A frame
+ * copied out of the stack before it reached a device, or received from a
+ * virtual one (veth passes the sender's skb on), may carry only the
+ * partial sum CHECKSUM_PARTIAL leaves in the field: that of the
+ * pseudo-header.  Sent again from userspace, or re-injected, it would be
+ * dropped.  Any other value is left alone, so that a segment corrupted
+ * on the way is still refused where it arrives.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -36,6 +39,10 @@ static void fix_l4(uint8_t proto, uint8_t *l4, size_t len, uint32_t pseudo)
 
 	if ((proto != 6 && proto != 17) || len < off + 2 ||
 	    (proto == 6 && len < 20) || (proto == 17 && len < 8))
+		return;
+	/* The partial sum is the pseudo-header's, folded, not inverted. */
+	c = ~fold(pseudo + proto + len) & 0xffff;
+	if ((l4[off] << 8 | l4[off + 1]) != c)
 		return;
 	l4[off] = l4[off + 1] = 0;
 	c = fold(sum16(l4, len, pseudo + proto + len));

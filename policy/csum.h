@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Recomputes the TCP or UDP checksum of an Ethernet frame in place. */
+/* Finishes the TCP or UDP checksum of an Ethernet frame in place if it
+ * holds only the partial sum CHECKSUM_PARTIAL leaves; else leaves it. */
 void csum_fix_frame(uint8_t *frame, size_t len);
 
 #endif

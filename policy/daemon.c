@@ -336,13 +336,9 @@ static int reinject(struct daemon *d, struct iface *ifc,
 
 	memcpy(&h->hdr, &ring->hdr, sizeof(h->hdr));
 	memcpy(h->data, ring->data, ring->hdr.cap_len);
-	/*
-	 * Only a locally sent frame can carry a checksum the stack left to
-	 * the device (CHECKSUM_PARTIAL); a received one is as it came, and
-	 * fixing it would pass a corrupted segment off as good.
-	 */
-	if (h->hdr.key.dir == FLOWBPF_DIR_EGRESS)
-		csum_fix_frame(h->data, h->hdr.cap_len);
+	/* Only what offload left unfinished: a corrupted segment must
+	 * still be refused. */
+	csum_fix_frame(h->data, h->hdr.cap_len);
 	if (h->hdr.key.dir == FLOWBPF_DIR_INGRESS) {
 		struct xdp_md md = { .data_end = h->hdr.cap_len,
 				     .ingress_ifindex = h->hdr.ifindex };

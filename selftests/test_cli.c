@@ -134,6 +134,8 @@ static void subtest_no_native(void)
 	ASSERT_FALSE(pins_exist(dev), "no pins");
 	free(out), free(err), out = err = NULL;
 	rc = run(&out, NULL, "tc qdisc show dev %s", dev);
+	/* Every device has a root qdisc: no output means no answer. */
+	ASSERT_HAS(out, "qdisc", "tc answered");
 	ASSERT_FALSE(out && strstr(out, "clsact"), "no clsact left");
 	free(out), out = NULL;
 
@@ -258,10 +260,12 @@ static void subtest_json_and_detach(void)
 	rc = run(&out, NULL,
 		 "tc filter show dev %s egress; tc qdisc show dev %s",
 		 n.host_if, n.host_if);
+	ASSERT_HAS(out, "qdisc", "tc answered");
 	ASSERT_FALSE(out && (strstr(out, "bpf") || strstr(out, "clsact")),
 		     "no tc filter or clsact");
 	free(out), out = NULL;
 	rc = run(&out, NULL, "ip link show %s", n.host_if);
+	ASSERT_HAS(out, n.host_if, "ip answered");
 	ASSERT_FALSE(out && strstr(out, "xdp"), "no XDP on the link");
 	free(out), out = NULL;
 	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip),

@@ -10,7 +10,7 @@
 #include <string.h>
 #include "bench.h"
 
-#define MAXV 256
+#define MAXV 1024
 
 struct row {
 	char sec[16], name[160], unit[16];

@@ -265,7 +265,8 @@ done
 # ratio is a row, so the table's median is over blocks.
 paired() {
 	local v=$1 proto=$2 name=$3 ctl=${4:-} dur load sink=
-	dur=$((blocks * 4 * (slice_ms + 20) / 1000 + 3))
+	# With room for the swaps and the counter reads between slices.
+	dur=$((blocks * 4 * (slice_ms + 20) * 12 / 10000 + 5))
 	variant_on "$v"
 	if [[ $proto == udp ]]; then
 		taskset -c 1 $B udpsink "$hip" 9 2000 >"$tmp/sink.out" &
@@ -295,7 +296,8 @@ paired() {
 	forget "$load"
 	forget "$sink"
 	variant_off "$v"
-	awk -v name="$name" '{ printf "row\ttput\t%s\t%d\t%.4f\tx\n", name, $1, $4 }' \
+	# A block without traffic on either side (the load ended) is no ratio.
+	awk -v name="$name" '$2 > 0 && $3 > 0 { printf "row\ttput\t%s\t%d\t%.4f\tx\n", name, $1, $4 }' \
 		"$tmp/alt.out" >>"$out"
 }
 

@@ -150,8 +150,9 @@ int cmd_status(int argc, char **argv)
 			json_array_append_new(
 				arr,
 				json_pack(
-					"{s:s, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-					"ifname", names[i], "ifindex",
+					"{s:o, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+					"ifname", ctl_json_str(names[i]),
+					"ifindex",
 					(json_int_t)h.cfg.ifindex, "present",
 					present, "mode", mode_name(h.cfg.mode),
 					"pending", pending_name(h.cfg.pending),
@@ -266,7 +267,8 @@ int cmd_stats(int argc, char **argv)
 		if (env.json) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:s, s:o}", "ifname", names[i],
+				json_pack("{s:o, s:s, s:o}", "ifname",
+					  ctl_json_str(names[i]),
 					  "mode", mode_name(h.cfg.mode),
 					  "counters", stats_json(&s)));
 			json_object_set_new(json_array_get(arr, i),
@@ -529,8 +531,8 @@ int cmd_flows(int argc, char **argv)
 		arr = json_array();
 		for (i = 0; i < n; i++)
 			json_array_append_new(arr, row_json(&rows[i]));
-		json_out(json_pack("{s:s, s:o}", "ifname", argv[optind],
-				   "flows", arr));
+		json_out(json_pack("{s:o, s:o}", "ifname",
+				   ctl_json_str(argv[optind]), "flows", arr));
 		ret = EXIT_OK;
 		goto cleanup;
 	}

@@ -711,6 +711,7 @@ static void subtest_utf8_stats(void)
 	char name[IF_NAMESIZE], *out = NULL;
 	json_t *reply = NULL, *v;
 	struct test_net n;
+	int i;
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
@@ -760,6 +761,22 @@ static void subtest_utf8_stats(void)
 		  1, "flowbpf reload fails");
 	ASSERT_HAS(out, "{\"error\":", "with a JSON error");
 	free(out);
+	/* The CLI's own listings keep such an interface too. */
+	for (i = 0; i < 3; i++) {
+		static const char *const cmd[] = { "status", "stats", "flows" };
+
+		out = NULL;
+		run(&out, NULL, "%s -j %s '%s'", flowbpf_bin(), cmd[i], name);
+		reply = out ? json_loads(out, 0, NULL) : NULL;
+		v = i < 2 ? json_array_get(json_object_get(reply, "interfaces"),
+					   0)
+			  : reply;
+		ASSERT_HAS(json_string_value(json_object_get(v, "ifname")),
+			   FFFD, cmd[i]);
+		json_decref(reply);
+		free(out);
+	}
+	out = NULL;
 out:
 	test_daemon_cleanup(&d);
 	net_cleanup(&n);

@@ -367,9 +367,14 @@ static int endpoint_parse(const char *s, struct flowbpf_key *k, bool src,
 			return -EINVAL;
 		memmove(buf, buf + 1, strlen(buf + 1) + 1);
 	} else if (strchr(buf, '.')) {
+		/* A.B.C.D:PORT has one ':'; an IPv6 address written with a
+		 * dotted quad (::ffff:A.B.C.D, as flow_spec_str prints it when
+		 * there are no ports) has more, and no port. */
 		port = strchr(buf, ':');
-		if (port)
+		if (port && port == strrchr(buf, ':'))
 			*port++ = '\0';
+		else
+			port = NULL;
 	}
 
 	memset(a, 0, 16);

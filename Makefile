@@ -108,3 +108,49 @@ $(OUTPUT)/bench/bench: $(BENCH_SRCS) bench/bench.h $(BENCH_SKELS) $(SKELS) $(BEN
 
 $(OUTPUT)/bench/nfq_accept: bench/nfq_accept.c | $(OUTPUT)/bench
 	$(CC) $(CFLAGS) $< -lnetfilter_queue -o $@
+
+# Fuzzing (docs/testing.md): libFuzzer harnesses, fuzz/fuzz_NAME.c, of the
+# policy parser, prefix tables, FLOW words, numbers and csum_fix_frame,
+# built by clang with ASan and UBSan into $(OUTPUT)/fuzz/.  "make fuzz"
+# replays each corpus and fuzzes each harness for FUZZ_SECS seconds;
+# "make fuzz-smoke" (CI) the same for FUZZ_SMOKE_SECS, from the seeds
+# alone.  FUZZ_NAMES picks harnesses.  Not part of "all" or "test".
+FUZZ_NAMES ?= policy table flow num csum
+FUZZ_SECS ?= 60
+FUZZ_SMOKE_SECS ?= 5
+FUZZ_CC ?= $(CLANG)
+FUZZ_OUT := $(OUTPUT)/fuzz
+# The warnings of CFLAGS; clang alone also sees an empty format string in
+# a conditional one ("" or "%u/%u"), which is meant.
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -Wall -Werror -Wextra -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-format-zero-length -std=gnu11 \
+	-D_GNU_SOURCE -Imaps -Icommon -Ipolicy
+FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_LIB_SRCS := policy/parse.c policy/eval.c policy/csum.c common/flowfmt.c
+FUZZ_OBJS := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(FUZZ_LIB_SRCS) \
+	$(wildcard fuzz/fuzz_*.c))
+
+# What each harness links besides its own object.
+$(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/obj/policy/parse.o \
+	$(FUZZ_OUT)/obj/policy/eval.o $(FUZZ_OUT)/obj/common/flowfmt.o
+$(FUZZ_OUT)/fuzz_table: $(FUZZ_OUT)/obj/policy/parse.o \
+	$(FUZZ_OUT)/obj/common/flowfmt.o
+$(FUZZ_OUT)/fuzz_flow $(FUZZ_OUT)/fuzz_num: $(FUZZ_OUT)/obj/common/flowfmt.o
+$(FUZZ_OUT)/fuzz_csum: $(FUZZ_OUT)/obj/policy/csum.o
+
+$(FUZZ_OBJS): $(FUZZ_OUT)/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BINS): $(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -ljansson -o $@
+
+.PHONY: fuzz fuzz-smoke fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz: fuzz-bins
+	fuzz/run.sh -o $(FUZZ_OUT) -t $(FUZZ_SECS) $(FUZZ_NAMES)
+
+fuzz-smoke: fuzz-bins
+	fuzz/run.sh -o $(FUZZ_OUT) -t $(FUZZ_SMOKE_SECS) -s $(FUZZ_NAMES)

@@ -645,7 +645,8 @@ static void subtest_pidfile(void)
 	unlink(pidfile);
 
 	pid = daemon_spawn(fx.d.policy, sock, pidfile, log);
-	for (rc = 0; rc < 300 && access(pidfile, F_OK); rc++)
+	/* Created, then written: wait for its content, not its name. */
+	for (rc = 0; rc < 300 && (stat(pidfile, &st) || !st.st_size); rc++)
 		usleep(10000);
 	if (ASSERT_OK(stat(pidfile, &st), "pidfile written")) {
 		ASSERT_TRUE(S_ISREG(st.st_mode), "a regular file");

@@ -45,10 +45,12 @@ struct parser {
 	int default_line;
 };
 
-static void perr_at(struct parser *ps, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* The first error wins: later ones are consequences of it. */
+static void err_at(struct parser *ps, const char *file, int line, int col,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void perr_at(struct parser *ps, int line, int col, const char *fmt, ...)
+static void err_at(struct parser *ps, const char *file, int line, int col,
+		   const char *fmt, ...)
 {
 	char msg[384];
 	va_list ap;
@@ -59,9 +61,11 @@ static void perr_at(struct parser *ps, int line, int col, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(ps->err, ps->errlen, "%s:%d:%d: %s", ps->name, line, col, msg);
+	snprintf(ps->err, ps->errlen, "%s:%d:%d: %s", file, line, col, msg);
 }
 
+#define perr_at(ps, line, col, fmt, ...) \
+	err_at(ps, (ps)->name, line, col, fmt, ##__VA_ARGS__)
 #define perr(ps, fmt, ...) \
 	perr_at(ps, (ps)->tok.line, (ps)->tok.col, fmt, ##__VA_ARGS__)
 
@@ -589,24 +593,9 @@ static int read_file(const char *path, char **text, size_t *len, char *why,
 	return 0;
 }
 
-static void table_err(struct parser *ps, const char *path, int lineno,
-		      const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void table_err(struct parser *ps, const char *path, int lineno,
-		      const char *fmt, ...)
-{
-	char msg[384];
-	va_list ap;
-
-	if (ps->failed)
-		return;
-	ps->failed = true;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(ps->err, ps->errlen, "%s:%d:1: %s", path, lineno, msg);
-}
+/* Table errors point at the table's own file and line. */
+#define table_err(ps, path, lineno, fmt, ...) \
+	err_at(ps, path, lineno, 1, fmt, ##__VA_ARGS__)
 
 /* One line of a table, s[0..n) without its '\n': an entry, a comment or
  * nothing. */

@@ -335,6 +335,23 @@ int test_daemon_start(struct test_daemon *d, const char *tag,
 	return -1;
 }
 
+int test_attach_daemon(struct test_net *n, struct test_daemon *d,
+		       const char *tag, const char *attach_opts,
+		       const char *policy)
+{
+	if (run(NULL, NULL, "%s attach %s %s", flowbpf_bin(), n->host_if,
+		attach_opts)) {
+		fprintf(stderr, "flowbpf attach %s %s failed\n", n->host_if,
+			attach_opts);
+		return -1;
+	}
+	if (test_daemon_start(d, tag, n->host_if, policy)) {
+		fprintf(stderr, "the daemon on %s did not start\n", n->host_if);
+		return -1;
+	}
+	return 0;
+}
+
 void test_daemon_kill(struct test_daemon *d, int sig)
 {
 	if (d->pid > 0) {

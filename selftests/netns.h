@@ -68,6 +68,12 @@ struct test_daemon {
  * returns once it answers on its control socket.  0 or -1. */
 int test_daemon_start(struct test_daemon *d, const char *tag,
 		      const char *ifname, const char *policy);
+/* "flowbpf attach" of n's host side with attach_opts, then a daemon on
+ * it with policy: the setup most enforce tests start from.  0, or -1 with
+ * the step that failed logged. */
+int test_attach_daemon(struct test_net *n, struct test_daemon *d,
+		       const char *tag, const char *attach_opts,
+		       const char *policy);
 /* Rewrites the policy file (for reload tests). */
 void test_daemon_policy(struct test_daemon *d, const char *policy);
 /* Sends sig (SIGTERM, SIGKILL) and reaps it. */

@@ -187,17 +187,13 @@ static void subtest_reload(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
-			   flowbpf_bin(), n.host_if),
-		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "rel", n.host_if,
-					 "default allow;\n"),
-		       "daemon"))
+	if (!ASSERT_OK(test_attach_daemon(&n, &d, "rel", "--mode enforce",
+					  "default allow;\n"),
+		       "attach and daemon"))
 		goto out;
 	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip),
 		  "ping allowed");
-	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
-		  0, 0);
+	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip, 0, 0);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v), "verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "pass");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_DAEMON, "by the daemon");
@@ -276,11 +272,11 @@ static void subtest_kill9(void)
 	snprintf(text, sizeof(text),
 		 "default allow;\nrule deny dir out proto udp dport 6000;\n");
 	if (!ASSERT_OK(
-		    run(NULL, NULL,
-			"%s attach %s --mode enforce --pending drop --default pass --timeout 1s",
-			flowbpf_bin(), n.host_if),
-		    "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "k9", n.host_if, text), "daemon"))
+		    test_attach_daemon(
+			    &n, &d, "k9",
+			    "--mode enforce --pending drop --default pass --timeout 1s",
+			    text),
+		    "attach and daemon"))
 		goto out;
 	ASSERT_OK(ping_some(n.peer_ip), "ping before");
 	/* Traffic goes on while the daemon dies. */
@@ -361,13 +357,11 @@ static void subtest_flood(void)
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
 	if (!ASSERT_OK(
-		    run(NULL, NULL,
-			"%s attach %s --mode enforce --pending drop --max-queued 50 --timeout 5s",
-			flowbpf_bin(), n.host_if),
-		    "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "fl", n.host_if,
-					 "default allow;\n"),
-		       "daemon"))
+		    test_attach_daemon(
+			    &n, &d, "fl",
+			    "--mode enforce --pending drop --max-queued 50 --timeout 5s",
+			    "default allow;\n"),
+		    "attach and daemon"))
 		goto out;
 	ASSERT_OK(ping_some(n.peer_ip), "ARP and ping first");
 	inet_pton(AF_INET, n.peer_ip, &a.sin_addr);

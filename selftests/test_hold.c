@@ -117,11 +117,9 @@ static void subtest_tcp(void)
 	snprintf(policy, sizeof(policy),
 		 "default allow;\nrule deny dir out proto tcp dport %d;\n",
 		 PORT_DENY);
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
-			   flowbpf_bin(), n.host_if),
-		       "attach (enforce holds by default)") ||
-	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if, policy),
-		       "daemon"))
+	if (!ASSERT_OK(test_attach_daemon(&n, &d, "hold", "--mode enforce",
+					  policy),
+		       "attach and daemon"))
 		goto out;
 	srv = ns_fork(n.ns, tcp_listener, n.peer_ip, false);
 	usleep(200000);
@@ -250,13 +248,10 @@ static void order(bool ingress)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "%s attach %s --mode enforce --pending hold",
-			   flowbpf_bin(), n.host_if),
-		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if,
-					 "default allow;\n"),
-		       "daemon"))
+	if (!ASSERT_OK(test_attach_daemon(&n, &d, "hold",
+					  "--mode enforce --pending hold",
+					  "default allow;\n"),
+		       "attach and daemon"))
 		goto out;
 	/* Neighbours first, so the burst is not queued on ARP instead. */
 	run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip);
@@ -315,13 +310,11 @@ static void subtest_limits(void)
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
 	if (!ASSERT_OK(
-		    run(NULL, NULL,
-			"%s attach %s --mode enforce --pending hold --hold-packets 3 --max-queued 20 --timeout 3s",
-			flowbpf_bin(), n.host_if),
-		    "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if,
-					 "default allow;\n"),
-		       "daemon"))
+		    test_attach_daemon(
+			    &n, &d, "hold",
+			    "--mode enforce --pending hold --hold-packets 3 --max-queued 20 --timeout 3s",
+			    "default allow;\n"),
+		    "attach and daemon"))
 		goto out;
 	run(NULL, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip);
 	s.bind_ip = s.to_ip = n.peer_ip;
@@ -396,8 +389,7 @@ static void subtest_no_daemon(void)
 	}
 	usleep(1100000);
 	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip), "ping");
-	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
-		  8, 0);
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip, 8, 0);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &v), "verdict")) {
 		ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_PASS, "default verdict");
 		ASSERT_EQ(v.source, FLOWBPF_SRC_TIMEOUT, "after the timeout");
@@ -442,12 +434,9 @@ static void subtest_manual_and_hooks(void)
 		"%s attach %s --mode enforce --pending hold --xdp-mode generic",
 		flowbpf_bin(), n.host_if);
 	ASSERT_EQ(rc, 2, "hold with generic XDP is refused");
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
-			   flowbpf_bin(), n.host_if),
-		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "hold", n.host_if,
-					 "default allow;\n"),
-		       "daemon"))
+	if (!ASSERT_OK(test_attach_daemon(&n, &d, "hold", "--mode enforce",
+					  "default allow;\n"),
+		       "attach and daemon"))
 		goto out;
 	run(&out, NULL, "ping -c 3 -i 0.2 -W 1 %s", n.peer_ip);
 	ASSERT_HAS(out, "3 packets transmitted, 3 received", "each ping once");
@@ -591,8 +580,18 @@ static int bad_csum_sender(void *arg)
 {
 	const struct seq *s = arg;
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	__u8 dg[12] = { 0x9c, 0x40, (UDP_PORT + 2) >> 8, (UDP_PORT + 2) & 0xff,
-			0, 12, 0xde, 0xad, 'b', 'a', 'd', '!' };
+	__u8 dg[12] = { 0x9c,
+			0x40,
+			(UDP_PORT + 2) >> 8,
+			(UDP_PORT + 2) & 0xff,
+			0,
+			12,
+			0xde,
+			0xad,
+			'b',
+			'a',
+			'd',
+			'!' };
 	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
 
 	if (!s->count) {
@@ -624,13 +623,10 @@ static void subtest_bad_checksum(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "%s attach %s --mode enforce --pending hold",
-			   flowbpf_bin(), n.host_if),
-		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "csum", n.host_if,
-					 "default allow;\n"),
-		       "daemon"))
+	if (!ASSERT_OK(test_attach_daemon(&n, &d, "csum",
+					  "--mode enforce --pending hold",
+					  "default allow;\n"),
+		       "attach and daemon"))
 		goto out;
 	run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip);
 	fd = socket(AF_INET, SOCK_DGRAM, 0);

@@ -26,8 +26,7 @@
 
 /* Sends count datagrams from sport to ip:dport, one every gap_us;
  * returns how many went out. */
-static int send_udp(const char *ip, int sport, int dport, int count,
-		    int gap_us)
+static int send_udp(const char *ip, int sport, int dport, int count, int gap_us)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET,
 				  .sin_port = htons(dport) };
@@ -120,8 +119,7 @@ static void subtest_writes_keep_counts(void)
 	     UDP_DPORT);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "flow")) {
 		ASSERT_EQ(f.packets, count, "each datagram counted once");
-		ASSERT_EQ(f.bytes, (__u64)count * (28 + UDP_PAYLOAD),
-			  "bytes");
+		ASSERT_EQ(f.bytes, (__u64)count * (28 + UDP_PAYLOAD), "bytes");
 		/* The last reload (i = 5) allows it; the daemon wrote that. */
 		ASSERT_EQ(f.verdict, FLOWBPF_VERDICT_PASS, "last verdict");
 		ASSERT_EQ(f.source, FLOWBPF_SRC_DAEMON, "by the daemon");
@@ -148,10 +146,11 @@ static void subtest_manual_before_flow(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "%s attach %s --mode enforce --pending pass --flows 64",
-			   flowbpf_bin(), n.host_if),
-		       "attach"))
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --pending pass --flows 64",
+			flowbpf_bin(), n.host_if),
+		    "attach"))
 		goto out;
 	snprintf(spec, sizeof(spec), "out udp %s:%d %s:%d", n.host_ip,
 		 UDP_SPORT, n.peer_ip, UDP_DPORT);
@@ -225,18 +224,23 @@ static void subtest_manual_full(void)
 	/* Replacing one that is there still works when full. */
 	ASSERT_OK(flowbpf_manual_set(&h, &k, FLOWBPF_VERDICT_PASS, &live),
 		  "replace when full");
-	rc = run(NULL, &err, "%s verdict set %s in tcp 198.18.7.3:1 198.18.7.2:80 drop",
+	rc = run(NULL, &err,
+		 "%s verdict set %s in tcp 198.18.7.3:1 198.18.7.2:80 drop",
 		 flowbpf_bin(), n.host_if);
 	ASSERT_EQ(rc, 1, "one more fails");
 	ASSERT_HAS(err, "manual verdict table is full", "says why");
 	free(err);
 	err = NULL;
-	ASSERT_OK(run(NULL, NULL, "%s verdict clear %s in tcp 198.18.7.1:1024 198.18.7.2:80",
-		      flowbpf_bin(), n.host_if),
-		  "clear one");
-	ASSERT_OK(run(NULL, NULL, "%s verdict set %s in tcp 198.18.7.3:1 198.18.7.2:80 drop",
-		      flowbpf_bin(), n.host_if),
-		  "then there is room");
+	ASSERT_OK(
+		run(NULL, NULL,
+		    "%s verdict clear %s in tcp 198.18.7.1:1024 198.18.7.2:80",
+		    flowbpf_bin(), n.host_if),
+		"clear one");
+	ASSERT_OK(
+		run(NULL, NULL,
+		    "%s verdict set %s in tcp 198.18.7.3:1 198.18.7.2:80 drop",
+		    flowbpf_bin(), n.host_if),
+		"then there is room");
 out:
 	if (opened)
 		flowbpf_close(&h);
@@ -273,19 +277,18 @@ static void subtest_idle_redecided(void)
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		return;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
-			   flowbpf_bin(), n.host_if),
-		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "idle", n.host_if,
-					 "default allow;\n"),
-		       "daemon"))
+	if (!ASSERT_OK(test_attach_daemon(&n, &d, "idle", "--mode enforce",
+					  "default allow;\n"),
+		       "attach and daemon"))
 		goto out;
-	col = spawn("exec %s collect %s --interval 100ms --idle 300ms -o /dev/null",
-		    flowbpf_bin(), n.host_if);
+	col = spawn(
+		"exec %s collect %s --interval 100ms --idle 300ms -o /dev/null",
+		flowbpf_bin(), n.host_if);
 	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 1 %s", n.peer_ip), "ping");
 	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip, 8, 0);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "flow"))
-		ASSERT_EQ(f.source, FLOWBPF_SRC_DAEMON, "decided by the daemon");
+		ASSERT_EQ(f.source, FLOWBPF_SRC_DAEMON,
+			  "decided by the daemon");
 	/* Idle for longer than the timeout, and swept. */
 	for (i = 0; i < 40 && !pinned_flow(n.host_if, &k, &f); i++)
 		usleep(100000);

@@ -305,18 +305,21 @@ why_udp="each 64-byte frame costs the receiving CPU several microseconds of stac
 why_tcp="with tc ingress, GRO and TSO stay on and flowbpf runs once per super-packet of up to 64 KiB and once per ACK; one TCP stream varies more from one quarter-second to the next than that costs (the control row)"
 echo "bench throughput: paired, ${blocks} blocks each" >&2
 note "paired rows: one transfer running all along while flowbpf and the no-op program swap places every ${slice_ms} ms in blocks no-op, flowbpf, flowbpf, no-op (bench/alternate.c); each block gives a ratio of flowbpf's rate to the no-op's, and the rounds column counts blocks; UDP: bench udpflood sending 64-byte frames from CPU 0, delivered datagrams counted on the receiving side (socket on CPU 1); TCP: one iperf3 stream, both ends on CPU 0, bytes received; control: the no-op program swapped with itself"
+# One target row: variant, protocol, the no-op it is paired with, the goal.
+paired_target() {
+	local n="paired $2: ${label[$1]} / $3"
+
+	target "$n" 0.95 "$4: flowbpf ${1#*-} >= 0.95 of $5" "$6"
+	paired "$1" "$2" "$n"
+}
 for v in xdp-monitor xdp-enforce; do
-	n="paired udp: ${label[$v]} / no-op XDP"
-	target "$n" 0.95 \
-		"64-byte UDP delivered: flowbpf ${v#xdp-} >= 0.95 of the no-op XDP program" "$why_udp"
-	paired "$v" udp "$n"
+	paired_target "$v" udp "no-op XDP" "64-byte UDP delivered" \
+		"the no-op XDP program" "$why_udp"
 done
 paired xdp-monitor udp "paired udp: control, no-op XDP / no-op XDP" control
 paired xdp-monitor udp "paired udp: calibrator (one lookup) / no-op XDP" calib
 for v in tc-monitor tc-enforce; do
-	n="paired tcp: ${label[$v]} / no-op tc ingress"
-	target "$n" 0.95 \
-		"TCP, --ingress tc: flowbpf ${v#tc-} >= 0.95 of a no-op tc program" "$why_tcp"
-	paired "$v" tcp "$n"
+	paired_target "$v" tcp "no-op tc ingress" "TCP, --ingress tc" \
+		"a no-op tc program" "$why_tcp"
 done
 paired tc-monitor tcp "paired tcp: control, no-op tc ingress / no-op tc ingress" control

@@ -16,9 +16,6 @@
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
-#define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88A8
-#define ETH_P_QINQ1 0x9100 /* pre-standard QinQ, still seen in the wild */
 
 #define IPPROTO_HOPOPTS 0
 #define IPPROTO_ICMP 1
@@ -53,12 +50,6 @@ enum { FRAG_NONE = 0, FRAG_FIRST = 1, FRAG_LATER = 2 };
 
 /* parse_packet's hw_vlan: the VLAN TCI the stack holds out of band. */
 #define HW_VLAN_PRESENT (1U << 16)
-
-static __always_inline int is_vlan(__u16 proto)
-{
-	return proto == ETH_P_8021Q || proto == ETH_P_8021AD ||
-	       proto == ETH_P_QINQ1;
-}
 
 /*
  * Reads len bytes at a variable offset through the helper rather than a
@@ -121,7 +112,7 @@ static __always_inline int parse_l4(void *ctx, bool xdp, __u32 off,
 		return FLOWBPF_STAT_ERR_L4_TRUNC;
 	}
 
-	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
+	if (flowbpf_proto_is_icmp(k->proto)) {
 		k->sport = 0;
 		k->dport = bpf_htons(((__u16)h[0] << 8) | h[1]);
 		return 0;
@@ -293,7 +284,7 @@ static __always_inline int parse_slow(void *ctx, bool xdp, __u32 frame_len,
 	for (i = 0; i < 2; i++) {
 		struct vlan_tag tag;
 
-		if (!is_vlan(proto) || tags >= 2)
+		if (!flowbpf_eth_is_vlan(proto) || tags >= 2)
 			break;
 		if (pkt_load(ctx, xdp, off, &tag, sizeof(tag)))
 			return FLOWBPF_STAT_ERR_L2_TRUNC;
@@ -305,7 +296,7 @@ static __always_inline int parse_slow(void *ctx, bool xdp, __u32 frame_len,
 		proto = bpf_ntohs(tag.proto);
 		off += sizeof(tag);
 	}
-	if (is_vlan(proto))
+	if (flowbpf_eth_is_vlan(proto))
 		return FLOWBPF_STAT_ERR_VLAN_DEPTH;
 
 	if (proto == ETH_P_IP)
@@ -338,7 +329,7 @@ static __always_inline int fast_l4(__u8 *l4, void *data_end, __u32 room,
 	} else {
 		return PARSE_MISS;
 	}
-	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
+	if (flowbpf_proto_is_icmp(k->proto)) {
 		/* type << 8 | code in network order: the header's first bytes. */
 		k->sport = 0;
 		__builtin_memcpy(&k->dport, l4, 2);
@@ -370,7 +361,7 @@ static __always_inline int parse_fast(void *data, void *data_end,
 	proto = bpf_ntohs(eth->h_proto);
 	if (hw_vlan & HW_VLAN_PRESENT)
 		k->vlan = hw_vlan & 0x0fff;
-	if (is_vlan(proto)) {
+	if (flowbpf_eth_is_vlan(proto)) {
 		tag = data + off;
 		if ((void *)(tag + 1) > data_end)
 			return PARSE_MISS;
@@ -380,7 +371,7 @@ static __always_inline int parse_fast(void *data, void *data_end,
 			k->vlan = bpf_ntohs(tag->tci) & 0x0fff;
 		proto = bpf_ntohs(tag->proto);
 		off += sizeof(*tag);
-		if (is_vlan(proto) && !(hw_vlan & HW_VLAN_PRESENT)) {
+		if (flowbpf_eth_is_vlan(proto) && !(hw_vlan & HW_VLAN_PRESENT)) {
 			tag = data + off;
 			if ((void *)(tag + 1) > data_end)
 				return PARSE_MISS;

@@ -12,7 +12,6 @@
 #include "loader.h"
 #include "log.h"
 
-#define MAX_IFACES 256
 
 /*
  * Attached interface names: the one given, or all.  The count, or -errno
@@ -31,7 +30,7 @@ static int iface_list(int argc, char **argv, char (*names)[IF_NAMESIZE])
 		snprintf(names[0], IF_NAMESIZE, "%s", argv[optind]);
 		return 1;
 	}
-	n = flowbpf_list(names, MAX_IFACES);
+	n = flowbpf_list(names, FLOWBPF_MAX_IFACES);
 	if (n < 0)
 		err_set("cannot list %s: %s", FLOWBPF_PIN_ROOT, strerror(-n));
 	return n;
@@ -109,7 +108,7 @@ static const char *xdp_mode_str(const struct flowbpf_config *cfg)
 
 int cmd_status(int argc, char **argv)
 {
-	char names[MAX_IFACES][IF_NAMESIZE];
+	char names[FLOWBPF_MAX_IFACES][IF_NAMESIZE];
 	json_t *arr = NULL;
 	int c, n, i, ret = EXIT_OK;
 
@@ -222,7 +221,7 @@ static json_t *stats_json(const struct flowbpf_stats *s)
 
 int cmd_stats(int argc, char **argv)
 {
-	char names[MAX_IFACES][IF_NAMESIZE];
+	char names[FLOWBPF_MAX_IFACES][IF_NAMESIZE];
 	struct flowbpf_stats total = {};
 	json_t *arr = NULL;
 	int c, n, i, j, ret = EXIT_OK;
@@ -395,7 +394,7 @@ static void flow_cells(const struct flow_row *r, __u64 now,
 	const struct flowbpf_key *k = &r->key;
 	const char *pn = proto_name(k->proto);
 
-	if (k->proto == 1 || k->proto == 58)
+	if (flowbpf_proto_is_icmp(k->proto))
 		snprintf(c->proto, sizeof(c->proto), "%s %u/%u", pn,
 			 ntohs(k->dport) >> 8, ntohs(k->dport) & 0xff);
 	else if (pn)

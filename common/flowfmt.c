@@ -281,13 +281,12 @@ void key_addr_str(const struct flowbpf_key *k, bool src, char *buf, size_t len)
 
 static bool key_is_icmp(const struct flowbpf_key *k)
 {
-	return k->proto == 1 || k->proto == 58;
+	return flowbpf_proto_is_icmp(k->proto);
 }
 
 static bool key_has_ports(const struct flowbpf_key *k)
 {
-	return k->proto == 6 || k->proto == 17 || k->proto == 132 ||
-	       k->proto == 33 || k->proto == 136;
+	return flowbpf_proto_has_ports(k->proto);
 }
 
 void key_port_str(const struct flowbpf_key *k, bool src, char *buf, size_t len)

@@ -141,6 +141,9 @@ static inline __u32 flowbpf_ns_tick(__u64 ns)
 	return ns >> FLOWBPF_TICK_SHIFT;
 }
 
+/* The most interfaces one host's flowbpf lists or one daemon serves. */
+#define FLOWBPF_MAX_IFACES 256
+
 /* Names of attached interfaces (pin directories), sorted; returns count. */
 int flowbpf_list(char (*names)[IF_NAMESIZE], int max);
 

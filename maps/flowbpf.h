@@ -17,6 +17,37 @@
 
 #define FLOWBPF_ABI_VERSION 3
 
+/*
+ * Protocol facts the key is built on, written once for the datapath, the
+ * formatters, the policy language and the tests.
+ */
+/* L4 protocols whose key holds ports: TCP, UDP, DCCP, SCTP, UDP-Lite. */
+static inline int flowbpf_proto_has_ports(__u8 proto)
+{
+	return proto == 6 || proto == 17 || proto == 33 || proto == 132 ||
+	       proto == 136;
+}
+
+/* ICMP and ICMPv6: the key's dport holds type << 8 | code, sport is 0. */
+static inline int flowbpf_proto_is_icmp(__u8 proto)
+{
+	return proto == 1 || proto == 58;
+}
+
+/* Ethertypes of a VLAN tag: 802.1Q, 802.1ad and the pre-standard 0x9100. */
+static inline int flowbpf_eth_is_vlan(__u16 ethertype)
+{
+	return ethertype == 0x8100 || ethertype == 0x88a8 ||
+	       ethertype == 0x9100;
+}
+
+/* Bits of struct flowbpf_flow's tcp_flags, as in the TCP header. */
+#define FLOWBPF_TCP_FIN 0x01
+#define FLOWBPF_TCP_SYN 0x02
+#define FLOWBPF_TCP_RST 0x04
+#define FLOWBPF_TCP_PSH 0x08
+#define FLOWBPF_TCP_ACK 0x10
+
 /* Pinning: /sys/fs/bpf/flowbpf/<ifname>/<name> */
 #define FLOWBPF_BPFFS "/sys/fs/bpf"
 #define FLOWBPF_PIN_ROOT FLOWBPF_BPFFS "/flowbpf"

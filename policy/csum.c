@@ -11,7 +11,9 @@
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/types.h>
 #include "csum.h"
+#include "flowbpf.h"
 
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 {
@@ -63,8 +65,7 @@ void csum_fix_frame(uint8_t *f, size_t len)
 		return;
 	type = f[12] << 8 | f[13];
 	for (tags = 0;
-	     tags < 2 && (type == 0x8100 || type == 0x88a8 || type == 0x9100) &&
-	     off + 4 <= len;
+	     tags < 2 && flowbpf_eth_is_vlan(type) && off + 4 <= len;
 	     tags++) {
 		type = f[off + 2] << 8 | f[off + 3];
 		off += 4;

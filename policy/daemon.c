@@ -33,7 +33,6 @@
 #include "log.h"
 #include "policy.h"
 
-#define MAX_IFACES 64
 #define LAT_BUCKETS 10000 /* 1 us each; beyond: the overflow bucket */
 
 /* A verdict in the batch, with what it was decided from. */
@@ -90,7 +89,7 @@ struct daemon {
 	struct drain *drains;
 	size_t ndrains, cap_drains;
 	struct policy *pol;
-	struct iface ifs[MAX_IFACES];
+	struct iface ifs[FLOWBPF_MAX_IFACES];
 	int nifs;
 	struct ring_buffer *rb;
 	int epfd, sfd, lfd;
@@ -655,8 +654,8 @@ static int add_iface(struct daemon *d, const char *name)
 	for (i = 0; i < d->nifs; i++)
 		if (!strcmp(d->ifs[i].h.ifname, name))
 			return 0;
-	if (d->nifs >= MAX_IFACES) {
-		err_set("more than %d interfaces", MAX_IFACES);
+	if (d->nifs >= FLOWBPF_MAX_IFACES) {
+		err_set("more than %d interfaces", FLOWBPF_MAX_IFACES);
 		return -E2BIG;
 	}
 	ifc = &d->ifs[d->nifs];
@@ -703,7 +702,7 @@ static int add_iface(struct daemon *d, const char *name)
 
 static int add_ifaces(struct daemon *d)
 {
-	char names[MAX_IFACES][IF_NAMESIZE];
+	char names[FLOWBPF_MAX_IFACES][IF_NAMESIZE];
 	int i, n, err;
 
 	if (d->o->nifaces) {
@@ -714,7 +713,7 @@ static int add_ifaces(struct daemon *d)
 		}
 		return 0;
 	}
-	n = flowbpf_list(names, MAX_IFACES);
+	n = flowbpf_list(names, FLOWBPF_MAX_IFACES);
 	if (n < 0) {
 		err_set("cannot list attached interfaces: %s", strerror(-n));
 		return n;

@@ -27,11 +27,6 @@ static bool addr_ok(const struct policy *p, const struct addr_match *m,
 	       m->negate;
 }
 
-static bool has_ports(__u8 p)
-{
-	return p == 6 || p == 17 || p == 132 || p == 33 || p == 136;
-}
-
 static bool rule_matches(const struct policy *p, const struct rule *r,
 			 const struct flowbpf_key *k, const struct flow_ctx *c)
 {
@@ -55,7 +50,7 @@ static bool rule_matches(const struct policy *p, const struct rule *r,
 	if (!addr_ok(p, r->from, k, true) || !addr_ok(p, r->to, k, false))
 		return false;
 	if (r->nsports || r->ndports || r->nports) {
-		if (!has_ports(k->proto))
+		if (!flowbpf_proto_has_ports(k->proto))
 			return false;
 		if (r->nsports && !in_ranges(r->sports, r->nsports, sport))
 			return false;

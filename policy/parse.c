@@ -1016,11 +1016,6 @@ err:
 	return -EINVAL;
 }
 
-static bool proto_has_ports(__u8 p)
-{
-	return p == 6 || p == 17 || p == 132 || p == 33 || p == 136;
-}
-
 static int parse_rule(struct parser *ps)
 {
 	struct r16list l;
@@ -1162,7 +1157,7 @@ static int parse_rule(struct parser *ps)
 		bool ok = !r.nprotos;
 
 		for (i = 0; i < r.nprotos; i++)
-			ok |= proto_has_ports(r.protos[i]);
+			ok |= flowbpf_proto_has_ports(r.protos[i]);
 		if (!ok) {
 			perr_at(ps, line, col,
 				"ports need proto tcp, udp, sctp, dccp or udplite");
@@ -1173,7 +1168,7 @@ static int parse_rule(struct parser *ps)
 		bool ok = r.nprotos > 0;
 
 		for (i = 0; i < r.nprotos; i++)
-			ok &= r.protos[i] == 1 || r.protos[i] == 58;
+			ok &= flowbpf_proto_is_icmp(r.protos[i]);
 		if (!ok) {
 			perr_at(ps, line, col,
 				"icmp-type and icmp-code need proto icmp or icmpv6 (only)");

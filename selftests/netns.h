@@ -13,6 +13,9 @@
 #include <linux/types.h>
 #include "flowbpf.h"
 
+/* The flags a whole TCP connection shows: SYN, ACK and FIN. */
+#define TCP_SAF (FLOWBPF_TCP_SYN | FLOWBPF_TCP_ACK | FLOWBPF_TCP_FIN)
+
 struct test_net {
 	char ns[48];
 	char host_if[IF_NAMESIZE];

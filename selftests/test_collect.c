@@ -702,7 +702,7 @@ static void subtest_sweeps(void)
 	ASSERT_GE(reasons[1], 2, "active records of the transfer");
 	ASSERT_EQ(reasons[2], 1, "one record ended by FIN");
 	ASSERT_EQ(reasons[0] + reasons[3] + reasons[4], 0, "no other end");
-	ASSERT_EQ(sum.tcp_flags & 0x13, 0x13, "SYN, ACK and FIN seen");
+	ASSERT_EQ(sum.tcp_flags & TCP_SAF, TCP_SAF, "SYN, ACK and FIN seen");
 	ASSERT_GE(sum.bytes, 1 << 20, "bytes of the transfer");
 	/* Across the intervals and the removal, not a segment lost. */
 	ASSERT_EQ(sum.packets, ti.tcpi_segs_out, "records' packets = segs_out");

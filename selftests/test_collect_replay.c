@@ -76,12 +76,6 @@ static struct ref *ref_get(struct refs *t, const struct rec *k)
 	return &t->v[t->n++];
 }
 
-static bool has_ports(int proto)
-{
-	return proto == 6 || proto == 17 || proto == 132 || proto == 33 ||
-	       proto == 136;
-}
-
 /* The reference decoder: Ethernet, VLAN tags, IPv4/IPv6, ports. */
 static void ref_frame(struct refs *t, const unsigned char *p, __u32 caplen)
 {
@@ -134,10 +128,10 @@ static void ref_frame(struct refs *t, const unsigned char *p, __u32 caplen)
 		return; /* not IP: neither meter has a flow for it */
 	}
 	k.proto = proto;
-	if (!fragoff && has_ports(proto) && l4 + 4 <= caplen) {
+	if (!fragoff && flowbpf_proto_has_ports(proto) && l4 + 4 <= caplen) {
 		k.sport = p[l4] << 8 | p[l4 + 1];
 		k.dport = p[l4 + 2] << 8 | p[l4 + 3];
-	} else if (!fragoff && (proto == 1 || proto == 58) &&
+	} else if (!fragoff && flowbpf_proto_is_icmp(proto) &&
 		   l4 + 2 <= caplen) {
 		k.dport = p[l4] << 8 | p[l4 + 1];
 	}

@@ -201,14 +201,14 @@ static void subtest_tcp(void)
 		ASSERT_LE(f.bytes,
 			  ti.tcpi_bytes_sent + 80ULL * ti.tcpi_segs_out,
 			  "egress bytes upper bound");
-		ASSERT_EQ(f.tcp_flags & 0x13, 0x13, "egress saw SYN, ACK, FIN");
+		ASSERT_EQ(f.tcp_flags & TCP_SAF, TCP_SAF, "egress saw SYN, ACK, FIN");
 	}
 	key4(&k, FLOWBPF_DIR_INGRESS, 6, n.peer_ip, TCP_PORT,
 	     n.host_ip, ntohs(me.sin_port));
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "ingress flow")) {
 		ASSERT_EQ(f.packets, ti.tcpi_segs_in,
 			  "ingress packets = segs_in");
-		ASSERT_EQ(f.tcp_flags & 0x13, 0x13,
+		ASSERT_EQ(f.tcp_flags & TCP_SAF, TCP_SAF,
 			  "ingress saw SYN, ACK, FIN");
 	}
 out:

@@ -238,7 +238,7 @@ static __u16 rd16(const __u8 *p)
 
 static bool tag_type(__u16 t)
 {
-	return t == 0x8100 || t == 0x88a8 || t == 0x9100;
+	return flowbpf_eth_is_vlan(t);
 }
 
 static void ref_l4(const __u8 *l4, __u32 room, struct flowbpf_key *k)

@@ -1,4 +1,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# A recipe that fails leaves no half-written target (a truncated skeleton
+# from a failed "bpftool gen skeleton > $@") for the next run to trust.
+.DELETE_ON_ERROR:
 OUTPUT ?= .output
 CLANG ?= clang
 BPFTOOL ?= bpftool
@@ -25,7 +28,7 @@ TEST_SRCS := $(sort $(wildcard selftests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selftests/netns.c)
 
 .PHONY: all clean test check format
-all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner $(OUTPUT)/sweep-bench
+all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner
 
 $(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy:
 	mkdir -p $@
@@ -39,14 +42,10 @@ $(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(OUTPUT)/%.o: %.c $(SKELS) $(wildcard */*.h) | $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy
-	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+$(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy
+	$(CC) $(CFLAGS) -MMD -MP $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/flowbpf: $(CLI_OBJS) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
-
-# Times sweeps of a million-flow map: $(OUTPUT)/sweep-bench [FLOWS]
-$(OUTPUT)/sweep-bench: $(OUTPUT)/export/sweep_bench.o $(COMMON_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The runner discovers tests by their "void test_<name>(void)" definitions.
@@ -68,8 +67,11 @@ test: all
 vmtest: all
 	KERNEL="$(KERNEL)" vmtest/vmtest.sh $(VMTEST_ARGS)
 
+FORMAT_SRCS := $(wildcard bpf/*.[ch] maps/*.h loader/*.[ch] cli/*.[ch] \
+	common/*.[ch] policy/*.[ch] export/*.[ch] selftests/*.[ch] \
+	bench/*.[ch] fuzz/*.[ch])
 format:
-	clang-format -i bpf/*.c bpf/*.h maps/*.h loader/*.[ch] cli/*.[ch] common/*.[ch] selftests/*.[ch]
+	clang-format -i $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(OUTPUT)
@@ -154,3 +156,6 @@ fuzz: fuzz-bins
 
 fuzz-smoke: fuzz-bins
 	fuzz/run.sh -o $(FUZZ_OUT) -t $(FUZZ_SMOKE_SECS) -s $(FUZZ_NAMES)
+
+# Header dependencies, written by -MMD next to each object.
+-include $(patsubst %.o,%.d,$(COMMON_OBJS) $(CLI_OBJS) $(TEST_OBJS))

@@ -16,7 +16,7 @@ LDLIBS := -lbpf -lelf -lz -ljansson
 
 BPF_OBJS := $(OUTPUT)/flowbpf.bpf.o
 SKELS := $(OUTPUT)/flowbpf.skel.h
-COMMON_SRCS := common/log.c common/flowfmt.c loader/loader.c \
+COMMON_SRCS := common/log.c common/flowfmt.c common/clock.c loader/loader.c \
 	policy/parse.c policy/eval.c policy/daemon.c policy/ctl.c policy/csum.c
 COMMON_SRCS += export/record.c export/jsonl.c export/ipfix.c export/collect.c
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
@@ -83,7 +83,7 @@ BENCH_SKELS := $(patsubst %,$(OUTPUT)/bench/%.skel.h,$(BENCH_BPF))
 BENCH_SRCS := bench/bench.c bench/pkt.c bench/sweep.c bench/mem.c \
 	bench/report.c bench/net.c bench/decide.c bench/connect.c \
 	bench/alternate.c
-BENCH_LIBS := $(OUTPUT)/common/log.o $(OUTPUT)/common/flowfmt.o \
+BENCH_LIBS := $(OUTPUT)/common/log.o $(OUTPUT)/common/flowfmt.o $(OUTPUT)/common/clock.o \
 	$(OUTPUT)/loader/loader.o $(OUTPUT)/policy/ctl.o
 
 .PHONY: bench bench-bins

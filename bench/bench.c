@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "bench.h"
 #include "flowbpf.h"
 #include "loader.h"
@@ -63,22 +64,14 @@ void emit_note(const char *sec, const char *fmt, ...)
 	fflush(bench_out);
 }
 
-static __u64 clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 __u64 mono_ns(void)
 {
-	return clock_ns(CLOCK_MONOTONIC);
+	return clock_now_ns(CLOCK_MONOTONIC);
 }
 
 __u64 thread_cpu_ns(void)
 {
-	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	return clock_now_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 void pin_to_cpu(int cpu)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "clock.h"
 #include "cli.h"
 #include "collect.h"
 #include "flowfmt.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include "clock.h"
 #include "cli.h"
 #include "daemon.h"
 #include "flowfmt.h"

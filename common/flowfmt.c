@@ -644,25 +644,6 @@ void human_bytes(__u64 v, char *buf, size_t len)
 		 d, sfx[i]);
 }
 
-__u64 mono_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-__u64 mono_to_wall_ns(__u64 mono)
-{
-	struct timespec ts;
-	__u64 wall, now;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	wall = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	now = mono_now_ns();
-	return wall - (now - mono);
-}
-
 void key_ports_json(json_t *o, const struct flowbpf_key *k)
 {
 	if (key_is_icmp(k)) {

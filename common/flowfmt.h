@@ -68,9 +68,4 @@ void key_ports_json(struct json_t *o, const struct flowbpf_key *k);
 void human_count(__u64 v, char *buf, size_t len);
 void human_bytes(__u64 v, char *buf, size_t len);
 
-/* CLOCK_MONOTONIC ns (the kernel's bpf_ktime_get_ns) now. */
-__u64 mono_now_ns(void);
-/* CLOCK_MONOTONIC ns to wall-clock ns since the epoch. */
-__u64 mono_to_wall_ns(__u64 mono);
-
 #endif

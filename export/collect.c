@@ -34,6 +34,7 @@
 #include <zlib.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "collect.h"
 #include "flowfmt.h"
 #include "loader.h"

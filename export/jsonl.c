@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include "clock.h"
 #include "record.h"
 #include "flowfmt.h"
 #include "log.h"

@@ -26,6 +26,7 @@
 #include <linux/if_packet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "csum.h"
 #include "daemon.h"
 #include "flowfmt.h"

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "test.h"
 #include "log.h"
 
@@ -187,9 +188,8 @@ static void tally(int fd)
 static bool collect(int fd, pid_t pid, int timeout_s, int *status)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct timespec t0, now;
+	__u64 t0 = mono_now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		poll(&pfd, 1, 100);
 		tally(fd);
@@ -197,8 +197,7 @@ static bool collect(int fd, pid_t pid, int timeout_s, int *status)
 			tally(fd);
 			return true;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= timeout_s)
+		if (mono_now_ms() - t0 >= timeout_s * 1000ULL)
 			return false;
 	}
 }

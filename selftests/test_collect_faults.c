@@ -22,17 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "clock.h"
 #include "netns.h"
 #include "test.h"
 #include "test_collect.h"
-
-static __u64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The contents of a file, NUL-terminated (free it); NULL if unreadable. */
 static char *slurp_file(const char *path)
@@ -58,7 +51,7 @@ static char *slurp_file(const char *path)
 /* Waits up to ms for needle to show up in the file at path. */
 static bool wait_for_text(const char *path, const char *needle, int ms)
 {
-	__u64 end = now_ms() + ms;
+	__u64 end = mono_now_ms() + ms;
 	bool found = false;
 	char *s;
 
@@ -68,7 +61,7 @@ static bool wait_for_text(const char *path, const char *needle, int ms)
 		free(s);
 		if (!found)
 			usleep(20000);
-	} while (!found && now_ms() < end);
+	} while (!found && mono_now_ms() < end);
 	return found;
 }
 
@@ -196,7 +189,7 @@ static void subtest_full_disk(void)
 	usleep(300000);
 	/* Every page taken: the next record fits only in part. */
 	run(NULL, NULL, "dd if=/dev/zero of=%s/fill bs=4k", dir);
-	t_full = now_ms();
+	t_full = mono_now_ms();
 	ASSERT_OK(run(NULL, NULL, "ping -c 12 -i 0.05 -W 1 %s", n.peer_ip),
 		  "ping");
 	/* Its flows go idle, are removed, and their records cannot go. */
@@ -226,8 +219,8 @@ static void subtest_full_disk(void)
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
 		      "idle flow kept in the map while records wait"))
 		ASSERT_EQ(f.packets, 5, "with its packets");
-	if (now_ms() < t_full + 3000)
-		usleep((t_full + 3000 - now_ms()) * 1000);
+	if (mono_now_ms() < t_full + 3000)
+		usleep((t_full + 3000 - mono_now_ms()) * 1000);
 	run(NULL, NULL, "rm -f %s/fill", dir);
 	ASSERT_TRUE(wait_for_text(out, "\"dport\":9,", 3000),
 		    "the kept flow reported once there is space");

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <jansson.h>
+#include "clock.h"
 #include "daemon.h"
 #include "flowfmt.h"
 #include "loader.h"
@@ -71,14 +72,6 @@ static int slow(void)
 	return getenv("VMTEST") ? 4 : 1;
 }
 
-static __u64 now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000ULL + t.tv_nsec / 1000000;
-}
-
 /* A connection to the control socket; fd or -errno. */
 static int ctl_connect(const char *path, bool nonblock)
 {
@@ -118,7 +111,7 @@ static bool fx_alive(const char *what)
  */
 static char *read_reply(int fd, int timeout_ms, size_t *len)
 {
-	__u64 end = now_ms() + timeout_ms;
+	__u64 end = mono_now_ms() + timeout_ms;
 	size_t cap = 4096;
 	char *buf = malloc(cap);
 	ssize_t r;
@@ -126,7 +119,7 @@ static char *read_reply(int fd, int timeout_ms, size_t *len)
 	*len = 0;
 	while (buf) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		__u64 now = now_ms();
+		__u64 now = mono_now_ms();
 
 		if (now >= end || poll(&p, 1, end - now) != 1)
 			break;
@@ -211,10 +204,10 @@ static void subtest_silent_clients(void)
 	}
 	test__log("heartbeat age at most %lld ms\n", worst);
 	ASSERT_LE(worst, 700 * slow(), "heartbeat age meanwhile (ms)");
-	t0 = now_ms();
+	t0 = mono_now_ms();
 	ASSERT_OK(ctl_request(fx.d.sock, "stats", &reply),
 		  "request among silent clients");
-	ASSERT_LE(now_ms() - t0, 500 * slow(), "answered at once (ms)");
+	ASSERT_LE(mono_now_ms() - t0, 500 * slow(), "answered at once (ms)");
 	json_decref(reply);
 	for (i = 0; i < 5; i++)
 		if (fds[i] >= 0)
@@ -260,9 +253,9 @@ static void subtest_request_deadline(void)
 	fd = ctl_connect(fx.d.sock, false);
 	if (!ASSERT_GE(fd, 0, "connect"))
 		return;
-	t0 = now_ms();
+	t0 = mono_now_ms();
 	out = read_reply(fd, 4000, &len);
-	t0 = now_ms() - t0;
+	t0 = mono_now_ms() - t0;
 	close(fd);
 	ASSERT_EQ(len, 0, "no reply");
 	ASSERT_GE(t0, 500, "kept for a while (ms)");
@@ -284,13 +277,13 @@ static void subtest_many_clients(void)
 	for (i = 0; i < 40; i++)
 		fds[i] = ctl_connect(fx.d.sock, true);
 	usleep(100000);
-	t0 = now_ms();
+	t0 = mono_now_ms();
 	ASSERT_OK(ctl_request(fx.d.sock, "stats", &reply),
 		  "request among 40 silent clients");
-	ASSERT_LE(now_ms() - t0, 1000 * slow(), "answered in time (ms)");
+	ASSERT_LE(mono_now_ms() - t0, 1000 * slow(), "answered in time (ms)");
 	json_decref(reply);
 	/* Each is closed (EOF) once its deadline has passed. */
-	for (t0 = now_ms() + 3000 * slow(); gone < 40 && now_ms() < t0;) {
+	for (t0 = mono_now_ms() + 3000 * slow(); gone < 40 && mono_now_ms() < t0;) {
 		usleep(50000);
 		for (i = 0, gone = 0; i < 40; i++)
 			gone += fds[i] < 0 ||
@@ -493,11 +486,11 @@ static int daemon_spawn(const char *policy, const char *sock,
 /* Waits up to timeout_ms for pid to end (killing it then); its status. */
 static int wait_end(int pid, int timeout_ms)
 {
-	__u64 end = now_ms() + timeout_ms;
+	__u64 end = mono_now_ms() + timeout_ms;
 	int status = -1;
 
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ms() >= end) {
+		if (mono_now_ms() >= end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return -1;
@@ -546,7 +539,7 @@ static void subtest_signal_startup(void)
 	pid = daemon_spawn(fx.d.policy, sock, pidfile, log);
 	if (!ASSERT_GE(pid, 1, "spawn"))
 		return;
-	for (end = now_ms() + 3000; now_ms() < end;) {
+	for (end = mono_now_ms() + 3000; mono_now_ms() < end;) {
 		fd = ctl_connect(sock, false);
 		if (fd >= 0) {
 			blocked = sigterm_blocked(pid);
@@ -875,14 +868,14 @@ static void subtest_reattach(void)
 			    "rule \"no-6000\" deny dir out proto udp dport 6000;\n"),
 		    "daemon"))
 		goto out;
-	t0 = now_ms();
+	t0 = mono_now_ms();
 	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n.host_if),
 		  "detach");
-	ASSERT_LE(now_ms() - t0, 1500 * slow(), "detach time (ms)");
+	ASSERT_LE(mono_now_ms() - t0, 1500 * slow(), "detach time (ms)");
 	if (!ASSERT_OK(run(NULL, NULL, attach, flowbpf_bin(), n.host_if),
 		       "attach again"))
 		goto out;
-	for (end = now_ms() + 3000; now_ms() < end;) {
+	for (end = mono_now_ms() + 3000; mono_now_ms() < end;) {
 		if (heartbeat_age_ms(n.host_if) >= 0)
 			break;
 		usleep(20000);
@@ -892,7 +885,7 @@ static void subtest_reattach(void)
 		goto out;
 	ASSERT_OK(send_udp(n.peer_ip, 46000, 6000), "send");
 	key4(&k, FLOWBPF_DIR_EGRESS, 17, n.host_ip, 46000, n.peer_ip, 6000);
-	for (end = now_ms() + 2000; now_ms() < end;) {
+	for (end = mono_now_ms() + 2000; mono_now_ms() < end;) {
 		if (!pinned_flow(n.host_if, &k, &v) &&
 		    v.verdict != FLOWBPF_VERDICT_QUEUED)
 			break;

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <jansson.h>
+#include "clock.h"
 #include "daemon.h"
 #include "loader.h"
 #include "netns.h"
@@ -28,20 +29,12 @@
 #define UDP_PORT 5403
 #define NSEQ 50
 
-static __u64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
 /* Listens on both ports for 3 s; exit code: accepted on OK + 16 * DENY. */
 static int tcp_listener(void *arg)
 {
 	const char *ip = arg;
 	int ports[2] = { PORT_OK, PORT_DENY }, fds[2], n[2] = {}, i, one = 1;
-	__u64 end = now_ms() + 3000;
+	__u64 end = mono_now_ms() + 3000;
 
 	for (i = 0; i < 2; i++) {
 		struct sockaddr_in a = { .sin_family = AF_INET,
@@ -53,7 +46,7 @@ static int tcp_listener(void *arg)
 		if (bind(fds[i], (void *)&a, sizeof(a)) || listen(fds[i], 16))
 			return 255;
 	}
-	while (now_ms() < end) {
+	while (mono_now_ms() < end) {
 		struct pollfd p[2] = { { .fd = fds[0], .events = POLLIN },
 				       { .fd = fds[1], .events = POLLIN } };
 
@@ -83,7 +76,7 @@ static int timed_connect(const char *ip, int port, int timeout_ms,
 	struct tcp_info ti = {};
 	socklen_t tl = sizeof(ti), l = sizeof(int);
 	struct pollfd p;
-	__u64 t0 = now_ms();
+	__u64 t0 = mono_now_ms();
 	int fd, err = -1, ms = -1;
 
 	inet_pton(AF_INET, ip, &a.sin_addr);
@@ -96,7 +89,7 @@ static int timed_connect(const char *ip, int port, int timeout_ms,
 	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
 	if (err)
 		goto out;
-	ms = now_ms() - t0;
+	ms = mono_now_ms() - t0;
 	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
 	*retrans = ti.tcpi_total_retrans;
 out:
@@ -179,8 +172,8 @@ static int seq_receiver(void *arg)
 		return 2;
 	if (write(s->ready[1], "x", 1) != 1)
 		return 2;
-	end = now_ms() + 2000;
-	while (now_ms() < end) {
+	end = mono_now_ms() + 2000;
+	while (mono_now_ms() < end) {
 		if (recv(fd, &v, sizeof(v), 0) != sizeof(v))
 			continue;
 		/* Numbering goes on from earlier senders: start where it is. */

@@ -24,6 +24,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "flowbpf.h"
 #include "flowbpf.skel.h"
 #include "loader.h"
@@ -1537,15 +1538,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static int env_setup_opts(struct env *e, const struct flowbpf_attach_opts *o)
 {
 	int err;
@@ -1732,9 +1724,9 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 		return;
 	if (!ASSERT_OK(flowbpf_stats_read(e->stats_fd, &before), "stats"))
 		return;
-	t0 = now_ns();
+	t0 = mono_now_ns();
 	err = test_run(prog_fd, &p, &retval);
-	t1 = now_ns();
+	t1 = mono_now_ns();
 	if (!ASSERT_OK(flowbpf_stats_read(e->stats_fd, &after), "stats after"))
 		return;
 	ASSERT_EQ(ring_buffer__consume(e->rb), e->sink.n, "consume events");
@@ -1951,7 +1943,7 @@ static void subtest_enforce_decisions(struct env *e)
 	want[FLOWBPF_STAT_QUEUED_DROP_BYTES] = bytes;
 	want[FLOWBPF_STAT_FLOWS_CREATED] = 1;
 	want[FLOWBPF_STAT_EVENTS_SENT] = 1;
-	t_first = now_ns();
+	t_first = mono_now_ns();
 	if (!run_again(e, &p, XDP_DROP, want, &flow, &v))
 		return;
 	ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_QUEUED, "first: verdict");
@@ -1965,11 +1957,11 @@ static void subtest_enforce_decisions(struct env *e)
 	want[FLOWBPF_STAT_PACKETS] = 1;
 	want[FLOWBPF_STAT_QUEUED_DROP] = 1;
 	want[FLOWBPF_STAT_QUEUED_DROP_BYTES] = bytes;
-	if (now_ns() - t_first < ENFORCE_TIMEOUT_NS / 2) {
+	if (mono_now_ns() - t_first < ENFORCE_TIMEOUT_NS / 2) {
 		if (!run_again(e, &p, XDP_DROP, want, &flow, &v))
 			return;
 		runs++;
-		if (now_ns() - t_first < ENFORCE_TIMEOUT_NS) {
+		if (mono_now_ns() - t_first < ENFORCE_TIMEOUT_NS) {
 			ASSERT_EQ(v.verdict, FLOWBPF_VERDICT_QUEUED,
 				  "repeat: verdict");
 			ASSERT_EQ(e->sink.n, 1, "repeat: no new event");
@@ -2031,12 +2023,12 @@ static void subtest_enforce_timeout(struct env *e)
 	want[FLOWBPF_STAT_QUEUED_DROP_BYTES] = bytes;
 	want[FLOWBPF_STAT_FLOWS_CREATED] = 1;
 	want[FLOWBPF_STAT_EVENTS_SENT] = 1;
-	queued_ns = now_ns();
+	queued_ns = mono_now_ns();
 	if (!run_again(e, &p, XDP_DROP, want, &flow, &v))
 		return;
 	/* The datapath's clock of later packets lags by up to a jiffy
 	 * (10 ms at HZ=100), and ticks round: wait for both. */
-	while (now_ns() - queued_ns <= ENFORCE_TIMEOUT_NS + 12000000ULL)
+	while (mono_now_ns() - queued_ns <= ENFORCE_TIMEOUT_NS + 12000000ULL)
 		nanosleep(&nap, NULL);
 
 	/* Nobody decided in time: the default (PASS) applies, once. */

@@ -376,3 +376,109 @@ void test_daemon_cleanup(struct test_daemon *d)
 	unlink(d->sock);
 	unlink(d->log);
 }
+
+bool prog_exists(__u32 id)
+{
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Keys are collected before anything is deleted: get_next_key(NULL)
+ * after each delete would rescan from the first bucket. */
+int map_keys(int fd, struct flowbpf_key **keys, __u32 *n)
+{
+	struct flowbpf_key k, *ks = NULL, *tmp;
+	__u32 cnt = 0, cap = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 1024;
+			tmp = realloc(ks, cap * sizeof(*ks));
+			if (!tmp) {
+				free(ks);
+				return -ENOMEM;
+			}
+			ks = tmp;
+		}
+		ks[cnt++] = k;
+		prev = &ks[cnt - 1];
+	}
+	*keys = ks;
+	*n = cnt;
+	return 0;
+}
+
+int map_clear(int fd)
+{
+	struct flowbpf_key *keys;
+	__u32 i, n;
+	int err;
+
+	err = map_keys(fd, &keys, &n);
+	for (i = 0; !err && i < n; i++)
+		if (bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT)
+			err = -errno;
+	free(keys);
+	return err;
+}
+
+int tcp_listen(const char *ip, int port, int backlog)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
+	int fd, one = 1;
+
+	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		return -1;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, backlog)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int server_start(struct test_net *n, int (*fn)(void *), struct test_srv *s)
+{
+	char c;
+	int pid;
+
+	s->ip = n->peer_ip;
+	if (pipe(s->ready))
+		return -1;
+	pid = ns_fork(n->ns, fn, s, false);
+	close(s->ready[1]);
+	if (pid > 0 && read(s->ready[0], &c, 1) != 1)
+		pid = -1;
+	close(s->ready[0]);
+	return pid;
+}
+
+int tcp_sink(void *arg)
+{
+	struct test_srv *s = arg;
+	static char buf[65536];
+	long total = 0;
+	int fd, c;
+	ssize_t r;
+
+	fd = tcp_listen(s->ip, s->port, 1);
+	if (fd < 0 || write(s->ready[1], "x", 1) != 1)
+		return 2;
+	c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return 3;
+	while ((r = read(c, buf, sizeof(buf))) > 0)
+		total += r;
+	close(c);
+	close(fd);
+	return total == s->want ? 0 : 4;
+}

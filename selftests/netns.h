@@ -61,6 +61,32 @@ void key4(struct flowbpf_key *k, __u8 dir, __u8 proto, const char *src,
 void key_icmp4(struct flowbpf_key *k, __u8 dir, const char *src,
 	       const char *dst, __u8 type, __u8 code);
 
+/* A BPF program with this id is loaded. */
+bool prog_exists(__u32 id);
+/* Every key of a flow map, malloc'ed into *keys (free it), counted in *n;
+ * all are read before the caller deletes any.  0 or -errno. */
+int map_keys(int fd, struct flowbpf_key **keys, __u32 *n);
+/* Deletes every entry of a flow map; 0 or -errno. */
+int map_clear(int fd);
+
+/* A TCP socket of ip (IPv4) listening on port, SO_REUSEADDR; fd or -1. */
+int tcp_listen(const char *ip, int port, int backlog);
+
+/* A server that server_start() runs in a test's namespace. */
+struct test_srv {
+	const char *ip; /* set by server_start(): the peer's address */
+	int port;
+	long want; /* tcp_sink(): the bytes it expects */
+	int ready[2]; /* the server writes one byte here once it listens */
+};
+/* Forks fn(s) in n's namespace and returns its pid once it listens, or
+ * -1.  Reap it with ns_wait(). */
+int server_start(struct test_net *n, int (*fn)(void *), struct test_srv *s);
+/* A server body: accepts one TCP connection on s->port, reads it to EOF;
+ * exits 0 if s->want bytes came, 2 without a socket, 3 without a
+ * connection, 4 if the count differs. */
+int tcp_sink(void *arg);
+
 /* A "flowbpf daemon" for one interface, on a socket of its own. */
 struct test_daemon {
 	char policy[64], sock[64], log[64];

@@ -20,16 +20,6 @@ static bool pins_exist(const char *ifname)
 	return !access(path, F_OK);
 }
 
-static bool prog_exists(__u32 id)
-{
-	int fd = bpf_prog_get_fd_by_id(id);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 static int line_count(const char *s)
 {
 	int n = 0;

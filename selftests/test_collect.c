@@ -551,39 +551,6 @@ void flow_sum(const struct rec *r, int n, const char *dir, int proto,
 	}
 }
 
-struct tcp_srv {
-	const char *ip;
-	int ready[2];
-	long want;
-};
-
-static int tcp_sink(void *arg)
-{
-	struct tcp_srv *s = arg;
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(5301) };
-	char buf[65536];
-	long total = 0;
-	int fd, c, one = 1;
-	ssize_t r;
-
-	inet_pton(AF_INET, s->ip, &a.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 1))
-		return 2;
-	if (write(s->ready[1], "x", 1) != 1)
-		return 2;
-	c = accept(fd, NULL, NULL);
-	if (c < 0)
-		return 3;
-	while ((r = read(c, buf, sizeof(buf))) > 0)
-		total += r;
-	close(c);
-	close(fd);
-	return total == s->want ? 0 : 4;
-}
-
 /* Sends bytes over TCP, slowly enough to span active timeouts. */
 static int tcp_send(struct test_net *n, long bytes, int chunks, int gap_ms,
 		    int *sport, struct tcp_info *ti)
@@ -593,16 +560,14 @@ static int tcp_send(struct test_net *n, long bytes, int chunks, int gap_ms,
 				 .sin_port = htons(5301) },
 			   me;
 	socklen_t ml = sizeof(me);
-	struct tcp_srv s = { .ip = n->peer_ip,
-			     .want = bytes / chunks * chunks };
+	struct test_srv s = { .port = 5301, .want = bytes / chunks * chunks };
 	char *buf = calloc(1, bytes / chunks + 1), c;
 	int pid, fd, i, err = -1;
 
-	if (!buf || pipe(s.ready))
+	if (!buf)
 		goto out;
-	pid = ns_fork(n->ns, tcp_sink, &s, false);
-	close(s.ready[1]);
-	if (pid <= 0 || read(s.ready[0], &c, 1) != 1)
+	pid = server_start(n, tcp_sink, &s);
+	if (pid <= 0)
 		goto out;
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	inet_pton(AF_INET, n->peer_ip, &a.sin_addr);
@@ -630,7 +595,6 @@ out_fd:
 	if (pid > 0)
 		ns_wait(pid, 100);
 out:
-	close(s.ready[0]);
 	free(buf);
 	return err;
 }

@@ -26,18 +26,10 @@
 static int listener(void *arg)
 {
 	const char *ip = arg;
-	int ports[2] = { PORT_OK, PORT_DENY }, i, one = 1;
 
-	for (i = 0; i < 2; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET,
-					 .sin_port = htons(ports[i]) };
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-		inet_pton(AF_INET, ip, &a.sin_addr);
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 64))
-			return 1;
-	}
+	if (tcp_listen(ip, PORT_OK, 64) < 0 ||
+	    tcp_listen(ip, PORT_DENY, 64) < 0)
+		return 1;
 	/* The kernel completes handshakes; nothing to accept. */
 	sleep(60);
 	return 0;

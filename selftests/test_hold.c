@@ -33,19 +33,13 @@
 static int tcp_listener(void *arg)
 {
 	const char *ip = arg;
-	int ports[2] = { PORT_OK, PORT_DENY }, fds[2], n[2] = {}, i, one = 1;
+	int fds[2] = { tcp_listen(ip, PORT_OK, 16),
+		       tcp_listen(ip, PORT_DENY, 16) };
 	__u64 end = mono_now_ms() + 3000;
+	int n[2] = {}, i;
 
-	for (i = 0; i < 2; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET,
-					 .sin_port = htons(ports[i]) };
-
-		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		inet_pton(AF_INET, ip, &a.sin_addr);
-		setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fds[i], (void *)&a, sizeof(a)) || listen(fds[i], 16))
-			return 255;
-	}
+	if (fds[0] < 0 || fds[1] < 0)
+		return 255;
 	while (mono_now_ms() < end) {
 		struct pollfd p[2] = { { .fd = fds[0], .events = POLLIN },
 				       { .fd = fds[1], .events = POLLIN } };

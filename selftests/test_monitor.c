@@ -18,43 +18,10 @@
 #define UDP_COUNT 10
 #define UDP_PAYLOAD 100
 
-struct srv {
-	const char *ip;
-	int ready[2]; /* the server writes one byte once it listens */
-};
-
-/* Receives one TCP connection, reads to EOF, exits 0 if all bytes came. */
-static int tcp_server(void *arg)
-{
-	struct srv *s = arg;
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(TCP_PORT) };
-	long total = 0;
-	char buf[65536];
-	int fd, c, one = 1;
-	ssize_t r;
-
-	inet_pton(AF_INET, s->ip, &a.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 1))
-		return 2;
-	if (write(s->ready[1], "x", 1) != 1)
-		return 2;
-	c = accept(fd, NULL, NULL);
-	if (c < 0)
-		return 3;
-	while ((r = read(c, buf, sizeof(buf))) > 0)
-		total += r;
-	close(c);
-	close(fd);
-	return total == TCP_BYTES ? 0 : 4;
-}
-
 /* Echoes UDP_COUNT datagrams back to their sender. */
 static int udp_server(void *arg)
 {
-	struct srv *s = arg;
+	struct test_srv *s = arg;
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_port = htons(UDP_PORT) },
 			   from;
@@ -79,22 +46,6 @@ static int udp_server(void *arg)
 	return 0;
 }
 
-static int start_server(struct test_net *n, int (*fn)(void *), struct srv *s)
-{
-	char c;
-	int pid;
-
-	s->ip = n->peer_ip;
-	if (pipe(s->ready))
-		return -1;
-	pid = ns_fork(n->ns, fn, s, false);
-	close(s->ready[1]);
-	if (pid > 0 && read(s->ready[0], &c, 1) != 1)
-		pid = -1;
-	close(s->ready[0]);
-	return pid;
-}
-
 static void subtest_ping(void)
 {
 	struct flowbpf_flow f;
@@ -111,17 +62,13 @@ static void subtest_ping(void)
 	ASSERT_OK(run(NULL, NULL, "ping -c 5 -i 0.2 -W 2 -s 56 %s", n.peer_ip),
 		  "ping");
 
-	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
-		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
-		      "egress echo flow")) {
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip, 8, 0);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "egress echo flow")) {
 		ASSERT_EQ(f.packets, 5, "egress echo packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "egress echo bytes");
 	}
-	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
-		  0, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
-		      "ingress reply flow")) {
+	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip, 0, 0);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "ingress reply flow")) {
 		ASSERT_EQ(f.packets, 5, "ingress reply packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "ingress reply bytes");
 		ASSERT_GE((__s32)(f.last - f.first), 0, "first <= last");
@@ -149,7 +96,7 @@ static void subtest_tcp(void)
 	struct flowbpf_flow f;
 	struct flowbpf_key k;
 	struct test_net n;
-	struct srv s;
+	struct test_srv s = { .port = TCP_PORT, .want = TCP_BYTES };
 	char *buf = NULL, c;
 	long sent = 0;
 	int pid = -1, fd = -1;
@@ -161,7 +108,7 @@ static void subtest_tcp(void)
 			   n.host_if),
 		       "attach"))
 		goto out;
-	pid = start_server(&n, tcp_server, &s);
+	pid = server_start(&n, tcp_sink, &s);
 	if (!ASSERT_GE(pid, 1, "server"))
 		goto out;
 	buf = calloc(1, 65536);
@@ -188,8 +135,8 @@ static void subtest_tcp(void)
 	ASSERT_EQ(ns_wait(pid, 10000), 0, "server got every byte");
 	pid = -1;
 
-	key4(&k, FLOWBPF_DIR_EGRESS, 6, n.host_ip,
-	     ntohs(me.sin_port), n.peer_ip, TCP_PORT);
+	key4(&k, FLOWBPF_DIR_EGRESS, 6, n.host_ip, ntohs(me.sin_port),
+	     n.peer_ip, TCP_PORT);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "egress flow")) {
 		/* GSO super-packets are counted as the segments they become. */
 		ASSERT_EQ(f.packets, ti.tcpi_segs_out,
@@ -201,10 +148,11 @@ static void subtest_tcp(void)
 		ASSERT_LE(f.bytes,
 			  ti.tcpi_bytes_sent + 80ULL * ti.tcpi_segs_out,
 			  "egress bytes upper bound");
-		ASSERT_EQ(f.tcp_flags & TCP_SAF, TCP_SAF, "egress saw SYN, ACK, FIN");
+		ASSERT_EQ(f.tcp_flags & TCP_SAF, TCP_SAF,
+			  "egress saw SYN, ACK, FIN");
 	}
-	key4(&k, FLOWBPF_DIR_INGRESS, 6, n.peer_ip, TCP_PORT,
-	     n.host_ip, ntohs(me.sin_port));
+	key4(&k, FLOWBPF_DIR_INGRESS, 6, n.peer_ip, TCP_PORT, n.host_ip,
+	     ntohs(me.sin_port));
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "ingress flow")) {
 		ASSERT_EQ(f.packets, ti.tcpi_segs_in,
 			  "ingress packets = segs_in");
@@ -231,7 +179,7 @@ static void subtest_udp(void)
 	struct flowbpf_flow f;
 	struct flowbpf_key k;
 	struct test_net n;
-	struct srv s;
+	struct test_srv s = { .port = UDP_PORT };
 	int pid = -1, fd = -1, i, got = 0;
 
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
@@ -240,7 +188,7 @@ static void subtest_udp(void)
 			   n.host_if),
 		       "attach"))
 		goto out;
-	pid = start_server(&n, udp_server, &s);
+	pid = server_start(&n, udp_server, &s);
 	if (!ASSERT_GE(pid, 1, "server"))
 		goto out;
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -259,15 +207,15 @@ static void subtest_udp(void)
 	ASSERT_EQ(ns_wait(pid, 5000), 0, "server");
 	pid = -1;
 
-	key4(&k, FLOWBPF_DIR_EGRESS, 17, n.host_ip,
-	     ntohs(me.sin_port), n.peer_ip, UDP_PORT);
+	key4(&k, FLOWBPF_DIR_EGRESS, 17, n.host_ip, ntohs(me.sin_port),
+	     n.peer_ip, UDP_PORT);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "egress flow")) {
 		ASSERT_EQ(f.packets, UDP_COUNT, "egress packets");
 		ASSERT_EQ(f.bytes, UDP_COUNT * (UDP_PAYLOAD + 28),
 			  "egress bytes");
 	}
-	key4(&k, FLOWBPF_DIR_INGRESS, 17, n.peer_ip, UDP_PORT,
-	     n.host_ip, ntohs(me.sin_port));
+	key4(&k, FLOWBPF_DIR_INGRESS, 17, n.peer_ip, UDP_PORT, n.host_ip,
+	     ntohs(me.sin_port));
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "ingress flow")) {
 		ASSERT_EQ(f.packets, UDP_COUNT, "ingress packets");
 		ASSERT_EQ(f.bytes, UDP_COUNT * (UDP_PAYLOAD + 28),

@@ -28,6 +28,7 @@
 #include "flowbpf.h"
 #include "flowbpf.skel.h"
 #include "loader.h"
+#include "netns.h"
 #include "test.h"
 
 #define V4_A "198.18.0.1"
@@ -1581,36 +1582,20 @@ static void env_teardown(struct env *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Keys of a hash map, up to max of them; returns how many there are. */
-static int map_keys(int fd, struct flowbpf_key *keys, int max)
+/* Up to max keys of the flow map; returns how many there are. */
+static int flow_keys(int fd, struct flowbpf_key *out, int max)
 {
-	struct flowbpf_key cur, next;
-	void *prev = NULL;
-	int n = 0;
+	struct flowbpf_key *keys;
+	__u32 n;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		if (n < max)
-			keys[n] = next;
-		n++;
-		cur = next;
-		prev = &cur;
-	}
+	if (map_keys(fd, &keys, &n))
+		return -1;
+	if (max > 0)
+		memcpy(out, keys,
+		       (n < (__u32)max ? n : (__u32)max) * sizeof(*out));
+	free(keys);
 	return n;
 }
-
-static int map_clear(int fd)
-{
-	struct flowbpf_key k;
-	int err;
-
-	while (!bpf_map_get_next_key(fd, NULL, &k)) {
-		err = bpf_map_delete_elem(fd, &k);
-		if (err)
-			return err;
-	}
-	return errno == ENOENT ? 0 : -errno;
-}
-
 /* Empties the flow map and the event ring so a case sees only itself. */
 static bool env_reset(struct env *e)
 {
@@ -1694,7 +1679,7 @@ static bool only_flow(struct env *e, struct flowbpf_key *key,
 	struct flowbpf_key keys[4];
 	int n;
 
-	n = map_keys(e->flows_fd, keys, 4);
+	n = flow_keys(e->flows_fd, keys, 4);
 	if (!ASSERT_EQ(n, 1, "flows created"))
 		return false;
 	*key = keys[0];
@@ -1734,7 +1719,7 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 	if (c->einval) {
 		ASSERT_EQ(err, -EINVAL, "test run refused");
 		check_stats(&before, &after, want);
-		ASSERT_EQ(map_keys(e->flows_fd, NULL, 0), 0, "no flow");
+		ASSERT_EQ(flow_keys(e->flows_fd, NULL, 0), 0, "no flow");
 		ASSERT_EQ(e->sink.n, 0, "no event");
 		return;
 	}
@@ -1746,7 +1731,7 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 	if (c->err) {
 		want[c->err] = 1;
 		check_stats(&before, &after, want);
-		ASSERT_EQ(map_keys(e->flows_fd, NULL, 0), 0, "no flow");
+		ASSERT_EQ(flow_keys(e->flows_fd, NULL, 0), 0, "no flow");
 		ASSERT_EQ(e->sink.n, 0, "no event");
 		return;
 	}
@@ -1838,7 +1823,7 @@ static bool set_verdict(struct env *e, __u32 verdict, __u32 source)
 {
 	struct flowbpf_key key;
 
-	if (!ASSERT_EQ(map_keys(e->flows_fd, &key, 1), 1, "one flow"))
+	if (!ASSERT_EQ(flow_keys(e->flows_fd, &key, 1), 1, "one flow"))
 		return false;
 	return ASSERT_OK(flowbpf_verdict_set(e->verdict_fd, &key, verdict,
 					     source, 0),
@@ -2136,7 +2121,7 @@ static void run_malformed(struct env *e, const struct parser_case *c,
 	want[c->err] = 1;
 	want[FLOWBPF_STAT_MALFORMED_DROP] = drop;
 	check_stats(&before, &after, want);
-	ASSERT_EQ(map_keys(e->flows_fd, NULL, 0), 0, "no flow");
+	ASSERT_EQ(flow_keys(e->flows_fd, NULL, 0), 0, "no flow");
 	ASSERT_EQ(ring_buffer__consume(e->rb), 0, "no event");
 }
 

@@ -34,6 +34,7 @@
 #include "flowbpf.h"
 #include "loader.h"
 #include "flowbpf.skel.h"
+#include "netns.h"
 #include "test.h"
 
 /* Big enough that no corpus evicts a flow, so flow totals can be checked. */
@@ -139,49 +140,6 @@ static void stats_delta(const struct flowbpf_stats *a,
 
 	for (i = 0; i < FLOWBPF_STAT_MAX; i++)
 		d->c[i] = b->c[i] - a->c[i];
-}
-
-/*
- * All keys of a hash map.  Keys are collected before anything is deleted:
- * get_next_key(NULL) after each delete would rescan from the first bucket.
- */
-static int map_keys(int fd, struct flowbpf_key **keys, __u32 *n)
-{
-	struct flowbpf_key k, *ks = NULL, *tmp;
-	__u32 cnt = 0, cap = 0;
-	void *prev = NULL;
-
-	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 1024;
-			tmp = realloc(ks, cap * sizeof(*ks));
-			if (!tmp) {
-				free(ks);
-				return -ENOMEM;
-			}
-			ks = tmp;
-		}
-		ks[cnt++] = k;
-		prev = &ks[cnt - 1];
-	}
-	*keys = ks;
-	*n = cnt;
-	return 0;
-}
-
-static int map_clear(int fd)
-{
-	struct flowbpf_key *keys;
-	__u32 i, n;
-	int err;
-
-	err = map_keys(fd, &keys, &n);
-	if (err)
-		return err;
-	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &keys[i]);
-	free(keys);
-	return 0;
 }
 
 /* Each subtest starts from empty tables so flow counts are its own. */

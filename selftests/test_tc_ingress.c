@@ -14,16 +14,6 @@
 #include "netns.h"
 #include "test.h"
 
-static bool prog_exists(__u32 id)
-{
-	int fd = bpf_prog_get_fd_by_id(id);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 static void subtest_ping_and_detach(void)
 {
 	__u32 tci_id = 0, tce_id = 0, xdp_id = 0;
@@ -48,17 +38,13 @@ static void subtest_ping_and_detach(void)
 		  "ping");
 
 	/* Echo replies come in: counted by the tc ingress program. */
-	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip,
-		  0, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
-		      "ingress reply flow")) {
+	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip, 0, 0);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "ingress reply flow")) {
 		ASSERT_EQ(f.packets, 5, "ingress reply packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "ingress reply bytes");
 	}
-	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip,
-		  8, 0);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
-		      "egress echo flow")) {
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip, 8, 0);
+	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "egress echo flow")) {
 		ASSERT_EQ(f.packets, 5, "egress echo packets");
 		ASSERT_EQ(f.bytes, 5 * 84, "egress echo bytes");
 	}

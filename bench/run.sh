@@ -16,18 +16,7 @@ rounds=${BENCH_ROUNDS:-5}
 parts=${BENCH_PARTS-pkt sweep mem tput decide connect}
 
 bash scripts/deps.sh
-pkgs=(xdp-tools netsniff-ng nftables iptables libnetfilter-queue-dev)
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-		missing+=("$p")
-done
-if ((${#missing[@]})); then
-	echo "installing: ${missing[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash scripts/deps.sh xdp-tools netsniff-ng nftables iptables libnetfilter-queue-dev
 make -s -j"$(nproc)" bench-bins
 
 B=./.output/bench/bench

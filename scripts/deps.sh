@@ -1,7 +1,30 @@
 #!/usr/bin/env bash
 # Installs, from Debian, whatever flowbpf needs to build, run and test and
 # is not installed yet.  Safe to run again: it only installs what is missing.
+#   scripts/deps.sh            flowbpf's packages, and mounts bpffs
+#   scripts/deps.sh PKG...     only these (for the benchmarks, the VM, CI)
 set -euo pipefail
+
+install_missing() {
+	local p missing=()
+
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	echo "installing: ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	# A package index too old for what it names is fetched again, once.
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+		{ apt-get update -qq &&
+			apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+}
+
+if (($#)); then
+	install_missing "$@"
+	exit 0
+fi
 
 pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
       libjansson-dev libpcap-dev iproute2 iputils-ping util-linux iperf3)
@@ -10,17 +33,7 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump tcpreplay softflowd)
 
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-		missing+=("$p")
-done
-if ((${#missing[@]})); then
-	echo "installing: ${missing[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing "${pkgs[@]}"
 
 # bpffs is not mounted by default on every system.
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf

@@ -46,20 +46,6 @@ die() {
 	exit 125
 }
 
-install_missing() {
-	local p missing=()
-
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "ok installed" || missing+=("$p")
-	done
-	((${#missing[@]})) || return 0
-	say "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
 # The kernel release a bzImage announces in its setup header.
 bzimage_version() {
 	local off
@@ -186,7 +172,7 @@ esac
 for f in .output/selftests/runner .output/flowbpf; do
 	[ -x "$f" ] || die "$f is not built; run 'make' (or 'make vmtest') first"
 done
-install_missing qemu-system-x86 busybox-static cpio
+bash scripts/deps.sh qemu-system-x86 busybox-static cpio
 mkdir -p "$cache"
 
 kernel= moddir=

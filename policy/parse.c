@@ -1016,18 +1016,204 @@ err:
 	return -EINVAL;
 }
 
+/* One rule match: parses the value(s) after its key, which is in key. */
+typedef int (*match_fn)(struct parser *ps, struct rule *r, const char *key);
+
+static int match_dir(struct parser *ps, struct rule *r, const char *key)
+{
+	if (!strcmp(ps->tok.text, "in")) {
+		r->dir = FLOWBPF_DIR_INGRESS;
+	} else if (!strcmp(ps->tok.text, "out")) {
+		r->dir = FLOWBPF_DIR_EGRESS;
+	} else {
+		perr(ps, "expected in or out after dir, found %s",
+		     tok_desc(&ps->tok));
+		return -EINVAL;
+	}
+	next(ps);
+	return 0;
+}
+
+static int match_iface(struct parser *ps, struct rule *r, const char *key)
+{
+	return parse_list(ps, add_iface, r);
+}
+
+static int match_vlan(struct parser *ps, struct rule *r, const char *key)
+{
+	struct r16list l = { &r->vlans, &r->nvlans, 4095, "VLAN id" };
+
+	return parse_list(ps, add_range16, &l);
+}
+
+static int match_proto(struct parser *ps, struct rule *r, const char *key)
+{
+	return parse_list(ps, add_proto, r);
+}
+
+static int match_addr(struct parser *ps, struct rule *r, const char *key)
+{
+	return parse_addr_match(ps, key[0] == 'f' ? &r->from : &r->to);
+}
+
+static int match_ports(struct parser *ps, struct rule *r, const char *key)
+{
+	struct r16list l = { &r->ports, &r->nports, 65535, "port" };
+
+	if (key[0] == 's')
+		l = (struct r16list){ &r->sports, &r->nsports, 65535, "port" };
+	else if (key[0] == 'd')
+		l = (struct r16list){ &r->dports, &r->ndports, 65535, "port" };
+	return parse_list(ps, add_range16, &l);
+}
+
+static int match_icmp(struct parser *ps, struct rule *r, const char *key)
+{
+	char *end;
+	unsigned long v = strtoul(ps->tok.text, &end, 10);
+
+	if (*end || !isdigit((unsigned char)ps->tok.text[0]) || v > 255) {
+		perr(ps, "invalid %s '%s' (0-255)", key, ps->tok.text);
+		return -EINVAL;
+	}
+	if (!strcmp(key, "icmp-type"))
+		r->icmp_type = v;
+	else
+		r->icmp_code = v;
+	next(ps);
+	return 0;
+}
+
+static int match_time(struct parser *ps, struct rule *r, const char *key)
+{
+	if (parse_time(ps, r))
+		return -EINVAL;
+	ps->pol->has_time = true;
+	next(ps);
+	return 0;
+}
+
+static int match_days(struct parser *ps, struct rule *r, const char *key)
+{
+	if (parse_list(ps, add_days, r))
+		return -EINVAL;
+	ps->pol->has_time = true;
+	return 0;
+}
+
+/* Every match a rule takes, in the order the error message lists them. */
+static const struct {
+	const char *key;
+	match_fn parse;
+} matches[] = {
+	{ "dir", match_dir },	     { "iface", match_iface },
+	{ "vlan", match_vlan },	     { "proto", match_proto },
+	{ "from", match_addr },	     { "to", match_addr },
+	{ "sport", match_ports },    { "dport", match_ports },
+	{ "port", match_ports },     { "icmp-type", match_icmp },
+	{ "icmp-code", match_icmp }, { "time", match_time },
+	{ "days", match_days },
+};
+#define NMATCHES (sizeof(matches) / sizeof(matches[0]))
+
+static void perr_unknown_match(struct parser *ps)
+{
+	char list[256];
+	size_t i, n = 0;
+
+	for (i = 0; i < NMATCHES; i++)
+		n += snprintf(list + n, sizeof(list) - n, "%s%s",
+			      !i		 ? ""
+			      : i + 1 < NMATCHES ? ", "
+						 : " or ",
+			      matches[i].key);
+	perr(ps, "unknown match '%s' (expected %s)", ps->tok.text, list);
+}
+
+/* The matches of a rule up to its ';'; seen has a bit per match given. */
+static int parse_matches(struct parser *ps, struct rule *r)
+{
+	unsigned int seen = 0;
+
+	while (!ps->failed && ps->tok.type == T_WORD) {
+		char key[sizeof(ps->tok.text)];
+		size_t i;
+
+		for (i = 0; i < NMATCHES; i++)
+			if (!strcmp(ps->tok.text, matches[i].key))
+				break;
+		if (i == NMATCHES) {
+			perr_unknown_match(ps);
+			return -EINVAL;
+		}
+		if (seen & (1U << i)) {
+			perr(ps, "'%s' is given twice in this rule",
+			     ps->tok.text);
+			return -EINVAL;
+		}
+		seen |= 1U << i;
+		snprintf(key, sizeof(key), "%s", ps->tok.text);
+		next(ps);
+		if (ps->tok.type != T_WORD) {
+			perr(ps, "expected a value after '%s', found %s", key,
+			     tok_desc(&ps->tok));
+			return -EINVAL;
+		}
+		if (matches[i].parse(ps, r, key))
+			return -EINVAL;
+	}
+	if (ps->failed)
+		return -EINVAL;
+	if (ps->tok.type != T_SEMI) {
+		perr(ps, "expected a match or ';', found %s",
+		     tok_desc(&ps->tok));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Matches that can never hold are mistakes worth stopping for. */
+static int check_rule(struct parser *ps, const struct rule *r, int line,
+		      int col)
+{
+	bool ports = r->nsports || r->ndports || r->nports, ok;
+	size_t i;
+
+	if (ports) {
+		for (ok = !r->nprotos, i = 0; i < r->nprotos; i++)
+			ok |= flowbpf_proto_has_ports(r->protos[i]);
+		if (!ok) {
+			perr_at(ps, line, col,
+				"ports need proto tcp, udp, sctp, dccp or udplite");
+			return -EINVAL;
+		}
+	}
+	if (r->icmp_type < 0 && r->icmp_code < 0)
+		return 0;
+	for (ok = r->nprotos > 0, i = 0; i < r->nprotos; i++)
+		ok &= flowbpf_proto_is_icmp(r->protos[i]);
+	if (!ok) {
+		perr_at(ps, line, col,
+			"icmp-type and icmp-code need proto icmp or icmpv6 (only)");
+		return -EINVAL;
+	}
+	if (ports) {
+		perr_at(ps, line, col,
+			"ports and icmp-type exclude each other");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_rule(struct parser *ps)
 {
-	struct r16list l;
 	struct rule r = { .dir = -1,
 			  .icmp_type = -1,
 			  .icmp_code = -1,
 			  .tmin_from = -1,
 			  .tmin_to = -1 };
-	struct rule *nr;
-	unsigned int seen = 0;
 	int line = ps->tok.line, col = ps->tok.col;
-	size_t i;
+	struct rule *nr;
 
 	r.line = line;
 	next(ps);
@@ -1045,141 +1231,8 @@ static int parse_rule(struct parser *ps)
 		goto err;
 	}
 	next(ps);
-
-	while (!ps->failed && ps->tok.type == T_WORD) {
-		static const char *const keys[] = {
-			"dir",	     "iface", "vlan",  "proto", "from",
-			"to",	     "sport", "dport", "port",	"icmp-type",
-			"icmp-code", "time",  "days",
-		};
-		char key[sizeof(ps->tok.text)];
-		unsigned int bit = 0;
-
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (!strcmp(ps->tok.text, keys[i]))
-				bit = 1U << i;
-		if (!bit) {
-			perr(ps,
-			     "unknown match '%s' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time or days)",
-			     ps->tok.text);
-			goto err;
-		}
-		if (seen & bit) {
-			perr(ps, "'%s' is given twice in this rule",
-			     ps->tok.text);
-			goto err;
-		}
-		seen |= bit;
-		snprintf(key, sizeof(key), "%s", ps->tok.text);
-		next(ps);
-		if (ps->tok.type != T_WORD) {
-			perr(ps, "expected a value after '%s', found %s", key,
-			     tok_desc(&ps->tok));
-			goto err;
-		}
-		if (!strcmp(key, "dir")) {
-			if (!strcmp(ps->tok.text, "in"))
-				r.dir = FLOWBPF_DIR_INGRESS;
-			else if (!strcmp(ps->tok.text, "out"))
-				r.dir = FLOWBPF_DIR_EGRESS;
-			else {
-				perr(ps,
-				     "expected in or out after dir, found %s",
-				     tok_desc(&ps->tok));
-				goto err;
-			}
-			next(ps);
-		} else if (!strcmp(key, "iface")) {
-			if (parse_list(ps, add_iface, &r))
-				goto err;
-		} else if (!strcmp(key, "vlan")) {
-			l = (struct r16list){ &r.vlans, &r.nvlans, 4095,
-					      "VLAN id" };
-			if (parse_list(ps, add_range16, &l))
-				goto err;
-		} else if (!strcmp(key, "proto")) {
-			if (parse_list(ps, add_proto, &r))
-				goto err;
-		} else if (!strcmp(key, "from")) {
-			if (parse_addr_match(ps, &r.from))
-				goto err;
-		} else if (!strcmp(key, "to")) {
-			if (parse_addr_match(ps, &r.to))
-				goto err;
-		} else if (!strcmp(key, "sport") || !strcmp(key, "dport") ||
-			   !strcmp(key, "port")) {
-			l = key[0] == 's'
-				    ? (struct r16list){ &r.sports, &r.nsports,
-							65535, "port" }
-			    : key[0] == 'd'
-				    ? (struct r16list){ &r.dports, &r.ndports,
-							65535, "port" }
-				    : (struct r16list){ &r.ports, &r.nports,
-							65535, "port" };
-			if (parse_list(ps, add_range16, &l))
-				goto err;
-		} else if (!strcmp(key, "icmp-type") ||
-			   !strcmp(key, "icmp-code")) {
-			char *end;
-			unsigned long v = strtoul(ps->tok.text, &end, 10);
-
-			if (*end || !isdigit((unsigned char)ps->tok.text[0]) ||
-			    v > 255) {
-				perr(ps, "invalid %s '%s' (0-255)", key,
-				     ps->tok.text);
-				goto err;
-			}
-			if (key[5] == 't')
-				r.icmp_type = v;
-			else
-				r.icmp_code = v;
-			next(ps);
-		} else if (!strcmp(key, "time")) {
-			if (parse_time(ps, &r))
-				goto err;
-			ps->pol->has_time = true;
-			next(ps);
-		} else if (!strcmp(key, "days")) {
-			if (parse_list(ps, add_days, &r))
-				goto err;
-			ps->pol->has_time = true;
-		}
-	}
-	if (ps->failed)
+	if (parse_matches(ps, &r) || check_rule(ps, &r, line, col))
 		goto err;
-	if (ps->tok.type != T_SEMI) {
-		perr(ps, "expected a match or ';', found %s",
-		     tok_desc(&ps->tok));
-		goto err;
-	}
-	/* Matches that can never hold are mistakes worth stopping for. */
-	if (r.nsports || r.ndports || r.nports) {
-		bool ok = !r.nprotos;
-
-		for (i = 0; i < r.nprotos; i++)
-			ok |= flowbpf_proto_has_ports(r.protos[i]);
-		if (!ok) {
-			perr_at(ps, line, col,
-				"ports need proto tcp, udp, sctp, dccp or udplite");
-			goto err;
-		}
-	}
-	if (r.icmp_type >= 0 || r.icmp_code >= 0) {
-		bool ok = r.nprotos > 0;
-
-		for (i = 0; i < r.nprotos; i++)
-			ok &= flowbpf_proto_is_icmp(r.protos[i]);
-		if (!ok) {
-			perr_at(ps, line, col,
-				"icmp-type and icmp-code need proto icmp or icmpv6 (only)");
-			goto err;
-		}
-		if ((r.nsports || r.ndports || r.nports)) {
-			perr_at(ps, line, col,
-				"ports and icmp-type exclude each other");
-			goto err;
-		}
-	}
 	next(ps);
 	nr = realloc(ps->pol->rules, (ps->pol->nrules + 1) * sizeof(*nr));
 	if (!nr)

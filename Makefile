@@ -17,7 +17,7 @@ LDLIBS := -lbpf -lelf -lz -ljansson
 BPF_OBJS := $(OUTPUT)/flowbpf.bpf.o
 SKELS := $(OUTPUT)/flowbpf.skel.h
 COMMON_SRCS := common/log.c common/flowfmt.c common/clock.c loader/loader.c \
-	policy/parse.c policy/eval.c policy/daemon.c policy/ctl.c policy/csum.c
+	policy/parse.c policy/addrset.c policy/eval.c policy/daemon.c policy/ctl.c policy/csum.c
 COMMON_SRCS += export/record.c export/jsonl.c export/ipfix.c export/collect.c
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
 CLI_SRCS := cli/flowbpf.c cli/cmd_attach.c cli/cmd_show.c cli/cmd_verdict.c cli/json.c \
@@ -129,15 +129,16 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-Wno-missing-field-initializers -Wno-format-zero-length -std=gnu11 \
 	-D_GNU_SOURCE -Imaps -Icommon -Ipolicy
 FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_NAMES))
-FUZZ_LIB_SRCS := policy/parse.c policy/eval.c policy/csum.c common/flowfmt.c
+FUZZ_LIB_SRCS := policy/parse.c policy/addrset.c policy/eval.c policy/csum.c common/flowfmt.c
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(FUZZ_LIB_SRCS) \
 	$(wildcard fuzz/fuzz_*.c))
 
 # What each harness links besides its own object.
 $(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/obj/policy/parse.o \
-	$(FUZZ_OUT)/obj/policy/eval.o $(FUZZ_OUT)/obj/common/flowfmt.o
-$(FUZZ_OUT)/fuzz_table: $(FUZZ_OUT)/obj/policy/parse.o \
+	$(FUZZ_OUT)/obj/policy/addrset.o $(FUZZ_OUT)/obj/policy/eval.o \
 	$(FUZZ_OUT)/obj/common/flowfmt.o
+$(FUZZ_OUT)/fuzz_table: $(FUZZ_OUT)/obj/policy/parse.o \
+	$(FUZZ_OUT)/obj/policy/addrset.o $(FUZZ_OUT)/obj/common/flowfmt.o
 $(FUZZ_OUT)/fuzz_flow $(FUZZ_OUT)/fuzz_num: $(FUZZ_OUT)/obj/common/flowfmt.o
 $(FUZZ_OUT)/fuzz_csum: $(FUZZ_OUT)/obj/policy/csum.o
 

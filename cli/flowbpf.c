@@ -142,22 +142,38 @@ static const struct option common_opts[] = {
 };
 
 #define COMMON_SHORT "jpvh"
+#define NCOMMON (sizeof(common_opts) / sizeof(common_opts[0]))
+/* The most options one command takes besides the common ones. */
+#define CMD_OPTS_MAX 48
 
 int cli_getopt(int argc, char **argv, const struct option *longopts,
 	       const char *shortopts)
 {
-	static struct option all[32];
-	static char shorts[64];
+	/* getopt_long() keeps its place across calls: so must these. */
+	static struct option all[CMD_OPTS_MAX + NCOMMON + 1];
+	static char shorts[2 * CMD_OPTS_MAX];
 	size_t n = 0, i;
 	int c;
 
-	for (i = 0; longopts && longopts[i].name && n < 27; i++)
+	for (i = 0; longopts && longopts[i].name; i++) {
+		if (n == CMD_OPTS_MAX) {
+			/* A table that outgrew this is a bug, never input. */
+			pr_warn("internal error: more than %d options\n",
+				CMD_OPTS_MAX);
+			abort();
+		}
 		all[n++] = longopts[i];
-	for (i = 0; i < sizeof(common_opts) / sizeof(common_opts[0]); i++)
+	}
+	for (i = 0; i < NCOMMON; i++)
 		all[n++] = common_opts[i];
 	memset(&all[n], 0, sizeof(all[n]));
 	if (!shortopts)
 		shortopts = "";
+	if (strlen(shortopts) + sizeof(COMMON_SHORT) + 2 > sizeof(shorts)) {
+		pr_warn("internal error: short options '%s' too long\n",
+			shortopts);
+		abort();
+	}
 	/* A leading '+' (stop at the first word) must stay first. */
 	snprintf(shorts, sizeof(shorts), "%s:%s%s",
 		 shortopts[0] == '+' ? "+" : "",

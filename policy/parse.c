@@ -78,12 +78,9 @@ static bool word_char(char c)
 	return c && (isalnum((unsigned char)c) || strchr("._:/-*!+", c));
 }
 
-/* Reads the next token into ps->tok. */
-static void next(struct parser *ps)
+/* Skips blanks, newlines and comments. */
+static void skip_space(struct parser *ps)
 {
-	struct tok *t = &ps->tok;
-	size_t n = 0;
-
 	for (;;) {
 		char c = *ps->p;
 
@@ -98,17 +95,83 @@ static void next(struct parser *ps)
 			while (*ps->p && *ps->p != '\n')
 				ps->p++;
 		} else {
-			break;
+			return;
 		}
 	}
+}
+
+/* A lexical error ends the input: the parser stops at T_EOF. */
+static void tok_fail(struct parser *ps)
+{
+	ps->tok.type = T_EOF;
+}
+
+/* A "quoted string", on one line; ps->p is at the opening quote. */
+static void lex_string(struct parser *ps)
+{
+	struct tok *t = &ps->tok;
+	size_t n = 0;
+
+	t->type = T_STRING;
+	ps->p++;
+	ps->col++;
+	while (*ps->p && *ps->p != '"' && *ps->p != '\n') {
+		/* A cut file name would name another file. */
+		if (n == TOK_MAX) {
+			perr(ps, "string longer than %d bytes", TOK_MAX);
+			tok_fail(ps);
+			return;
+		}
+		t->text[n++] = *ps->p;
+		ps->p++;
+		ps->col++;
+	}
+	t->text[n] = '\0';
+	if (*ps->p != '"') {
+		perr(ps, "unterminated string");
+		tok_fail(ps);
+		return;
+	}
+	ps->p++;
+	ps->col++;
+}
+
+static void lex_word(struct parser *ps)
+{
+	struct tok *t = &ps->tok;
+	size_t n = 0;
+
+	if (!word_char(*ps->p)) {
+		perr(ps, "unexpected character '%c'", *ps->p);
+		tok_fail(ps);
+		return;
+	}
+	t->type = T_WORD;
+	while (word_char(*ps->p)) {
+		if (n + 1 >= sizeof(t->text)) {
+			perr(ps, "word too long");
+			tok_fail(ps);
+			return;
+		}
+		t->text[n++] = *ps->p++;
+		ps->col++;
+	}
+	t->text[n] = '\0';
+}
+
+/* Reads the next token into ps->tok. */
+static void next(struct parser *ps)
+{
+	struct tok *t = &ps->tok;
+
+	skip_space(ps);
 	t->line = ps->line;
 	t->col = ps->col;
 	t->text[0] = '\0';
-	if (!*ps->p) {
+	switch (*ps->p) {
+	case '\0':
 		t->type = T_EOF;
 		return;
-	}
-	switch (*ps->p) {
 	case '{':
 		t->type = T_LBRACE;
 		break;
@@ -122,47 +185,10 @@ static void next(struct parser *ps)
 		t->type = T_COMMA;
 		break;
 	case '"':
-		t->type = T_STRING;
-		ps->p++;
-		ps->col++;
-		while (*ps->p && *ps->p != '"' && *ps->p != '\n') {
-			/* A cut file name would name another file. */
-			if (n == TOK_MAX) {
-				perr(ps, "string longer than %d bytes",
-				     TOK_MAX);
-				t->type = T_EOF;
-				return;
-			}
-			t->text[n++] = *ps->p;
-			ps->p++;
-			ps->col++;
-		}
-		t->text[n] = '\0';
-		if (*ps->p != '"') {
-			perr(ps, "unterminated string");
-			t->type = T_EOF;
-			return;
-		}
-		ps->p++;
-		ps->col++;
+		lex_string(ps);
 		return;
 	default:
-		if (!word_char(*ps->p)) {
-			perr(ps, "unexpected character '%c'", *ps->p);
-			t->type = T_EOF;
-			return;
-		}
-		t->type = T_WORD;
-		while (word_char(*ps->p)) {
-			if (n + 1 >= sizeof(t->text)) {
-				perr(ps, "word too long");
-				t->type = T_EOF;
-				return;
-			}
-			t->text[n++] = *ps->p++;
-			ps->col++;
-		}
-		t->text[n] = '\0';
+		lex_word(ps);
 		return;
 	}
 	t->text[0] = *ps->p;

@@ -36,6 +36,7 @@ struct parser {
 	const char *src, *p;
 	int line, col;
 	struct tok tok; /* current token */
+	char tok_desc[sizeof(((struct tok *)0)->text) + 8]; /* tok_desc()'s */
 	char *err;
 	size_t errlen;
 	bool failed;
@@ -197,18 +198,20 @@ static void next(struct parser *ps)
 	ps->col++;
 }
 
-static const char *tok_desc(const struct tok *t)
+/* The current token as a message names it. */
+static const char *tok_desc(struct parser *ps)
 {
-	static char buf[300];
+	const struct tok *t = &ps->tok;
+	char *buf = ps->tok_desc;
 
 	switch (t->type) {
 	case T_EOF:
 		return "end of file";
 	case T_STRING:
-		snprintf(buf, sizeof(buf), "\"%s\"", t->text);
+		snprintf(buf, sizeof(ps->tok_desc), "\"%s\"", t->text);
 		return buf;
 	default:
-		snprintf(buf, sizeof(buf), "'%s'", t->text);
+		snprintf(buf, sizeof(ps->tok_desc), "'%s'", t->text);
 		return buf;
 	}
 }
@@ -216,7 +219,7 @@ static const char *tok_desc(const struct tok *t)
 static bool expect(struct parser *ps, enum tok_type type, const char *what)
 {
 	if (ps->tok.type != type) {
-		perr(ps, "expected %s, found %s", what, tok_desc(&ps->tok));
+		perr(ps, "expected %s, found %s", what, tok_desc(ps));
 		return false;
 	}
 	next(ps);
@@ -570,7 +573,7 @@ static int parse_unit(struct parser *ps)
 	next(ps);
 	if (ps->tok.type != T_WORD || !valid_name(ps->tok.text) ||
 	    is_keyword(ps->tok.text)) {
-		perr(ps, "expected a unit name, found %s", tok_desc(&ps->tok));
+		perr(ps, "expected a unit name, found %s", tok_desc(ps));
 		return -EINVAL;
 	}
 	if ((nu = unit_find(ps, ps->tok.text))) {
@@ -588,7 +591,7 @@ static int parse_unit(struct parser *ps)
 		next(ps);
 		if (ps->tok.type != T_STRING) {
 			perr(ps, "expected a file name in quotes, found %s",
-			     tok_desc(&ps->tok));
+			     tok_desc(ps));
 			goto out;
 		}
 		if (load_prefix_file(ps, ps->tok.text, &b, &u.prefixes))
@@ -603,7 +606,7 @@ static int parse_unit(struct parser *ps)
 			if (ps->tok.type != T_WORD) {
 				perr(ps,
 				     "expected an address, prefix or unit name, found %s",
-				     tok_desc(&ps->tok));
+				     tok_desc(ps));
 				goto out;
 			}
 			if (add_item(ps, &b, &u.prefixes))
@@ -613,7 +616,7 @@ static int parse_unit(struct parser *ps)
 				next(ps);
 			else if (ps->tok.type != T_RBRACE) {
 				perr(ps, "expected ';' or '}', found %s",
-				     tok_desc(&ps->tok));
+				     tok_desc(ps));
 				goto out;
 			}
 			if (ps->failed)
@@ -662,7 +665,7 @@ static int parse_default(struct parser *ps)
 	if (ps->tok.type != T_WORD ||
 	    verdict_word(ps->tok.text, &ps->pol->dflt)) {
 		perr(ps, "expected allow or deny after default, found %s",
-		     tok_desc(&ps->tok));
+		     tok_desc(ps));
 		return -EINVAL;
 	}
 	ps->default_line = line;
@@ -677,7 +680,7 @@ static int parse_list(struct parser *ps, int (*fn)(struct parser *, void *),
 	for (;;) {
 		if (ps->tok.type != T_WORD) {
 			perr(ps, "expected a value, found %s",
-			     tok_desc(&ps->tok));
+			     tok_desc(ps));
 			return -EINVAL;
 		}
 		if (fn(ps, arg))
@@ -878,7 +881,7 @@ static int parse_addr_match(struct parser *ps, struct addr_match **out)
 		if (ps->tok.type != T_WORD || !ps->tok.text[0]) {
 			perr(ps,
 			     "expected an address, prefix, unit name or any, found %s",
-			     tok_desc(&ps->tok));
+			     tok_desc(ps));
 			goto err;
 		}
 		single = unit_find(ps, ps->tok.text);
@@ -916,7 +919,7 @@ static int match_dir(struct parser *ps, struct rule *r, const char *key)
 		r->dir = FLOWBPF_DIR_EGRESS;
 	} else {
 		perr(ps, "expected in or out after dir, found %s",
-		     tok_desc(&ps->tok));
+		     tok_desc(ps));
 		return -EINVAL;
 	}
 	next(ps);
@@ -1045,7 +1048,7 @@ static int parse_matches(struct parser *ps, struct rule *r)
 		next(ps);
 		if (ps->tok.type != T_WORD) {
 			perr(ps, "expected a value after '%s', found %s", key,
-			     tok_desc(&ps->tok));
+			     tok_desc(ps));
 			return -EINVAL;
 		}
 		if (matches[i].parse(ps, r, key))
@@ -1055,7 +1058,7 @@ static int parse_matches(struct parser *ps, struct rule *r)
 		return -EINVAL;
 	if (ps->tok.type != T_SEMI) {
 		perr(ps, "expected a match or ';', found %s",
-		     tok_desc(&ps->tok));
+		     tok_desc(ps));
 		return -EINVAL;
 	}
 	return 0;
@@ -1116,7 +1119,7 @@ static int parse_rule(struct parser *ps)
 		return -ENOMEM;
 	if (ps->tok.type != T_WORD || verdict_word(ps->tok.text, &r.verdict)) {
 		perr(ps, "expected allow or deny, found %s",
-		     tok_desc(&ps->tok));
+		     tok_desc(ps));
 		goto err;
 	}
 	next(ps);
@@ -1207,7 +1210,7 @@ struct policy *policy_parse(const char *name, const char *text, char *err,
 			parse_rule(&ps);
 		else
 			perr(&ps, "expected unit, rule or default, found %s",
-			     tok_desc(&ps.tok));
+			     tok_desc(&ps));
 	}
 	if (ps.failed || !ps.pol->file) {
 		if (!ps.failed)

@@ -20,7 +20,7 @@ COMMON_SRCS := common/log.c common/flowfmt.c common/clock.c loader/loader.c \
 	policy/parse.c policy/addrset.c policy/eval.c policy/daemon.c policy/ctl.c policy/csum.c
 COMMON_SRCS += export/record.c export/jsonl.c export/ipfix.c export/collect.c
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
-CLI_SRCS := cli/flowbpf.c cli/cmd_attach.c cli/cmd_show.c cli/cmd_verdict.c cli/json.c \
+CLI_SRCS := cli/flowbpf.c cli/params.c cli/cmd_attach.c cli/cmd_show.c cli/cmd_verdict.c cli/json.c \
 	cli/cmd_daemon.c
 CLI_SRCS += cli/cmd_collect.c
 CLI_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS))

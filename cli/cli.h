@@ -45,6 +45,20 @@ int cli_error(int code, const char *fmt, ...)
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints --help for the running command; returns EXIT_OK. */
 int cli_help(void);
+struct param;
+/* The same with the options of a table (params.h), and their defaults
+ * as args holds them. */
+int cli_help_params(const struct param *params, const void *args);
+/* A command's sub-verb, as in bpftool's nested command tables:
+ * "verdict set", "policy check". */
+struct subcmd {
+	const char *name;
+	int (*fn)(int argc, char **argv, void *ctx);
+};
+/* Runs the sub-verb of tbl (ending with { NULL }) that argv[0] names,
+ * with the rest of argv; a usage error if argv names none. */
+int cli_subcmd(const struct subcmd *tbl, int argc, char **argv, void *ctx);
+
 /* Dumps a JSON value (steals the reference) to stdout. */
 void json_out(json_t *v);
 

@@ -7,6 +7,7 @@
 #include "flowfmt.h"
 #include "loader.h"
 #include "log.h"
+#include "params.h"
 
 enum {
 	OPT_PENDING = 256,
@@ -223,13 +224,10 @@ int cmd_attach(int argc, char **argv)
 
 int cmd_detach(int argc, char **argv)
 {
-	int c, err;
+	int err, ret;
 
-	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
-		if (c == 'h')
-			return cli_help();
-		return EXIT_USAGE;
-	}
+	if (!PARAMS_NONE(argc, argv, &ret))
+		return ret;
 	if (optind + 1 != argc)
 		return cli_usage_error(optind >= argc
 					       ? "detach needs an interface"

@@ -10,34 +10,24 @@
 #include "flowfmt.h"
 #include "loader.h"
 #include "log.h"
+#include "params.h"
 #include "policy.h"
 
-enum { OPT_PIDFILE = 300, OPT_IFACE, OPT_TIME };
+static const struct param daemon_params[] = {
+	{ "config", 'c', P_STR, PARAM_FIELD(struct daemon_opts, policy),
+	  .arg = "FILE", .help = "the policy (see docs/policy.md)" },
+	{ "pidfile", 0, P_STR, PARAM_FIELD(struct daemon_opts, pidfile),
+	  .arg = "FILE", .help = "write the daemon's pid there" },
+	{},
+};
 
 int cmd_daemon(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
-		{},
-	};
 	struct daemon_opts o = {};
-	int c, err;
+	int err, ret;
 
-	while ((c = cli_getopt(argc, argv, opts, "c:")) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help();
-		case 'c':
-			o.policy = optarg;
-			break;
-		case OPT_PIDFILE:
-			o.pidfile = optarg;
-			break;
-		default:
-			return EXIT_USAGE;
-		}
-	}
+	if (!PARAMS_PARSE(daemon_params, &o, argc, argv, NULL, &ret))
+		return ret;
 	if (!o.policy)
 		return cli_usage_error("daemon needs a policy file (-c FILE)");
 	o.socket = env.socket;
@@ -56,13 +46,10 @@ int cmd_reload(int argc, char **argv)
 {
 	json_t *reply = NULL;
 	const char *msg;
-	int c, err, ret;
+	int err, ret;
 
-	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
-		if (c == 'h')
-			return cli_help();
-		return EXIT_USAGE;
-	}
+	if (!PARAMS_NONE(argc, argv, &ret))
+		return ret;
 	if (optind != argc)
 		return cli_usage_error("reload takes no arguments");
 	err = ctl_request(env.socket, "reload", &reply);
@@ -134,10 +121,16 @@ static int parse_when(const char *s, struct tm *tm)
 	return 0;
 }
 
+struct policy_args {
+	const char *iface; /* policy test --iface */
+	const char *when; /* policy test --time */
+};
+
 static int policy_test(const char *file, int argc, char **argv,
-		       const char *iface, const char *when)
+		       const struct policy_args *a)
 {
-	struct flow_ctx c = { .ifname = iface };
+	const char *when = a->when;
+	struct flow_ctx c = { .ifname = a->iface };
 	struct flowbpf_key k;
 	struct policy *p;
 	char err[512], spec[160];
@@ -187,38 +180,42 @@ static int policy_test(const char *file, int argc, char **argv,
 	return ret;
 }
 
+static int sub_check(int argc, char **argv, void *ctx)
+{
+	if (argc != 1)
+		return cli_usage_error("policy check takes one file");
+	return policy_check(argv[0]);
+}
+
+static int sub_test(int argc, char **argv, void *ctx)
+{
+	if (argc < 2)
+		return cli_usage_error("policy test needs a file and a flow");
+	return policy_test(argv[0], argc - 1, argv + 1, ctx);
+}
+
+static const struct subcmd policy_cmds[] = {
+	{ "check", sub_check },
+	{ "test", sub_test },
+	{},
+};
+
+static const struct param policy_params[] = {
+	{ "iface", 0, P_STR, PARAM_FIELD(struct policy_args, iface),
+	  .arg = "NAME",
+	  .help = "test: the interface the flow is on (for 'iface' matches)" },
+	{ "time", 0, P_STR, PARAM_FIELD(struct policy_args, when),
+	  .arg = "WHEN",
+	  .help = "test: evaluate at HH:MM or 'DAY HH:MM' instead of now" },
+	{},
+};
+
 int cmd_policy(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, OPT_IFACE },
-		{ "time", required_argument, NULL, OPT_TIME },
-		{},
-	};
-	const char *iface = NULL, *when = NULL;
-	int c;
+	struct policy_args a = {};
+	int ret;
 
-	while ((c = cli_getopt(argc, argv, opts, "")) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help();
-		case OPT_IFACE:
-			iface = optarg;
-			break;
-		case OPT_TIME:
-			when = optarg;
-			break;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind >= 2 && !strcmp(argv[optind], "check")) {
-		if (argc - optind != 2)
-			return cli_usage_error("policy check takes one file");
-		return policy_check(argv[optind + 1]);
-	}
-	if (argc - optind >= 3 && !strcmp(argv[optind], "test"))
-		return policy_test(argv[optind + 1], argc - optind - 2,
-				   argv + optind + 2, iface, when);
-	return cli_usage_error(
-		"expected 'policy check FILE' or 'policy test FILE FLOW'");
+	if (!PARAMS_PARSE(policy_params, &a, argc, argv, NULL, &ret))
+		return ret;
+	return cli_subcmd(policy_cmds, argc - optind, argv + optind, &a);
 }

@@ -10,9 +10,9 @@
 #include "cli.h"
 #include "daemon.h"
 #include "flowfmt.h"
+#include "params.h"
 #include "loader.h"
 #include "log.h"
-
 
 /*
  * Attached interface names: the one given, or all.  The count, or -errno
@@ -111,13 +111,10 @@ int cmd_status(int argc, char **argv)
 {
 	char names[FLOWBPF_MAX_IFACES][IF_NAMESIZE];
 	json_t *arr = NULL;
-	int c, n, i, ret = EXIT_OK;
+	int n, i, rc, ret = EXIT_OK;
 
-	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
-		if (c == 'h')
-			return cli_help();
-		return EXIT_USAGE;
-	}
+	if (!PARAMS_NONE(argc, argv, &rc))
+		return rc;
 	n = iface_list(argc, argv, names);
 	if (n == -E2BIG || n == -ENAMETOOLONG)
 		return iface_list_usage(n, "status", argv[optind]);
@@ -152,12 +149,11 @@ int cmd_status(int argc, char **argv)
 				json_pack(
 					"{s:o, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					"ifname", ctl_json_str(names[i]),
-					"ifindex",
-					(json_int_t)h.cfg.ifindex, "present",
-					present, "mode", mode_name(h.cfg.mode),
-					"pending", pending_name(h.cfg.pending),
-					"default", verdict_name(h.cfg.dflt),
-					"timeout_ms",
+					"ifindex", (json_int_t)h.cfg.ifindex,
+					"present", present, "mode",
+					mode_name(h.cfg.mode), "pending",
+					pending_name(h.cfg.pending), "default",
+					verdict_name(h.cfg.dflt), "timeout_ms",
 					(json_int_t)(h.cfg.timeout_ns / 1000000),
 					"malformed",
 					verdict_name(h.cfg.malformed),
@@ -180,8 +176,7 @@ int cmd_status(int argc, char **argv)
 			       present ? "" : ", interface gone",
 			       mode_name(h.cfg.mode),
 			       pending_name(h.cfg.pending),
-			       verdict_name(h.cfg.dflt),
-			       h.cfg.timeout_ns / 1e9,
+			       verdict_name(h.cfg.dflt), h.cfg.timeout_ns / 1e9,
 			       verdict_name(h.cfg.malformed));
 			if (tc_ing)
 				printf("  tc ingress prog id %u, tc egress prog id %u\n",
@@ -190,7 +185,8 @@ int cmd_status(int argc, char **argv)
 			else
 				printf("  xdp %s prog id %u (link %u), tc egress prog id %u\n",
 				       xdp_mode_str(&h.cfg), h.id[FB_PROG_XDP],
-				       h.id[FB_LINK_XDP], h.id[FB_PROG_TC_EGRESS]);
+				       h.id[FB_LINK_XDP],
+				       h.id[FB_PROG_TC_EGRESS]);
 			printf("  flows %llu/%u (%.1f%%), manual verdicts %llu/%u\n",
 			       (unsigned long long)flows, h.flows_max,
 			       100.0 * flows / h.flows_max,
@@ -225,13 +221,10 @@ int cmd_stats(int argc, char **argv)
 	char names[FLOWBPF_MAX_IFACES][IF_NAMESIZE];
 	struct flowbpf_stats total = {};
 	json_t *arr = NULL;
-	int c, n, i, j, ret = EXIT_OK;
+	int n, i, j, rc, ret = EXIT_OK;
 
-	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
-		if (c == 'h')
-			return cli_help();
-		return EXIT_USAGE;
-	}
+	if (!PARAMS_NONE(argc, argv, &rc))
+		return rc;
 	n = iface_list(argc, argv, names);
 	if (n == -E2BIG || n == -ENAMETOOLONG)
 		return iface_list_usage(n, "stats", argv[optind]);
@@ -266,11 +259,10 @@ int cmd_stats(int argc, char **argv)
 			total.c[j] += s.c[j];
 		if (env.json) {
 			json_array_append_new(
-				arr,
-				json_pack("{s:o, s:s, s:o}", "ifname",
-					  ctl_json_str(names[i]),
-					  "mode", mode_name(h.cfg.mode),
-					  "counters", stats_json(&s)));
+				arr, json_pack("{s:o, s:s, s:o}", "ifname",
+					       ctl_json_str(names[i]), "mode",
+					       mode_name(h.cfg.mode),
+					       "counters", stats_json(&s)));
 			json_object_set_new(json_array_get(arr, i),
 					    "accounting",
 					    acct ? acct : json_null());
@@ -303,14 +295,14 @@ struct flow_row {
 };
 
 enum sort_by { SORT_BYTES, SORT_PACKETS, SORT_LAST };
-static enum sort_by sort_by;
 
-static int row_cmp(const void *a, const void *b)
+/* qsort_r()'s: arg is the enum sort_by. */
+static int row_cmp(const void *a, const void *b, void *arg)
 {
 	const struct flow_row *x = a, *y = b;
 	__u64 vx, vy;
 
-	switch (sort_by) {
+	switch (*(const __u32 *)arg) {
 	case SORT_PACKETS:
 		vx = x->flow.packets, vy = y->flow.packets;
 		break;
@@ -455,49 +447,40 @@ static void print_table(const struct flow_row *rows, size_t n, __u64 now)
 	}
 }
 
+struct flows_args {
+	__u32 sort; /* enum sort_by */
+	__u64 limit;
+};
+
+static const struct param_name sort_names[] = {
+	{ "bytes", SORT_BYTES },
+	{ "packets", SORT_PACKETS },
+	{ "last", SORT_LAST },
+	{},
+};
+
+static const struct param flows_params[] = {
+	{ "sort", 's', P_ENUM, PARAM_FIELD(struct flows_args, sort),
+	  .names = sort_names, .help = "order" },
+	{ "limit", 'n', P_COUNT, PARAM_FIELD(struct flows_args, limit),
+	  .arg = "N", .help = "show at most N flows", .dflt = "all" },
+	{},
+};
+
 int cmd_flows(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "sort", required_argument, NULL, 's' },
-		{ "limit", required_argument, NULL, 'n' },
-		{},
-	};
+	struct flows_args a = { .sort = SORT_BYTES, .limit = ~0ULL };
 	struct flowbpf_key *keys = NULL;
 	struct flowbpf_flow *vals = NULL;
 	struct flow_row *rows = NULL;
 	struct flowbpf_handle h;
-	__u64 limit = ~0ULL, now;
 	size_t n = 0, i;
+	__u64 now;
 	json_t *arr;
-	int c, err, ret = EXIT_FAIL;
+	int err, rc, ret = EXIT_FAIL;
 
-	sort_by = SORT_BYTES;
-	while ((c = cli_getopt(argc, argv, opts, "s:n:")) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help();
-		case 's':
-			if (!strcmp(optarg, "bytes"))
-				sort_by = SORT_BYTES;
-			else if (!strcmp(optarg, "packets"))
-				sort_by = SORT_PACKETS;
-			else if (!strcmp(optarg, "last"))
-				sort_by = SORT_LAST;
-			else
-				return cli_usage_error(
-					"--sort must be bytes, packets or last, not '%s'",
-					optarg);
-			break;
-		case 'n':
-			if (count_parse(optarg, &limit))
-				return cli_usage_error(
-					"--limit must be a number, not '%s'",
-					optarg);
-			break;
-		default:
-			return EXIT_USAGE;
-		}
-	}
+	if (!PARAMS_PARSE(flows_params, &a, argc, argv, NULL, &rc))
+		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error(optind >= argc
 					       ? "flows needs an interface"
@@ -523,9 +506,9 @@ int cmd_flows(int argc, char **argv)
 		rows[i].first_ns = flowbpf_tick_ns(vals[i].first, now);
 		rows[i].last_ns = flowbpf_tick_ns(vals[i].last, now);
 	}
-	qsort(rows, n, sizeof(*rows), row_cmp);
-	if (limit < n)
-		n = limit;
+	qsort_r(rows, n, sizeof(*rows), row_cmp, &a.sort);
+	if (a.limit < n)
+		n = a.limit;
 
 	if (env.json) {
 		arr = json_array();

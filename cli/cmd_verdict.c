@@ -8,39 +8,22 @@
 #include "flowfmt.h"
 #include "loader.h"
 #include "log.h"
+#include "params.h"
 
-/* flowbpf verdict set IFACE FLOW... pass|drop
- * flowbpf verdict clear IFACE FLOW... */
-int cmd_verdict(int argc, char **argv)
+/* IFACE FLOW... [pass|drop]: the words after "set" or "clear". */
+static int verdict_write(int argc, char **argv, bool set)
 {
+	const char *action = set ? "set" : "clear", *ifname = argv[0];
+	__u32 verdict = FLOWBPF_VERDICT_NONE;
+	int nflow = argc - 1 - set, err, ret = EXIT_FAIL;
+	char spec[160], why[128];
 	struct flowbpf_handle h;
 	struct flowbpf_key k;
-	__u32 verdict = FLOWBPF_VERDICT_NONE;
 	bool live = false;
-	const char *action, *ifname;
-	char spec[160], why[128];
-	int c, nflow, err, ret = EXIT_FAIL;
-	bool set;
 
-	while ((c = cli_getopt(argc, argv, NULL, "")) != -1) {
-		if (c == 'h')
-			return cli_help();
-		return EXIT_USAGE;
-	}
-	if (argc - optind < 3)
+	if (argc < 1)
 		return cli_usage_error(
-			"verdict needs set|clear, an interface and a flow");
-	action = argv[optind];
-	ifname = argv[optind + 1];
-	if (!strcmp(action, "set"))
-		set = true;
-	else if (!strcmp(action, "clear"))
-		set = false;
-	else
-		return cli_usage_error(
-			"verdict action must be 'set' or 'clear', not '%s'",
-			action);
-	nflow = argc - optind - 2 - (set ? 1 : 0);
+			"verdict %s needs an interface and a flow", action);
 	if (nflow < 1)
 		return cli_usage_error("verdict %s needs a flow%s", action,
 				       set ? " and pass|drop" : "");
@@ -48,8 +31,7 @@ int cmd_verdict(int argc, char **argv)
 		return cli_usage_error(
 			"the verdict must be 'pass' or 'drop', not '%s'",
 			argv[argc - 1]);
-	err = flow_spec_parse_why(nflow, argv + optind + 2, &k, why,
-				  sizeof(why));
+	err = flow_spec_parse_why(nflow, argv + 1, &k, why, sizeof(why));
 	if (err == -EAFNOSUPPORT)
 		return cli_usage_error("%s", why);
 	if (err)
@@ -67,8 +49,8 @@ int cmd_verdict(int argc, char **argv)
 	if (env.json)
 		json_out(json_pack("{s:s, s:s, s:s, s:b}", "ifname", ifname,
 				   "flow", spec, "verdict",
-				   set ? verdict_name(verdict) : "none",
-				   "live", live));
+				   set ? verdict_name(verdict) : "none", "live",
+				   live));
 	else if (set)
 		printf("%s: %s -> %s%s\n", ifname, spec, verdict_name(verdict),
 		       live ? "" : " (kept for when the flow starts)");
@@ -78,4 +60,31 @@ int cmd_verdict(int argc, char **argv)
 cleanup:
 	flowbpf_close(&h);
 	return ret;
+}
+
+static int verdict_set(int argc, char **argv, void *ctx)
+{
+	return verdict_write(argc, argv, true);
+}
+
+static int verdict_clear(int argc, char **argv, void *ctx)
+{
+	return verdict_write(argc, argv, false);
+}
+
+static const struct subcmd verdict_cmds[] = {
+	{ "set", verdict_set },
+	{ "clear", verdict_clear },
+	{},
+};
+
+/* flowbpf verdict set IFACE FLOW... pass|drop
+ * flowbpf verdict clear IFACE FLOW... */
+int cmd_verdict(int argc, char **argv)
+{
+	int ret;
+
+	if (!PARAMS_NONE(argc, argv, &ret))
+		return ret;
+	return cli_subcmd(verdict_cmds, argc - optind, argv + optind, NULL);
 }

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "log.h"
+#include "params.h"
 
 #define FLOWBPF_VERSION "0.1.0"
 
@@ -39,9 +40,7 @@ static const struct cmd cmds[] = {
 	  "remove programs, tc filter and pins from an interface", "" },
 	{ "status", cmd_status, "[IFACE]",
 	  "attached interfaces, mode, program ids, map fill", "" },
-	{ "flows", cmd_flows, "IFACE [OPTIONS]", "the live flow table",
-	  "  -s, --sort bytes|packets|last  order (default bytes)\n"
-	  "  -n, --limit N                  show at most N flows (default all)\n" },
+	{ "flows", cmd_flows, "IFACE [OPTIONS]", "the live flow table", "" },
 	{ "stats", cmd_stats, "[IFACE]", "datapath counters, summed over CPUs",
 	  "" },
 	{ "verdict", cmd_verdict, "set|clear IFACE FLOW [pass|drop]",
@@ -55,9 +54,7 @@ static const struct cmd cmds[] = {
 	  "    flowbpf verdict clear eth0 in udp 198.18.0.2:5353 198.18.0.1:53\n" },
 	{ "daemon", cmd_daemon, "-c FILE [IFACE...]",
 	  "decide new flows by a policy (every attached interface unless named)",
-	  "  -c, --config FILE    the policy (see docs/policy.md)\n"
-	  "      --pidfile FILE   write the daemon's pid there\n"
-	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET
+	  "      --socket PATH  control socket (default " FLOWBPF_DEFAULT_SOCKET
 	  ")\n"
 	  "  Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop.\n" },
 	{ "collect", cmd_collect, "IFACE [OPTIONS]",
@@ -82,8 +79,6 @@ static const struct cmd cmds[] = {
 	  ")\n" },
 	{ "policy", cmd_policy, "check FILE | test FILE FLOW",
 	  "validate a policy, or show which rule a flow matches (no kernel needed)",
-	  "      --iface NAME     interface the flow is on (for 'iface' matches)\n"
-	  "      --time WHEN      evaluate at HH:MM or 'DAY HH:MM' instead of now\n"
 	  "  FLOW is written as for 'flowbpf verdict'.\n" },
 };
 
@@ -105,18 +100,45 @@ static void usage_all(FILE *f)
 		"  -v, --verbose  debug messages, libbpf output and verifier logs\n"
 		"  -h, --help     help\n"
 		"  -V, --version  version\n"
-		"      --socket PATH  the daemon's control socket (default " FLOWBPF_DEFAULT_SOCKET ")\n\n"
+		"      --socket PATH  the daemon's control socket (default " FLOWBPF_DEFAULT_SOCKET
+		")\n\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int cli_help_params(const struct param *params, const void *args)
+{
+	printf("Usage: flowbpf %s %s\n%s.\n", cur_cmd->name, cur_cmd->args,
+	       cur_cmd->summary);
+	if (params && params[0].name) {
+		printf("\nOptions:\n");
+		params_help(stdout, params, args);
+	}
+	if (cur_cmd->help[0])
+		printf("%s%s", params ? "" : "\nOptions:\n", cur_cmd->help);
+	printf("\nCommon options: -j/--json, -p/--pretty, -v/--verbose, -h/--help\n");
+	return EXIT_OK;
+}
+
+int cli_subcmd(const struct subcmd *tbl, int argc, char **argv, void *ctx)
+{
+	char names[128];
+	size_t i, n = 0;
+
+	for (i = 0; argc > 0 && tbl[i].name; i++)
+		if (!strcmp(argv[0], tbl[i].name))
+			return tbl[i].fn(argc - 1, argv + 1, ctx);
+	for (i = 0; tbl[i].name; i++)
+		n += snprintf(names + n, sizeof(names) - n, "%s%s",
+			      i ? "|" : "", tbl[i].name);
+	if (argc <= 0)
+		return cli_usage_error("%s needs %s", cur_cmd->name, names);
+	return cli_usage_error("%s takes %s, not '%s'", cur_cmd->name, names,
+			       argv[0]);
 }
 
 int cli_help(void)
 {
-	printf("Usage: flowbpf %s %s\n%s.\n", cur_cmd->name, cur_cmd->args,
-	       cur_cmd->summary);
-	if (cur_cmd->help[0])
-		printf("\nOptions:\n%s", cur_cmd->help);
-	printf("\nCommon options: -j/--json, -p/--pretty, -v/--verbose, -h/--help\n");
-	return EXIT_OK;
+	return cli_help_params(NULL, NULL);
 }
 
 int cli_usage_error(const char *fmt, ...)

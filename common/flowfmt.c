@@ -176,20 +176,49 @@ int mode_parse(const char *s, __u32 *mode)
 /* A year: far beyond any sane timeout or interval. */
 #define DURATION_MAX_NS (365ULL * 86400 * 1000000000)
 
+/* Duration units; duration_str() writes the first that fits from "s". */
+static const struct {
+	const char *unit;
+	__u64 mul;
+} units[] = {
+	{ "", 1000000000 },
+	{ "s", 1000000000 },
+	{ "ms", 1000000 },
+	{ "us", 1000 },
+	{ "ns", 1 },
+	{ "m", 60000000000ULL },
+	{ "h", 3600000000000ULL },
+};
+
+void duration_str(__u64 ns, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 1; i < 4 && ns % units[i].mul; i++)
+		;
+	snprintf(buf, len, "%llu%s", (unsigned long long)(ns / units[i].mul),
+		 units[i].unit);
+}
+
+void size_str(__u64 v, char *buf, size_t len)
+{
+	static const char sfx[] = "GMK";
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		__u64 m = 1ULL << (10 * (3 - i));
+
+		if (v && !(v % m)) {
+			snprintf(buf, len, "%llu%c",
+				 (unsigned long long)(v / m), sfx[i]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
 int duration_parse(const char *s, __u64 *ns)
 {
-	static const struct {
-		const char *unit;
-		__u64 mul;
-	} units[] = {
-		{ "", 1000000000 },
-		{ "s", 1000000000 },
-		{ "ms", 1000000 },
-		{ "us", 1000 },
-		{ "ns", 1 },
-		{ "m", 60000000000ULL },
-		{ "h", 3600000000000ULL },
-	};
 	__u64 whole, frac = 0, scale = 1;
 	unsigned __int128 v;
 	const char *p;

@@ -29,6 +29,9 @@ int duration_parse(const char *s, __u64 *ns);
 int size_parse(const char *s, __u64 *val);
 /* Whole number with optional k/M/G suffix (powers of 1000). */
 int count_parse(const char *s, __u64 *val);
+/* The short forms the parsers read back: "2s", "500ms"; "256K", "1G". */
+void duration_str(__u64 ns, char *buf, size_t len);
+void size_str(__u64 v, char *buf, size_t len);
 
 /* Address of one side of a key, as text. */
 void key_addr_str(const struct flowbpf_key *k, bool src, char *buf, size_t len);

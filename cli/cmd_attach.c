@@ -9,26 +9,6 @@
 #include "log.h"
 #include "params.h"
 
-enum {
-	OPT_PENDING = 256,
-	OPT_DEFAULT,
-	OPT_XDP_MODE,
-	OPT_RINGBUF,
-	OPT_MAX_QUEUED,
-	OPT_HOLD_PKTS,
-	OPT_HOLD_BYTES,
-	OPT_MALFORMED
-};
-enum { OPT_INGRESS = 300 };
-
-static int pass_drop(const char *opt, const char *arg, __u32 *v)
-{
-	if (verdict_parse(arg, v))
-		return cli_usage_error("%s must be 'pass' or 'drop', not '%s'",
-				       opt, arg);
-	return 0;
-}
-
 /*
  * Held ingress frames go back into the stack with BPF_PROG_TEST_RUN and
  * BPF_F_TEST_XDP_LIVE_FRAMES, which kernels before 5.18 do not have.
@@ -43,128 +23,69 @@ static bool kernel_has_live_frames(void)
 	return major > 5 || (major == 5 && minor >= 18);
 }
 
+static const struct name_value ingress_names[] = {
+	{ "xdp", INGRESS_XDP },
+	{ "tc", INGRESS_TC },
+	{},
+};
+
+static const struct name_value xdp_mode_names[] = {
+	{ "native", XDPM_NATIVE },
+	{ "generic", XDPM_GENERIC },
+	{ "drv", XDPM_NATIVE },
+	{ "skb", XDPM_GENERIC },
+	{},
+};
+
+#define ATTACH_FIELD(m) PARAM_FIELD(struct flowbpf_attach_opts, m)
+
+static const struct param attach_params[] = {
+	{ "mode", 'm', P_ENUM, ATTACH_FIELD(mode), .names = mode_names,
+	  .help = "monitor accounts only and never drops" },
+	{ "ingress", 0, P_ENUM, ATTACH_FIELD(ingress), .names = ingress_names,
+	  .help = "hook that sees ingress: XDP, or tc clsact ingress" },
+	{ "flows", 'f', P_COUNT, ATTACH_FIELD(flows), .arg = "N",
+	  .help = "flow map size (k/M suffixes)", .min = 1,
+	  .max = FLOWBPF_FLOWS_MAX },
+	{ "pending", 0, P_ENUM, ATTACH_FIELD(pending), .names = pending_names,
+	  .help = "what packets of a flow awaiting a verdict get: hold hands them to the daemon until it decides",
+	  .dflt = "hold in enforce mode, pass in monitor mode" },
+	{ "hold-packets", 0, P_COUNT, ATTACH_FIELD(hold_pkts), .arg = "N",
+	  .help = "held packets per flow at most", .min = 1,
+	  .max = FLOWBPF_HOLD_PKTS_MAX },
+	{ "hold-bytes", 0, P_SIZE, ATTACH_FIELD(hold_bytes), .arg = "BYTES",
+	  .help = "held bytes per flow at most", .min = 1,
+	  .max = FLOWBPF_HOLD_BYTES_MAX },
+	{ "default", 0, P_ENUM, ATTACH_FIELD(dflt), .names = verdict_names,
+	  .help = "verdict set when no decision comes in time" },
+	{ "malformed", 0, P_ENUM, ATTACH_FIELD(malformed),
+	  .names = verdict_names,
+	  .help = "IP frames the parser cannot read (too deep a VLAN stack or IPv6 header chain, truncated headers); non-IP frames always pass",
+	  .dflt = "drop in enforce mode, pass in monitor mode" },
+	{ "timeout", 't', P_DURATION, ATTACH_FIELD(timeout_ns),
+	  .arg = "DURATION", .help = "decision timeout, e.g. 2s, 500ms",
+	  .min = FLOWBPF_TIMEOUT_MIN_NS },
+	{ "xdp-mode", 0, P_ENUM, ATTACH_FIELD(xdp_mode),
+	  .names = xdp_mode_names, .help = "XDP attach mode" },
+	{ "ringbuf", 0, P_SIZE, ATTACH_FIELD(ringbuf), .arg = "BYTES",
+	  .help = "event ring buffer size, a power of two, K/M suffixes",
+	  .min = FLOWBPF_RINGBUF_MIN, .max = FLOWBPF_RINGBUF_MAX,
+	  .flags = P_POW2 },
+	{ "max-queued", 0, P_COUNT, ATTACH_FIELD(max_queued), .arg = "N",
+	  .help = "new flows awaiting a verdict per timeout window; beyond it a new flow gets the default verdict at once (0 = no limit)",
+	  .max = FLOWBPF_MAX_QUEUED_MAX },
+	{},
+};
+
 int cmd_attach(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "ingress", required_argument, NULL, OPT_INGRESS },
-		{ "flows", required_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "pending", required_argument, NULL, OPT_PENDING },
-		{ "default", required_argument, NULL, OPT_DEFAULT },
-		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
-		{ "ringbuf", required_argument, NULL, OPT_RINGBUF },
-		{ "max-queued", required_argument, NULL, OPT_MAX_QUEUED },
-		{ "hold-packets", required_argument, NULL, OPT_HOLD_PKTS },
-		{ "hold-bytes", required_argument, NULL, OPT_HOLD_BYTES },
-		{ "malformed", required_argument, NULL, OPT_MALFORMED },
-		{},
-	};
 	struct flowbpf_attach_opts o;
-	bool xdp_mode_given = false;
-	__u64 v;
-	bool pending_set = false;
-	int c, err;
+	__u64 seen;
+	int err, rc;
 
 	flowbpf_attach_opts_init(&o);
-	while ((c = cli_getopt(argc, argv, opts, "m:f:t:")) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help();
-		case 'm':
-			if (mode_parse(optarg, &o.mode))
-				return cli_usage_error(
-					"--mode must be 'monitor' or 'enforce', not '%s'",
-					optarg);
-			break;
-		case 'f':
-			if (count_parse(optarg, &v) || v < 1 || v > (1U << 26))
-				return cli_usage_error(
-					"--flows must be a number from 1 to %u, not '%s'",
-					1U << 26, optarg);
-			o.flows = v;
-			break;
-		case 't':
-			if (duration_parse(optarg, &o.timeout_ns) ||
-			    o.timeout_ns < 1000000)
-				return cli_usage_error(
-					"--timeout must be a duration of at least 1ms, e.g. 2s or 500ms, not '%s'",
-					optarg);
-			break;
-		case OPT_PENDING:
-			pending_set = true;
-			if (!strcmp(optarg, "hold"))
-				o.pending = FLOWBPF_PENDING_HOLD;
-			else if (verdict_parse(optarg, &o.pending))
-				return cli_usage_error(
-					"--pending must be 'pass', 'drop' or 'hold', not '%s'",
-					optarg);
-			break;
-		case OPT_HOLD_PKTS:
-			if (count_parse(optarg, &v) || v < 1 ||
-			    v > FLOWBPF_HOLD_PKTS_MAX)
-				return cli_usage_error(
-					"--hold-packets must be a number from 1 to %u, not '%s'",
-					FLOWBPF_HOLD_PKTS_MAX, optarg);
-			o.hold_pkts = v;
-			break;
-		case OPT_HOLD_BYTES:
-			if (size_parse(optarg, &v) || v < 1 || v > (1U << 30))
-				return cli_usage_error(
-					"--hold-bytes must be a size from 1 to 1G, not '%s'",
-					optarg);
-			o.hold_bytes = v;
-			break;
-		case OPT_DEFAULT:
-			if ((err = pass_drop("--default", optarg, &o.dflt)))
-				return err;
-			break;
-		case OPT_MALFORMED:
-			if ((err = pass_drop("--malformed", optarg,
-					     &o.malformed)))
-				return err;
-			break;
-		case OPT_INGRESS:
-			if (!strcmp(optarg, "xdp"))
-				o.ingress = INGRESS_XDP;
-			else if (!strcmp(optarg, "tc"))
-				o.ingress = INGRESS_TC;
-			else
-				return cli_usage_error(
-					"--ingress must be 'xdp' or 'tc', not '%s'",
-					optarg);
-			break;
-		case OPT_XDP_MODE:
-			xdp_mode_given = true;
-			if (!strcmp(optarg, "native") || !strcmp(optarg, "drv"))
-				o.xdp_mode = XDPM_NATIVE;
-			else if (!strcmp(optarg, "generic") ||
-				 !strcmp(optarg, "skb"))
-				o.xdp_mode = XDPM_GENERIC;
-			else
-				return cli_usage_error(
-					"--xdp-mode must be 'native' or 'generic', not '%s'",
-					optarg);
-			break;
-		case OPT_RINGBUF:
-			if (size_parse(optarg, &v) || v < 4096 ||
-			    v > (1U << 30) || (v & (v - 1)))
-				return cli_usage_error(
-					"--ringbuf must be a power of two from 4096 to 1G, not '%s'",
-					optarg);
-			o.ringbuf = v;
-			break;
-		case OPT_MAX_QUEUED:
-			if (count_parse(optarg, &v) || v > (1U << 30))
-				return cli_usage_error(
-					"--max-queued must be a number from 0 (no limit) to %u, not '%s'",
-					1U << 30, optarg);
-			o.max_queued = v;
-			break;
-		default:
-			return EXIT_USAGE;
-		}
-	}
+	if (!PARAMS_PARSE(attach_params, &o, argc, argv, &seen, &rc))
+		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error(optind >= argc
 					       ? "attach needs an interface"
@@ -179,7 +100,8 @@ int cmd_attach(int argc, char **argv)
 	bool native = o.ingress == INGRESS_XDP && o.xdp_mode == XDPM_NATIVE;
 	bool live = kernel_has_live_frames();
 
-	if (!pending_set && o.mode == FLOWBPF_MODE_ENFORCE && native && live)
+	if (!params_given(attach_params, seen, "pending") &&
+	    o.mode == FLOWBPF_MODE_ENFORCE && native && live)
 		o.pending = FLOWBPF_PENDING_HOLD;
 	if (o.pending == FLOWBPF_PENDING_HOLD && !native)
 		return cli_usage_error(
@@ -188,7 +110,8 @@ int cmd_attach(int argc, char **argv)
 		return cli_error(
 			EXIT_FAIL,
 			"--pending hold needs Linux 5.18 or later to re-inject held frames; use --pending pass or drop");
-	if (xdp_mode_given && o.ingress == INGRESS_TC)
+	if (params_given(attach_params, seen, "xdp-mode") &&
+	    o.ingress == INGRESS_TC)
 		return cli_usage_error(
 			"--xdp-mode applies to --ingress xdp only");
 

@@ -452,7 +452,7 @@ struct flows_args {
 	__u64 limit;
 };
 
-static const struct param_name sort_names[] = {
+static const struct name_value sort_names[] = {
 	{ "bytes", SORT_BYTES },
 	{ "packets", SORT_PACKETS },
 	{ "last", SORT_LAST },

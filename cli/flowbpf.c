@@ -18,24 +18,7 @@ struct cli_env env = { .socket = FLOWBPF_DEFAULT_SOCKET };
 
 static const struct cmd cmds[] = {
 	{ "attach", cmd_attach, "IFACE [OPTIONS]",
-	  "load and attach the datapath to an interface",
-	  "  -m, --mode monitor|enforce   monitor accounts only and never drops (default monitor)\n"
-	  "      --ingress xdp|tc         hook that sees ingress: XDP, or tc clsact ingress (default xdp)\n"
-	  "  -f, --flows N                flow map size (default 262144; k/M suffixes)\n"
-	  "      --pending pass|drop|hold what packets of a flow awaiting a verdict get: hold hands\n"
-	  "                               them to the daemon until it decides (default: hold in\n"
-	  "                               enforce mode, pass in monitor mode)\n"
-	  "      --hold-packets N         held packets per flow at most (default 64)\n"
-	  "      --hold-bytes BYTES       held bytes per flow at most (default 256K)\n"
-	  "      --default pass|drop      verdict set when no decision comes in time (default pass)\n"
-	  "      --malformed pass|drop    IP frames the parser cannot read (too deep a VLAN stack or\n"
-	  "                               IPv6 header chain, truncated headers); non-IP frames always\n"
-	  "                               pass (default: drop in enforce mode, pass in monitor mode)\n"
-	  "  -t, --timeout DURATION       decision timeout, e.g. 2s, 500ms (default 2s)\n"
-	  "      --xdp-mode native|generic  XDP attach mode (default native)\n"
-	  "      --ringbuf BYTES          event ring buffer size, a power of two, K/M suffixes (default 1M)\n"
-	  "      --max-queued N           new flows awaiting a verdict per timeout window; beyond it\n"
-	  "                               a new flow gets the default verdict at once (default 65536, 0 = no limit)\n" },
+	  "load and attach the datapath to an interface", "" },
 	{ "detach", cmd_detach, "IFACE",
 	  "remove programs, tc filter and pins from an interface", "" },
 	{ "status", cmd_status, "[IFACE]",

@@ -41,7 +41,7 @@ static void value_str(const struct param *p, __u64 v, char *buf, size_t len)
 }
 
 /* Whether a later name is an alias of an earlier one. */
-static bool is_alias(const struct param_name *names, size_t i)
+static bool is_alias(const struct name_value *names, size_t i)
 {
 	size_t j;
 
@@ -52,7 +52,7 @@ static bool is_alias(const struct param_name *names, size_t i)
 }
 
 /* "'a', 'b' or 'c'", or with sep "|": "a|b|c". */
-static void names_str(const struct param_name *names, const char *sep,
+static void names_str(const struct name_value *names, const char *sep,
 		      char *buf, size_t len)
 {
 	size_t i, n = 0, count = 0, k = 0;
@@ -79,12 +79,14 @@ static void names_str(const struct param_name *names, const char *sep,
 /* What a value of the row must be, for its usage error. */
 static void param_want(const struct param *p, char *buf, size_t len)
 {
+	const char *what = p->type == P_COUNT	   ? "a number"
+			   : p->type == P_DURATION ? "a duration"
+			   : p->flags & P_POW2	   ? "a power of two"
+						   : "a size";
+	const char *example = p->type == P_DURATION ? " (such as 2s or 500ms)"
+			      : p->type == P_SIZE   ? " (such as 64K or 1M)"
+						    : "";
 	char lo[32], hi[32];
-	const char *what = p->type == P_COUNT ? "a number"
-			   : p->type == P_DURATION
-				   ? "a duration such as 2s or 500ms"
-			   : p->flags & P_POW2 ? "a power of two"
-					       : "a size such as 64K or 1M";
 
 	if (p->type == P_ENUM) {
 		names_str(p->names, NULL, buf, len);
@@ -93,11 +95,11 @@ static void param_want(const struct param *p, char *buf, size_t len)
 	value_str(p, p->min, lo, sizeof(lo));
 	value_str(p, param_max(p), hi, sizeof(hi));
 	if (p->max || (p->size < 8 && p->type == P_COUNT))
-		snprintf(buf, len, "%s from %s to %s", what, lo, hi);
+		snprintf(buf, len, "%s from %s to %s%s", what, lo, hi, example);
 	else if (p->min)
-		snprintf(buf, len, "%s of at least %s", what, lo);
+		snprintf(buf, len, "%s of at least %s%s", what, lo, example);
 	else
-		snprintf(buf, len, "%s", what);
+		snprintf(buf, len, "%s%s", what, example);
 }
 
 static void field_set(void *args, const struct param *p, __u64 v)

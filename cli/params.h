@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <linux/types.h>
+#include "flowfmt.h"
 
 enum param_type {
 	P_FLAG, /* no value: sets a bool (or clears it, with P_INVERT) */
@@ -27,13 +28,6 @@ enum {
 	P_INVERT = 1 << 1, /* P_FLAG: the option clears the bool */
 };
 
-/* A name an enum option takes; a later name for the same value is an
- * alias, accepted but not listed. */
-struct param_name {
-	const char *name;
-	__u32 value;
-};
-
 struct param {
 	const char *name; /* the long option, without "--" */
 	int short_name; /* its one-letter form, or 0 */
@@ -43,7 +37,7 @@ struct param {
 	const char *help;
 	__u64 min, max; /* numbers: the range; max 0 means the field's */
 	unsigned int flags;
-	const struct param_name *names; /* P_ENUM, ends with { NULL } */
+	const struct name_value *names; /* P_ENUM, ends with { NULL } */
 	const char *dflt; /* --help's default when the value cannot say it,
 			   * "" for none */
 };

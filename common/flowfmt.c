@@ -41,14 +41,52 @@ const char *source_name(__u32 s)
 	}
 }
 
+const struct name_value mode_names[] = {
+	{ "monitor", FLOWBPF_MODE_MONITOR },
+	{ "enforce", FLOWBPF_MODE_ENFORCE },
+	{},
+};
+
+const struct name_value verdict_names[] = {
+	{ "pass", FLOWBPF_VERDICT_PASS },
+	{ "drop", FLOWBPF_VERDICT_DROP },
+	{},
+};
+
+const struct name_value pending_names[] = {
+	{ "pass", FLOWBPF_PENDING_PASS },
+	{ "drop", FLOWBPF_PENDING_DROP },
+	{ "hold", FLOWBPF_PENDING_HOLD },
+	{},
+};
+
+const char *name_of(const struct name_value *t, __u32 value, const char *none)
+{
+	for (; t->name; t++)
+		if (t->value == value)
+			return t->name;
+	return none;
+}
+
+int value_of(const struct name_value *t, const char *name, __u32 *value)
+{
+	for (; t->name; t++) {
+		if (!strcmp(t->name, name)) {
+			*value = t->value;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 const char *pending_name(__u32 pending)
 {
-	return pending == FLOWBPF_PENDING_HOLD ? "hold" : verdict_name(pending);
+	return name_of(pending_names, pending, "none");
 }
 
 const char *mode_name(__u32 mode)
 {
-	return mode == FLOWBPF_MODE_ENFORCE ? "enforce" : "monitor";
+	return name_of(mode_names, mode, "monitor");
 }
 
 const char *dir_name(__u8 dir)
@@ -153,24 +191,12 @@ int proto_parse(const char *s, __u8 *proto)
 
 int verdict_parse(const char *s, __u32 *verdict)
 {
-	if (!strcmp(s, "pass"))
-		*verdict = FLOWBPF_VERDICT_PASS;
-	else if (!strcmp(s, "drop"))
-		*verdict = FLOWBPF_VERDICT_DROP;
-	else
-		return -EINVAL;
-	return 0;
+	return value_of(verdict_names, s, verdict);
 }
 
 int mode_parse(const char *s, __u32 *mode)
 {
-	if (!strcmp(s, "monitor"))
-		*mode = FLOWBPF_MODE_MONITOR;
-	else if (!strcmp(s, "enforce"))
-		*mode = FLOWBPF_MODE_ENFORCE;
-	else
-		return -EINVAL;
-	return 0;
+	return value_of(mode_names, s, mode);
 }
 
 /* A year: far beyond any sane timeout or interval. */

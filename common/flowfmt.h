@@ -19,6 +19,16 @@ bool stat_is_outcome(int idx);
 const char *proto_name(__u8 proto);
 
 /* Parse a name back; -EINVAL when unknown. */
+/* A name of an enum value, as the CLI, JSON and records spell it; the
+ * tables end with { NULL }, and a later name for a value is an alias. */
+struct name_value {
+	const char *name;
+	__u32 value;
+};
+extern const struct name_value mode_names[], verdict_names[], pending_names[];
+const char *name_of(const struct name_value *t, __u32 value, const char *none);
+int value_of(const struct name_value *t, const char *name, __u32 *value);
+
 int verdict_parse(const char *s, __u32 *verdict); /* pass|drop only */
 int mode_parse(const char *s, __u32 *mode);
 int proto_parse(const char *s, __u8 *proto);

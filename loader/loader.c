@@ -191,12 +191,15 @@ static int check_root(void)
 
 static int check_attach_opts(const struct flowbpf_attach_opts *o)
 {
-	if (o->flows < 1 || o->flows > (1U << 26)) {
-		err_set("--flows must be between 1 and %u", 1U << 26);
+	if (o->flows < 1 || o->flows > FLOWBPF_FLOWS_MAX) {
+		err_set("--flows must be between 1 and %u", FLOWBPF_FLOWS_MAX);
 		return -EINVAL;
 	}
-	if (o->ringbuf < 4096 || (o->ringbuf & (o->ringbuf - 1))) {
-		err_set("ring buffer size must be a power of two >= 4096");
+	if (o->ringbuf < FLOWBPF_RINGBUF_MIN ||
+	    o->ringbuf > FLOWBPF_RINGBUF_MAX ||
+	    (o->ringbuf & (o->ringbuf - 1))) {
+		err_set("ring buffer size must be a power of two from %u to %u",
+			FLOWBPF_RINGBUF_MIN, FLOWBPF_RINGBUF_MAX);
 		return -EINVAL;
 	}
 	if (o->hold_pkts < 1 || o->hold_pkts > FLOWBPF_HOLD_PKTS_MAX) {

@@ -58,6 +58,14 @@ struct flowbpf_attach_opts {
 	enum flowbpf_ingress ingress;
 };
 
+/* The ranges of the options, for the CLI's tables and attach's checks. */
+#define FLOWBPF_FLOWS_MAX (1U << 26)
+#define FLOWBPF_RINGBUF_MIN 4096U
+#define FLOWBPF_RINGBUF_MAX (1U << 30)
+#define FLOWBPF_HOLD_BYTES_MAX (1U << 30)
+#define FLOWBPF_MAX_QUEUED_MAX (1U << 30)
+#define FLOWBPF_TIMEOUT_MIN_NS 1000000ULL
+
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o);
 /* The longest frame a live-frame XDP test run re-injects on this kernel
  * (probed once, with a program that drops it); 0 if it cannot. */
@@ -105,8 +113,8 @@ void flowbpf_close(struct flowbpf_handle *h);
 int flowbpf_verdict_run(int prog_fd, const struct flowbpf_vop *ops, size_t n,
 			int *results);
 /* One SET op: verdict and source; flags FLOWBPF_VOP_F_*. */
-int flowbpf_verdict_set(int prog_fd, const struct flowbpf_key *k,
-			__u32 verdict, __u32 source, __u32 flags);
+int flowbpf_verdict_set(int prog_fd, const struct flowbpf_key *k, __u32 verdict,
+			__u32 source, __u32 flags);
 /*
  * A manual verdict: kept in the "manual" map (never evicted; -ENOSPC
  * when it holds FLOWBPF_MANUAL_MAX) and set on the live flow if any.

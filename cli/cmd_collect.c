@@ -18,16 +18,53 @@
 #include "flowfmt.h"
 #include "loader.h"
 #include "log.h"
+#include "params.h"
 
-static int parse_duration_opt(const char *name, const char *arg, __u64 *ns,
-			      bool zero_ok)
-{
-	if (duration_parse(arg, ns) || (!zero_ok && !*ns))
-		return cli_usage_error(
-			"%s must be a duration such as 500ms or 15s, not '%s'",
-			name, arg);
-	return 0;
-}
+/* Everything collect's options set. */
+struct collect_args {
+	__u64 interval;
+	struct collect_opts co;
+	struct jsonl_opts jo;
+	struct ipfix_sink_opts xo;
+};
+
+#define COLLECT_FIELD(m) PARAM_FIELD(struct collect_args, m)
+
+static const struct param collect_params[] = {
+	{ "interval", 'i', P_DURATION, COLLECT_FIELD(interval),
+	  .arg = "DURATION", .help = "time between sweeps", .min = 1 },
+	{ "idle", 0, P_DURATION, COLLECT_FIELD(co.idle_ns), .arg = "DURATION",
+	  .help = "a flow without packets this long ends", .min = 1 },
+	{ "active", 0, P_DURATION, COLLECT_FIELD(co.active_ns),
+	  .arg = "DURATION",
+	  .help = "a flow that goes on is reported this often", .min = 1 },
+	{ "tcp-end", 0, P_DURATION, COLLECT_FIELD(co.end_ns), .arg = "DURATION",
+	  .help = "after a TCP FIN or RST, idle this long ends it" },
+	{ "output", 'o', P_STR, COLLECT_FIELD(jo.path), .arg = "FILE|-",
+	  .help = "JSON lines to FILE or stdout",
+	  .dflt = "stdout without --ipfix" },
+	{ "rotate-size", 0, P_SIZE, COLLECT_FIELD(jo.rotate_bytes),
+	  .arg = "SIZE", .help = "rotate FILE when it reaches SIZE", .min = 1,
+	  .dflt = "" },
+	{ "rotate-time", 0, P_DURATION, COLLECT_FIELD(jo.rotate_ns),
+	  .arg = "DURATION", .help = "rotate FILE when it is this old",
+	  .min = 1, .dflt = "" },
+	{ "no-compress", 0, P_FLAG, COLLECT_FIELD(jo.gzip), .flags = P_INVERT,
+	  .help = "keep rotated files as they are (default: gzip)" },
+	{ "ipfix", 0, P_STR, COLLECT_FIELD(xo.collector), .arg = "HOST:PORT",
+	  .help = "export IPFIX over UDP to a collector" },
+	{ "mtu", 0, P_COUNT, COLLECT_FIELD(xo.mtu), .arg = "BYTES",
+	  .help = "path MTU; IPFIX messages stay under it", .min = 576,
+	  .max = 65535 },
+	{ "template-refresh", 0, P_DURATION,
+	  COLLECT_FIELD(xo.template_refresh_ns), .arg = "DURATION",
+	  .help = "resend IPFIX templates this often", .min = 1 },
+	{ "domain", 0, P_COUNT, COLLECT_FIELD(xo.domain), .arg = "N",
+	  .help = "IPFIX observation domain id", .dflt = "the ifindex" },
+	{ "no-batch", 0, P_FLAG, COLLECT_FIELD(co.no_batch),
+	  .help = "read the map entry by entry (no batch operations)" },
+	{},
+};
 
 /* The last sweep, and what became of everything. */
 static int final_sweep(struct collector *c, const char *ifname)
@@ -51,117 +88,33 @@ static int final_sweep(struct collector *c, const char *ifname)
 
 int cmd_collect(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "interval", required_argument, NULL, 'i' },
-		{ "idle", required_argument, NULL, 'I' },
-		{ "active", required_argument, NULL, 'A' },
-		{ "tcp-end", required_argument, NULL, 'E' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "rotate-size", required_argument, NULL, 'R' },
-		{ "rotate-time", required_argument, NULL, 'T' },
-		{ "no-compress", no_argument, NULL, 'Z' },
-		{ "ipfix", required_argument, NULL, 'x' },
-		{ "mtu", required_argument, NULL, 'M' },
-		{ "template-refresh", required_argument, NULL, 'F' },
-		{ "domain", required_argument, NULL, 'D' },
-		{ "no-batch", no_argument, NULL, 'B' },
-		{},
+	struct collect_args a = {
+		.interval = COLLECT_DEFAULT_INTERVAL_NS,
+		.jo = { .gzip = true },
+		.xo = { .mtu = 1500, .template_refresh_ns = 60000000000ULL },
 	};
-	struct jsonl_opts jo = { .gzip = true };
-	struct ipfix_sink_opts xo = { .mtu = 1500,
-				      .template_refresh_ns = 60000000000ULL };
-	__u64 interval = COLLECT_DEFAULT_INTERVAL_NS, v;
-	struct collect_opts co;
+	struct jsonl_opts *jo = &a.jo;
+	struct ipfix_sink_opts *xo = &a.xo;
 	struct collector *c = NULL;
 	struct sweep_result res;
 	struct acct_sink *s;
-	bool domain_set = false;
 	char pin_dir[128];
 	sigset_t sigs;
-	int opt, sig, ret = EXIT_FAIL;
+	int sig, rc, ret = EXIT_FAIL;
+	__u64 seen;
 
-	collect_opts_init(&co);
-	while ((opt = cli_getopt(argc, argv, opts, "i:o:")) != -1) {
-		switch (opt) {
-		case 'h':
-			return cli_help();
-		case 'i':
-			if (parse_duration_opt("--interval", optarg, &interval,
-					       false))
-				return EXIT_USAGE;
-			break;
-		case 'I':
-			if (parse_duration_opt("--idle", optarg, &co.idle_ns,
-					       false))
-				return EXIT_USAGE;
-			break;
-		case 'A':
-			if (parse_duration_opt("--active", optarg,
-					       &co.active_ns, false))
-				return EXIT_USAGE;
-			break;
-		case 'E':
-			if (parse_duration_opt("--tcp-end", optarg, &co.end_ns,
-					       true))
-				return EXIT_USAGE;
-			break;
-		case 'o':
-			jo.path = optarg;
-			break;
-		case 'R':
-			if (size_parse(optarg, &jo.rotate_bytes) ||
-			    !jo.rotate_bytes)
-				return cli_usage_error(
-					"--rotate-size must be a size such as 100M, not '%s'",
-					optarg);
-			break;
-		case 'T':
-			if (parse_duration_opt("--rotate-time", optarg,
-					       &jo.rotate_ns, false))
-				return EXIT_USAGE;
-			break;
-		case 'Z':
-			jo.gzip = false;
-			break;
-		case 'x':
-			xo.collector = optarg;
-			break;
-		case 'M':
-			if (count_parse(optarg, &v) || v < 576 || v > 65535)
-				return cli_usage_error(
-					"--mtu must be between 576 and 65535, not '%s'",
-					optarg);
-			xo.mtu = v;
-			break;
-		case 'F':
-			if (parse_duration_opt("--template-refresh", optarg,
-					       &xo.template_refresh_ns, false))
-				return EXIT_USAGE;
-			break;
-		case 'D':
-			if (count_parse(optarg, &v) || v > 0xffffffffULL)
-				return cli_usage_error(
-					"--domain must be a 32-bit number, not '%s'",
-					optarg);
-			xo.domain = v;
-			domain_set = true;
-			break;
-		case 'B':
-			co.no_batch = true;
-			break;
-		default:
-			return EXIT_USAGE;
-		}
-	}
+	collect_opts_init(&a.co);
+	if (!PARAMS_PARSE(collect_params, &a, argc, argv, &seen, &rc))
+		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error(optind >= argc
 					       ? "collect needs an interface"
 					       : "collect takes one interface");
-	if ((jo.rotate_bytes || jo.rotate_ns) &&
-	    (!jo.path || !strcmp(jo.path, "-")))
+	if ((jo->rotate_bytes || jo->rotate_ns) &&
+	    (!jo->path || !strcmp(jo->path, "-")))
 		return cli_usage_error("rotation needs --output FILE");
-	if (!jo.path && !xo.collector)
-		jo.path = "-";
+	if (!jo->path && !xo->collector)
+		jo->path = "-";
 
 	/* Signals are taken synchronously: a sweep is never cut short. */
 	sigemptyset(&sigs);
@@ -170,21 +123,21 @@ int cmd_collect(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
-	c = collector_open(argv[optind], &co);
+	c = collector_open(argv[optind], &a.co);
 	if (!c)
 		return cli_error(EXIT_FAIL, "%s", err_get());
-	if (jo.path) {
-		s = jsonl_sink_new(&jo);
+	if (jo->path) {
+		s = jsonl_sink_new(jo);
 		if (!s) {
 			ret = cli_error(EXIT_FAIL, "%s", err_get());
 			goto out;
 		}
 		collector_add_sink(c, s);
 	}
-	if (xo.collector) {
-		if (!domain_set)
-			xo.domain = if_nametoindex(argv[optind]);
-		s = ipfix_sink_new(&xo);
+	if (xo->collector) {
+		if (!params_given(collect_params, seen, "domain"))
+			xo->domain = if_nametoindex(argv[optind]);
+		s = ipfix_sink_new(xo);
 		if (!s) {
 			ret = cli_error(EXIT_FAIL, "%s", err_get());
 			goto out;
@@ -193,8 +146,8 @@ int cmd_collect(int argc, char **argv)
 	}
 	flowbpf_pin_path(pin_dir, sizeof(pin_dir), argv[optind], -1);
 	pr_info("%s: collecting every %.3gs (idle %.3gs, active %.3gs, tcp-end %.3gs)\n",
-		argv[optind], interval / 1e9, co.idle_ns / 1e9,
-		co.active_ns / 1e9, co.end_ns / 1e9);
+		argv[optind], a.interval / 1e9, a.co.idle_ns / 1e9,
+		a.co.active_ns / 1e9, a.co.end_ns / 1e9);
 
 	for (;;) {
 		struct timespec ts;
@@ -208,7 +161,8 @@ int cmd_collect(int argc, char **argv)
 			(unsigned long long)res.records,
 			(unsigned long long)res.removed,
 			(unsigned long long)res.evicted);
-		wait = res.total_ns < interval ? interval - res.total_ns : 0;
+		wait = res.total_ns < a.interval ? a.interval - res.total_ns
+						 : 0;
 		ts.tv_sec = wait / 1000000000;
 		ts.tv_nsec = wait % 1000000000;
 		sig = sigtimedwait(&sigs, NULL, &ts);

@@ -42,19 +42,6 @@ static const struct cmd cmds[] = {
 	  "  Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop.\n" },
 	{ "collect", cmd_collect, "IFACE [OPTIONS]",
 	  "sweep the flow map into accounting records: JSON lines, IPFIX",
-	  "  -i, --interval DURATION   time between sweeps (default 1s)\n"
-	  "      --idle DURATION       a flow without packets this long ends (default 15s)\n"
-	  "      --active DURATION     a flow that goes on is reported this often (default 60s)\n"
-	  "      --tcp-end DURATION    after a TCP FIN or RST, idle this long ends it (default 5s)\n"
-	  "  -o, --output FILE|-       JSON lines to FILE or stdout (the default without --ipfix)\n"
-	  "      --rotate-size SIZE    rotate FILE when it reaches SIZE (K/M/G)\n"
-	  "      --rotate-time DURATION  rotate FILE when it is this old\n"
-	  "      --no-compress         keep rotated files as they are (default: gzip)\n"
-	  "      --ipfix HOST:PORT     export IPFIX over UDP to a collector\n"
-	  "      --mtu BYTES           path MTU; IPFIX messages stay under it (default 1500)\n"
-	  "      --template-refresh DURATION  resend IPFIX templates this often (default 60s)\n"
-	  "      --domain N            IPFIX observation domain id (default: the ifindex)\n"
-	  "      --no-batch            read the map entry by entry (no batch operations)\n"
 	  "  Runs until SIGTERM or SIGINT, then reports every live flow as 'shutdown'.\n"
 	  "  See docs/accounting.md.\n" },
 	{ "reload", cmd_reload, "", "make the running daemon reload its policy",

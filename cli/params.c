@@ -96,6 +96,8 @@ static void param_want(const struct param *p, char *buf, size_t len)
 	value_str(p, param_max(p), hi, sizeof(hi));
 	if (p->max || (p->size < 8 && p->type == P_COUNT))
 		snprintf(buf, len, "%s from %s to %s%s", what, lo, hi, example);
+	else if (p->min == 1 && p->type == P_DURATION)
+		snprintf(buf, len, "%s above zero%s", what, example);
 	else if (p->min)
 		snprintf(buf, len, "%s of at least %s%s", what, lo, example);
 	else

@@ -107,9 +107,79 @@ static const char *xdp_mode_str(const struct flowbpf_config *cfg)
 							   : "native";
 }
 
+/* What status shows of one attached interface. */
+struct iface_status {
+	const char *ifname;
+	struct flowbpf_handle h;
+	__u64 flows, manual;
+	bool present, tc_ing;
+};
+
+static int iface_status_read(const char *ifname, struct iface_status *st)
+{
+	unsigned int ifindex;
+
+	st->ifname = ifname;
+	if (flowbpf_open(ifname, &st->h))
+		return -1;
+	st->flows = map_fill(st->h.fd[FB_MAP_FLOWS], sizeof(struct flowbpf_key),
+			     sizeof(struct flowbpf_flow));
+	st->manual = map_fill(st->h.fd[FB_MAP_MANUAL],
+			      sizeof(struct flowbpf_key),
+			      sizeof(struct flowbpf_manual));
+	ifindex = if_nametoindex(ifname);
+	st->present = ifindex && ifindex == st->h.cfg.ifindex;
+	st->tc_ing = st->h.cfg.flags & FLOWBPF_CFG_INGRESS_TC;
+	return 0;
+}
+
+static json_t *iface_status_json(const struct iface_status *st)
+{
+	const struct flowbpf_handle *h = &st->h;
+
+	return json_pack(
+		"{s:o, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"ifname", ctl_json_str(st->ifname), "ifindex",
+		(json_int_t)h->cfg.ifindex, "present", st->present, "mode",
+		mode_name(h->cfg.mode), "pending", pending_name(h->cfg.pending),
+		"default", verdict_name(h->cfg.dflt), "timeout_ms",
+		(json_int_t)(h->cfg.timeout_ns / 1000000), "malformed",
+		verdict_name(h->cfg.malformed), "ingress",
+		st->tc_ing ? "tc" : "xdp", "xdp_mode", xdp_mode_str(&h->cfg),
+		"xdp_prog_id", (json_int_t)h->id[FB_PROG_XDP], "xdp_link_id",
+		(json_int_t)h->id[FB_LINK_XDP], "tc_egress_prog_id",
+		(json_int_t)h->id[FB_PROG_TC_EGRESS], "tc_ingress_prog_id",
+		(json_int_t)h->id[FB_PROG_TC_INGRESS], "flows",
+		(json_int_t)st->flows, "manual_verdicts",
+		(json_int_t)st->manual, "flows_max", (json_int_t)h->flows_max);
+}
+
+static void iface_status_print(const struct iface_status *st)
+{
+	const struct flowbpf_handle *h = &st->h;
+
+	printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs, malformed %s\n",
+	       st->ifname, h->cfg.ifindex,
+	       st->present ? "" : ", interface gone", mode_name(h->cfg.mode),
+	       pending_name(h->cfg.pending), verdict_name(h->cfg.dflt),
+	       h->cfg.timeout_ns / 1e9, verdict_name(h->cfg.malformed));
+	if (st->tc_ing)
+		printf("  tc ingress prog id %u, tc egress prog id %u\n",
+		       h->id[FB_PROG_TC_INGRESS], h->id[FB_PROG_TC_EGRESS]);
+	else
+		printf("  xdp %s prog id %u (link %u), tc egress prog id %u\n",
+		       xdp_mode_str(&h->cfg), h->id[FB_PROG_XDP],
+		       h->id[FB_LINK_XDP], h->id[FB_PROG_TC_EGRESS]);
+	printf("  flows %llu/%u (%.1f%%), manual verdicts %llu/%u\n",
+	       (unsigned long long)st->flows, h->flows_max,
+	       100.0 * st->flows / h->flows_max, (unsigned long long)st->manual,
+	       FLOWBPF_MANUAL_MAX);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	char names[FLOWBPF_MAX_IFACES][IF_NAMESIZE];
+	struct iface_status st;
 	json_t *arr = NULL;
 	int n, i, rc, ret = EXIT_OK;
 
@@ -124,75 +194,16 @@ int cmd_status(int argc, char **argv)
 		arr = json_array();
 	else if (!n)
 		printf("no interface attached\n");
-
 	for (i = 0; i < n; i++) {
-		struct flowbpf_handle h;
-		__u64 flows, manual;
-		unsigned int ifindex;
-		bool present, tc_ing;
-
-		if (flowbpf_open(names[i], &h)) {
+		if (iface_status_read(names[i], &st)) {
 			ret = cli_error(EXIT_FAIL, "%s", err_get());
 			break;
 		}
-		flows = map_fill(h.fd[FB_MAP_FLOWS], sizeof(struct flowbpf_key),
-				 sizeof(struct flowbpf_flow));
-		manual = map_fill(h.fd[FB_MAP_MANUAL],
-				  sizeof(struct flowbpf_key),
-				  sizeof(struct flowbpf_manual));
-		ifindex = if_nametoindex(names[i]);
-		present = ifindex && ifindex == h.cfg.ifindex;
-		tc_ing = h.cfg.flags & FLOWBPF_CFG_INGRESS_TC;
-		if (env.json) {
-			json_array_append_new(
-				arr,
-				json_pack(
-					"{s:o, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-					"ifname", ctl_json_str(names[i]),
-					"ifindex", (json_int_t)h.cfg.ifindex,
-					"present", present, "mode",
-					mode_name(h.cfg.mode), "pending",
-					pending_name(h.cfg.pending), "default",
-					verdict_name(h.cfg.dflt), "timeout_ms",
-					(json_int_t)(h.cfg.timeout_ns / 1000000),
-					"malformed",
-					verdict_name(h.cfg.malformed),
-					"ingress", tc_ing ? "tc" : "xdp",
-					"xdp_mode", xdp_mode_str(&h.cfg),
-					"xdp_prog_id",
-					(json_int_t)h.id[FB_PROG_XDP],
-					"xdp_link_id",
-					(json_int_t)h.id[FB_LINK_XDP],
-					"tc_egress_prog_id",
-					(json_int_t)h.id[FB_PROG_TC_EGRESS],
-					"tc_ingress_prog_id",
-					(json_int_t)h.id[FB_PROG_TC_INGRESS],
-					"flows", (json_int_t)flows,
-					"manual_verdicts", (json_int_t)manual,
-					"flows_max", (json_int_t)h.flows_max));
-		} else {
-			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs, malformed %s\n",
-			       names[i], h.cfg.ifindex,
-			       present ? "" : ", interface gone",
-			       mode_name(h.cfg.mode),
-			       pending_name(h.cfg.pending),
-			       verdict_name(h.cfg.dflt), h.cfg.timeout_ns / 1e9,
-			       verdict_name(h.cfg.malformed));
-			if (tc_ing)
-				printf("  tc ingress prog id %u, tc egress prog id %u\n",
-				       h.id[FB_PROG_TC_INGRESS],
-				       h.id[FB_PROG_TC_EGRESS]);
-			else
-				printf("  xdp %s prog id %u (link %u), tc egress prog id %u\n",
-				       xdp_mode_str(&h.cfg), h.id[FB_PROG_XDP],
-				       h.id[FB_LINK_XDP],
-				       h.id[FB_PROG_TC_EGRESS]);
-			printf("  flows %llu/%u (%.1f%%), manual verdicts %llu/%u\n",
-			       (unsigned long long)flows, h.flows_max,
-			       100.0 * flows / h.flows_max,
-			       (unsigned long long)manual, FLOWBPF_MANUAL_MAX);
-		}
-		flowbpf_close(&h);
+		if (env.json)
+			json_array_append_new(arr, iface_status_json(&st));
+		else
+			iface_status_print(&st);
+		flowbpf_close(&st.h);
 	}
 	if (env.json) {
 		if (ret == EXIT_OK)

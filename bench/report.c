@@ -82,8 +82,13 @@ static const char *num(double v, char *buf)
 {
 	double a = v < 0 ? -v : v;
 
-	sprintf(buf, a >= 1000 ? "%.0f" : a >= 100 ? "%.1f" : a >= 10 ? "%.2f" :
-		     a >= 1 ? "%.3f" : "%.4f", v);
+	sprintf(buf,
+		a >= 1000  ? "%.0f"
+		: a >= 100 ? "%.1f"
+		: a >= 10  ? "%.2f"
+		: a >= 1   ? "%.3f"
+			   : "%.4f",
+		v);
 	return buf;
 }
 
@@ -128,7 +133,8 @@ static void load(const char *path)
 			struct row *r = find_row(f[1], f[2]);
 
 			if (!r) {
-				if (nrows == (int)(sizeof(rows) / sizeof(rows[0])))
+				if (nrows ==
+				    (int)(sizeof(rows) / sizeof(rows[0])))
 					die("too many rows");
 				r = &rows[nrows++];
 				snprintf(r->sec, sizeof(r->sec), "%s", f[1]);
@@ -146,11 +152,14 @@ static void load(const char *path)
 			snprintf(t->op, sizeof(t->op), "%s", f[3]);
 			t->limit = atof(f[4]);
 			snprintf(t->text, sizeof(t->text), "%s", f[5]);
-			snprintf(t->why, sizeof(t->why), "%s", n > 6 ? f[6] : "");
+			snprintf(t->why, sizeof(t->why), "%s",
+				 n > 6 ? f[6] : "");
 		} else if (!strcmp(f[0], "note") && n >= 3 &&
 			   nnotes < (int)(sizeof(notes) / sizeof(notes[0]))) {
-			snprintf(notes[nnotes][0], sizeof(notes[0][0]), "%s", f[1]);
-			snprintf(notes[nnotes][1], sizeof(notes[0][1]), "%s", f[2]);
+			snprintf(notes[nnotes][0], sizeof(notes[0][0]), "%s",
+				 f[1]);
+			snprintf(notes[nnotes][1], sizeof(notes[0][1]), "%s",
+				 f[2]);
 			nnotes++;
 		}
 	}
@@ -240,7 +249,8 @@ static void connect_table(void)
 			   *p90 = connect_row(modes[i], "p90"),
 			   *max = connect_row(modes[i], "max"),
 			   *syn = connect_row(modes[i], "retransmitted SYN"),
-			   *synack = connect_row(modes[i], "retransmitted SYN-ACK"),
+			   *synack = connect_row(modes[i],
+						 "retransmitted SYN-ACK"),
 			   *conns = connect_row(modes[i], "connections"),
 			   *fail = connect_row(modes[i], "failed");
 
@@ -264,63 +274,68 @@ static void connect_table(void)
 	printf("\n");
 }
 
-int cmd_report(int argc, char **argv)
+/* "≤ 50: met" for the row if a target names it, else "". */
+static void row_target(const struct row *r, char *tg, size_t len)
 {
-	char b1[32], b2[32], b3[32];
-	size_t s;
-	int i, j;
+	char b1[32];
+	double med;
+	int j, ok;
 
-	if (argc != 2)
-		die("usage: report RESULTS");
-	load(argv[1]);
-	for (s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
-		const char *id = sections[s].id;
-		bool any = false;
-
-		for (i = 0; i < nrows; i++)
-			any |= !strcmp(rows[i].sec, id);
-		for (i = 0; i < nnotes; i++)
-			any |= !strcmp(notes[i][0], id);
-		if (!any)
+	tg[0] = '\0';
+	for (j = 0; j < ntgts; j++) {
+		if (strcmp(tgts[j].sec, r->sec) ||
+		    strcmp(tgts[j].name, r->name))
 			continue;
-		printf("### %s\n\n", sections[s].title);
-		for (i = 0; i < nnotes; i++)
-			if (!strcmp(notes[i][0], id))
-				printf("- %s\n", notes[i][1]);
-		if (!strcmp(id, "connect")) {
-			printf("\n");
-			connect_table();
-			continue;
-		}
-		printf("\n| | median | min | max | unit | rounds | target |\n"
-		       "|---|---:|---:|---:|---|---:|---|\n");
-		for (i = 0; i < nrows; i++) {
-			struct row *r = &rows[i];
-			char tg[64] = "";
-
-			if (strcmp(r->sec, id))
-				continue;
-			for (j = 0; j < ntgts; j++) {
-				double med;
-				int ok;
-
-				if (strcmp(tgts[j].sec, id) ||
-				    strcmp(tgts[j].name, r->name))
-					continue;
-				ok = check(&tgts[j], &med);
-				snprintf(tg, sizeof(tg), "%s %s: %s",
-					 !strcmp(tgts[j].op, "le") ? "≤" : "≥",
-					 num(tgts[j].limit, b1),
-					 ok ? "met" : "**missed**");
-			}
-			printf("| %s | %s | %s | %s | %s | %d | %s |\n", r->name,
-			       num(median(r), b1), num(vmin(r), b2),
-			       num(vmax(r), b3), r->unit, r->n, tg);
-		}
-		printf("\n");
+		ok = check(&tgts[j], &med);
+		snprintf(tg, len, "%s %s: %s",
+			 !strcmp(tgts[j].op, "le") ? "≤" : "≥",
+			 num(tgts[j].limit, b1), ok ? "met" : "**missed**");
 	}
+}
 
-	netams();
+/* One section: its notes, then its rows (or the connect table). */
+static void section(const char *id, const char *title)
+{
+	char b1[32], b2[32], b3[32], tg[64];
+	bool any = false;
+	int i;
+
+	for (i = 0; i < nrows; i++)
+		any |= !strcmp(rows[i].sec, id);
+	for (i = 0; i < nnotes; i++)
+		any |= !strcmp(notes[i][0], id);
+	if (!any)
+		return;
+	printf("### %s\n\n", title);
+	for (i = 0; i < nnotes; i++)
+		if (!strcmp(notes[i][0], id))
+			printf("- %s\n", notes[i][1]);
+	if (!strcmp(id, "connect")) {
+		printf("\n");
+		connect_table();
+		return;
+	}
+	printf("\n| | median | min | max | unit | rounds | target |\n"
+	       "|---|---:|---:|---:|---|---:|---|\n");
+	for (i = 0; i < nrows; i++) {
+		struct row *r = &rows[i];
+
+		if (strcmp(r->sec, id))
+			continue;
+		row_target(r, tg, sizeof(tg));
+		printf("| %s | %s | %s | %s | %s | %d | %s |\n", r->name,
+		       num(median(r), b1), num(vmin(r), b2), num(vmax(r), b3),
+		       r->unit, r->n, tg);
+	}
+	printf("\n");
+}
+
+/* The table of every target, then why each missed one was missed. */
+static void targets(void)
+{
+	char b1[32];
+	int j, k;
+
 	printf("### Targets\n\n| part | target | median | result |\n|---|---|---:|---|\n");
 	for (j = 0; j < ntgts; j++) {
 		double med = 0;
@@ -328,14 +343,15 @@ int cmd_report(int argc, char **argv)
 
 		printf("| %s | %s | %s | %s |\n", tgts[j].sec, tgts[j].text,
 		       ok < 0 ? "-" : num(med, b1),
-		       ok < 0 ? "not measured" : ok ? "met" : "**missed**");
+		       ok < 0 ? "not measured"
+		       : ok   ? "met"
+			      : "**missed**");
 	}
 	printf("\n");
 	/* Each reason once, after the first target it explains. */
 	for (j = 0; j < ntgts; j++) {
 		double med = 0;
 		bool told = false;
-		int k;
 
 		if (check(&tgts[j], &med) != 0 || !tgts[j].why[0])
 			continue;
@@ -349,5 +365,18 @@ int cmd_report(int argc, char **argv)
 			printf("- Missed: %s. Why: %s.\n", tgts[j].text,
 			       tgts[j].why);
 	}
+}
+
+int cmd_report(int argc, char **argv)
+{
+	size_t s;
+
+	if (argc != 2)
+		die("usage: report RESULTS");
+	load(argv[1]);
+	for (s = 0; s < sizeof(sections) / sizeof(sections[0]); s++)
+		section(sections[s].id, sections[s].title);
+	netams();
+	targets();
 	return 0;
 }

@@ -9,6 +9,8 @@
  * on the way is still refused where it arrives.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <linux/if_ether.h>
 #include <stdint.h>
 #include <string.h>
 #include <linux/types.h>
@@ -36,11 +38,12 @@ static uint16_t fold(uint32_t sum)
 /* l4: the TCP/UDP header; pseudo: the pseudo-header sum already taken. */
 static void fix_l4(uint8_t proto, uint8_t *l4, size_t len, uint32_t pseudo)
 {
-	size_t off = proto == 6 ? 16 : 6;
+	size_t off = proto == IPPROTO_TCP ? 16 : 6;
 	uint16_t c;
 
 	if ((proto != 6 && proto != 17) || len < off + 2 ||
-	    (proto == 6 && len < 20) || (proto == 17 && len < 8))
+	    (proto == IPPROTO_TCP && len < 20) ||
+	    (proto == IPPROTO_UDP && len < 8))
 		return;
 	/* The partial sum is the pseudo-header's, folded, not inverted. */
 	c = ~fold(pseudo + proto + len) & 0xffff;
@@ -49,7 +52,7 @@ static void fix_l4(uint8_t proto, uint8_t *l4, size_t len, uint32_t pseudo)
 	l4[off] = l4[off + 1] = 0;
 	c = fold(sum16(l4, len, pseudo + proto + len));
 	/* For UDP, 0 means "no checksum": a computed 0 is sent as 0xffff. */
-	if (proto == 17 && !c)
+	if (proto == IPPROTO_UDP && !c)
 		c = 0xffff;
 	l4[off] = c >> 8;
 	l4[off + 1] = c & 0xff;
@@ -64,13 +67,12 @@ void csum_fix_frame(uint8_t *f, size_t len)
 	if (len < 14)
 		return;
 	type = f[12] << 8 | f[13];
-	for (tags = 0;
-	     tags < 2 && flowbpf_eth_is_vlan(type) && off + 4 <= len;
+	for (tags = 0; tags < 2 && flowbpf_eth_is_vlan(type) && off + 4 <= len;
 	     tags++) {
 		type = f[off + 2] << 8 | f[off + 3];
 		off += 4;
 	}
-	if (type == 0x0800 && off + 20 <= len) {
+	if (type == ETH_P_IP && off + 20 <= len) {
 		uint8_t *ip = f + off;
 		size_t ihl = (ip[0] & 15) * 4, tot = ip[2] << 8 | ip[3];
 
@@ -79,7 +81,7 @@ void csum_fix_frame(uint8_t *f, size_t len)
 		    ((ip[6] << 8 | ip[7]) & 0x3fff))
 			return;
 		fix_l4(ip[9], ip + ihl, tot - ihl, sum16(ip + 12, 8, 0));
-	} else if (type == 0x86dd && off + 40 <= len) {
+	} else if (type == ETH_P_IPV6 && off + 40 <= len) {
 		uint8_t *ip = f + off, nh = ip[6];
 		size_t plen = ip[4] << 8 | ip[5], l4 = 40;
 		int i;

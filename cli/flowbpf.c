@@ -42,6 +42,20 @@ static const struct cmd cmds[] = {
 	{ "flows", cmd_flows, "IFACE [OPTIONS]", "the live flow table",
 	  "  -s, --sort bytes|packets|last  order (default bytes)\n"
 	  "  -n, --limit N                  show at most N flows (default all)\n" },
+	{ "top", cmd_top, "[IFACE] [OPTIONS]",
+	  "a live view of the busiest flows and the interface totals",
+	  "  -i, --interval DURATION  time between refreshes (default 1s, 100ms to 1h)\n"
+	  "  -n, --count N            stop after N refreshes (default: at q, SIGINT or SIGTERM)\n"
+	  "  -b, --batch              frames as text on stdout, not the full-screen view;\n"
+	  "                           -j: one JSON object a frame, a line each\n"
+	  "  -s, --sort bps|pps|bytes order: bytes/s, packets/s, total bytes (default bps)\n"
+	  "  -f, --filter EXPR        only the flows that match every word of EXPR\n"
+	  "  -l, --limit N            show at most N flows (default: what fits, all with -b)\n"
+	  "  Without IFACE, every attached interface.\n"
+	  "  EXPR words: in|out, tcp|udp|icmp|..., proto P, port|sport|dport N,\n"
+	  "    [host|src|dst] ADDR[/LEN], pass|drop|queued, by kernel|timeout|daemon|manual|limit\n"
+	  "  Keys: b p t sort by bytes/s, packets/s, total bytes; / filter; space or P\n"
+	  "    pause; q quit.\n" },
 	{ "stats", cmd_stats, "[IFACE]", "datapath counters, summed over CPUs",
 	  "" },
 	{ "verdict", cmd_verdict, "set|clear IFACE FLOW [pass|drop]",

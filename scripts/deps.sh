@@ -10,6 +10,9 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump tcpreplay softflowd)
 
+# flowbpf top draws with ncurses; its tests drive it in tmux.
+pkgs+=(libncurses-dev tmux)
+
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

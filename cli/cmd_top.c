@@ -522,6 +522,8 @@ static int sample(void)
 	top.rows = NULL, top.n = 0, cap = 0;
 	top.prev_ns = top.t_ns;
 	top.t_ns = mono_now_ns();
+	if (!top.have_prev)
+		top.prev_ns = top.t_ns; /* dt 0: no rates */
 	dt = (top.t_ns - top.prev_ns) / 1e9;
 	if (top.given) {
 		snprintf(names[0], IF_NAMESIZE, "%.*s", IF_NAMESIZE - 1,
@@ -642,7 +644,8 @@ static void rate_str(double v, bool bytes, char *buf, size_t len)
 
 static void put_title(struct sink *s)
 {
-	char clock[16] = "", filt[FILTER_LEN + 16] = "";
+	char clock[16] = "", filt[FILTER_LEN + 16] = "",
+	     over[32] = "no rates yet";
 	struct tm tm;
 	time_t now = time(NULL);
 
@@ -650,11 +653,13 @@ static void put_title(struct sink *s)
 		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	if (top.filt.text[0])
 		snprintf(filt, sizeof(filt), "  filter: %s", top.filt.text);
+	if (top.t_ns > top.prev_ns)
+		snprintf(over, sizeof(over), "rates over %.2fs",
+			 (top.t_ns - top.prev_ns) / 1e9);
 	put(s, A_BOLD,
-	    "flowbpf top  %s  every %.3gs, rates over %.2fs  sort: %s  flows %zu of %zu%s%s",
-	    clock, top.interval_ns / 1e9, (top.t_ns - top.prev_ns) / 1e9,
-	    sort_titles[top.sort], top.nview, top.n, filt,
-	    top.paused ? "  PAUSED" : "");
+	    "flowbpf top  %s  every %.3gs, %s  sort: %s  flows %zu of %zu%s%s",
+	    clock, top.interval_ns / 1e9, over, sort_titles[top.sort],
+	    top.nview, top.n, filt, top.paused ? "  PAUSED" : "");
 }
 
 static void put_iface(struct sink *s, const struct top_iface *f)

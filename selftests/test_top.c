@@ -703,7 +703,7 @@ static void subtest_live(void)
 	if (!ASSERT_OK(tmux_top(&e, args), "tmux"))
 		goto out;
 	/* A row with a rate: the second refresh at the latest. */
-	s = wait_screen(&e, "daemon: running", "rates over 0.00s", 5000);
+	s = wait_screen(&e, "daemon: running", "no rates yet", 5000);
 	free(s);
 	usleep(1200000);
 	s = capture(&e);

@@ -228,6 +228,103 @@ out:
 	env_cleanup(&e);
 }
 
+/* What a filter must select: which streams, and a test of every flow. */
+struct filter_case {
+	const char *expr; /* %1$s: the host's address, %2$s: the peer's */
+	int a, b; /* stream A, B: 1 shown, 0 not, -1 either */
+	const char *dir, *proto, *verdict, *by; /* NULL: any */
+	int min; /* flows at least */
+};
+
+static const struct filter_case filter_cases[] = {
+	{ "out udp", 1, 1, "out", "udp", NULL, NULL },
+	{ "drop", 0, 1, NULL, NULL, "drop", NULL },
+	{ "by daemon pass", 1, 0, NULL, NULL, "pass", NULL },
+	{ "verdict drop by daemon", 0, 1, NULL, NULL, "drop", "daemon" },
+	{ "src %1$s/30 dport 7001", 1, 0, "out", "udp", NULL, NULL },
+	{ "dst %2$s udp", 1, 1, "out", "udp", NULL, NULL },
+	{ "host 198.18.0.0/15 proto 17 sport 40002", 0, 1, "out", "udp", NULL,
+	  NULL },
+	/* The peer's ICMP port unreachable for stream A's datagrams. */
+	{ "in icmp", 0, 0, "in", "icmp", NULL, NULL, 1 },
+	{ "fd00::1", 0, 0, NULL, NULL, NULL, NULL },
+	{ "dst %1$s", 0, 0, "in", NULL, NULL, NULL, 1 },
+	{ "timeout", 0, 0, NULL, NULL, NULL, "timeout" },
+};
+
+static bool str_is(json_t *f, const char *key, const char *want)
+{
+	return !want ||
+	       !strcmp(json_string_value(json_object_get(f, key)) ?: "", want);
+}
+
+static void check_filter(struct top_env *e, const struct filter_case *c)
+{
+	char expr[128], *out = NULL;
+	json_t *j, *f;
+	size_t i;
+
+	snprintf(expr, sizeof(expr), c->expr, e->n.host_ip, e->n.peer_ip);
+	if (!ASSERT_OK(run(&out, NULL, "%s top %s -j -n 1 -i 100ms -f '%s'",
+			   flowbpf_bin(), e->n.host_if, expr),
+		       expr))
+		goto out;
+	j = json_loads(out, 0, NULL);
+	if (!ASSERT_OK_PTR(j, expr))
+		goto out;
+	json_array_foreach(json_object_get(j, "flows"), i, f) {
+		if (!str_is(f, "dir", c->dir) ||
+		    !str_is(f, "proto_name", c->proto) ||
+		    !str_is(f, "verdict", c->verdict) ||
+		    !str_is(f, "verdict_source", c->by)) {
+			fprintf(stderr, "filter '%s' let through %s\n", expr,
+				json_string_value(json_object_get(f, "flow")));
+			test__fail();
+		}
+	}
+	if (c->a >= 0)
+		ASSERT_EQ(!!flow_by_dport(j, A_PORT), c->a, expr);
+	if (c->b >= 0)
+		ASSERT_EQ(!!flow_by_dport(j, B_PORT), c->b, expr);
+	ASSERT_GE(json_array_size(json_object_get(j, "flows")), c->min,
+		  "flows at least");
+	ASSERT_EQ(json_integer_value(json_object_get(j, "matched")),
+		  json_array_size(json_object_get(j, "flows")), "matched");
+	json_decref(j);
+out:
+	free(out);
+}
+
+/* Every kind of filter word selects what it says, and bad ones are
+ * usage errors that name what is wrong. */
+static void subtest_filter(void)
+{
+	static const char *const bad[] = {
+		"port",	       "port 70000", "host 198.18.0.1/33",
+		"verdict yes", "by nobody",  "frobnicate",
+		"53",	       "proto 300",
+	};
+	char *err = NULL;
+	struct top_env e;
+	size_t i;
+
+	if (env_setup(&e, true))
+		goto out;
+	usleep(500000);
+	for (i = 0; i < sizeof(filter_cases) / sizeof(filter_cases[0]); i++)
+		check_filter(&e, &filter_cases[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(run(NULL, &err, "%s top %s -b -n 1 -f '%s'",
+			      flowbpf_bin(), e.n.host_if, bad[i]),
+			  2, bad[i]);
+		ASSERT_HAS(err, "bad --filter", bad[i]);
+		free(err);
+		err = NULL;
+	}
+out:
+	env_cleanup(&e);
+}
+
 static int count_of(const char *hay, const char *needle)
 {
 	int n = 0;
@@ -759,6 +856,8 @@ void test_top(void)
 {
 	if (test__start_subtest("batch_json"))
 		subtest_batch_json();
+	if (test__start_subtest("filter"))
+		subtest_filter();
 	if (test__start_subtest("batch_text"))
 		subtest_batch_text();
 	if (test__start_subtest("reattach"))

@@ -74,6 +74,7 @@ struct top_row {
 
 struct top_iface {
 	char name[IF_NAMESIZE];
+	char error[160]; /* why it cannot be read, "" when it can */
 	bool attached;
 	__u32 mode, flows_max, stats_id;
 	size_t flows;
@@ -457,11 +458,17 @@ static int sample_iface(int ifi, const char *name, size_t *cap)
 
 	memset(f, 0, sizeof(*f));
 	snprintf(f->name, sizeof(f->name), "%.*s", IF_NAMESIZE - 1, name);
-	if (flowbpf_open(name, &h))
+	if (flowbpf_open(name, &h)) {
+		snprintf(f->error, sizeof(f->error), "%s", err_get());
 		return 0;
+	}
 	err = flowbpf_stats_read(h.fd[FB_MAP_STATS], &f->st);
 	if (!err)
 		err = dump_flows(&h, ifi, cap);
+	if (err)
+		snprintf(f->error, sizeof(f->error),
+			 "%.*s: cannot read maps: %.64s", IF_NAMESIZE - 1, name,
+			 strerror(-err));
 	if (!err) {
 		f->attached = true;
 		f->mode = h.cfg.mode;
@@ -668,7 +675,7 @@ static void put_iface(struct sink *s, const struct top_iface *f)
 	     queued[16] = "-";
 
 	if (!f->attached) {
-		put(s, 0, "%s: not attached", f->name);
+		put(s, 0, "%s", f->error);
 		return;
 	}
 	if (f->rates) {
@@ -792,6 +799,8 @@ static json_t *iface_json(const struct top_iface *f)
 	json_t *o = json_pack("{s:o, s:b}", "ifname", ctl_json_str(f->name),
 			      "attached", f->attached);
 
+	if (o && !f->attached)
+		json_object_set_new(o, "error", ctl_json_str(f->error));
 	if (!o || !f->attached)
 		return o;
 	json_object_set_new(o, "mode", json_string(mode_name(f->mode)));

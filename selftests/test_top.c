@@ -514,7 +514,8 @@ out:
 /* ---- the full-screen view, in tmux ---- */
 
 /* Starts "flowbpf top ARGS" in a new 160x40 tmux session; the pane saves
- * the terminal settings before and after, top's pid and exit status. */
+ * the terminal settings before and after, top's pid and exit status.  Like
+ * an interactive shell, the pane's shell outlives a ^C meant for top. */
 static int tmux_top(struct top_env *e, const char *args)
 {
 	char script[128];
@@ -525,7 +526,7 @@ static int tmux_top(struct top_env *e, const char *args)
 	if (!f)
 		return -1;
 	fprintf(f,
-		"cd %s\nstty -g > before\n"
+		"cd %s\ntrap : INT\nstty -g > before\n"
 		"sh -c 'echo $$ > pid; exec \"$0\" \"$@\"' %s top %s\n"
 		"echo $? > rc\nstty -g > after\nexec sleep 600\n",
 		e->dir, flowbpf_bin(), args);
@@ -827,10 +828,13 @@ out:
 	env_cleanup(&e);
 }
 
-static void subtest_sigterm(void)
+/* Ended by ^C typed into the view (the terminal's SIGINT), then by a
+ * SIGTERM from elsewhere: each time status 0 and the terminal restored. */
+static void subtest_signals(void)
 {
 	char *pid, *s;
 	struct top_env e;
+	int round;
 
 	if (run(NULL, NULL, "command -v tmux >/dev/null")) {
 		test__skip("tmux not installed (scripts/deps.sh installs it)");
@@ -838,16 +842,23 @@ static void subtest_sigterm(void)
 	}
 	if (env_setup(&e, false))
 		goto out;
-	if (!ASSERT_OK(tmux_top(&e, e.n.host_if), "tmux"))
-		goto out;
-	s = wait_screen(&e, "q quit", NULL, 5000);
-	ASSERT_OK_PTR(s, "drawn");
-	free(s);
-	pid = pane_file(&e, "pid", 2000);
-	if (ASSERT_OK_PTR(pid, "pid"))
-		ASSERT_OK(kill(atoi(pid), SIGTERM), "SIGTERM");
-	free(pid);
-	check_restored(&e);
+	for (round = 0; round < 2; round++) {
+		run(NULL, NULL,
+		    "tmux -L %s kill-server 2>/dev/null; rm -f %s/*", e.tmux,
+		    e.dir);
+		if (!ASSERT_OK(tmux_top(&e, e.n.host_if), "tmux"))
+			goto out;
+		s = wait_screen(&e, "q quit", NULL, 5000);
+		ASSERT_OK_PTR(s, "drawn");
+		free(s);
+		pid = pane_file(&e, "pid", 2000);
+		if (round == 0)
+			keys(&e, "C-c");
+		else if (ASSERT_OK_PTR(pid, "pid"))
+			ASSERT_OK(kill(atoi(pid), SIGTERM), "SIGTERM");
+		free(pid);
+		check_restored(&e);
+	}
 out:
 	env_cleanup(&e);
 }
@@ -866,6 +877,6 @@ void test_top(void)
 		subtest_recreated();
 	if (test__start_subtest("live"))
 		subtest_live();
-	if (test__start_subtest("sigterm"))
-		subtest_sigterm();
+	if (test__start_subtest("signals"))
+		subtest_signals();
 }

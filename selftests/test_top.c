@@ -81,13 +81,15 @@ static int udp_stream(const char *src, int sport, const char *dst, int dport,
 
 static int env_setup(struct top_env *e, bool daemon)
 {
+	static int seq;
 	char policy[256];
 
 	memset(e, 0, sizeof(*e));
 	e->senders[0] = e->senders[1] = -1;
 	e->d.pid = -1;
 	snprintf(e->dir, sizeof(e->dir), "/tmp/fbt-top-%d", getpid());
-	snprintf(e->tmux, sizeof(e->tmux), "fbt-top-%d", getpid());
+	/* A tmux server of its own for each subtest. */
+	snprintf(e->tmux, sizeof(e->tmux), "fbt-top-%d-%d", getpid(), ++seq);
 	if (!ASSERT_OK(net_setup(&e->n), "net_setup"))
 		return -1;
 	mkdir(e->dir, 0700);

@@ -376,6 +376,50 @@ out:
 	env_cleanup(&e);
 }
 
+/* Bad arguments are usage errors that name what is wrong; -j makes an
+ * error a JSON object; --help documents the keys. */
+static void subtest_args(void)
+{
+	static const struct {
+		const char *args, *says;
+	} bad[] = {
+		{ "abcdefghijklmnop", "longer than 15 characters" },
+		{ "lo lo", "at most one interface" },
+		{ "lo -i 50ms", "--interval" },
+		{ "lo -i 2h", "--interval" },
+		{ "lo -i soon", "--interval" },
+		{ "lo -n 0", "--count" },
+		{ "lo -l x", "--limit" },
+		{ "lo -s fast", "--sort" },
+		{ "lo --bogus", "unknown option" },
+	};
+	char *out = NULL, *err = NULL;
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(run(NULL, &err, "%s top %s -b", flowbpf_bin(),
+			      bad[i].args),
+			  2, bad[i].args);
+		ASSERT_HAS(err, bad[i].says, bad[i].args);
+		free(err);
+		err = NULL;
+	}
+	ASSERT_EQ(run(&out, NULL, "%s -j top fbt-nosuch0", flowbpf_bin()), 1,
+		  "-j, not attached");
+	j = json_loads(out ? out : "", 0, NULL);
+	if (ASSERT_OK_PTR(j, "JSON error"))
+		ASSERT_HAS(json_string_value(json_object_get(j, "error")),
+			   "not attached", "JSON error text");
+	json_decref(j);
+	free(out);
+	out = NULL;
+	ASSERT_EQ(run(&out, NULL, "%s top --help", flowbpf_bin()), 0, "--help");
+	ASSERT_HAS(out, "Keys:", "keys documented");
+	ASSERT_HAS(out, "--interval", "options documented");
+	free(out);
+}
+
 /*
  * Detached and attached again while top runs: the counters start from
  * zero in new maps, which must not give a negative or inflated rate.
@@ -892,6 +936,8 @@ out:
 
 void test_top(void)
 {
+	if (test__start_subtest("args"))
+		subtest_args();
 	if (test__start_subtest("batch_json"))
 		subtest_batch_json();
 	if (test__start_subtest("filter"))

@@ -377,8 +377,7 @@ static void age_str(__u64 now, __u64 t, char *buf, size_t len)
 	}
 }
 
-void flow_cells(const struct flow_row *r, __u64 now,
-		       struct flow_cells *c)
+void flow_cells(const struct flow_row *r, __u64 now, struct flow_cells *c)
 {
 	const struct flowbpf_key *k = &r->key;
 	const char *pn = proto_name(k->proto);

@@ -1175,6 +1175,9 @@ int cmd_top(int argc, char **argv)
 		cbreak();
 		noecho();
 		curs_set(0);
+		/* Keys are read here, not by curses: a key pending must not
+		 * cut a screen update short. */
+		typeahead(-1);
 	}
 	err = run_loop(sfd, tty);
 	if (scr) {

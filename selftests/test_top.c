@@ -39,7 +39,7 @@ struct top_env {
 	bool daemon;
 	int senders[2];
 	char dir[64]; /* scratch files of the tmux pane */
-	char tmux[64]; /* tmux -L socket name */
+	char tmux[96]; /* the tmux server's socket, in dir */
 };
 
 /* Sends payload-byte datagrams at pps from src:sport to dst:dport until
@@ -89,7 +89,7 @@ static int env_setup(struct top_env *e, bool daemon)
 	e->d.pid = -1;
 	snprintf(e->dir, sizeof(e->dir), "/tmp/fbt-top-%d", getpid());
 	/* A tmux server of its own for each subtest. */
-	snprintf(e->tmux, sizeof(e->tmux), "fbt-top-%d-%d", getpid(), ++seq);
+	snprintf(e->tmux, sizeof(e->tmux), "%s/tmux-%d", e->dir, ++seq);
 	if (!ASSERT_OK(net_setup(&e->n), "net_setup"))
 		return -1;
 	mkdir(e->dir, 0700);
@@ -120,7 +120,7 @@ static void env_cleanup(struct top_env *e)
 {
 	int i;
 
-	run(NULL, NULL, "tmux -L %s kill-server 2>/dev/null", e->tmux);
+	run(NULL, NULL, "tmux -S %s kill-server 2>/dev/null", e->tmux);
 	for (i = 0; i < 2; i++) {
 		if (e->senders[i] > 0) {
 			kill(e->senders[i], SIGKILL);
@@ -582,7 +582,7 @@ static int tmux_top(struct top_env *e, const char *args)
 	fclose(f);
 	return run(
 		NULL, NULL,
-		"tmux -L %s -f /dev/null new-session -d -x 160 -y 40 'sh %s'",
+		"tmux -S %s -f /dev/null new-session -d -x 160 -y 40 'sh %s'",
 		e->tmux, script);
 }
 
@@ -590,7 +590,7 @@ static char *capture(struct top_env *e)
 {
 	char *out = NULL;
 
-	if (run(&out, NULL, "tmux -L %s capture-pane -p", e->tmux)) {
+	if (run(&out, NULL, "tmux -S %s capture-pane -p", e->tmux)) {
 		free(out);
 		return NULL;
 	}
@@ -599,7 +599,7 @@ static char *capture(struct top_env *e)
 
 static void keys(struct top_env *e, const char *k)
 {
-	run(NULL, NULL, "tmux -L %s send-keys %s", e->tmux, k);
+	run(NULL, NULL, "tmux -S %s send-keys %s", e->tmux, k);
 }
 
 /* The screen, once it contains want (and not avoid), or NULL after ms. */
@@ -766,7 +766,7 @@ static void check_restored(struct top_env *e)
 		ASSERT_STREQ(after, before, "terminal settings restored");
 	ASSERT_OK(
 		run(&alt, NULL,
-		    "tmux -L %s display-message -p '#{alternate_on} #{cursor_flag}'",
+		    "tmux -S %s display-message -p '#{alternate_on} #{cursor_flag}'",
 		    e->tmux),
 		"pane state");
 	ASSERT_STREQ(alt, "0 1\n", "alternate screen left, cursor shown");
@@ -887,11 +887,11 @@ static void subtest_live(void)
 	check_pause(&e);
 	/* A taller window: the view is drawn again to fill it, the keys on
 	 * its new last line (they stay on line 40 if it is not). */
-	run(NULL, NULL, "tmux -L %s resize-window -x 120 -y 50", e.tmux);
+	run(NULL, NULL, "tmux -S %s resize-window -x 120 -y 50", e.tmux);
 	s = wait_last_line(&e, "q quit", 3000);
 	ASSERT_OK_PTR(s, "drawn again for 50 lines");
 	free(s);
-	run(NULL, NULL, "tmux -L %s resize-window -x 100 -y 20", e.tmux);
+	run(NULL, NULL, "tmux -S %s resize-window -x 100 -y 20", e.tmux);
 	s = wait_last_line(&e, "q quit", 3000);
 	if (ASSERT_OK_PTR(s, "and for 20"))
 		ASSERT_EQ(count_of(s, "\n"), 20, "20 lines");
@@ -918,7 +918,7 @@ static void subtest_signals(void)
 		goto out;
 	for (round = 0; round < 2; round++) {
 		run(NULL, NULL,
-		    "tmux -L %s kill-server 2>/dev/null; rm -f %s/*", e.tmux,
+		    "tmux -S %s kill-server 2>/dev/null; rm -f %s/*", e.tmux,
 		    e.dir);
 		if (!ASSERT_OK(tmux_top(&e, e.n.host_if), "tmux"))
 			goto out;

@@ -23,6 +23,11 @@ COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
 CLI_SRCS := cli/flowbpf.c cli/params.c cli/cmd_attach.c cli/cmd_show.c cli/cmd_verdict.c cli/json.c \
 	cli/cmd_daemon.c
 CLI_SRCS += cli/cmd_collect.c
+# The live view (flowbpf top) draws with ncurses.
+CLI_SRCS += cli/cmd_top.c
+CURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
+CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
+$(OUTPUT)/cli/cmd_top.o: CFLAGS += $(CURSES_CFLAGS)
 CLI_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 TEST_SRCS := $(sort $(wildcard selftests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selftests/netns.c)
@@ -46,7 +51,7 @@ $(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader
 	$(CC) $(CFLAGS) -MMD -MP $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/flowbpf: $(CLI_OBJS) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURSES_LIBS) -o $@
 
 # The runner discovers tests by their "void test_<name>(void)" definitions.
 $(OUTPUT)/selftests/tests.inc: $(TEST_SRCS) | $(OUTPUT)/selftests

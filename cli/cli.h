@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <linux/types.h>
+#include "flowbpf.h"
 
 /* Exit codes scripts can rely on. */
 enum {
@@ -75,5 +77,23 @@ void accounting_print(const json_t *acct);
 int cmd_daemon(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+
+/* What "flows" and "top" show of a flow (cmd_show.c). */
+struct flow_row {
+	struct flowbpf_key key;
+	struct flowbpf_flow flow;
+	__u64 first_ns, last_ns; /* the flow's ticks, CLOCK_MONOTONIC */
+};
+struct flow_cells {
+	char proto[16], vlan[16], src[64], dst[64], pk[16], by[16], fl[8];
+	char age[16], idle[16];
+};
+/* The table cells of a flow, times relative to now (CLOCK_MONOTONIC). */
+void flow_cells(const struct flow_row *r, __u64 now, struct flow_cells *c);
+/* A flow as "flows -j" prints it. */
+json_t *row_json(const struct flow_row *r);
+/* The daemon's "stats" reply, or JSON null when none answers. */
+json_t *daemon_json(void);
 
 #endif

@@ -47,8 +47,7 @@ static int iface_list_usage(int err, const char *cmd, const char *name)
 		IF_NAMESIZE - 1);
 }
 
-/* The daemon's side, or JSON null when none answers. */
-static json_t *daemon_json(void)
+json_t *daemon_json(void)
 {
 	json_t *reply;
 
@@ -299,12 +298,6 @@ int cmd_stats(int argc, char **argv)
 	return ret;
 }
 
-struct flow_row {
-	struct flowbpf_key key;
-	struct flowbpf_flow flow;
-	__u64 first_ns, last_ns; /* the flow's ticks, CLOCK_MONOTONIC */
-};
-
 enum sort_by { SORT_BYTES, SORT_PACKETS, SORT_LAST };
 
 /* qsort_r()'s: arg is the enum sort_by. */
@@ -339,7 +332,7 @@ static void tcp_flags_str(__u32 f, char *buf)
 	buf[6] = '\0';
 }
 
-static json_t *row_json(const struct flow_row *r)
+json_t *row_json(const struct flow_row *r)
 {
 	const struct flowbpf_key *k = &r->key;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], spec[160];
@@ -387,13 +380,7 @@ static void age_str(__u64 now, __u64 t, char *buf, size_t len)
 	}
 }
 
-struct flow_cells {
-	char proto[16], vlan[16], src[64], dst[64], pk[16], by[16], fl[8];
-	char age[16], idle[16];
-};
-
-static void flow_cells(const struct flow_row *r, __u64 now,
-		       struct flow_cells *c)
+void flow_cells(const struct flow_row *r, __u64 now, struct flow_cells *c)
 {
 	const struct flowbpf_key *k = &r->key;
 	const char *pn = proto_name(k->proto);

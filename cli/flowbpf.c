@@ -24,6 +24,13 @@ static const struct cmd cmds[] = {
 	{ "status", cmd_status, "[IFACE]",
 	  "attached interfaces, mode, program ids, map fill", "" },
 	{ "flows", cmd_flows, "IFACE [OPTIONS]", "the live flow table", "" },
+	{ "top", cmd_top, "[IFACE] [OPTIONS]",
+	  "a live view of the busiest flows and the interface totals",
+	  "  Without IFACE, every attached interface.\n"
+	  "  EXPR words: in|out, tcp|udp|icmp|..., proto P, port|sport|dport N,\n"
+	  "    [host|src|dst] ADDR[/LEN], pass|drop|queued, by kernel|timeout|daemon|manual|limit\n"
+	  "  Keys: b p t sort by bytes/s, packets/s, total bytes; / filter; space or P\n"
+	  "    pause; q quit.\n" },
 	{ "stats", cmd_stats, "[IFACE]", "datapath counters, summed over CPUs",
 	  "" },
 	{ "verdict", cmd_verdict, "set|clear IFACE FLOW [pass|drop]",

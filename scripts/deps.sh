@@ -33,6 +33,9 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump tcpreplay softflowd)
 
+# flowbpf top draws with ncurses; its tests drive it in tmux.
+pkgs+=(libncurses-dev tmux)
+
 install_missing "${pkgs[@]}"
 
 # bpffs is not mounted by default on every system.

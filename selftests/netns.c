@@ -122,6 +122,21 @@ int run(char **out, char **errout, const char *fmt, ...)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int run_json(json_t **j, const char *fmt, ...)
+{
+	char cmd[4096], *out = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = run(&out, NULL, "%s", cmd);
+	*j = json_loads(out ? out : "", 0, NULL);
+	free(out);
+	return rc;
+}
+
 int net_setup(struct test_net *n)
 {
 	unsigned int idx = ++net_counter % 100, pid = getpid() % 10000;

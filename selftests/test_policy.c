@@ -1548,9 +1548,8 @@ static void subtest_cli_check(void)
 	ASSERT_STREQ(err, "", "nothing on stderr");
 	free(out), free(err), out = err = NULL;
 
-	rc = run(&out, NULL, "%s -j policy check %s", flowbpf_bin(), path);
+	rc = run_json(&j, "%s -j policy check %s", flowbpf_bin(), path);
 	ASSERT_EQ(rc, 0, "valid -j: exit 0");
-	j = json_loads(out ? out : "", 0, NULL);
 	if (ASSERT_OK_PTR(j, "json parses")) {
 		ASSERT_TRUE(json_is_true(json_object_get(j, "valid")), "valid");
 		ASSERT_EQ(json_integer_value(json_object_get(j, "units")), 1,
@@ -1563,7 +1562,6 @@ static void subtest_cli_check(void)
 			     "drop", "default");
 		json_decref(j);
 	}
-	free(out), out = NULL;
 
 	rc = run(&out, &err, "%s policy check %s", flowbpf_bin(), bad);
 	ASSERT_EQ(rc, 1, "invalid: exit 1");
@@ -1573,16 +1571,14 @@ static void subtest_cli_check(void)
 	ASSERT_STREQ(out, "", "nothing on stdout");
 	free(out), free(err), out = err = NULL;
 
-	rc = run(&out, &err, "%s -j policy check %s", flowbpf_bin(), bad);
+	rc = run_json(&j, "%s -j policy check %s", flowbpf_bin(), bad);
 	ASSERT_EQ(rc, 1, "invalid -j: exit 1");
-	j = json_loads(out ? out : "", 0, NULL);
 	snprintf(want, sizeof(want), "%s:3:14: unknown unit 'offce'", bad);
 	if (ASSERT_OK_PTR(j, "json error parses")) {
 		ASSERT_STREQ(json_string_value(json_object_get(j, "error")),
 			     want, "json error");
 		json_decref(j);
 	}
-	free(out), free(err), out = err = NULL;
 
 	rc = run(&out, &err, "%s policy check %s/none.conf", flowbpf_bin(),
 		 scratch());
@@ -1672,15 +1668,14 @@ static void cli_test_text(const char *path)
 /* JSON numbers rules from 0, the text from 1. */
 static void cli_test_json(const char *path)
 {
-	char *out = NULL;
 	json_t *j;
 	int rc;
 
-	rc = run(&out, NULL,
-		 "%s -j policy test %s in tcp 192.0.2.7:40000 198.51.100.1:22",
-		 flowbpf_bin(), path);
+	rc = run_json(
+		&j,
+		"%s -j policy test %s in tcp 192.0.2.7:40000 198.51.100.1:22",
+		flowbpf_bin(), path);
 	ASSERT_EQ(rc, 0, "-j exit 0");
-	j = json_loads(out ? out : "", 0, NULL);
 	if (ASSERT_OK_PTR(j, "json parses")) {
 		ASSERT_STREQ(json_string_value(json_object_get(j, "flow")),
 			     "in tcp 192.0.2.7:40000 198.51.100.1:22", "flow");
@@ -1694,13 +1689,11 @@ static void cli_test_json(const char *path)
 			  "line");
 		json_decref(j);
 	}
-	free(out), out = NULL;
 
-	rc = run(
-		&out, NULL,
+	run_json(
+		&j,
 		"%s -j policy test --time 'sat 09:00' %s in tcp 198.51.100.9:1 192.0.2.7:22",
 		flowbpf_bin(), path);
-	j = json_loads(out ? out : "", 0, NULL);
 	if (ASSERT_OK_PTR(j, "json parses")) {
 		ASSERT_TRUE(json_is_null(json_object_get(j, "rule")),
 			    "rule null for the default");
@@ -1708,7 +1701,6 @@ static void cli_test_json(const char *path)
 			     "drop", "default verdict");
 		json_decref(j);
 	}
-	free(out);
 }
 
 /* Usage errors exit 2, an invalid policy 1, each with its message. */

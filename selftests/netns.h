@@ -78,6 +78,10 @@ int map_clear(int fd);
 /* A TCP socket of ip (IPv4) listening on port, SO_REUSEADDR; fd or -1. */
 int tcp_listen(const char *ip, int port, int backlog);
 
+/* A TCP connection to ip:port (IPv4) that completes within timeout_ms:
+ * its (non-blocking) fd, or -errno (-ETIMEDOUT if it did not). */
+int tcp_connect_wait(const char *ip, int port, int timeout_ms);
+
 /* A server that server_start() runs in a test's namespace. */
 struct test_srv {
 	const char *ip; /* set by server_start(): the peer's address */

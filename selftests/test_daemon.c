@@ -6,7 +6,6 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -39,26 +38,16 @@ static int listener(void *arg)
  * then stays open that long and sends a byte before closing. */
 static int try_connect(const char *ip, int port, int timeout_ms, int hold_ms)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(port) };
-	struct pollfd p;
-	int fd, err = -1;
-	socklen_t l = sizeof(err);
+	int fd, err = 0;
 
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (connect(fd, (void *)&a, sizeof(a)) && errno != EINPROGRESS)
-		goto out;
-	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
-	if (poll(&p, 1, timeout_ms) != 1)
-		goto out;
-	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
-	if (!err && hold_ms) {
+	fd = tcp_connect_wait(ip, port, timeout_ms);
+	if (fd < 0)
+		return -fd;
+	if (hold_ms) {
 		usleep(hold_ms * 1000);
 		if (write(fd, "x", 1) != 1)
 			err = -1;
 	}
-out:
 	close(fd);
 	return err;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -120,6 +121,21 @@ int run(char **out, char **errout, const char *fmt, ...)
 	if (waitpid(pid, &status, 0) < 0)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int run_json(json_t **j, const char *fmt, ...)
+{
+	char cmd[4096], *out = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = run(&out, NULL, "%s", cmd);
+	*j = json_loads(out ? out : "", 0, NULL);
+	free(out);
+	return rc;
 }
 
 int net_setup(struct test_net *n)
@@ -444,6 +460,35 @@ int tcp_listen(const char *ip, int port, int backlog)
 		return -1;
 	}
 	return fd;
+}
+
+int tcp_connect_wait(const char *ip, int port, int timeout_ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
+	struct pollfd p;
+	int fd, err = ETIMEDOUT;
+	socklen_t l = sizeof(err);
+
+	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (void *)&a, sizeof(a)) && errno != EINPROGRESS) {
+		err = errno;
+		goto fail;
+	}
+	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&p, 1, timeout_ms) != 1)
+		goto fail;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l))
+		err = errno;
+	if (!err)
+		return fd;
+fail:
+	close(fd);
+	return -err;
 }
 
 int server_start(struct test_net *n, int (*fn)(void *), struct test_srv *s)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <net/if.h>
 #include <linux/types.h>
+#include <jansson.h>
 #include "flowbpf.h"
 
 /* The flags a whole TCP connection shows: SYN, ACK and FIN. */
@@ -35,6 +36,11 @@ void net_cleanup(struct test_net *n);
  * too when errout is not NULL. */
 int run(char **out, char **errout, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* run() of a command that prints JSON (flowbpf -j): its exit status, and
+ * in *j its stdout parsed, or NULL when that is no JSON (an error exit
+ * may still print {"error": ...}).  json_decref(*j). */
+int run_json(json_t **j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The flowbpf binary next to the runner (.output/flowbpf). */
 const char *flowbpf_bin(void);
 /* Repository root (two levels above the runner). */
@@ -71,6 +77,10 @@ int map_clear(int fd);
 
 /* A TCP socket of ip (IPv4) listening on port, SO_REUSEADDR; fd or -1. */
 int tcp_listen(const char *ip, int port, int backlog);
+
+/* A TCP connection to ip:port (IPv4) that completes within timeout_ms:
+ * its (non-blocking) fd, or -errno (-ETIMEDOUT if it did not). */
+int tcp_connect_wait(const char *ip, int port, int timeout_ms);
 
 /* A server that server_start() runs in a test's namespace. */
 struct test_srv {

@@ -67,15 +67,13 @@ static void subtest_errors(void)
 	free(out), free(err), out = err = NULL;
 
 	/* JSON mode: the error is a JSON object on stdout. */
-	rc = run(&out, &err, "%s -j attach fbt-no-such-if0", flowbpf_bin());
+	rc = run_json(&j, "%s -j attach fbt-no-such-if0", flowbpf_bin());
 	ASSERT_EQ(rc, 1, "json error exit code");
-	j = json_loads(out ? out : "", 0, NULL);
 	if (ASSERT_OK_PTR(j, "json error parses")) {
 		ASSERT_HAS(json_string_value(json_object_get(j, "error")),
 			   "no such interface", "json error text");
 		json_decref(j);
 	}
-	free(out), free(err), out = err = NULL;
 
 	/* Twice: the second attach fails and the first keeps working. */
 	ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(), n.host_if),
@@ -142,35 +140,20 @@ static void subtest_no_native(void)
 	run(NULL, NULL, "ip link del %s", dev);
 }
 
-static void subtest_json_and_detach(void)
+/* "status -j" of the attach below; the ids of its programs in *xdp_id
+ * and *tc_id. */
+static void cli_status(struct test_net *n, __u32 *xdp_id, __u32 *tc_id)
 {
-	char *out = NULL, path[256];
-	json_t *j, *ifs, *it, *flows;
-	__u32 xdp_id = 0, tc_id = 0;
-	struct test_net n;
-	size_t i;
+	json_t *j, *ifs, *it;
 	int rc;
 
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		return;
-	if (!ASSERT_OK(
-		    run(NULL, NULL,
-			"%s attach %s --mode enforce --flows 4096 --timeout 1500ms",
-			flowbpf_bin(), n.host_if),
-		    "attach"))
-		goto out;
-	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip),
-		  "ping");
-
-	rc = run(&out, NULL, "%s status -j %s", flowbpf_bin(), n.host_if);
+	rc = run_json(&j, "%s status -j %s", flowbpf_bin(), n->host_if);
 	ASSERT_EQ(rc, 0, "status");
-	j = json_loads(out ? out : "", 0, NULL);
-	free(out), out = NULL;
 	ifs = json_object_get(j, "interfaces");
 	if (ASSERT_EQ(json_array_size(ifs), 1, "one interface")) {
 		it = json_array_get(ifs, 0);
 		ASSERT_STREQ(json_string_value(json_object_get(it, "ifname")),
-			     n.host_if, "ifname");
+			     n->host_if, "ifname");
 		ASSERT_STREQ(json_string_value(json_object_get(it, "mode")),
 			     "enforce", "mode");
 		ASSERT_EQ(json_integer_value(json_object_get(it, "timeout_ms")),
@@ -179,19 +162,26 @@ static void subtest_json_and_detach(void)
 			  4096, "flows_max");
 		ASSERT_EQ(json_integer_value(json_object_get(it, "flows")), 2,
 			  "flows in use");
-		xdp_id = json_integer_value(json_object_get(it, "xdp_prog_id"));
-		tc_id = json_integer_value(
+		*xdp_id =
+			json_integer_value(json_object_get(it, "xdp_prog_id"));
+		*tc_id = json_integer_value(
 			json_object_get(it, "tc_egress_prog_id"));
-		ASSERT_TRUE(xdp_id && prog_exists(xdp_id), "xdp prog id");
-		ASSERT_TRUE(tc_id && prog_exists(tc_id), "tc prog id");
+		ASSERT_TRUE(*xdp_id && prog_exists(*xdp_id), "xdp prog id");
+		ASSERT_TRUE(*tc_id && prog_exists(*tc_id), "tc prog id");
 	}
 	json_decref(j);
+}
 
-	rc = run(&out, NULL, "%s flows -j %s --sort packets", flowbpf_bin(),
-		 n.host_if);
+/* "flows -j" and "stats -j" of two pings, queued with no daemon. */
+static void cli_flows_stats(struct test_net *n)
+{
+	json_t *j, *it, *flows;
+	size_t i;
+	int rc;
+
+	rc = run_json(&j, "%s flows -j %s --sort packets", flowbpf_bin(),
+		      n->host_if);
 	ASSERT_EQ(rc, 0, "flows");
-	j = json_loads(out ? out : "", 0, NULL);
-	free(out), out = NULL;
 	flows = json_object_get(j, "flows");
 	ASSERT_EQ(json_array_size(flows), 2, "two flows");
 	json_array_foreach(flows, i, it) {
@@ -211,10 +201,8 @@ static void subtest_json_and_detach(void)
 	}
 	json_decref(j);
 
-	rc = run(&out, NULL, "%s stats -j %s", flowbpf_bin(), n.host_if);
+	rc = run_json(&j, "%s stats -j %s", flowbpf_bin(), n->host_if);
 	ASSERT_EQ(rc, 0, "stats");
-	j = json_loads(out ? out : "", 0, NULL);
-	free(out), out = NULL;
 	it = json_object_get(json_array_get(json_object_get(j, "interfaces"),
 					    0),
 			     "counters");
@@ -227,13 +215,58 @@ static void subtest_json_and_detach(void)
 			  json_object_get(j, "total"), "queued_pass_packets")),
 		  4, "total");
 	json_decref(j);
+}
+
+/* Detach leaves no pin, program, tc filter, clsact or XDP, and traffic
+ * flows on. */
+static void cli_detach(struct test_net *n, __u32 xdp_id, __u32 tc_id)
+{
+	char *out = NULL;
+
+	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n->host_if),
+		  "detach");
+	ASSERT_FALSE(pins_exist(n->host_if), "pins gone");
+	ASSERT_FALSE(xdp_id && prog_exists(xdp_id), "xdp program gone");
+	ASSERT_FALSE(tc_id && prog_exists(tc_id), "tc program gone");
+	run(&out, NULL, "tc filter show dev %s egress; tc qdisc show dev %s",
+	    n->host_if, n->host_if);
+	ASSERT_HAS(out, "qdisc", "tc answered");
+	ASSERT_FALSE(out && (strstr(out, "bpf") || strstr(out, "clsact")),
+		     "no tc filter or clsact");
+	free(out), out = NULL;
+	run(&out, NULL, "ip link show %s", n->host_if);
+	ASSERT_HAS(out, n->host_if, "ip answered");
+	ASSERT_FALSE(out && strstr(out, "xdp"), "no XDP on the link");
+	free(out);
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n->peer_ip),
+		  "traffic after detach");
+}
+
+static void subtest_json_and_detach(void)
+{
+	char *out = NULL, path[256];
+	__u32 xdp_id = 0, tc_id = 0;
+	struct test_net n;
+	int rc;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(
+		    run(NULL, NULL,
+			"%s attach %s --mode enforce --flows 4096 --timeout 1500ms",
+			flowbpf_bin(), n.host_if),
+		    "attach"))
+		goto out;
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip),
+		  "ping");
+	cli_status(&n, &xdp_id, &tc_id);
+	cli_flows_stats(&n);
 
 	/* The pinned map prints field names: its BTF came along. */
 	flowbpf_pin_path(path, sizeof(path), n.host_if, FB_MAP_FLOWS);
 	rc = run(&out, NULL, "bpftool map dump pinned %s", path);
 	ASSERT_EQ(rc, 0, "bpftool dump");
 	ASSERT_HAS(out, "\"tcp_flags\"", "BTF field names");
-	free(out), out = NULL;
 
 	/* Every command answers --help. */
 	ASSERT_OK(
@@ -241,25 +274,7 @@ static void subtest_json_and_detach(void)
 		    "for c in attach detach status flows stats verdict daemon reload policy collect; do %s $c --help | grep -q Usage || exit 1; done",
 		    flowbpf_bin()),
 		"--help");
-
-	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n.host_if),
-		  "detach");
-	ASSERT_FALSE(pins_exist(n.host_if), "pins gone");
-	ASSERT_FALSE(xdp_id && prog_exists(xdp_id), "xdp program gone");
-	ASSERT_FALSE(tc_id && prog_exists(tc_id), "tc program gone");
-	rc = run(&out, NULL,
-		 "tc filter show dev %s egress; tc qdisc show dev %s",
-		 n.host_if, n.host_if);
-	ASSERT_HAS(out, "qdisc", "tc answered");
-	ASSERT_FALSE(out && (strstr(out, "bpf") || strstr(out, "clsact")),
-		     "no tc filter or clsact");
-	free(out), out = NULL;
-	rc = run(&out, NULL, "ip link show %s", n.host_if);
-	ASSERT_HAS(out, n.host_if, "ip answered");
-	ASSERT_FALSE(out && strstr(out, "xdp"), "no XDP on the link");
-	free(out), out = NULL;
-	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip),
-		  "traffic after detach");
+	cli_detach(&n, xdp_id, tc_id);
 out:
 	free(out);
 	net_cleanup(&n);

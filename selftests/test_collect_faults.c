@@ -148,59 +148,78 @@ static int write_filler(const char *path)
 	return fclose(f) || err ? -1 : 0;
 }
 
-/*
- * The output disk full for 3 s: the records of a ping whose flows go idle
- * meanwhile wait in the collector, a flow idle after the failure stays in
- * the kernel's map, and once there is space again every packet is in one
- * record, no line is cut, the failure is logged and "stats" shows it.
- */
-static void subtest_full_disk(void)
-{
-	char dir[] = "/tmp/flowbpf-full-XXXXXX", out[128], log[128];
-	int nr, lines, bad, reasons[5] = {}, fd = -1, sport, i;
-	struct rec *r = NULL, sum;
-	json_t *root = NULL, *a;
-	struct flowbpf_flow f;
-	struct flowbpf_key k;
-	bool mounted = false;
-	struct test_net n = {};
-	pid_t col = -1;
-	__u64 t_full;
+/* A collector writing to a 64k tmpfs that a test fills up. */
+struct full_disk {
+	char dir[40], out[128], log[128];
+	struct test_net n;
+	bool mounted;
+	pid_t col;
+};
 
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
-		return;
-	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
-	snprintf(log, sizeof(log), "/tmp/flowbpf-full-%d.log", getpid());
+/* The tmpfs (with a filler line in the output if filler) and flowbpf
+ * attached; no collector yet.  full_disk_cleanup() undoes it, whatever
+ * the step that failed. */
+static bool full_disk_setup(struct full_disk *d, const char *tag, bool filler)
+{
+	memset(d, 0, sizeof(*d));
+	d->col = -1;
+	snprintf(d->dir, sizeof(d->dir), "/tmp/flowbpf-%s-XXXXXX", tag);
+	if (!ASSERT_OK_PTR(mkdtemp(d->dir), "mkdtemp"))
+		return false;
+	snprintf(d->out, sizeof(d->out), "%s/flows.jsonl", d->dir);
+	snprintf(d->log, sizeof(d->log), "/tmp/flowbpf-%s-%d.log", tag,
+		 getpid());
 	if (!ASSERT_OK(run(NULL, NULL, "mount -t tmpfs -o size=64k fbfull %s",
-			   dir),
+			   d->dir),
 		       "mount a 64k tmpfs"))
-		goto out;
-	mounted = true;
-	if (!ASSERT_OK(write_filler(out), "filler line") ||
-	    !ASSERT_OK(net_setup(&n), "net_setup"))
-		goto out;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
-		goto out;
-	col = spawn(
+		return false;
+	d->mounted = true;
+	if (filler && !ASSERT_OK(write_filler(d->out), "filler line"))
+		return false;
+	if (!ASSERT_OK(net_setup(&d->n), "net_setup"))
+		return false;
+	return ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			     d->n.host_if),
+			 "attach");
+}
+
+/* Flows go idle fast, so that their records are due while the disk is
+ * full. */
+static void full_disk_collect(struct full_disk *d)
+{
+	d->col = spawn(
 		"exec %s collect %s --interval 50ms --idle 300ms -o %s 2>%s",
-		flowbpf_bin(), n.host_if, out, log);
-	usleep(300000);
-	/* Every page taken: the next record fits only in part. */
-	run(NULL, NULL, "dd if=/dev/zero of=%s/fill bs=4k", dir);
-	t_full = mono_now_ms();
-	ASSERT_OK(run(NULL, NULL, "ping -c 12 -i 0.05 -W 1 %s", n.peer_ip),
-		  "ping");
-	/* Its flows go idle, are removed, and their records cannot go. */
-	if (!ASSERT_TRUE(wait_for_text(log, "cannot write records to", 4000),
+		flowbpf_bin(), d->n.host_if, d->out, d->log);
+}
+
+static void full_disk_cleanup(struct full_disk *d)
+{
+	if (d->col > 0)
+		stop(d->col, 2000);
+	if (env_verbose)
+		run(NULL, NULL, "cat %s >&2", d->log);
+	net_cleanup(&d->n);
+	if (d->mounted)
+		run(NULL, NULL, "umount %s", d->dir);
+	rmdir(d->dir);
+	if (d->log[0])
+		unlink(d->log);
+}
+
+/* The failure is logged, and the state is saved at the end of the sweep
+ * that logged it, so "stats" shows it soon after. */
+static bool full_disk_failing(struct full_disk *d)
+{
+	json_t *root = NULL, *a;
+	int i;
+
+	if (!ASSERT_TRUE(wait_for_text(d->log, "cannot write records to", 4000),
 			 "write error logged"))
-		goto out;
-	ASSERT_TRUE(wait_for_text(log, "wait to be written", 1000),
+		return false;
+	ASSERT_TRUE(wait_for_text(d->log, "wait to be written", 1000),
 		    "records said to wait");
-	/* The state is saved at the end of the sweep that logged it. */
 	for (i = 0; i < 50; i++) {
-		a = stats_accounting(n.host_if, &root);
+		a = stats_accounting(d->n.host_if, &root);
 		if (acct_int(a, "write_errors") >= 1)
 			break;
 		json_decref(root);
@@ -210,57 +229,97 @@ static void subtest_full_disk(void)
 	ASSERT_GE(acct_int(a, "write_errors"), 1, "stats: write errors");
 	ASSERT_GE(acct_int(a, "records_pending"), 2, "stats: records waiting");
 	json_decref(root);
-	/* A flow that goes idle now stays in the map, counting. */
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	ASSERT_EQ(send_udp(fd, n.peer_ip, 5), 5, "datagrams sent");
+	return true;
+}
+
+/* A flow that goes idle while records wait stays in the map, counting. */
+static void full_disk_idle_flow(struct full_disk *d, int fd)
+{
+	struct test_net *n = &d->n;
+	struct flowbpf_flow f;
+	struct flowbpf_key k;
+	int sport;
+
+	ASSERT_EQ(send_udp(fd, n->peer_ip, 5), 5, "datagrams sent");
 	sport = local_port(fd);
-	key4(&k, FLOWBPF_DIR_EGRESS, 17, n.host_ip, sport, n.peer_ip, 9);
+	key4(&k, FLOWBPF_DIR_EGRESS, 17, n->host_ip, sport, n->peer_ip, 9);
 	usleep(600000);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f),
+	if (ASSERT_OK(pinned_flow(n->host_if, &k, &f),
 		      "idle flow kept in the map while records wait"))
 		ASSERT_EQ(f.packets, 5, "with its packets");
-	if (mono_now_ms() < t_full + 3000)
-		usleep((t_full + 3000 - mono_now_ms()) * 1000);
-	run(NULL, NULL, "rm -f %s/fill", dir);
-	ASSERT_TRUE(wait_for_text(out, "\"dport\":9,", 3000),
-		    "the kept flow reported once there is space");
-	ASSERT_TRUE(wait_for_text(log, "the records that waited are written",
-				  1000),
-		    "recovery logged");
-	ASSERT_EQ(stop(col, 5000), 0, "collector exits 0");
-	col = -1;
+}
 
-	nr = read_records(out, &r);
-	lines = count_lines(out, &bad);
+/* Once there is space again, every packet is in one record and no line
+ * is cut. */
+static void full_disk_records(struct full_disk *d)
+{
+	struct test_net *n = &d->n;
+	int nr, lines, bad, reasons[5] = {};
+	struct rec *r = NULL, sum;
+	json_t *root = NULL, *a;
+
+	nr = read_records(d->out, &r);
+	lines = count_lines(d->out, &bad);
 	ASSERT_EQ(bad, 0, "no line cut short");
 	ASSERT_EQ(lines, nr, "every line a record");
-	flow_sum(r, nr, "out", 1, n.host_ip, n.peer_ip, 8 << 8, &sum, reasons);
+	flow_sum(r, nr, "out", 1, n->host_ip, n->peer_ip, 8 << 8, &sum,
+		 reasons);
 	ASSERT_EQ(sum.packets, 12, "echo requests: each in one record");
 	ASSERT_EQ(sum.bytes, 12 * 84, "echo request bytes");
-	flow_sum(r, nr, "in", 1, n.peer_ip, n.host_ip, 0, &sum, reasons);
+	flow_sum(r, nr, "in", 1, n->peer_ip, n->host_ip, 0, &sum, reasons);
 	ASSERT_EQ(sum.packets, 12, "echo replies: each in one record");
-	flow_sum(r, nr, "out", 17, n.host_ip, n.peer_ip, 9, &sum, reasons);
+	flow_sum(r, nr, "out", 17, n->host_ip, n->peer_ip, 9, &sum, reasons);
 	ASSERT_EQ(sum.packets, 5, "datagrams: each in one record");
-	a = stats_accounting(n.host_if, &root);
+	a = stats_accounting(n->host_if, &root);
 	/* The filler line is no record of the collector's. */
 	ASSERT_EQ(acct_int(a, "records"), nr - 1, "records counted as written");
 	json_decref(root);
+	free(r);
+}
+
+/*
+ * The output disk full for 3 s: the records of a ping whose flows go idle
+ * meanwhile wait in the collector, a flow idle after the failure stays in
+ * the kernel's map, and once there is space again every packet is in one
+ * record, no line is cut, the failure is logged and "stats" shows it.
+ */
+static void subtest_full_disk(void)
+{
+	struct full_disk d;
+	__u64 t_full;
+	int fd = -1;
+
+	if (!full_disk_setup(&d, "full", true))
+		goto out;
+	full_disk_collect(&d);
+	usleep(300000);
+	/* Every page taken: the next record fits only in part. */
+	run(NULL, NULL, "dd if=/dev/zero of=%s/fill bs=4k", d.dir);
+	t_full = mono_now_ms();
+	ASSERT_OK(run(NULL, NULL, "ping -c 12 -i 0.05 -W 1 %s", d.n.peer_ip),
+		  "ping");
+	/* Its flows go idle, are removed, and their records cannot go. */
+	if (!full_disk_failing(&d))
+		goto out;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	full_disk_idle_flow(&d, fd);
+	if (mono_now_ms() < t_full + 3000)
+		usleep((t_full + 3000 - mono_now_ms()) * 1000);
+	run(NULL, NULL, "rm -f %s/fill", d.dir);
+	ASSERT_TRUE(wait_for_text(d.out, "\"dport\":9,", 3000),
+		    "the kept flow reported once there is space");
+	ASSERT_TRUE(wait_for_text(d.log, "the records that waited are written",
+				  1000),
+		    "recovery logged");
+	ASSERT_EQ(stop(d.col, 5000), 0, "collector exits 0");
+	d.col = -1;
+	full_disk_records(&d);
 out:
 	if (fd >= 0)
 		close(fd);
-	if (col > 0)
-		stop(col, 2000);
-	if (env_verbose)
-		run(NULL, NULL, "cat %s >&2", log);
-	free(r);
-	net_cleanup(&n);
-	if (mounted)
-		run(NULL, NULL, "umount %s", dir);
-	rmdir(dir);
-	unlink(log);
+	full_disk_cleanup(&d);
 }
 
-/* Whether the records at path have one of the flow's ending in reason. */
 static bool has_record(const char *path, const char *dir, int proto,
 		       const char *src, const char *dst, int dport, int reason)
 {
@@ -353,69 +412,43 @@ out:
  */
 static void subtest_restart_waiting(void)
 {
-	char dir[] = "/tmp/flowbpf-waiting-XXXXXX", out[128], log[128];
 	int nr, reasons[5] = {}, i;
 	struct rec *r = NULL, sum;
-	struct test_net n = {};
-	bool mounted = false;
-	pid_t col = -1;
+	struct full_disk d;
 
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
-		return;
-	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
-	snprintf(log, sizeof(log), "/tmp/flowbpf-waiting-%d.log", getpid());
-	if (!ASSERT_OK(run(NULL, NULL, "mount -t tmpfs -o size=64k fbfull %s",
-			   dir),
-		       "mount a 64k tmpfs"))
+	if (!full_disk_setup(&d, "waiting", false))
 		goto out;
-	mounted = true;
-	if (!ASSERT_OK(net_setup(&n), "net_setup") ||
-	    !ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
-		goto out;
-	col = spawn(
-		"exec %s collect %s --interval 50ms --idle 300ms -o %s 2>%s",
-		flowbpf_bin(), n.host_if, out, log);
+	full_disk_collect(&d);
 	usleep(300000);
-	run(NULL, NULL, "dd if=/dev/zero of=%s/fill bs=4k", dir);
-	ASSERT_OK(run(NULL, NULL, "ping -c 5 -i 0.05 -W 1 %s", n.peer_ip),
+	run(NULL, NULL, "dd if=/dev/zero of=%s/fill bs=4k", d.dir);
+	ASSERT_OK(run(NULL, NULL, "ping -c 5 -i 0.05 -W 1 %s", d.n.peer_ip),
 		  "ping");
-	if (!ASSERT_TRUE(wait_for_text(log, "wait to be written", 4000),
+	if (!ASSERT_TRUE(wait_for_text(d.log, "wait to be written", 4000),
 			 "records wait"))
 		goto out;
 	usleep(50000);
-	kill(col, SIGKILL);
-	ns_wait(col, 2000);
-	run(NULL, NULL, "rm -f %s/fill", dir);
-	col = spawn(
-		"exec %s collect %s --interval 50ms --idle 300ms -o %s 2>%s",
-		flowbpf_bin(), n.host_if, out, log);
-	ASSERT_TRUE(wait_for_text(log, "took over from collector pid", 2000),
+	kill(d.col, SIGKILL);
+	ns_wait(d.col, 2000);
+	run(NULL, NULL, "rm -f %s/fill", d.dir);
+	full_disk_collect(&d);
+	ASSERT_TRUE(wait_for_text(d.log, "took over from collector pid", 2000),
 		    "the new collector takes over");
 	for (i = 0; i < 100; i++) {
-		if (has_record(out, "in", 1, n.peer_ip, n.host_ip, 0, 0))
+		if (has_record(d.out, "in", 1, d.n.peer_ip, d.n.host_ip, 0, 0))
 			break;
 		usleep(20000);
 	}
-	ASSERT_EQ(stop(col, 5000), 0, "second collector exits 0");
-	col = -1;
-	nr = read_records(out, &r);
-	flow_sum(r, nr, "out", 1, n.host_ip, n.peer_ip, 8 << 8, &sum, reasons);
+	ASSERT_EQ(stop(d.col, 5000), 0, "second collector exits 0");
+	d.col = -1;
+	nr = read_records(d.out, &r);
+	flow_sum(r, nr, "out", 1, d.n.host_ip, d.n.peer_ip, 8 << 8, &sum,
+		 reasons);
 	ASSERT_EQ(sum.packets, 5, "echo requests: each in one record");
-	flow_sum(r, nr, "in", 1, n.peer_ip, n.host_ip, 0, &sum, reasons);
+	flow_sum(r, nr, "in", 1, d.n.peer_ip, d.n.host_ip, 0, &sum, reasons);
 	ASSERT_EQ(sum.packets, 5, "echo replies: each in one record");
 out:
-	if (col > 0)
-		stop(col, 2000);
-	if (env_verbose)
-		run(NULL, NULL, "cat %s >&2", log);
 	free(r);
-	net_cleanup(&n);
-	if (mounted)
-		run(NULL, NULL, "umount %s", dir);
-	rmdir(dir);
-	unlink(log);
+	full_disk_cleanup(&d);
 }
 
 /*

@@ -43,6 +43,7 @@ static const char *const captures[] = {
 	"tcpdump/vrrp.pcap", /* protocol 112, padded short frames */
 	"tcpdump/bgp-4byte-asn.pcap",
 };
+#define NR_CAPTURES (sizeof(captures) / sizeof(captures[0]))
 
 struct ref {
 	struct rec r; /* key, packets, IP-layer bytes */
@@ -54,16 +55,21 @@ struct refs {
 	int n;
 };
 
+/* The same flow: addresses, protocol and ports. */
+static bool same_flow(const struct rec *a, const struct rec *b)
+{
+	return !strcmp(a->src, b->src) && !strcmp(a->dst, b->dst) &&
+	       a->proto == b->proto && a->sport == b->sport &&
+	       a->dport == b->dport;
+}
+
 static struct ref *ref_get(struct refs *t, const struct rec *k)
 {
 	struct ref *nv;
 	int i;
 
 	for (i = 0; i < t->n; i++) {
-		if (!strcmp(t->v[i].r.src, k->src) &&
-		    !strcmp(t->v[i].r.dst, k->dst) &&
-		    t->v[i].r.proto == k->proto &&
-		    t->v[i].r.sport == k->sport && t->v[i].r.dport == k->dport)
+		if (same_flow(&t->v[i].r, k))
 			return &t->v[i];
 	}
 	nv = realloc(t->v, (t->n + 1) * sizeof(*nv));
@@ -164,14 +170,9 @@ static int aggregate(struct rec *r, int n)
 	int i, j, m = 0;
 
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < m; j++) {
-			if (!strcmp(r[j].src, r[i].src) &&
-			    !strcmp(r[j].dst, r[i].dst) &&
-			    r[j].proto == r[i].proto &&
-			    r[j].sport == r[i].sport &&
-			    r[j].dport == r[i].dport)
+		for (j = 0; j < m; j++)
+			if (same_flow(&r[j], &r[i]))
 				break;
-		}
 		if (j == m)
 			r[m++] = r[i];
 		else {
@@ -186,12 +187,9 @@ static const struct rec *find(const struct rec *r, int n, const struct rec *k)
 {
 	int i;
 
-	for (i = 0; i < n; i++) {
-		if (!strcmp(r[i].src, k->src) && !strcmp(r[i].dst, k->dst) &&
-		    r[i].proto == k->proto && r[i].sport == k->sport &&
-		    r[i].dport == k->dport)
+	for (i = 0; i < n; i++)
+		if (same_flow(&r[i], k))
 			return &r[i];
-	}
 	return NULL;
 }
 
@@ -226,93 +224,108 @@ static int softflowd_run(const char *pcap, int port, const char *ctl)
 	return -ETIMEDOUT;
 }
 
-void test_collect_replay(void)
+/* The captures' directory, in root: $FLOWBPF_PCAPS or ../shared/pcaps.
+ * False, with the skip said, without the tools or a capture. */
+static bool replay_ready(char *root, size_t len)
 {
-	char root[PATH_MAX], dir[] = "/tmp/flowbpf-replay-XXXXXX";
-	char out[128], nfdir[128], ctl[160], path[PATH_MAX + 64];
-	struct rec *ours = NULL, *sf = NULL;
-	struct refs ref = {};
-	int nours, nsf, i, port, explained = 0;
 	const char *env = getenv("FLOWBPF_PCAPS");
-	pid_t col = -1, cap = -1;
-	struct test_net n = {};
+	char path[PATH_MAX + 64];
 	size_t c;
 
 	if (!have_tool("tcpreplay") || !have_tool("softflowd") ||
 	    !have_tool("softflowctl") || !have_tool("nfcapd") ||
 	    !have_tool("nfdump")) {
 		test__skip("tcpreplay, softflowd or nfdump not installed");
-		return;
+		return false;
 	}
-	snprintf(root, sizeof(root), "%s", env && *env ? env : "");
+	snprintf(root, len, "%s", env && *env ? env : "");
 	if (!root[0])
-		snprintf(root, sizeof(root), "%s/../shared/pcaps", repo_root());
-	for (c = 0; c < sizeof(captures) / sizeof(captures[0]); c++) {
+		snprintf(root, len, "%s/../shared/pcaps", repo_root());
+	for (c = 0; c < NR_CAPTURES; c++) {
 		snprintf(path, sizeof(path), "%s/%s", root, captures[c]);
 		if (access(path, R_OK)) {
 			test__skip("capture %s missing", path);
-			return;
+			return false;
 		}
 	}
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
-		return;
-	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
-	snprintf(nfdir, sizeof(nfdir), "%s/nf", dir);
-	snprintf(ctl, sizeof(ctl), "%s/softflowd.ctl", dir);
-	mkdir(nfdir, 0700);
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		goto out;
+	return true;
+}
+
+/* One run: the pair, the two meters and what each counted. */
+struct replay {
+	char root[PATH_MAX], dir[32];
+	char out[128], nfdir[128], ctl[160];
+	struct test_net n;
+	pid_t col, cap;
+	struct refs ref;
+};
+
+/* Jumbo frames fit, and the attached side forwards none of them. */
+static bool replay_setup(struct replay *r)
+{
+	struct test_net *n = &r->n;
+
+	if (!ASSERT_OK(net_setup(n), "net_setup"))
+		return false;
 	if (!ASSERT_OK(
 		    run(NULL, NULL,
 			"set -e; ip link set %s mtu 9200; ip -n %s link set %s mtu 9200; "
 			"sysctl -qw net.ipv4.conf.%s.forwarding=0",
-			n.host_if, n.ns, n.peer_if, n.host_if),
+			n->host_if, n->ns, n->peer_if, n->host_if),
 		    "jumbo MTU, no forwarding"))
-		goto out;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --xdp-mode generic",
-			   flowbpf_bin(), n.host_if),
-		       "attach"))
-		goto out;
+		return false;
+	return ASSERT_OK(run(NULL, NULL, "%s attach %s --xdp-mode generic",
+			     flowbpf_bin(), n->host_if),
+			 "attach");
+}
+
+/* Every capture into flowbpf (and the reference decoder) first, then
+ * through softflowd, which reads the files rather than the wire. */
+static void replay_meters(struct replay *r)
+{
+	char path[PATH_MAX + 64];
+	int port;
+	size_t c;
+
 	port = free_udp_port();
-	cap = spawn("exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600", port,
-		    nfdir);
-	col = spawn(
+	r->cap = spawn("exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600", port,
+		       r->nfdir);
+	r->col = spawn(
 		"exec %s collect %s --interval 200ms --idle 1h --active 1h -o %s",
-		flowbpf_bin(), n.host_if, out);
+		flowbpf_bin(), r->n.host_if, r->out);
 	usleep(300000);
-	for (c = 0; c < sizeof(captures) / sizeof(captures[0]); c++) {
-		snprintf(path, sizeof(path), "%s/%s", root, captures[c]);
+	for (c = 0; c < NR_CAPTURES; c++) {
+		snprintf(path, sizeof(path), "%s/%s", r->root, captures[c]);
 		ASSERT_OK(
 			run(NULL, NULL,
 			    "ip netns exec %s tcpreplay -q -i %s --pps 2000 %s",
-			    n.ns, n.peer_if, path),
+			    r->n.ns, r->n.peer_if, path),
 			captures[c]);
-		ASSERT_OK(ref_read(&ref, path), "reference decode");
+		ASSERT_OK(ref_read(&r->ref, path), "reference decode");
 	}
 	usleep(300000);
 	/* SIGTERM flushes every flow as a final record. */
-	ASSERT_EQ(stop(col, 5000), 0, "collector exits");
-	col = -1;
-	for (c = 0; c < sizeof(captures) / sizeof(captures[0]); c++) {
-		snprintf(path, sizeof(path), "%s/%s", root, captures[c]);
-		ASSERT_OK(softflowd_run(path, port, ctl), "softflowd");
+	ASSERT_EQ(stop(r->col, 5000), 0, "collector exits");
+	r->col = -1;
+	for (c = 0; c < NR_CAPTURES; c++) {
+		snprintf(path, sizeof(path), "%s/%s", r->root, captures[c]);
+		ASSERT_OK(softflowd_run(path, port, r->ctl), "softflowd");
 	}
 	usleep(200000);
-	ASSERT_EQ(stop(cap, 5000), 0, "nfcapd exits");
-	cap = -1;
+	ASSERT_EQ(stop(r->cap, 5000), 0, "nfcapd exits");
+	r->cap = -1;
+}
 
-	nours = read_records(out, &ours);
-	nsf = nfdump_read(nfdir, &sf);
-	for (i = 0; i < nours; i++)
-		ASSERT_STREQ(ours[i].dir, "in", "every record is ingress");
-	nours = aggregate(ours, nours);
-	nsf = aggregate(sf, nsf);
-	ASSERT_GE(nours, 60, "flows in the captures");
-	ASSERT_EQ(nours, nsf, "as many flows as softflowd");
-	ASSERT_EQ(nours, ref.n, "as many flows as the reference decoder");
+/* Flow by flow; returns how many differ only by bytes after the IP
+ * packet, each checked against the reference decoder. */
+static int replay_agree(const struct rec *ours, int nours, const struct rec *sf,
+			int nsf, struct refs *ref)
+{
+	int i, explained = 0;
+
 	for (i = 0; i < nours; i++) {
 		const struct rec *o = &ours[i], *s = find(sf, nsf, o);
-		struct ref *rf = ref_get(&ref, o);
+		struct ref *rf = ref_get(ref, o);
 		char name[200];
 
 		snprintf(name, sizeof(name), "%s -> %s proto %d %d/%d", o->src,
@@ -334,20 +347,58 @@ void test_collect_replay(void)
 				(unsigned long long)(s->bytes - o->bytes));
 		}
 	}
+	return explained;
+}
+
+static void replay_compare(struct replay *r)
+{
+	struct rec *ours = NULL, *sf = NULL;
+	int nours, nsf, i, explained;
+
+	nours = read_records(r->out, &ours);
+	nsf = nfdump_read(r->nfdir, &sf);
+	for (i = 0; i < nours; i++)
+		ASSERT_STREQ(ours[i].dir, "in", "every record is ingress");
+	nours = aggregate(ours, nours);
+	nsf = aggregate(sf, nsf);
+	ASSERT_GE(nours, 60, "flows in the captures");
+	ASSERT_EQ(nours, nsf, "as many flows as softflowd");
+	ASSERT_EQ(nours, r->ref.n, "as many flows as the reference decoder");
+	explained = replay_agree(ours, nours, sf, nsf, &r->ref);
 	test__log(
 		"  %d flows agree with softflowd; %d differ only by bytes after the IP packet\n",
 		nours - explained, explained);
 	/* The explanation above is exercised: the captures have such frames. */
 	ASSERT_GE(explained, 1, "padded flows present");
 	ASSERT_LE(explained, 12, "padding explains few flows");
-out:
-	if (col > 0)
-		stop(col, 2000);
-	if (cap > 0)
-		stop(cap, 2000);
 	free(ours);
 	free(sf);
-	free(ref.v);
-	net_cleanup(&n);
-	run(NULL, NULL, "rm -rf %s", dir);
+}
+
+void test_collect_replay(void)
+{
+	struct replay r = { .dir = "/tmp/flowbpf-replay-XXXXXX",
+			    .col = -1,
+			    .cap = -1 };
+
+	if (!replay_ready(r.root, sizeof(r.root)))
+		return;
+	if (!ASSERT_OK_PTR(mkdtemp(r.dir), "mkdtemp"))
+		return;
+	snprintf(r.out, sizeof(r.out), "%s/flows.jsonl", r.dir);
+	snprintf(r.nfdir, sizeof(r.nfdir), "%s/nf", r.dir);
+	snprintf(r.ctl, sizeof(r.ctl), "%s/softflowd.ctl", r.dir);
+	mkdir(r.nfdir, 0700);
+	if (!replay_setup(&r))
+		goto out;
+	replay_meters(&r);
+	replay_compare(&r);
+out:
+	if (r.col > 0)
+		stop(r.col, 2000);
+	if (r.cap > 0)
+		stop(r.cap, 2000);
+	free(r.ref.v);
+	net_cleanup(&r.n);
+	run(NULL, NULL, "rm -rf %s", r.dir);
 }

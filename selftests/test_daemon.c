@@ -6,7 +6,6 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -39,26 +38,16 @@ static int listener(void *arg)
  * then stays open that long and sends a byte before closing. */
 static int try_connect(const char *ip, int port, int timeout_ms, int hold_ms)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(port) };
-	struct pollfd p;
-	int fd, err = -1;
-	socklen_t l = sizeof(err);
+	int fd, err = 0;
 
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (connect(fd, (void *)&a, sizeof(a)) && errno != EINPROGRESS)
-		goto out;
-	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
-	if (poll(&p, 1, timeout_ms) != 1)
-		goto out;
-	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
-	if (!err && hold_ms) {
+	fd = tcp_connect_wait(ip, port, timeout_ms);
+	if (fd < 0)
+		return -fd;
+	if (hold_ms) {
 		usleep(hold_ms * 1000);
 		if (write(fd, "x", 1) != 1)
 			err = -1;
 	}
-out:
 	close(fd);
 	return err;
 }
@@ -71,61 +60,63 @@ static json_t *daemon_stats(struct test_daemon *d)
 	return reply;
 }
 
-static void policy_connect(bool enforce)
+/* "flowbpf flows -j" of ifname, as text (free it); NULL if it failed to
+ * run.  The tests search it: source ports are ephemeral. */
+static char *flows_text(const char *ifname)
 {
-	char text[512], *out = NULL;
-	struct flowbpf_stats st;
-	struct test_net n;
-	struct test_daemon d = { .pid = -1 };
-	json_t *s;
-	int srv = -1;
+	char *out = NULL;
 
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		return;
+	run(&out, NULL, "%s flows -j %s", flowbpf_bin(), ifname);
+	return out;
+}
+
+/* flowbpf with --pending drop, a listener on both ports and a daemon
+ * whose policy denies this host's connections to PORT_DENY. */
+static bool pc_setup(struct test_net *n, struct test_daemon *d, bool enforce,
+		     int *srv)
+{
+	char text[512];
+
 	snprintf(text, sizeof(text),
 		 "unit me { %s }\n"
 		 "default allow;\n"
 		 "rule \"no-%d\" deny dir out proto tcp from me dport %d;\n",
-		 n.host_ip, PORT_DENY, PORT_DENY);
+		 n->host_ip, PORT_DENY, PORT_DENY);
 	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode %s --pending drop",
-			   flowbpf_bin(), n.host_if,
+			   flowbpf_bin(), n->host_if,
 			   enforce ? "enforce" : "monitor"),
 		       "attach"))
-		goto out;
-	srv = ns_fork(n.ns, listener, n.peer_ip, false);
+		return false;
+	*srv = ns_fork(n->ns, listener, n->peer_ip, false);
 	usleep(200000);
-	if (!ASSERT_OK(test_daemon_start(&d, "pc", n.host_if, text), "daemon"))
-		goto out;
+	return ASSERT_OK(test_daemon_start(d, "pc", n->host_if, text),
+			 "daemon");
+}
 
-	/* The SYN waits for the verdict (pending drop), then is resent. */
-	ASSERT_OK(try_connect(n.peer_ip, PORT_OK, 4000, 0),
-		  "allowed port connects");
-	if (enforce)
-		ASSERT_NEQ(try_connect(n.peer_ip, PORT_DENY, 3000, 0), 0,
-			   "denied port does not");
-	else
-		ASSERT_OK(try_connect(n.peer_ip, PORT_DENY, 4000, 200),
-			  "monitor: denied port still connects");
+/* The denied SYNs: dropped in enforce mode, only counted in monitor. */
+static void pc_counters(struct test_net *n, bool enforce)
+{
+	struct flowbpf_stats st;
 
-	if (ASSERT_OK(pinned_stats(n.host_if, &st), "stats")) {
-		if (enforce) {
-			ASSERT_GE(st.c[FLOWBPF_STAT_DROP], 1, "SYNs dropped");
-			ASSERT_EQ(st.c[FLOWBPF_STAT_WOULD_DROP], 0,
-				  "would drop");
-		} else {
-			ASSERT_EQ(st.c[FLOWBPF_STAT_DROP], 0,
-				  "nothing dropped");
-			ASSERT_GE(st.c[FLOWBPF_STAT_WOULD_DROP], 2,
-				  "counted as would drop");
-		}
+	if (!ASSERT_OK(pinned_stats(n->host_if, &st), "stats"))
+		return;
+	if (enforce) {
+		ASSERT_GE(st.c[FLOWBPF_STAT_DROP], 1, "SYNs dropped");
+		ASSERT_EQ(st.c[FLOWBPF_STAT_WOULD_DROP], 0, "would drop");
+	} else {
+		ASSERT_EQ(st.c[FLOWBPF_STAT_DROP], 0, "nothing dropped");
+		ASSERT_GE(st.c[FLOWBPF_STAT_WOULD_DROP], 2,
+			  "counted as would drop");
 	}
-	/* The denied flow's verdict, by the daemon; any source port. */
-	run(&out, NULL, "%s flows -j %s", flowbpf_bin(), n.host_if);
-	ASSERT_HAS(out, "\"dport\":5302", "denied flow listed");
-	free(out);
-	out = NULL;
+}
 
-	s = daemon_stats(&d);
+/* What the daemon says it did, on its socket and through "stats". */
+static void pc_daemon_stats(struct test_net *n, struct test_daemon *d)
+{
+	char *out = NULL;
+	json_t *s;
+
+	s = daemon_stats(d);
 	if (ASSERT_OK_PTR(s, "daemon stats")) {
 		json_t *rule = json_array_get(json_object_get(s, "rules"), 0);
 
@@ -140,10 +131,39 @@ static void policy_connect(bool enforce)
 			  "no errors");
 		json_decref(s);
 	}
-	run(&out, NULL, "%s -j --socket %s stats %s", flowbpf_bin(), d.sock,
-	    n.host_if);
+	run(&out, NULL, "%s -j --socket %s stats %s", flowbpf_bin(), d->sock,
+	    n->host_if);
 	ASSERT_HAS(out, "\"daemon\":{\"pid\":", "stats shows the daemon");
 	free(out);
+}
+
+static void policy_connect(bool enforce)
+{
+	struct test_daemon d = { .pid = -1 };
+	struct test_net n;
+	char *out;
+	int srv = -1;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!pc_setup(&n, &d, enforce, &srv))
+		goto out;
+
+	/* The SYN waits for the verdict (pending drop), then is resent. */
+	ASSERT_OK(try_connect(n.peer_ip, PORT_OK, 4000, 0),
+		  "allowed port connects");
+	if (enforce)
+		ASSERT_NEQ(try_connect(n.peer_ip, PORT_DENY, 3000, 0), 0,
+			   "denied port does not");
+	else
+		ASSERT_OK(try_connect(n.peer_ip, PORT_DENY, 4000, 200),
+			  "monitor: denied port still connects");
+	pc_counters(&n, enforce);
+	/* The denied flow's verdict, by the daemon; any source port. */
+	out = flows_text(n.host_if);
+	ASSERT_HAS(out, "\"dport\":5302", "denied flow listed");
+	free(out);
+	pc_daemon_stats(&n, &d);
 out:
 	test_daemon_cleanup(&d);
 	if (srv > 0) {
@@ -246,6 +266,62 @@ static int send_udp(const char *ip, int port, int count)
 	return sent;
 }
 
+/* A ping of count packets in the background, its output discarded; its
+ * pid, to reap with ns_wait(). */
+static int ping_background(const char *ip, const char *count)
+{
+	int pid = fork();
+
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execlp("ping", "ping", "-q", "-c", count, "-i", "0.2", ip,
+		       (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* New flows with no daemon: one the policy would deny, one it would
+ * allow; both queue, and the timeout's default applies to the one that
+ * sends again after it. */
+static void kill9_no_daemon(struct test_net *n)
+{
+	char *out;
+
+	send_udp(n->peer_ip, 6000, 1);
+	send_udp(n->peer_ip, 6001, 1);
+	usleep(1200000);
+	send_udp(n->peer_ip, 6001, 1);
+	out = flows_text(n->host_if);
+	ASSERT_HAS(out,
+		   "\"dport\":6001,\"vlan\":0,\"inner_vlan\":0,\"packets\":2",
+		   "allow-able flow");
+	ASSERT_HAS(out, "\"verdict\":\"pass\",\"verdict_source\":\"timeout\"",
+		   "default applied after the timeout");
+	ASSERT_HAS(out, "\"verdict\":\"queued\"",
+		   "deny-able flow still queued");
+	free(out);
+}
+
+/* The stale socket of the killed daemon must not stop a new one, and it
+ * decides what was left queued from the pinned maps alone. */
+static void kill9_restart(struct test_net *n, struct test_daemon *d)
+{
+	char *out;
+
+	if (!ASSERT_OK(test_daemon_start(d, "k9", n->host_if, NULL), "restart"))
+		return;
+	out = flows_text(n->host_if);
+	ASSERT_OK_PTR(out, "flows listed");
+	ASSERT_FALSE(out && strstr(out, "\"queued\""), "nothing queued");
+	ASSERT_HAS(out, "\"dport\":6000", "denied flow present");
+	ASSERT_HAS(out, "\"verdict\":\"drop\",\"verdict_source\":\"daemon\"",
+		   "queued flow decided by the new daemon");
+	free(out);
+}
+
 /*
  * kill -9 under traffic: decided flows keep their verdicts, undecided
  * ones get the default after the timeout, and a new daemon decides what
@@ -253,9 +329,8 @@ static int send_udp(const char *ip, int port, int count)
  */
 static void subtest_kill9(void)
 {
-	struct flowbpf_flow v;
-	struct test_net n;
 	struct test_daemon d = { .pid = -1 };
+	struct test_net n;
 	char text[256];
 	int ping = -1;
 
@@ -272,62 +347,14 @@ static void subtest_kill9(void)
 		goto out;
 	ASSERT_OK(ping_some(n.peer_ip), "ping before");
 	/* Traffic goes on while the daemon dies. */
-	ping = fork();
-	if (!ping) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		execlp("ping", "ping", "-q", "-c", "15", "-i", "0.2", n.peer_ip,
-		       (char *)NULL);
-		_exit(127);
-	}
+	ping = ping_background(n.peer_ip, "15");
 	usleep(300000);
 	test_daemon_kill(&d, SIGKILL);
 	ASSERT_OK(ping_ok(n.peer_ip), "decided flow keeps passing");
-
-	/* New flows with no daemon: one the policy would deny, one it
-	 * would allow; both queue. */
-	send_udp(n.peer_ip, 6000, 1);
-	send_udp(n.peer_ip, 6001, 1);
-	usleep(1200000);
-	send_udp(n.peer_ip, 6001, 1);
-	{
-		/* Source ports are ephemeral: find the flows by listing. */
-		char *out = NULL;
-
-		run(&out, NULL, "%s flows -j %s", flowbpf_bin(), n.host_if);
-		ASSERT_HAS(
-			out,
-			"\"dport\":6001,\"vlan\":0,\"inner_vlan\":0,\"packets\":2",
-			"allow-able flow");
-		ASSERT_HAS(
-			out,
-			"\"verdict\":\"pass\",\"verdict_source\":\"timeout\"",
-			"default applied after the timeout");
-		ASSERT_HAS(out, "\"verdict\":\"queued\"",
-			   "deny-able flow still queued");
-		free(out);
-	}
+	kill9_no_daemon(&n);
 	ASSERT_EQ(ns_wait(ping, 10000), 0, "ping under kill -9 lost nothing");
 	ping = -1;
-
-	/* The stale socket of the killed daemon must not stop a new one. */
-	if (!ASSERT_OK(test_daemon_start(&d, "k9", n.host_if, NULL), "restart"))
-		goto out;
-	{
-		char *out = NULL;
-
-		run(&out, NULL, "%s flows -j %s", flowbpf_bin(), n.host_if);
-		ASSERT_OK_PTR(out, "flows listed");
-		ASSERT_FALSE(out && strstr(out, "\"queued\""),
-			     "nothing queued");
-		ASSERT_HAS(out, "\"dport\":6000", "denied flow present");
-		ASSERT_HAS(out,
-			   "\"verdict\":\"drop\",\"verdict_source\":\"daemon\"",
-			   "queued flow decided by the new daemon");
-		free(out);
-	}
-	(void)v;
+	kill9_restart(&n, &d);
 out:
 	if (ping > 0)
 		ns_wait(ping, 100);

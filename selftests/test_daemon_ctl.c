@@ -89,6 +89,20 @@ static int ctl_connect(const char *path, bool nonblock)
 	return fd;
 }
 
+/* A client of the shared daemon: its socket, or -1 with the step that
+ * failed asserted. */
+static int fx_connect(void)
+{
+	int fd;
+
+	if (!fx_daemon())
+		return -1;
+	fd = ctl_connect(fx.d.sock, false);
+	if (!ASSERT_GE(fd, 0, "connect"))
+		return -1;
+	return fd;
+}
+
 /* True if the shared daemon has not ended; reaps it if it has. */
 static bool fx_alive(const char *what)
 {
@@ -222,10 +236,8 @@ static void subtest_split_request(void)
 	char *out;
 	int fd;
 
-	if (!fx_daemon())
-		return;
-	fd = ctl_connect(fx.d.sock, false);
-	if (!ASSERT_GE(fd, 0, "connect"))
+	fd = fx_connect();
+	if (fd < 0)
 		return;
 	send(fd, "sta", 3, MSG_NOSIGNAL);
 	usleep(200000);
@@ -248,10 +260,8 @@ static void subtest_request_deadline(void)
 	__u64 t0;
 	int fd;
 
-	if (!fx_daemon())
-		return;
-	fd = ctl_connect(fx.d.sock, false);
-	if (!ASSERT_GE(fd, 0, "connect"))
+	fd = fx_connect();
+	if (fd < 0)
 		return;
 	t0 = mono_now_ms();
 	out = read_reply(fd, 4000, &len);
@@ -283,7 +293,8 @@ static void subtest_many_clients(void)
 	ASSERT_LE(mono_now_ms() - t0, 1000 * slow(), "answered in time (ms)");
 	json_decref(reply);
 	/* Each is closed (EOF) once its deadline has passed. */
-	for (t0 = mono_now_ms() + 3000 * slow(); gone < 40 && mono_now_ms() < t0;) {
+	for (t0 = mono_now_ms() + 3000 * slow();
+	     gone < 40 && mono_now_ms() < t0;) {
 		usleep(50000);
 		for (i = 0, gone = 0; i < 40; i++)
 			gone += fds[i] < 0 ||

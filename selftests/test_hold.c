@@ -65,28 +65,17 @@ static int tcp_listener(void *arg)
 static int timed_connect(const char *ip, int port, int timeout_ms,
 			 unsigned int *retrans)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(port) };
 	struct tcp_info ti = {};
-	socklen_t tl = sizeof(ti), l = sizeof(int);
-	struct pollfd p;
+	socklen_t tl = sizeof(ti);
 	__u64 t0 = mono_now_ms();
-	int fd, err = -1, ms = -1;
+	int fd, ms;
 
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (connect(fd, (void *)&a, sizeof(a)) && errno != EINPROGRESS)
-		goto out;
-	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
-	if (poll(&p, 1, timeout_ms) != 1)
-		goto out;
-	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
-	if (err)
-		goto out;
+	fd = tcp_connect_wait(ip, port, timeout_ms);
+	if (fd < 0)
+		return -1;
 	ms = mono_now_ms() - t0;
 	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
 	*retrans = ti.tcpi_total_retrans;
-out:
 	close(fd);
 	return ms;
 }

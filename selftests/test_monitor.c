@@ -85,35 +85,17 @@ out:
 	net_cleanup(&n);
 }
 
-static void subtest_tcp(void)
+/* TCP_BYTES to the server on fd, in writes of up to 64 KiB. */
+static bool tcp_stream(int fd, const char *ip)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(TCP_PORT) },
-			   me;
-	socklen_t ml = sizeof(me);
-	struct tcp_info ti = {};
-	socklen_t tl = sizeof(ti);
-	struct flowbpf_flow f;
-	struct flowbpf_key k;
-	struct test_net n;
-	struct test_srv s = { .port = TCP_PORT, .want = TCP_BYTES };
-	char *buf = NULL, c;
+				 .sin_port = htons(TCP_PORT) };
+	char *buf = calloc(1, 65536);
+	bool ok = false;
 	long sent = 0;
-	int pid = -1, fd = -1;
 	ssize_t w;
 
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		return;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
-		goto out;
-	pid = server_start(&n, tcp_sink, &s);
-	if (!ASSERT_GE(pid, 1, "server"))
-		goto out;
-	buf = calloc(1, 65536);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	inet_pton(AF_INET, n.peer_ip, &a.sin_addr);
+	inet_pton(AF_INET, ip, &a.sin_addr);
 	if (!ASSERT_OK(connect(fd, (void *)&a, sizeof(a)), "connect"))
 		goto out;
 	while (sent < TCP_BYTES) {
@@ -124,6 +106,69 @@ static void subtest_tcp(void)
 			goto out;
 		sent += w;
 	}
+	ok = true;
+out:
+	free(buf);
+	return ok;
+}
+
+/* Both directions of the connection from sport, against what the
+ * socket's own tcp_info counted. */
+static void tcp_check_flows(struct test_net *n, int sport,
+			    const struct tcp_info *ti)
+{
+	struct flowbpf_flow f;
+	struct flowbpf_key k;
+
+	key4(&k, FLOWBPF_DIR_EGRESS, 6, n->host_ip, sport, n->peer_ip,
+	     TCP_PORT);
+	if (ASSERT_OK(pinned_flow(n->host_if, &k, &f), "egress flow")) {
+		/* GSO super-packets are counted as the segments they become. */
+		ASSERT_EQ(f.packets, ti->tcpi_segs_out,
+			  "egress packets = segs_out");
+		/* Each segment: 20 bytes IP + 32..60 bytes TCP + payload. */
+		ASSERT_GE(f.bytes,
+			  ti->tcpi_bytes_sent + 52ULL * ti->tcpi_segs_out,
+			  "egress bytes lower bound");
+		ASSERT_LE(f.bytes,
+			  ti->tcpi_bytes_sent + 80ULL * ti->tcpi_segs_out,
+			  "egress bytes upper bound");
+		ASSERT_EQ(f.tcp_flags & TCP_SAF, TCP_SAF,
+			  "egress saw SYN, ACK, FIN");
+	}
+	key4(&k, FLOWBPF_DIR_INGRESS, 6, n->peer_ip, TCP_PORT, n->host_ip,
+	     sport);
+	if (ASSERT_OK(pinned_flow(n->host_if, &k, &f), "ingress flow")) {
+		ASSERT_EQ(f.packets, ti->tcpi_segs_in,
+			  "ingress packets = segs_in");
+		ASSERT_EQ(f.tcp_flags & TCP_SAF, TCP_SAF,
+			  "ingress saw SYN, ACK, FIN");
+	}
+}
+
+static void subtest_tcp(void)
+{
+	struct sockaddr_in me;
+	socklen_t ml = sizeof(me);
+	struct tcp_info ti = {};
+	socklen_t tl = sizeof(ti);
+	struct test_net n;
+	struct test_srv s = { .port = TCP_PORT, .want = TCP_BYTES };
+	int pid = -1, fd = -1;
+	char c;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
+		       "attach"))
+		goto out;
+	pid = server_start(&n, tcp_sink, &s);
+	if (!ASSERT_GE(pid, 1, "server"))
+		goto out;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (!tcp_stream(fd, n.peer_ip))
+		goto out;
 	/* Half-close, then wait for the server's FIN: after that nothing
 	 * more leaves this socket but the ACK already sent, so tcp_info
 	 * holds the exact segment counts of the whole connection. */
@@ -134,37 +179,12 @@ static void subtest_tcp(void)
 	ASSERT_OK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl), "tcp_info");
 	ASSERT_EQ(ns_wait(pid, 10000), 0, "server got every byte");
 	pid = -1;
-
-	key4(&k, FLOWBPF_DIR_EGRESS, 6, n.host_ip, ntohs(me.sin_port),
-	     n.peer_ip, TCP_PORT);
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "egress flow")) {
-		/* GSO super-packets are counted as the segments they become. */
-		ASSERT_EQ(f.packets, ti.tcpi_segs_out,
-			  "egress packets = segs_out");
-		/* Each segment: 20 bytes IP + 32..60 bytes TCP + payload. */
-		ASSERT_GE(f.bytes,
-			  ti.tcpi_bytes_sent + 52ULL * ti.tcpi_segs_out,
-			  "egress bytes lower bound");
-		ASSERT_LE(f.bytes,
-			  ti.tcpi_bytes_sent + 80ULL * ti.tcpi_segs_out,
-			  "egress bytes upper bound");
-		ASSERT_EQ(f.tcp_flags & TCP_SAF, TCP_SAF,
-			  "egress saw SYN, ACK, FIN");
-	}
-	key4(&k, FLOWBPF_DIR_INGRESS, 6, n.peer_ip, TCP_PORT, n.host_ip,
-	     ntohs(me.sin_port));
-	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "ingress flow")) {
-		ASSERT_EQ(f.packets, ti.tcpi_segs_in,
-			  "ingress packets = segs_in");
-		ASSERT_EQ(f.tcp_flags & TCP_SAF, TCP_SAF,
-			  "ingress saw SYN, ACK, FIN");
-	}
+	tcp_check_flows(&n, ntohs(me.sin_port), &ti);
 out:
 	if (fd >= 0)
 		close(fd);
 	if (pid > 0)
 		ns_wait(pid, 100);
-	free(buf);
 	net_cleanup(&n);
 }
 

@@ -22,7 +22,6 @@
 #include "policy.h"
 #include "test.h"
 
-
 static char tmpdir[64];
 
 /* A scratch directory, made once, for prefix tables and policy files. */
@@ -936,8 +935,7 @@ static void subtest_unit_defined_after_use(void)
 	};
 	char got[512];
 
-	ASSERT_TRUE(in_child(match_in_child, &u, got, sizeof(got)),
-		    "no crash");
+	ASSERT_TRUE(in_child(match_in_child, &u, got, sizeof(got)), "no crash");
 	ASSERT_STREQ(got, "rule 1", "the unit's rule matches");
 }
 
@@ -1016,20 +1014,15 @@ static void subtest_icmp(void)
 	policy_free(p);
 }
 
-static void subtest_time(void)
-{
-	struct policy *p = parse_ok(
-		"rule \"office-hours\" allow time 09:00-17:30 days mon-fri;\n"
-		"rule \"night\" deny time 22:00-06:00;\n"
-		"rule \"weekend\" allow days fri-mon;\n"
-		"rule \"till-midnight\" deny time 20:00-24:00 days wed;\n"
-		"default deny;\n");
-	struct flow_ctx c;
-	const char *f = "in tcp 198.18.0.1:1 198.18.0.2:2";
+static const char time_flow[] = "in tcp 198.18.0.1:1 198.18.0.2:2";
 
-	if (!p)
-		return;
-	ASSERT_TRUE(p->has_time, "has_time");
+/* Rules 1 and 3 of subtest_time's policy: windows within a day and days
+ * that wrap over the week's end. */
+static void time_weekly(const struct policy *p)
+{
+	const char *f = time_flow;
+	struct flow_ctx c;
+
 	c = at(NULL, 1, 9, 0);
 	ASSERT_EQ(rule_no(p, f, &c), 1, "mon 09:00: the window starts");
 	c = at(NULL, 5, 17, 29);
@@ -1050,6 +1043,13 @@ static void subtest_time(void)
 	ASSERT_EQ(rule_no(p, f, &c), 0, "tue 08:00");
 	c = at(NULL, 4, 8, 0);
 	ASSERT_EQ(rule_no(p, f, &c), 0, "thu 08:00");
+}
+
+/* Rules 2 and 4: a window that wraps over midnight, one that ends on it. */
+static void time_midnight(const struct policy *p)
+{
+	const char *f = time_flow;
+	struct flow_ctx c;
 
 	/* 22:00-06:00 wraps over midnight. */
 	c = at(NULL, 2, 22, 0);
@@ -1072,6 +1072,24 @@ static void subtest_time(void)
 	ASSERT_EQ(rule_no(p, f, &c), 4, "wed 21:59");
 	c = at(NULL, 4, 20, 0);
 	ASSERT_EQ(rule_no(p, f, &c), 0, "thu 20:00");
+}
+
+static void subtest_time(void)
+{
+	struct policy *p = parse_ok(
+		"rule \"office-hours\" allow time 09:00-17:30 days mon-fri;\n"
+		"rule \"night\" deny time 22:00-06:00;\n"
+		"rule \"weekend\" allow days fri-mon;\n"
+		"rule \"till-midnight\" deny time 20:00-24:00 days wed;\n"
+		"default deny;\n");
+	const char *f = time_flow;
+	struct flow_ctx c;
+
+	if (!p)
+		return;
+	ASSERT_TRUE(p->has_time, "has_time");
+	time_weekly(p);
+	time_midnight(p);
 	policy_free(p);
 
 	/*
@@ -1284,27 +1302,22 @@ static struct flowbpf_key key_from(addr128 a)
 	return k;
 }
 
-static void subtest_prefix_table(void)
+/* The table subtest_prefix_table loads, and the queries it asks of it. */
+struct table_test {
+	struct pfx *t;
+	size_t n;
+	addr128 *q;
+	bool *want;
+	struct policy *p;
+	char path[128];
+};
+
+/* Distinct: sort, drop repeats, top up, until there are enough. */
+static void table_make(struct table_test *tt)
 {
-	struct pfx *t = NULL;
-	addr128 *q = NULL;
-	struct policy *p = NULL;
-	const struct addrset *s;
-	__u64 t0, t1;
-	char path[128], text[256], err[512] = "", line[96];
-	size_t n = 0, i, hits = 0, agree = 0, ordered = 0, v6 = 0;
-	bool *want = NULL;
-	double load_ns, match_ns;
-	FILE *f;
+	struct pfx *t = tt->t;
+	size_t n = 0, i;
 
-	rng_state = 0x5eed0f10b9f00dULL;
-	test__log("  prefix table seed %#llx\n", (unsigned long long)rng_state);
-	snprintf(path, sizeof(path), "%s/table.txt", scratch());
-
-	/* Distinct: sort, drop repeats, top up, until there are enough. */
-	t = calloc(TABLE_PREFIXES, sizeof(*t));
-	if (!ASSERT_OK_PTR(t, "calloc"))
-		return;
 	while (n < TABLE_PREFIXES) {
 		size_t m = 0;
 
@@ -1318,11 +1331,22 @@ static void subtest_prefix_table(void)
 				t[m++] = t[i];
 		n = m;
 	}
-	f = fopen(path, "w");
+	tt->n = n;
+}
+
+/* Written in shuffled order, with comments and blanks: the loader must
+ * sort and skip them. */
+static bool table_write(struct table_test *tt)
+{
+	struct pfx *t = tt->t;
+	size_t n = tt->n, i, v6 = 0;
+	char line[96];
+	FILE *f;
+
+	f = fopen(tt->path, "w");
 	if (!ASSERT_OK_PTR(f, "create table"))
-		goto out;
+		return false;
 	fprintf(f, "# %d random prefixes\n\n", TABLE_PREFIXES);
-	/* Written in shuffled order: the loader must sort. */
 	for (i = 0; i < n; i++) {
 		size_t j = i + rnd() % (n - i);
 		struct pfx tmp = t[i];
@@ -1346,44 +1370,63 @@ static void subtest_prefix_table(void)
 		v6 += t[i].v6;
 	}
 	if (!ASSERT_OK(fclose(f), "write table"))
-		goto out;
+		return false;
 	test__log("  %zu ipv4 and %zu ipv6 prefixes\n", n - v6, v6);
+	return true;
+}
+
+static bool table_load(struct table_test *tt)
+{
+	char text[256], err[512] = "";
+	double load_ns;
+	__u64 t0, t1;
 
 	snprintf(text, sizeof(text),
 		 "unit big file \"%s\";\nrule \"listed\" deny from big;\n",
-		 path);
+		 tt->path);
 	t0 = mono_now_ns();
-	p = policy_parse("t.conf", text, err, sizeof(err));
+	tt->p = policy_parse("t.conf", text, err, sizeof(err));
 	t1 = mono_now_ns();
 	load_ns = (double)(t1 - t0);
-	if (!ASSERT_OK_PTR(p, "load") || !ASSERT_STREQ(err, "", "no error"))
-		goto out;
+	if (!ASSERT_OK_PTR(tt->p, "load") || !ASSERT_STREQ(err, "", "no error"))
+		return false;
 	test__log("  loaded in %.1f ms\n", load_ns / 1e6);
 	/* An emulated CPU (make vmtest under TCG) is 10-30 times slower. */
 	ASSERT_LE(load_ns, getenv("VMTEST") ? 5e9 : 1e9,
 		  "loads in under a second (5 s emulated)");
-	ASSERT_EQ(p->units[0].prefixes, TABLE_PREFIXES, "prefixes counted");
+	ASSERT_EQ(tt->p->units[0].prefixes, TABLE_PREFIXES, "prefixes counted");
+	return true;
+}
 
-	/* Sorted, disjoint and merged: adjacent ranges would be one. */
-	s = &p->units[0].set;
+/* Sorted, disjoint and merged: adjacent ranges would be one. */
+static void table_check_merged(const struct addrset *s)
+{
+	size_t i, ordered = 0;
+
 	for (i = 0; i < s->n; i++)
 		ordered += s->lo[i] <= s->hi[i] &&
 			   (i + 1 == s->n || s->hi[i] + 1 < s->lo[i + 1]);
 	ASSERT_EQ(ordered, s->n, "ranges sorted, disjoint, not adjacent");
 	ASSERT_LE(s->n, TABLE_PREFIXES - 1000, "nested and adjacent merged");
 	test__log("  %zu ranges after merging\n", s->n);
+}
 
-	/*
-	 * Queries: random addresses of each family (mostly misses), addresses
-	 * inside a listed prefix, and the edges of listed prefixes with the
-	 * addresses just outside them.
-	 */
-	q = calloc(TABLE_QUERIES, sizeof(*q));
-	want = calloc(TABLE_QUERIES, sizeof(*want));
-	if (!ASSERT_OK_PTR(q, "calloc") || !ASSERT_OK_PTR(want, "calloc"))
-		goto out;
+/*
+ * Queries: random addresses of each family (mostly misses), addresses
+ * inside a listed prefix, and the edges of listed prefixes with the
+ * addresses just outside them.  The answers come from a linear scan.
+ */
+static bool table_queries(struct table_test *tt)
+{
+	addr128 *q;
+	size_t i, hits = 0;
+
+	tt->q = q = calloc(TABLE_QUERIES, sizeof(*q));
+	tt->want = calloc(TABLE_QUERIES, sizeof(*tt->want));
+	if (!ASSERT_OK_PTR(q, "calloc") || !ASSERT_OK_PTR(tt->want, "calloc"))
+		return false;
 	for (i = 0; i < TABLE_QUERIES; i++) {
-		const struct pfx *b = &t[rnd() % n];
+		const struct pfx *b = &tt->t[rnd() % tt->n];
 
 		switch (i % 6) {
 		case 0:
@@ -1405,17 +1448,26 @@ static void subtest_prefix_table(void)
 		default:
 			q[i] = rnd() % 2 ? b->lo : b->hi;
 		}
-		want[i] = naive_contains(t, n, q[i]);
-		hits += want[i];
+		tt->want[i] = naive_contains(tt->t, tt->n, q[i]);
+		hits += tt->want[i];
 	}
 	test__log("  %zu of %d queries are in the table\n", hits,
 		  TABLE_QUERIES);
 	ASSERT_GE(hits, TABLE_QUERIES / 3, "enough hits");
 	ASSERT_LE(hits, TABLE_QUERIES * 5 / 6, "enough misses");
+	return true;
+}
+
+static void table_lookups(const struct table_test *tt, const struct addrset *s)
+{
+	const addr128 *q = tt->q;
+	size_t i, agree = 0;
+	double match_ns;
+	__u64 t0, t1;
 
 	for (i = 0; i < TABLE_QUERIES; i++)
 		agree += addrset_contains(s, (q[i] >> 32) == 0xffff ? 4 : 6,
-					  q[i]) == want[i];
+					  q[i]) == tt->want[i];
 	ASSERT_EQ(agree, TABLE_QUERIES, "addrset agrees with a linear scan");
 
 	agree = 0;
@@ -1423,7 +1475,7 @@ static void subtest_prefix_table(void)
 	for (i = 0; i < TABLE_QUERIES; i++) {
 		struct flowbpf_key k = key_from(q[i]);
 
-		agree += (policy_match(p, &k, noon()) == 0) == want[i];
+		agree += (policy_match(tt->p, &k, noon()) == 0) == tt->want[i];
 	}
 	t1 = mono_now_ns();
 	match_ns = (double)(t1 - t0) / TABLE_QUERIES;
@@ -1431,12 +1483,34 @@ static void subtest_prefix_table(void)
 	test__log("  %.0f ns a lookup over %zu ranges\n", match_ns, s->n);
 	/* A scan of the ranges would take tens of microseconds. */
 	ASSERT_LE(match_ns, 5000, "lookup is a binary search");
+}
+
+static void subtest_prefix_table(void)
+{
+	struct table_test tt = {};
+	const struct addrset *s;
+
+	rng_state = 0x5eed0f10b9f00dULL;
+	test__log("  prefix table seed %#llx\n", (unsigned long long)rng_state);
+	snprintf(tt.path, sizeof(tt.path), "%s/table.txt", scratch());
+
+	tt.t = calloc(TABLE_PREFIXES, sizeof(*tt.t));
+	if (!ASSERT_OK_PTR(tt.t, "calloc"))
+		return;
+	table_make(&tt);
+	if (!table_write(&tt) || !table_load(&tt))
+		goto out;
+	s = &tt.p->units[0].set;
+	table_check_merged(s);
+	if (!table_queries(&tt))
+		goto out;
+	table_lookups(&tt, s);
 out:
-	policy_free(p);
-	free(t);
-	free(q);
-	free(want);
-	unlink(path);
+	policy_free(tt.p);
+	free(tt.t);
+	free(tt.q);
+	free(tt.want);
+	unlink(tt.path);
 }
 
 /* ---- the policy command ---- */
@@ -1474,9 +1548,8 @@ static void subtest_cli_check(void)
 	ASSERT_STREQ(err, "", "nothing on stderr");
 	free(out), free(err), out = err = NULL;
 
-	rc = run(&out, NULL, "%s -j policy check %s", flowbpf_bin(), path);
+	rc = run_json(&j, "%s -j policy check %s", flowbpf_bin(), path);
 	ASSERT_EQ(rc, 0, "valid -j: exit 0");
-	j = json_loads(out ? out : "", 0, NULL);
 	if (ASSERT_OK_PTR(j, "json parses")) {
 		ASSERT_TRUE(json_is_true(json_object_get(j, "valid")), "valid");
 		ASSERT_EQ(json_integer_value(json_object_get(j, "units")), 1,
@@ -1489,7 +1562,6 @@ static void subtest_cli_check(void)
 			     "drop", "default");
 		json_decref(j);
 	}
-	free(out), out = NULL;
 
 	rc = run(&out, &err, "%s policy check %s", flowbpf_bin(), bad);
 	ASSERT_EQ(rc, 1, "invalid: exit 1");
@@ -1499,16 +1571,14 @@ static void subtest_cli_check(void)
 	ASSERT_STREQ(out, "", "nothing on stdout");
 	free(out), free(err), out = err = NULL;
 
-	rc = run(&out, &err, "%s -j policy check %s", flowbpf_bin(), bad);
+	rc = run_json(&j, "%s -j policy check %s", flowbpf_bin(), bad);
 	ASSERT_EQ(rc, 1, "invalid -j: exit 1");
-	j = json_loads(out ? out : "", 0, NULL);
 	snprintf(want, sizeof(want), "%s:3:14: unknown unit 'offce'", bad);
 	if (ASSERT_OK_PTR(j, "json error parses")) {
 		ASSERT_STREQ(json_string_value(json_object_get(j, "error")),
 			     want, "json error");
 		json_decref(j);
 	}
-	free(out), free(err), out = err = NULL;
 
 	rc = run(&out, &err, "%s policy check %s/none.conf", flowbpf_bin(),
 		 scratch());
@@ -1524,16 +1594,11 @@ static void subtest_cli_check(void)
 	unlink(bad);
 }
 
-static void subtest_cli_test(void)
+/* Each rule of cli_policy, named and unnamed, and the default. */
+static void cli_test_text(const char *path)
 {
-	char path[128], want[512];
-	char *out = NULL, *err = NULL;
-	json_t *j;
+	char want[512], *out = NULL;
 	int rc;
-
-	snprintf(path, sizeof(path), "%s/test.conf", scratch());
-	if (!ASSERT_OK(write_file(path, cli_policy), "write policy"))
-		return;
 
 	rc = run(&out, NULL,
 		 "%s policy test %s in tcp 192.0.2.7:40000 198.51.100.1:22",
@@ -1597,14 +1662,20 @@ static void subtest_cli_test(void)
 		"%s policy test --time 'mon 11:59' %s in icmp 198.51.100.9 192.0.2.7 type 8 code 0",
 		flowbpf_bin(), path);
 	ASSERT_HAS(out, "no rule matches: default deny", "--time on a monday");
-	free(out), out = NULL;
+	free(out);
+}
 
-	/* JSON numbers rules from 0, the text from 1. */
-	rc = run(&out, NULL,
-		 "%s -j policy test %s in tcp 192.0.2.7:40000 198.51.100.1:22",
-		 flowbpf_bin(), path);
+/* JSON numbers rules from 0, the text from 1. */
+static void cli_test_json(const char *path)
+{
+	json_t *j;
+	int rc;
+
+	rc = run_json(
+		&j,
+		"%s -j policy test %s in tcp 192.0.2.7:40000 198.51.100.1:22",
+		flowbpf_bin(), path);
 	ASSERT_EQ(rc, 0, "-j exit 0");
-	j = json_loads(out ? out : "", 0, NULL);
 	if (ASSERT_OK_PTR(j, "json parses")) {
 		ASSERT_STREQ(json_string_value(json_object_get(j, "flow")),
 			     "in tcp 192.0.2.7:40000 198.51.100.1:22", "flow");
@@ -1618,13 +1689,11 @@ static void subtest_cli_test(void)
 			  "line");
 		json_decref(j);
 	}
-	free(out), out = NULL;
 
-	rc = run(
-		&out, NULL,
+	run_json(
+		&j,
 		"%s -j policy test --time 'sat 09:00' %s in tcp 198.51.100.9:1 192.0.2.7:22",
 		flowbpf_bin(), path);
-	j = json_loads(out ? out : "", 0, NULL);
 	if (ASSERT_OK_PTR(j, "json parses")) {
 		ASSERT_TRUE(json_is_null(json_object_get(j, "rule")),
 			    "rule null for the default");
@@ -1632,7 +1701,13 @@ static void subtest_cli_test(void)
 			     "drop", "default verdict");
 		json_decref(j);
 	}
-	free(out), out = NULL;
+}
+
+/* Usage errors exit 2, an invalid policy 1, each with its message. */
+static void cli_test_errors(const char *path)
+{
+	char want[512], *err = NULL;
+	int rc;
 
 	rc = run(NULL, &err, "%s policy test %s in tcp 192.0.2.7",
 		 flowbpf_bin(), path);
@@ -1661,6 +1736,18 @@ static void subtest_cli_test(void)
 		 path);
 	ASSERT_STREQ(err, want, "message");
 	free(err);
+}
+
+static void subtest_cli_test(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/test.conf", scratch());
+	if (!ASSERT_OK(write_file(path, cli_policy), "write policy"))
+		return;
+	cli_test_text(path);
+	cli_test_json(path);
+	cli_test_errors(path);
 	unlink(path);
 }
 

@@ -18,7 +18,7 @@ enum {
 	OPT_HOLD_BYTES,
 	OPT_MALFORMED
 };
-enum { OPT_INGRESS = 300 };
+enum { OPT_INGRESS = 300, OPT_XDP_ATTACH };
 
 static int pass_drop(const char *opt, const char *arg, __u32 *v)
 {
@@ -42,6 +42,59 @@ static bool kernel_has_live_frames(void)
 	return major > 5 || (major == 5 && minor >= 18);
 }
 
+static int xdp_attach_parse(const char *s, enum flowbpf_xdp_attach *v)
+{
+	if (!strcmp(s, "auto"))
+		*v = XDPA_AUTO;
+	else if (!strcmp(s, "dispatcher"))
+		*v = XDPA_DISPATCHER;
+	else if (!strcmp(s, "direct"))
+		*v = XDPA_DIRECT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* What was attached, and how the XDP program ended up on the hook. */
+static void attach_report(const struct flowbpf_attach_opts *o)
+{
+	struct flowbpf_xdp_state xs = { .how = FB_XDP_NONE };
+	struct flowbpf_handle h;
+	const char *how;
+	char dir[256];
+
+	if (!flowbpf_open(o->ifname, &h)) {
+		flowbpf_xdp_state(&h, &xs);
+		flowbpf_close(&h);
+	}
+	how = flowbpf_xdp_how_name(xs.how);
+	if (env.json) {
+		json_out(json_pack(
+			"{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}",
+			"ifname", o->ifname, "mode", mode_name(o->mode),
+			"pending", pending_name(o->pending), "default",
+			verdict_name(o->dflt), "timeout_ms",
+			(json_int_t)(o->timeout_ns / 1000000), "flows_max",
+			(json_int_t)o->flows, "xdp_mode",
+			o->ingress == INGRESS_TC      ? "none"
+			: o->xdp_mode == XDPM_GENERIC ? "generic"
+						      : "native",
+			"ingress", o->ingress == INGRESS_TC ? "tc" : "xdp",
+			"xdp_attach", how));
+		return;
+	}
+	flowbpf_pin_path(dir, sizeof(dir), o->ifname, -1);
+	if (o->ingress == INGRESS_TC)
+		printf("%s: attached, mode %s, ingress tc, pins in %s\n",
+		       o->ifname, mode_name(o->mode), dir);
+	else
+		printf("%s: attached, mode %s, xdp %s (%s), pins in %s\n",
+		       o->ifname, mode_name(o->mode),
+		       o->xdp_mode == XDPM_GENERIC ? "generic" : "native",
+		       xs.how == FB_XDP_DISPATCHER ? "libxdp dispatcher" : how,
+		       dir);
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -52,6 +105,7 @@ int cmd_attach(int argc, char **argv)
 		{ "pending", required_argument, NULL, OPT_PENDING },
 		{ "default", required_argument, NULL, OPT_DEFAULT },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
+		{ "xdp-attach", required_argument, NULL, OPT_XDP_ATTACH },
 		{ "ringbuf", required_argument, NULL, OPT_RINGBUF },
 		{ "max-queued", required_argument, NULL, OPT_MAX_QUEUED },
 		{ "hold-packets", required_argument, NULL, OPT_HOLD_PKTS },
@@ -60,7 +114,7 @@ int cmd_attach(int argc, char **argv)
 		{},
 	};
 	struct flowbpf_attach_opts o;
-	bool xdp_mode_given = false;
+	bool xdp_mode_given = false, xdp_attach_given = false;
 	__u64 v;
 	bool pending_set = false;
 	int c, err;
@@ -145,6 +199,13 @@ int cmd_attach(int argc, char **argv)
 					"--xdp-mode must be 'native' or 'generic', not '%s'",
 					optarg);
 			break;
+		case OPT_XDP_ATTACH:
+			xdp_attach_given = true;
+			if (xdp_attach_parse(optarg, &o.xdp_attach))
+				return cli_usage_error(
+					"--xdp-attach must be 'auto', 'dispatcher' or 'direct', not '%s'",
+					optarg);
+			break;
 		case OPT_RINGBUF:
 			if (size_parse(optarg, &v) || v < 4096 ||
 			    v > (1U << 30) || (v & (v - 1)))
@@ -187,37 +248,14 @@ int cmd_attach(int argc, char **argv)
 		return cli_error(
 			EXIT_FAIL,
 			"--pending hold needs Linux 5.18 or later to re-inject held frames; use --pending pass or drop");
-	if (xdp_mode_given && o.ingress == INGRESS_TC)
+	if ((xdp_mode_given || xdp_attach_given) && o.ingress == INGRESS_TC)
 		return cli_usage_error(
-			"--xdp-mode applies to --ingress xdp only");
+			"--xdp-mode and --xdp-attach apply to --ingress xdp only");
 
 	err = flowbpf_attach(&o);
 	if (err)
 		return cli_error(EXIT_FAIL, "%s", err_get());
-	if (env.json)
-		json_out(json_pack(
-			"{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "ifname",
-			o.ifname, "mode", mode_name(o.mode), "pending",
-			pending_name(o.pending), "default",
-			verdict_name(o.dflt), "timeout_ms",
-			(json_int_t)(o.timeout_ns / 1000000), "flows_max",
-			(json_int_t)o.flows, "xdp_mode",
-			o.ingress == INGRESS_TC	     ? "none"
-			: o.xdp_mode == XDPM_GENERIC ? "generic"
-						     : "native",
-			"ingress", o.ingress == INGRESS_TC ? "tc" : "xdp"));
-	else {
-		char dir[256];
-
-		flowbpf_pin_path(dir, sizeof(dir), o.ifname, -1);
-		printf("%s: attached, mode %s, %s %s, pins in %s\n", o.ifname,
-		       mode_name(o.mode),
-		       o.ingress == INGRESS_TC ? "ingress" : "xdp",
-		       o.ingress == INGRESS_TC	    ? "tc"
-		       : o.xdp_mode == XDPM_GENERIC ? "generic"
-						    : "native",
-		       dir);
-	}
+	attach_report(&o);
 	return EXIT_OK;
 }
 

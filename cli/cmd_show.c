@@ -129,6 +129,7 @@ int cmd_status(int argc, char **argv)
 		printf("no interface attached\n");
 
 	for (i = 0; i < n; i++) {
+		struct flowbpf_xdp_state xs;
 		struct flowbpf_handle h;
 		__u64 flows, manual;
 		unsigned int ifindex;
@@ -146,10 +147,9 @@ int cmd_status(int argc, char **argv)
 		ifindex = if_nametoindex(names[i]);
 		present = ifindex && ifindex == h.cfg.ifindex;
 		tc_ing = h.cfg.flags & FLOWBPF_CFG_INGRESS_TC;
+		flowbpf_xdp_state(&h, &xs);
 		if (env.json) {
-			json_array_append_new(
-				arr,
-				json_pack(
+			json_t *o = json_pack(
 					"{s:o, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					"ifname", ctl_json_str(names[i]),
 					"ifindex",
@@ -173,7 +173,20 @@ int cmd_status(int argc, char **argv)
 					(json_int_t)h.id[FB_PROG_TC_INGRESS],
 					"flows", (json_int_t)flows,
 					"manual_verdicts", (json_int_t)manual,
-					"flows_max", (json_int_t)h.flows_max));
+					"flows_max", (json_int_t)h.flows_max);
+
+			/* How the XDP program is attached, as the kernel says. */
+			json_object_set_new(o, "xdp_attach",
+					    json_string(flowbpf_xdp_how_name(xs.how)));
+			json_object_set_new(o, "xdp_dispatcher_id",
+					    json_integer(xs.dispatcher_id));
+			json_object_set_new(o, "xdp_run_prio",
+					    json_integer(xs.run_prio));
+			json_object_set_new(o, "xdp_position",
+					    json_integer(xs.position));
+			json_object_set_new(o, "xdp_programs",
+					    json_integer(xs.programs));
+			json_array_append_new(arr, o);
 		} else {
 			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs, malformed %s\n",
 			       names[i], h.cfg.ifindex,
@@ -187,10 +200,20 @@ int cmd_status(int argc, char **argv)
 				printf("  tc ingress prog id %u, tc egress prog id %u\n",
 				       h.id[FB_PROG_TC_INGRESS],
 				       h.id[FB_PROG_TC_EGRESS]);
-			else
-				printf("  xdp %s prog id %u (link %u), tc egress prog id %u\n",
+			else if (xs.how == FB_XDP_DISPATCHER)
+				printf("  xdp %s prog id %u in libxdp dispatcher %u (priority %u, %d of %d), tc egress prog id %u\n",
+				       xdp_mode_str(&h.cfg), h.id[FB_PROG_XDP],
+				       xs.dispatcher_id, xs.run_prio,
+				       xs.position, xs.programs,
+				       h.id[FB_PROG_TC_EGRESS]);
+			else if (xs.how == FB_XDP_DIRECT)
+				printf("  xdp %s prog id %u (link %u, direct), tc egress prog id %u\n",
 				       xdp_mode_str(&h.cfg), h.id[FB_PROG_XDP],
 				       h.id[FB_LINK_XDP], h.id[FB_PROG_TC_EGRESS]);
+			else
+				printf("  xdp prog id %u not attached (removed by another tool?), tc egress prog id %u\n",
+				       h.id[FB_PROG_XDP],
+				       h.id[FB_PROG_TC_EGRESS]);
 			printf("  flows %llu/%u (%.1f%%), manual verdicts %llu/%u\n",
 			       (unsigned long long)flows, h.flows_max,
 			       100.0 * flows / h.flows_max,

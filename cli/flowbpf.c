@@ -32,11 +32,15 @@ static const struct cmd cmds[] = {
 	  "                               pass (default: drop in enforce mode, pass in monitor mode)\n"
 	  "  -t, --timeout DURATION       decision timeout, e.g. 2s, 500ms (default 2s)\n"
 	  "      --xdp-mode native|generic  XDP attach mode (default native)\n"
+	  "      --xdp-attach auto|dispatcher|direct  share the XDP hook through libxdp's\n"
+	  "                               dispatcher, or hold it alone (direct); auto: the dispatcher\n"
+	  "                               where the kernel runs it, else direct (default auto)\n"
 	  "      --ringbuf BYTES          event ring buffer size, a power of two, K/M suffixes (default 1M)\n"
 	  "      --max-queued N           new flows awaiting a verdict per timeout window; beyond it\n"
 	  "                               a new flow gets the default verdict at once (default 65536, 0 = no limit)\n" },
 	{ "detach", cmd_detach, "IFACE",
-	  "remove programs, tc filter and pins from an interface", "" },
+	  "remove flowbpf's programs, tc filters and pins from an interface; other\n"
+	  "programs on its hooks stay", "" },
 	{ "status", cmd_status, "[IFACE]",
 	  "attached interfaces, mode, program ids, map fill", "" },
 	{ "flows", cmd_flows, "IFACE [OPTIONS]", "the live flow table",

@@ -10,6 +10,10 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump tcpreplay softflowd)
 
+# The XDP program shares its hook through libxdp's dispatcher; the
+# tests share it with xdp-filter.
+pkgs+=(libxdp-dev xdp-tools)
+
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -107,6 +107,39 @@ static const char *xdp_mode_str(const struct flowbpf_config *cfg)
 							   : "native";
 }
 
+/* How the XDP program is attached, as the kernel says now. */
+static void status_xdp_json(json_t *o, const struct flowbpf_xdp_state *xs)
+{
+	json_object_set_new(o, "xdp_attach",
+			    json_string(flowbpf_xdp_how_name(xs->how)));
+	json_object_set_new(o, "xdp_dispatcher_id",
+			    json_integer(xs->dispatcher_id));
+	json_object_set_new(o, "xdp_run_prio", json_integer(xs->run_prio));
+	json_object_set_new(o, "xdp_position", json_integer(xs->position));
+	json_object_set_new(o, "xdp_programs", json_integer(xs->programs));
+}
+
+static void status_xdp_line(const struct flowbpf_handle *h,
+			    const struct flowbpf_xdp_state *xs)
+{
+	const char *mode = xdp_mode_str(&h->cfg);
+	__u32 egress = h->id[FB_PROG_TC_EGRESS];
+
+	if (xs->how == FB_XDP_NONE)
+		printf("  tc ingress prog id %u, tc egress prog id %u\n",
+		       h->id[FB_PROG_TC_INGRESS], egress);
+	else if (xs->how == FB_XDP_DISPATCHER)
+		printf("  xdp %s prog id %u in libxdp dispatcher %u (priority %u, %d of %d), tc egress prog id %u\n",
+		       mode, h->id[FB_PROG_XDP], xs->dispatcher_id,
+		       xs->run_prio, xs->position, xs->programs, egress);
+	else if (xs->how == FB_XDP_DIRECT)
+		printf("  xdp %s prog id %u (link %u, direct), tc egress prog id %u\n",
+		       mode, h->id[FB_PROG_XDP], h->id[FB_LINK_XDP], egress);
+	else
+		printf("  xdp prog id %u not attached (removed by another tool?), tc egress prog id %u\n",
+		       h->id[FB_PROG_XDP], egress);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	char names[MAX_IFACES][IF_NAMESIZE];
@@ -175,17 +208,7 @@ int cmd_status(int argc, char **argv)
 					"manual_verdicts", (json_int_t)manual,
 					"flows_max", (json_int_t)h.flows_max);
 
-			/* How the XDP program is attached, as the kernel says. */
-			json_object_set_new(o, "xdp_attach",
-					    json_string(flowbpf_xdp_how_name(xs.how)));
-			json_object_set_new(o, "xdp_dispatcher_id",
-					    json_integer(xs.dispatcher_id));
-			json_object_set_new(o, "xdp_run_prio",
-					    json_integer(xs.run_prio));
-			json_object_set_new(o, "xdp_position",
-					    json_integer(xs.position));
-			json_object_set_new(o, "xdp_programs",
-					    json_integer(xs.programs));
+			status_xdp_json(o, &xs);
 			json_array_append_new(arr, o);
 		} else {
 			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs, malformed %s\n",
@@ -196,24 +219,7 @@ int cmd_status(int argc, char **argv)
 			       verdict_name(h.cfg.dflt),
 			       h.cfg.timeout_ns / 1e9,
 			       verdict_name(h.cfg.malformed));
-			if (tc_ing)
-				printf("  tc ingress prog id %u, tc egress prog id %u\n",
-				       h.id[FB_PROG_TC_INGRESS],
-				       h.id[FB_PROG_TC_EGRESS]);
-			else if (xs.how == FB_XDP_DISPATCHER)
-				printf("  xdp %s prog id %u in libxdp dispatcher %u (priority %u, %d of %d), tc egress prog id %u\n",
-				       xdp_mode_str(&h.cfg), h.id[FB_PROG_XDP],
-				       xs.dispatcher_id, xs.run_prio,
-				       xs.position, xs.programs,
-				       h.id[FB_PROG_TC_EGRESS]);
-			else if (xs.how == FB_XDP_DIRECT)
-				printf("  xdp %s prog id %u (link %u, direct), tc egress prog id %u\n",
-				       xdp_mode_str(&h.cfg), h.id[FB_PROG_XDP],
-				       h.id[FB_LINK_XDP], h.id[FB_PROG_TC_EGRESS]);
-			else
-				printf("  xdp prog id %u not attached (removed by another tool?), tc egress prog id %u\n",
-				       h.id[FB_PROG_XDP],
-				       h.id[FB_PROG_TC_EGRESS]);
+			status_xdp_line(&h, &xs);
 			printf("  flows %llu/%u (%.1f%%), manual verdicts %llu/%u\n",
 			       (unsigned long long)flows, h.flows_max,
 			       100.0 * flows / h.flows_max,

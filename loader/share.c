@@ -162,6 +162,7 @@ static int share_fallback(const struct flowbpf_attach_opts *o,
 			  struct xdp_share *x, unsigned int ifindex)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
 	int fd = xdp_share_prog_fd(x), err;
 	struct xdp_multiprog *mp;
 	bool legacy;
@@ -179,11 +180,9 @@ static int share_fallback(const struct flowbpf_attach_opts *o,
 	}
 	flags = o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE
 					    : XDP_FLAGS_DRV_MODE;
-	{
-		LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = fd);
-
-		err = bpf_xdp_detach(ifindex, flags | XDP_FLAGS_REPLACE, &ao);
-	}
+	/* Only if it is still the one libxdp attached. */
+	ao.old_prog_fd = fd;
+	err = bpf_xdp_detach(ifindex, flags | XDP_FLAGS_REPLACE, &ao);
 	if (err) {
 		err_set("%s: cannot take over the XDP program libxdp attached: %s",
 			o->ifname, strerror(-err));

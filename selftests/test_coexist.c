@@ -439,7 +439,7 @@ out:
  */
 static void subtest_fallback(void)
 {
-	char *err = NULL, *out = NULL;
+	char *err = NULL, *out = NULL, how[32];
 	struct flowbpf_flow f;
 	struct flowbpf_key k;
 	struct test_net n;
@@ -466,8 +466,8 @@ static void subtest_fallback(void)
 		    "auto falls back"))
 		goto out;
 	ASSERT_HAS(err, "attached directly", "says so");
-	status_key(n.host_if, "xdp_attach", err, 32);
-	ASSERT_STREQ(err, "direct", "status says direct");
+	status_key(n.host_if, "xdp_attach", how, sizeof(how));
+	ASSERT_STREQ(how, "direct", "status says direct");
 	ASSERT_TRUE(status_int(n.host_if, "xdp_link_id") > 0, "own link");
 	ASSERT_EQ(xdp_prog_on(n.host_ifindex),
 		  (__u32)status_int(n.host_if, "xdp_prog_id"), "on the hook");
@@ -477,6 +477,12 @@ static void subtest_fallback(void)
 	key_icmp4(&k, FLOWBPF_DIR_INGRESS, n.peer_ip, n.host_ip, 0, 0);
 	if (ASSERT_OK(pinned_flow(n.host_if, &k, &f), "reply flow"))
 		ASSERT_EQ(f.packets, 2, "replies counted");
+	/* Another tool takes the program off: status tells. */
+	ASSERT_OK(run(NULL, NULL, "bpftool link detach pinned %s/%s/%s",
+		      FLOWBPF_PIN_ROOT, n.host_if, FLOWBPF_PIN_LINK_XDP),
+		  "link detached");
+	status_key(n.host_if, "xdp_attach", how, sizeof(how));
+	ASSERT_STREQ(how, "detached", "status says detached");
 	ASSERT_OK(run(NULL, NULL, "%s detach %s", flowbpf_bin(), n.host_if),
 		  "detach");
 	ASSERT_EQ(xdp_prog_on(n.host_ifindex), 0, "no XDP after detach");

@@ -13,10 +13,13 @@ CFLAGS ?= -g -O2
 CFLAGS += -Wall -Werror -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror
 LDLIBS := -lbpf -lelf -lz -ljansson
+# libxdp: the XDP program shares its hook through libxdp's dispatcher.
+CFLAGS += $(shell pkg-config --cflags libxdp)
+LDLIBS += $(shell pkg-config --libs libxdp)
 
 BPF_OBJS := $(OUTPUT)/flowbpf.bpf.o
 SKELS := $(OUTPUT)/flowbpf.skel.h
-COMMON_SRCS := common/log.c common/flowfmt.c common/clock.c loader/loader.c \
+COMMON_SRCS := common/log.c common/flowfmt.c common/clock.c loader/loader.c loader/share.c \
 	policy/parse.c policy/addrset.c policy/eval.c policy/daemon.c policy/ctl.c policy/csum.c
 COMMON_SRCS += export/record.c export/jsonl.c export/ipfix.c export/collect.c
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
@@ -60,6 +63,17 @@ $(OUTPUT)/selftests/tests.inc: $(TEST_SRCS) | $(OUTPUT)/selftests
 
 $(OUTPUT)/selftests/runner.o: $(OUTPUT)/selftests/tests.inc
 
+# BPF objects of the tests themselves (another tool's programs).
+TEST_BPF := coexist_tc
+TEST_SKELS := $(patsubst %,$(OUTPUT)/selftests/%.skel.h,$(TEST_BPF))
+$(TEST_BPF:%=$(OUTPUT)/selftests/%.tmp.bpf.o): $(OUTPUT)/selftests/%.tmp.bpf.o: selftests/%.bpf.c vmlinux.h | $(OUTPUT)/selftests
+	$(CLANG) $(BPF_CFLAGS) -I. -c $< -o $@
+$(TEST_BPF:%=$(OUTPUT)/selftests/%.bpf.o): $(OUTPUT)/selftests/%.bpf.o: $(OUTPUT)/selftests/%.tmp.bpf.o
+	$(BPFTOOL) gen object $@ $<
+$(TEST_SKELS): $(OUTPUT)/selftests/%.skel.h: $(OUTPUT)/selftests/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@
+$(OUTPUT)/selftests/test_coexist.o: $(TEST_SKELS)
+
 $(OUTPUT)/selftests/runner: $(TEST_OBJS) $(COMMON_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -lpcap -o $@
 
@@ -89,7 +103,7 @@ BENCH_SRCS := bench/bench.c bench/pkt.c bench/sweep.c bench/mem.c \
 	bench/report.c bench/net.c bench/decide.c bench/connect.c \
 	bench/alternate.c
 BENCH_LIBS := $(OUTPUT)/common/log.o $(OUTPUT)/common/flowfmt.o $(OUTPUT)/common/clock.o \
-	$(OUTPUT)/loader/loader.o $(OUTPUT)/policy/ctl.o
+	$(OUTPUT)/loader/loader.o $(OUTPUT)/loader/share.o $(OUTPUT)/policy/ctl.o
 
 .PHONY: bench bench-bins
 bench:

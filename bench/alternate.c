@@ -158,8 +158,9 @@ static void alt_open(struct alt *a, struct bench_noop **skel)
 	a->egress = flowbpf_pin_get(a->ifname, FB_PROG_TC_EGRESS);
 	a->link = a->tc ? -1 : flowbpf_pin_get(a->ifname, FB_LINK_XDP);
 	if (a->prog[1] < 0 || a->egress < 0 || (!a->tc && a->link < 0))
-		die("%s: flowbpf is not attached (with --ingress %s)",
-		    a->ifname, a->tc ? "tc" : "xdp");
+		die("%s: flowbpf is not attached (with --ingress %s%s)",
+		    a->ifname, a->tc ? "tc" : "xdp",
+		    a->tc ? "" : " --xdp-attach direct");
 }
 
 int cmd_alternate(int argc, char **argv)

@@ -493,7 +493,9 @@ static int harness_up(void)
 	if (sh("mkdir -p %s && ip link add %s type veth peer name %s && sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 net.ipv6.conf.%s.disable_ipv6=1 && ip link set %s up && ip link set %s up",
 	       tmpdir, iface, peer, iface, peer, iface, peer))
 		die("cannot create %s", iface);
-	if (sh("%s attach %s --mode enforce --pending pass --default pass --timeout 2s --flows %u --ringbuf %u --max-queued 0 >/dev/null",
+	/* Direct: the program is test-run, which an extension in libxdp's
+	 * dispatcher cannot be. */
+	if (sh("%s attach %s --xdp-attach direct --mode enforce --pending pass --default pass --timeout 2s --flows %u --ringbuf %u --max-queued 0 >/dev/null",
 	       flowbpf_bin, iface, MAP_FLOWS, 1U << 26))
 		die("cannot attach flowbpf to %s", iface);
 	if (flowbpf_open(iface, &h))

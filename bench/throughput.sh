@@ -121,10 +121,12 @@ variant_on() {
 	case $1 in
 	none) ;;
 	xdp-noop) $B attach-noop "$hif" xdp ;;
-	xdp-monitor) $FB attach "$hif" --mode monitor >/dev/null ;;
+	# XDP variants hold the hook alone, as the no-op does (and as
+	# alternate's link swap needs): no dispatcher in the comparison.
+	xdp-monitor) $FB attach "$hif" --mode monitor --xdp-attach direct >/dev/null ;;
 	xdp-enforce)
 		# Every flow gets "pass" 1 ms after its first packet.
-		$FB attach "$hif" --mode enforce --pending pass --default pass \
+		$FB attach "$hif" --xdp-attach direct --mode enforce --pending pass --default pass \
 			--timeout 1ms >/dev/null ;;
 	tc-noop) $B attach-noop "$hif" tc ;;
 	tc-monitor) $FB attach "$hif" --ingress tc --mode monitor >/dev/null ;;

@@ -9,6 +9,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <xdp/xdp_helpers.h>
 #include "flowbpf.h"
 #include "maps.bpf.h"
 #include "parse.bpf.h"
@@ -17,7 +18,7 @@
 #define EPERM 1
 #define EAGAIN 11
 
-#define TC_ACT_OK 0
+#define TC_ACT_UNSPEC (-1)
 #define TC_ACT_SHOT 2
 #define TC_ACT_STOLEN 4
 
@@ -464,6 +465,17 @@ act:
 	return verdict_act(st, verdict, segs, bytes);
 }
 
+/*
+ * How libxdp's dispatcher runs flowbpf_xdp beside other programs: late
+ * (FLOWBPF_XDP_RUN_PRIO, after programs of the default priority), and on
+ * to the next program after XDP_PASS only.  Read from BTF by libxdp,
+ * also from the loaded program; docs/hooks.md says why.
+ */
+struct {
+	__uint(priority, FLOWBPF_XDP_RUN_PRIO);
+	__uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(flowbpf_xdp);
+
 SEC("xdp")
 int flowbpf_xdp(struct xdp_md *ctx)
 {
@@ -506,9 +518,12 @@ static __always_inline int handle_skb(struct __sk_buff *skb, __u8 dir)
 	data = SKB_PTR(skb, data);
 	data_end = SKB_PTR(skb, data_end);
 
+	/* A pass is no verdict of tc's: the filters after flowbpf's still
+	 * run (TC_ACT_OK would end the chain), and with none left the
+	 * packet goes on as it would have without any. */
 	switch (handle(skb, false, data, data_end, len, hw_vlan, dir, segs)) {
 	case ACT_PASS:
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	case ACT_HELD:
 		return TC_ACT_STOLEN;
 	default:

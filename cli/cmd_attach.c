@@ -37,6 +37,13 @@ static const struct name_value xdp_mode_names[] = {
 	{},
 };
 
+static const struct name_value xdp_attach_names[] = {
+	{ "auto", XDPA_AUTO },
+	{ "dispatcher", XDPA_DISPATCHER },
+	{ "direct", XDPA_DIRECT },
+	{},
+};
+
 #define ATTACH_FIELD(m) PARAM_FIELD(struct flowbpf_attach_opts, m)
 
 static const struct param attach_params[] = {
@@ -67,6 +74,9 @@ static const struct param attach_params[] = {
 	  .min = FLOWBPF_TIMEOUT_MIN_NS },
 	{ "xdp-mode", 0, P_ENUM, ATTACH_FIELD(xdp_mode),
 	  .names = xdp_mode_names, .help = "XDP attach mode" },
+	{ "xdp-attach", 0, P_ENUM, ATTACH_FIELD(xdp_attach),
+	  .names = xdp_attach_names,
+	  .help = "share the XDP hook through libxdp's dispatcher, or hold it alone (direct); auto: the dispatcher where the kernel runs it, else direct" },
 	{ "ringbuf", 0, P_SIZE, ATTACH_FIELD(ringbuf), .arg = "BYTES",
 	  .help = "event ring buffer size, a power of two, K/M suffixes",
 	  .min = FLOWBPF_RINGBUF_MIN, .max = FLOWBPF_RINGBUF_MAX,
@@ -76,6 +86,46 @@ static const struct param attach_params[] = {
 	  .max = FLOWBPF_MAX_QUEUED_MAX },
 	{},
 };
+
+/* What was attached, and how the XDP program ended up on the hook. */
+static void attach_report(const struct flowbpf_attach_opts *o)
+{
+	struct flowbpf_xdp_state xs = { .how = FB_XDP_NONE };
+	struct flowbpf_handle h;
+	const char *how;
+	char dir[256];
+
+	if (!flowbpf_open(o->ifname, &h)) {
+		flowbpf_xdp_state(&h, &xs);
+		flowbpf_close(&h);
+	}
+	how = flowbpf_xdp_how_name(xs.how);
+	if (env.json) {
+		json_out(json_pack(
+			"{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}",
+			"ifname", o->ifname, "mode", mode_name(o->mode),
+			"pending", pending_name(o->pending), "default",
+			verdict_name(o->dflt), "timeout_ms",
+			(json_int_t)(o->timeout_ns / 1000000), "flows_max",
+			(json_int_t)o->flows, "xdp_mode",
+			o->ingress == INGRESS_TC      ? "none"
+			: o->xdp_mode == XDPM_GENERIC ? "generic"
+						      : "native",
+			"ingress", o->ingress == INGRESS_TC ? "tc" : "xdp",
+			"xdp_attach", how));
+		return;
+	}
+	flowbpf_pin_path(dir, sizeof(dir), o->ifname, -1);
+	if (o->ingress == INGRESS_TC)
+		printf("%s: attached, mode %s, ingress tc, pins in %s\n",
+		       o->ifname, mode_name(o->mode), dir);
+	else
+		printf("%s: attached, mode %s, xdp %s (%s), pins in %s\n",
+		       o->ifname, mode_name(o->mode),
+		       o->xdp_mode == XDPM_GENERIC ? "generic" : "native",
+		       xs.how == FB_XDP_DISPATCHER ? "libxdp dispatcher" : how,
+		       dir);
+}
 
 int cmd_attach(int argc, char **argv)
 {
@@ -110,38 +160,16 @@ int cmd_attach(int argc, char **argv)
 		return cli_error(
 			EXIT_FAIL,
 			"--pending hold needs Linux 5.18 or later to re-inject held frames; use --pending pass or drop");
-	if (params_given(attach_params, seen, "xdp-mode") &&
+	if ((params_given(attach_params, seen, "xdp-mode") ||
+	     params_given(attach_params, seen, "xdp-attach")) &&
 	    o.ingress == INGRESS_TC)
 		return cli_usage_error(
-			"--xdp-mode applies to --ingress xdp only");
+			"--xdp-mode and --xdp-attach apply to --ingress xdp only");
 
 	err = flowbpf_attach(&o);
 	if (err)
 		return cli_error(EXIT_FAIL, "%s", err_get());
-	if (env.json)
-		json_out(json_pack(
-			"{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "ifname",
-			o.ifname, "mode", mode_name(o.mode), "pending",
-			pending_name(o.pending), "default",
-			verdict_name(o.dflt), "timeout_ms",
-			(json_int_t)(o.timeout_ns / 1000000), "flows_max",
-			(json_int_t)o.flows, "xdp_mode",
-			o.ingress == INGRESS_TC	     ? "none"
-			: o.xdp_mode == XDPM_GENERIC ? "generic"
-						     : "native",
-			"ingress", o.ingress == INGRESS_TC ? "tc" : "xdp"));
-	else {
-		char dir[256];
-
-		flowbpf_pin_path(dir, sizeof(dir), o.ifname, -1);
-		printf("%s: attached, mode %s, %s %s, pins in %s\n", o.ifname,
-		       mode_name(o.mode),
-		       o.ingress == INGRESS_TC ? "ingress" : "xdp",
-		       o.ingress == INGRESS_TC	    ? "tc"
-		       : o.xdp_mode == XDPM_GENERIC ? "generic"
-						    : "native",
-		       dir);
-	}
+	attach_report(&o);
 	return EXIT_OK;
 }
 

@@ -106,10 +106,44 @@ static const char *xdp_mode_str(const struct flowbpf_config *cfg)
 							   : "native";
 }
 
+/* How the XDP program is attached, as the kernel says now. */
+static void status_xdp_json(json_t *o, const struct flowbpf_xdp_state *xs)
+{
+	json_object_set_new(o, "xdp_attach",
+			    json_string(flowbpf_xdp_how_name(xs->how)));
+	json_object_set_new(o, "xdp_dispatcher_id",
+			    json_integer(xs->dispatcher_id));
+	json_object_set_new(o, "xdp_run_prio", json_integer(xs->run_prio));
+	json_object_set_new(o, "xdp_position", json_integer(xs->position));
+	json_object_set_new(o, "xdp_programs", json_integer(xs->programs));
+}
+
+static void status_xdp_line(const struct flowbpf_handle *h,
+			    const struct flowbpf_xdp_state *xs)
+{
+	const char *mode = xdp_mode_str(&h->cfg);
+	__u32 egress = h->id[FB_PROG_TC_EGRESS];
+
+	if (xs->how == FB_XDP_NONE)
+		printf("  tc ingress prog id %u, tc egress prog id %u\n",
+		       h->id[FB_PROG_TC_INGRESS], egress);
+	else if (xs->how == FB_XDP_DISPATCHER)
+		printf("  xdp %s prog id %u in libxdp dispatcher %u (priority %u, %d of %d), tc egress prog id %u\n",
+		       mode, h->id[FB_PROG_XDP], xs->dispatcher_id,
+		       xs->run_prio, xs->position, xs->programs, egress);
+	else if (xs->how == FB_XDP_DIRECT)
+		printf("  xdp %s prog id %u (link %u, direct), tc egress prog id %u\n",
+		       mode, h->id[FB_PROG_XDP], h->id[FB_LINK_XDP], egress);
+	else
+		printf("  xdp prog id %u not attached (removed by another tool?), tc egress prog id %u\n",
+		       h->id[FB_PROG_XDP], egress);
+}
+
 /* What status shows of one attached interface. */
 struct iface_status {
 	const char *ifname;
 	struct flowbpf_handle h;
+	struct flowbpf_xdp_state xs;
 	__u64 flows, manual;
 	bool present, tc_ing;
 };
@@ -129,6 +163,7 @@ static int iface_status_read(const char *ifname, struct iface_status *st)
 	ifindex = if_nametoindex(ifname);
 	st->present = ifindex && ifindex == st->h.cfg.ifindex;
 	st->tc_ing = st->h.cfg.flags & FLOWBPF_CFG_INGRESS_TC;
+	flowbpf_xdp_state(&st->h, &st->xs);
 	return 0;
 }
 
@@ -136,7 +171,7 @@ static json_t *iface_status_json(const struct iface_status *st)
 {
 	const struct flowbpf_handle *h = &st->h;
 
-	return json_pack(
+	json_t *o = json_pack(
 		"{s:o, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"ifname", ctl_json_str(st->ifname), "ifindex",
 		(json_int_t)h->cfg.ifindex, "present", st->present, "mode",
@@ -151,6 +186,10 @@ static json_t *iface_status_json(const struct iface_status *st)
 		(json_int_t)h->id[FB_PROG_TC_INGRESS], "flows",
 		(json_int_t)st->flows, "manual_verdicts",
 		(json_int_t)st->manual, "flows_max", (json_int_t)h->flows_max);
+
+	if (o)
+		status_xdp_json(o, &st->xs);
+	return o;
 }
 
 static void iface_status_print(const struct iface_status *st)
@@ -162,13 +201,7 @@ static void iface_status_print(const struct iface_status *st)
 	       st->present ? "" : ", interface gone", mode_name(h->cfg.mode),
 	       pending_name(h->cfg.pending), verdict_name(h->cfg.dflt),
 	       h->cfg.timeout_ns / 1e9, verdict_name(h->cfg.malformed));
-	if (st->tc_ing)
-		printf("  tc ingress prog id %u, tc egress prog id %u\n",
-		       h->id[FB_PROG_TC_INGRESS], h->id[FB_PROG_TC_EGRESS]);
-	else
-		printf("  xdp %s prog id %u (link %u), tc egress prog id %u\n",
-		       xdp_mode_str(&h->cfg), h->id[FB_PROG_XDP],
-		       h->id[FB_LINK_XDP], h->id[FB_PROG_TC_EGRESS]);
+	status_xdp_line(h, &st->xs);
 	printf("  flows %llu/%u (%.1f%%), manual verdicts %llu/%u\n",
 	       (unsigned long long)st->flows, h->flows_max,
 	       100.0 * st->flows / h->flows_max, (unsigned long long)st->manual,

@@ -20,7 +20,8 @@ static const struct cmd cmds[] = {
 	{ "attach", cmd_attach, "IFACE [OPTIONS]",
 	  "load and attach the datapath to an interface", "" },
 	{ "detach", cmd_detach, "IFACE",
-	  "remove programs, tc filter and pins from an interface", "" },
+	  "remove flowbpf's programs, tc filters and pins from an interface; other\n"
+	  "programs on its hooks stay", "" },
 	{ "status", cmd_status, "[IFACE]",
 	  "attached interfaces, mode, program ids, map fill", "" },
 	{ "flows", cmd_flows, "IFACE [OPTIONS]", "the live flow table", "" },

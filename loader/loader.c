@@ -25,6 +25,7 @@
 #include "flowbpf.skel.h"
 #include "log.h"
 #include "flowfmt.h"
+#include "share.h"
 
 enum obj_kind { OBJ_MAP, OBJ_PROG, OBJ_LINK };
 
@@ -56,15 +57,15 @@ const char *flowbpf_obj_name(enum flowbpf_obj obj)
 	return obj < FB_OBJ_MAX ? pins[obj].name : "?";
 }
 
-/* The fd of each object in a loaded skeleton (-1: not loaded). */
-static void skel_fds(struct flowbpf *skel, int link_fd, int fd[FB_OBJ_MAX])
+/* The fd of each object in a loaded skeleton (-1: not loaded); the XDP
+ * program may be another instance's (share.c). */
+static void skel_fds(struct flowbpf *skel, int link_fd, int xdp_fd,
+		     int fd[FB_OBJ_MAX])
 {
 	struct bpf_program *tci = skel->progs.flowbpf_tc_ingress;
-	struct bpf_program *xdp = skel->progs.flowbpf_xdp;
 
 	fd[FB_LINK_XDP] = link_fd;
-	fd[FB_PROG_XDP] =
-		bpf_program__autoload(xdp) ? bpf_program__fd(xdp) : -1;
+	fd[FB_PROG_XDP] = xdp_fd;
 	fd[FB_PROG_TC_EGRESS] = bpf_program__fd(skel->progs.flowbpf_tc_egress);
 	fd[FB_PROG_TC_INGRESS] =
 		bpf_program__autoload(tci) ? bpf_program__fd(tci) : -1;
@@ -312,9 +313,11 @@ static struct flowbpf *open_and_load(const struct flowbpf_attach_opts *o,
 	}
 	flowbpf_config_fill((struct flowbpf_config *)&skel->rodata->cfg, o,
 			    ifindex, own_qdisc);
-	/* Ingress is one program: XDP, or tc on clsact ingress. */
+	/* Ingress is one program: XDP, or tc on clsact ingress.  The XDP
+	 * program shared through libxdp is loaded apart (share.c). */
 	bpf_program__set_autoload(skel->progs.flowbpf_tc_ingress, tc_ing);
-	bpf_program__set_autoload(skel->progs.flowbpf_xdp, !tc_ing);
+	bpf_program__set_autoload(skel->progs.flowbpf_xdp,
+				  !tc_ing && o->xdp_attach == XDPA_DIRECT);
 	err = bpf_map__set_max_entries(skel->maps.flows, o->flows);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.events, o->ringbuf);
@@ -386,7 +389,6 @@ static int attach_precheck(const struct flowbpf_attach_opts *o,
 			   unsigned int *ifindex)
 {
 	char path[256];
-	__u32 xdp_id = 0;
 	int err;
 
 	if ((err = check_root()) || (err = check_ifname(o->ifname, ifindex)) ||
@@ -398,12 +400,8 @@ static int attach_precheck(const struct flowbpf_attach_opts *o,
 			o->ifname, o->ifname);
 		return -EEXIST;
 	}
-	if (o->ingress != INGRESS_TC && !bpf_xdp_query_id(*ifindex, 0, &xdp_id) &&
-	    xdp_id) {
-		err_set("%s: another XDP program (id %u) is already attached",
-			o->ifname, xdp_id);
-		return -EBUSY;
-	}
+	if (o->ingress != INGRESS_TC)
+		return xdp_share_precheck(o, *ifindex);
 	return 0;
 }
 
@@ -428,6 +426,40 @@ static int make_pin_dir(const char *ifname)
 	return 0;
 }
 
+/* The XDP half of an attach: a link of flowbpf's own, or libxdp's. */
+static int attach_xdp(const struct flowbpf_attach_opts *o,
+		      struct flowbpf *skel, unsigned int ifindex,
+		      struct xdp_share *x, int *link_fd, int *prog_fd)
+{
+	int err;
+
+	if (o->xdp_attach == XDPA_DIRECT) {
+		*prog_fd = bpf_program__fd(skel->progs.flowbpf_xdp);
+		*link_fd = xdp_attach(o, *prog_fd, ifindex);
+		return *link_fd < 0 ? *link_fd : 0;
+	}
+	err = xdp_share_attach(o, skel, ifindex, x);
+	if (err)
+		return err;
+	*prog_fd = xdp_share_prog_fd(x);
+	/* Where the kernel has no dispatcher for libxdp, a link of ours. */
+	*link_fd = x->link_fd;
+	x->link_fd = -1;
+	return 0;
+}
+
+static const char *ingress_name(const struct flowbpf_attach_opts *o,
+				int link_fd)
+{
+	if (o->ingress == INGRESS_TC)
+		return "tc";
+	if (link_fd >= 0)
+		return o->xdp_mode == XDPM_GENERIC ? "xdp generic, direct"
+						   : "xdp native, direct";
+	return o->xdp_mode == XDPM_GENERIC ? "xdp generic, libxdp dispatcher"
+					   : "xdp native, libxdp dispatcher";
+}
+
 int flowbpf_attach(const struct flowbpf_attach_opts *o)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
@@ -439,8 +471,9 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 	/* What to undo if a later step fails. */
 	bool own_qdisc = false, tc_on = false, itc_on = false, pinned = false;
 	bool tc_ing = o->ingress == INGRESS_TC;
+	struct xdp_share x = { .link_fd = -1 };
 	struct flowbpf *skel = NULL;
-	int err, link_fd = -1, fd[FB_OBJ_MAX];
+	int err, link_fd = -1, xdp_fd = -1, fd[FB_OBJ_MAX];
 	unsigned int ifindex;
 
 	err = attach_precheck(o, &ifindex);
@@ -473,32 +506,28 @@ int flowbpf_attach(const struct flowbpf_attach_opts *o)
 			goto cleanup;
 		itc_on = true;
 	} else {
-		link_fd = xdp_attach(o, bpf_program__fd(skel->progs.flowbpf_xdp),
-				     ifindex);
-		if (link_fd < 0) {
-			err = link_fd;
+		err = attach_xdp(o, skel, ifindex, &x, &link_fd, &xdp_fd);
+		if (err)
 			goto cleanup;
-		}
 	}
 	err = make_pin_dir(o->ifname);
 	if (err)
 		goto cleanup;
 	pinned = true;
-	skel_fds(skel, link_fd, fd);
+	skel_fds(skel, link_fd, xdp_fd, fd);
 	err = pin_all(o->ifname, fd);
 	if (err)
 		goto cleanup;
 
 	pr_info("%s: attached (%s, ingress %s)\n", o->ifname,
-		mode_name(o->mode),
-		tc_ing			      ? "tc"
-		: o->xdp_mode == XDPM_GENERIC ? "xdp generic"
-					      : "xdp native");
+		mode_name(o->mode), ingress_name(o, link_fd));
 	/* Success: the pins now hold programs and maps; the fds can go. */
 	pinned = tc_on = itc_on = own_qdisc = false;
+	x.attached = false;
 cleanup:
 	if (pinned)
 		unpin_all(o->ifname);
+	xdp_share_undo(&x, ifindex);
 	if (itc_on)
 		tc_detach(&ihook, &itc);
 	if (tc_on)
@@ -509,6 +538,7 @@ cleanup:
 	}
 	if (link_fd >= 0)
 		close(link_fd);
+	xdp_share_free(&x);
 	flowbpf__destroy(skel);
 	return err;
 }
@@ -600,31 +630,65 @@ static void wait_prog_gone(__u32 id)
 			id);
 }
 
-/* Removes flowbpf's tc filters, and clsact if attach created it. */
-static void tc_remove(const char *ifname, const struct flowbpf_config *cfg)
+/* Removes flowbpf's filter from one hook: the one at its handle and
+ * priority, if it still runs flowbpf's program (prog_id). */
+static void tc_remove_one(const char *ifname, struct bpf_tc_hook *hook,
+			  __u32 prog_id, const char *what)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = FLOWBPF_TC_HANDLE,
 		    .priority = FLOWBPF_TC_PRIO);
 	int err;
 
-	hook.ifindex = cfg->ifindex;
-	err = tc_detach(&hook, &tc);
+	err = bpf_tc_query(hook, &tc);
+	if (err) {
+		if (err != -ENOENT && err != -EINVAL)
+			pr_warn("%s: cannot query tc %s filter: %s\n", ifname,
+				what, strerror(-err));
+		return;
+	}
+	if (prog_id && tc.prog_id != prog_id) {
+		pr_warn("%s: the tc %s filter at flowbpf's handle runs program %u, not flowbpf's %u: left alone\n",
+			ifname, what, tc.prog_id, prog_id);
+		return;
+	}
+	err = tc_detach(hook, &tc);
 	if (err && err != -ENOENT)
-		pr_warn("%s: cannot remove tc filter: %s\n", ifname,
+		pr_warn("%s: cannot remove tc %s filter: %s\n", ifname, what,
 			strerror(-err));
+}
+
+/*
+ * Removes flowbpf's tc filters, and the clsact qdisc if attach created it
+ * and no other filter is left on it: deleting the qdisc would delete
+ * another tool's filters with it.
+ */
+static void tc_remove(const char *ifname, const struct flowbpf_config *cfg,
+		      const __u32 *egress_id, const __u32 *ingress_id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	int left;
+
+	hook.ifindex = cfg->ifindex;
+	tc_remove_one(ifname, &hook, *egress_id, "egress");
 	if (cfg->flags & FLOWBPF_CFG_INGRESS_TC) {
 		hook.attach_point = BPF_TC_INGRESS;
-		err = tc_detach(&hook, &tc);
-		if (err && err != -ENOENT)
-			pr_warn("%s: cannot remove tc ingress filter: %s\n",
-				ifname, strerror(-err));
+		tc_remove_one(ifname, &hook, *ingress_id, "ingress");
 	}
 	/* A clsact that was there before attach is left alone. */
-	if (cfg->flags & FLOWBPF_CFG_OWN_CLSACT) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
+	if (!(cfg->flags & FLOWBPF_CFG_OWN_CLSACT))
+		return;
+	left = tc_filter_count(cfg->ifindex);
+	if (left) {
+		if (left > 0)
+			pr_info("%s: clsact qdisc kept: %d filter(s) of others on it\n",
+				ifname, left);
+		else
+			pr_warn("%s: cannot list tc filters (%s): clsact qdisc kept\n",
+				ifname, strerror(-left));
+		return;
 	}
+	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	bpf_tc_hook_destroy(&hook);
 }
 
 int flowbpf_detach(const char *ifname)
@@ -636,6 +700,7 @@ int flowbpf_detach(const char *ifname)
 	__u32 ids[3] = {};
 	char path[256];
 	unsigned int ifindex;
+	bool own_link;
 	int err, fd;
 	size_t i;
 
@@ -652,6 +717,10 @@ int flowbpf_detach(const char *ifname)
 		if (fd >= 0)
 			close(fd);
 	}
+	fd = flowbpf_pin_get(ifname, FB_LINK_XDP);
+	own_link = fd >= 0;
+	if (fd >= 0)
+		close(fd);
 	fd = flowbpf_pin_get(ifname, FB_MAP_CONFIG);
 	err = fd < 0 ? fd : read_config(fd, &cfg);
 	if (fd >= 0)
@@ -660,11 +729,18 @@ int flowbpf_detach(const char *ifname)
 		pr_warn("%s: cannot read pinned config (%s); removing pins only\n",
 			ifname, strerror(-err));
 
-	/* The interface may be gone (or renamed): then only pins remain. */
+	/* The interface may be gone (or renamed): then only pins remain,
+	 * flowbpf's and those libxdp kept for its dispatcher there. */
 	ifindex = if_nametoindex(ifname);
-	if (!err && ifindex && ifindex == cfg.ifindex)
-		tc_remove(ifname, &cfg);
-	/* Dropping the pinned link detaches XDP. */
+	if (!err && ifindex && ifindex == cfg.ifindex) {
+		tc_remove(ifname, &cfg, &ids[1], &ids[2]);
+		/* Dropping the pinned link detaches XDP; libxdp's dispatcher
+		 * is told to run flowbpf's program no more. */
+		if (!own_link && ids[0])
+			xdp_share_detach(ifname, ifindex, ids[0]);
+	} else if (!err && ids[0] && !own_link) {
+		xdp_share_clean(cfg.ifindex);
+	}
 	unpin_all(ifname);
 	for (i = 0; i < 3; i++)
 		wait_prog_gone(ids[i]);

@@ -15,6 +15,14 @@
 enum flowbpf_xdp_mode { XDPM_NATIVE = 0, XDPM_GENERIC = 1 };
 /* Which hook sees ingress: XDP (default) or the clsact ingress hook. */
 enum flowbpf_ingress { INGRESS_XDP = 0, INGRESS_TC = 1 };
+/*
+ * How the XDP program is attached (docs/hooks.md): through libxdp's
+ * dispatcher, sharing the hook with other libxdp programs, falling back
+ * to a link of its own where the kernel cannot run the dispatcher (auto,
+ * the default); the dispatcher or nothing; or a link of its own, alone
+ * on the hook (direct).
+ */
+enum flowbpf_xdp_attach { XDPA_AUTO = 0, XDPA_DISPATCHER, XDPA_DIRECT };
 
 /* Every object an attach pins, in the order of the pin table (loader.c). */
 enum flowbpf_obj {
@@ -56,6 +64,7 @@ struct flowbpf_attach_opts {
 	__u32 malformed;
 	enum flowbpf_xdp_mode xdp_mode;
 	enum flowbpf_ingress ingress;
+	enum flowbpf_xdp_attach xdp_attach;
 };
 
 /* The ranges of the options, for the CLI's tables and attach's checks. */
@@ -101,6 +110,24 @@ int flowbpf_pin_dir_open(const char *ifname);
 /* Opens everything pinned for ifname; NULL-safe close. */
 int flowbpf_open(const char *ifname, struct flowbpf_handle *h);
 void flowbpf_close(struct flowbpf_handle *h);
+
+/* Where the XDP program is, as the kernel tells now. */
+enum flowbpf_xdp_how {
+	FB_XDP_NONE, /* --ingress tc: there is none */
+	FB_XDP_DIRECT, /* flowbpf's own link (link_xdp) */
+	FB_XDP_DISPATCHER, /* a program of libxdp's dispatcher */
+	FB_XDP_GONE, /* attached no longer (removed by another tool) */
+};
+struct flowbpf_xdp_state {
+	enum flowbpf_xdp_how how;
+	__u32 dispatcher_id; /* FB_XDP_DISPATCHER: its program id */
+	__u32 run_prio; /* flowbpf's run priority there */
+	int position; /* flowbpf's place in the run order, from 1 */
+	int programs; /* programs in the dispatcher */
+};
+int flowbpf_xdp_state(const struct flowbpf_handle *h,
+		      struct flowbpf_xdp_state *st);
+const char *flowbpf_xdp_how_name(enum flowbpf_xdp_how how);
 
 /*
  * Verdicts.  Every write goes through the verdict program, in place, so

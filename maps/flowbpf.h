@@ -103,9 +103,13 @@ static inline int flowbpf_eth_is_vlan(__u16 ethertype)
 /* Largest frame that can be held (a power of two); larger ones are dropped. */
 #define FLOWBPF_HOLD_MAX 8192
 
-/* Priority/handle of the clsact filters, so detach finds exactly ours. */
+/* Priority/handle of the clsact filters, so detach finds exactly ours;
+ * filters with a lower priority number run before them. */
 #define FLOWBPF_TC_PRIO 0xf10
 #define FLOWBPF_TC_HANDLE 0xf10
+/* libxdp run priority of the XDP program: programs with a lower number
+ * (xdp-filter's 10, the default 50) run before it (docs/hooks.md). */
+#define FLOWBPF_XDP_RUN_PRIO 200
 
 /* Extension headers walked before an IPv6 packet is a parse error. */
 #define FLOWBPF_V6_EXT_MAX 8

@@ -36,6 +36,10 @@ pkgs+=(nfdump tcpreplay softflowd)
 # flowbpf top draws with ncurses; its tests drive it in tmux.
 pkgs+=(libncurses-dev tmux)
 
+# The XDP program shares its hook through libxdp's dispatcher; the
+# tests share it with xdp-filter.
+pkgs+=(libxdp-dev xdp-tools)
+
 install_missing "${pkgs[@]}"
 
 # bpffs is not mounted by default on every system.

@@ -1692,7 +1692,7 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 	struct bpf_program *prog = via_tc ? e->skel->progs.flowbpf_tc_egress
 					  : e->skel->progs.flowbpf_xdp;
 	int prog_fd = bpf_program__fd(prog);
-	__u32 want_ret = via_tc ? TC_ACT_OK : XDP_PASS;
+	__u32 want_ret = via_tc ? TC_ACT_UNSPEC : XDP_PASS;
 	struct flowbpf_stats before, after;
 	__u64 want[FLOWBPF_STAT_MAX] = {};
 	struct flowbpf_key got, exp;
@@ -2106,7 +2106,7 @@ static void run_malformed(struct env *e, const struct parser_case *c,
 	struct pkt p;
 
 	drop &= c->err != FLOWBPF_STAT_NON_IP;
-	want_ret = via_tc ? (drop ? TC_ACT_SHOT : TC_ACT_OK)
+	want_ret = via_tc ? (drop ? TC_ACT_SHOT : TC_ACT_UNSPEC)
 			  : (drop ? XDP_DROP : XDP_PASS);
 	pkt_init(&p);
 	c->build(&p);

@@ -11,12 +11,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <bpf/bpf.h>
 #include "cli.h"
 #include "collect.h"
 #include "flowfmt.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 
 static int parse_duration_opt(const char *name, const char *arg, __u64 *ns,
 			      bool zero_ok)
@@ -48,6 +51,124 @@ static int final_sweep(struct collector *c, const char *ifname)
 		ifname, strerror(-err));
 }
 
+/* What --metrics shows of a collector (docs/metrics.md). */
+struct collect_metrics {
+	struct collector *c;
+	const char *ifname;
+	__u32 flows_max;
+	__u64 sweep_ns; /* the last sweep took this long */
+	time_t started;
+};
+
+static void one(struct metrics_buf *b, const char *name, const char *type,
+		const char *help, const char *ifname, double v)
+{
+	metrics_family(b, name, type, help);
+	metrics_f64(b, name, v, "iface", ifname, NULL, NULL);
+}
+
+static int collect_metrics(void *ctx, struct metrics_buf *b)
+{
+	const struct collect_metrics *m = ctx;
+	const struct flowbpf_acct *a = collector_acct(m->c);
+	const char *i = m->ifname;
+	struct collect_status st;
+
+	collector_status(m->c, &st);
+	one(b, "flowbpf_records_total", "counter",
+	    "Accounting records written (every sink took them).", i,
+	    a->records);
+	one(b, "flowbpf_record_packets_total", "counter",
+	    "Packets in the records written.", i, a->packets);
+	one(b, "flowbpf_record_bytes_total", "counter",
+	    "Bytes in the records written.", i, a->bytes);
+	one(b, "flowbpf_record_write_errors_total", "counter",
+	    "Writes of records or of the state file that failed (each retry counts).",
+	    i, st.write_errors);
+	one(b, "flowbpf_records_pending", "gauge",
+	    "Records waiting to be written after a failed write.", i,
+	    st.records_pending);
+	one(b, "flowbpf_records_lost_total", "counter",
+	    "Records dropped: more waited to be written than the queue holds.",
+	    i, st.records_lost);
+	one(b, "flowbpf_sweeps_total", "counter",
+	    "Sweeps of the flow map on this attach.", i, a->sweeps);
+	one(b, "flowbpf_sweep_duration_seconds", "gauge",
+	    "How long the last sweep took.", i, m->sweep_ns / 1e9);
+	one(b, "flowbpf_last_sweep_timestamp_seconds", "gauge",
+	    "When the last sweep ended, seconds since the epoch.", i,
+	    a->sweeps ? mono_to_wall_ns(a->last_sweep_ns) / 1e9 : 0);
+	one(b, "flowbpf_flows", "gauge",
+	    "Entries in the flow map at the last sweep.", i, a->flows_live);
+	one(b, "flowbpf_flows_max", "gauge",
+	    "Entries the flow map holds at most (LRU: then it evicts).", i,
+	    m->flows_max);
+	one(b, "flowbpf_flows_accounted_total", "counter",
+	    "Flow entries the collector removed and reported.", i,
+	    a->flows_accounted);
+	one(b, "flowbpf_flows_evicted_total", "counter",
+	    "Flow entries the LRU map evicted before the collector removed them.",
+	    i, a->flows_evicted);
+	one(b, "flowbpf_flows_evicted_seen_total", "counter",
+	    "Of those, flows reported from their last values seen.", i,
+	    a->evicted_seen);
+	metrics_family(b, "flowbpf_collector_start_time_seconds", "gauge",
+		       "When the collector started, seconds since the epoch.");
+	metrics_u64(b, "flowbpf_collector_start_time_seconds", m->started,
+		    "iface", i, NULL, NULL);
+	return 0;
+}
+
+/* Entries the pinned flow map holds at most; 0 if it cannot be read. */
+static __u32 flows_max(const char *ifname)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = flowbpf_pin_get(ifname, FB_MAP_FLOWS);
+
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
+/*
+ * Waits wait_ns for a signal of sigs, serving metrics meanwhile when ms
+ * is not NULL (sfd: a signalfd of sigs, epfd: both in one set).  The
+ * signal, or 0 when the time was up.
+ */
+static int wait_signal(const sigset_t *sigs, __u64 wait_ns,
+		       struct metrics_server *ms, int sfd, int epfd)
+{
+	struct signalfd_siginfo si;
+	struct epoll_event ev[4];
+	struct timespec ts;
+	__u64 end = mono_now_ns() + wait_ns, now;
+	int sig;
+
+	if (!ms) {
+		ts.tv_sec = wait_ns / 1000000000;
+		ts.tv_nsec = wait_ns % 1000000000;
+		sig = sigtimedwait(sigs, NULL, &ts);
+		return sig < 0 ? 0 : sig;
+	}
+	for (;;) {
+		if (read(sfd, &si, sizeof(si)) == sizeof(si))
+			return si.ssi_signo;
+		metrics_serve(ms);
+		now = mono_now_ns();
+		if (now >= end)
+			return 0;
+		/* At most a second: metrics_serve() also times clients out. */
+		epoll_wait(epfd, ev, 4,
+			   (end - now) / 1000000 + 1 > 1000
+				   ? 1000
+				   : (int)((end - now) / 1000000 + 1));
+	}
+}
+
 int cmd_collect(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -64,6 +185,7 @@ int cmd_collect(int argc, char **argv)
 		{ "template-refresh", required_argument, NULL, 'F' },
 		{ "domain", required_argument, NULL, 'D' },
 		{ "no-batch", no_argument, NULL, 'B' },
+		{ "metrics", required_argument, NULL, 'P' },
 		{},
 	};
 	struct jsonl_opts jo = { .gzip = true };
@@ -74,10 +196,14 @@ int cmd_collect(int argc, char **argv)
 	struct collector *c = NULL;
 	struct sweep_result res;
 	struct acct_sink *s;
-	bool domain_set = false;
+	struct collect_metrics cm = { .started = time(NULL) };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct metrics_server *ms = NULL;
+	struct metrics_addr ma;
+	bool domain_set = false, metrics = false;
 	char pin_dir[128];
 	sigset_t sigs;
-	int opt, sig, ret = EXIT_FAIL;
+	int opt, sig, sfd = -1, epfd = -1, ret = EXIT_FAIL;
 
 	collect_opts_init(&co);
 	while ((opt = cli_getopt(argc, argv, opts, "i:o:")) != -1) {
@@ -148,6 +274,11 @@ int cmd_collect(int argc, char **argv)
 		case 'B':
 			co.no_batch = true;
 			break;
+		case 'P':
+			if (metrics_addr_parse(optarg, &ma))
+				return cli_usage_error("%s", err_get());
+			metrics = true;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -191,15 +322,30 @@ int cmd_collect(int argc, char **argv)
 		collector_add_sink(c, s);
 	}
 	flowbpf_pin_path(pin_dir, sizeof(pin_dir), argv[optind], -1);
+	if (metrics) {
+		cm.c = c;
+		cm.ifname = argv[optind];
+		cm.flows_max = flows_max(argv[optind]);
+		ms = metrics_open(&ma, collect_metrics, &cm);
+		sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+		epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (!ms || sfd < 0 || epfd < 0 ||
+		    epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev) ||
+		    epoll_ctl(epfd, EPOLL_CTL_ADD, metrics_fd(ms), &ev)) {
+			ret = cli_error(EXIT_FAIL, "%s",
+					ms ? strerror(errno) : err_get());
+			goto out;
+		}
+	}
 	pr_info("%s: collecting every %.3gs (idle %.3gs, active %.3gs, tcp-end %.3gs)\n",
 		argv[optind], interval / 1e9, co.idle_ns / 1e9,
 		co.active_ns / 1e9, co.end_ns / 1e9);
 
 	for (;;) {
-		struct timespec ts;
 		__u64 wait;
 
 		collector_sweep(c, false, &res);
+		cm.sweep_ns = res.total_ns;
 		pr_debug(
 			"%s: sweep of %llu flows: %.3f ms (scan %.3f ms), %llu records, %llu removed, %llu evicted\n",
 			argv[optind], (unsigned long long)res.scanned,
@@ -208,9 +354,7 @@ int cmd_collect(int argc, char **argv)
 			(unsigned long long)res.removed,
 			(unsigned long long)res.evicted);
 		wait = res.total_ns < interval ? interval - res.total_ns : 0;
-		ts.tv_sec = wait / 1000000000;
-		ts.tv_nsec = wait % 1000000000;
-		sig = sigtimedwait(&sigs, NULL, &ts);
+		sig = wait_signal(&sigs, wait, ms, sfd, epfd);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		/* Detached: the maps live on through our fds, nothing new
@@ -223,6 +367,11 @@ int cmd_collect(int argc, char **argv)
 	}
 	ret = final_sweep(c, argv[optind]);
 out:
+	metrics_close(ms);
+	if (sfd >= 0)
+		close(sfd);
+	if (epfd >= 0)
+		close(epfd);
 	collector_free(c);
 	return ret;
 }

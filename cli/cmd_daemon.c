@@ -10,18 +10,21 @@
 #include "flowfmt.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 
-enum { OPT_PIDFILE = 300, OPT_IFACE, OPT_TIME };
+enum { OPT_PIDFILE = 300, OPT_IFACE, OPT_TIME, OPT_METRICS };
 
 int cmd_daemon(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{},
 	};
 	struct daemon_opts o = {};
+	struct metrics_addr ma;
 	int c, err;
 
 	while ((c = cli_getopt(argc, argv, opts, "c:")) != -1) {
@@ -33,6 +36,11 @@ int cmd_daemon(int argc, char **argv)
 			break;
 		case OPT_PIDFILE:
 			o.pidfile = optarg;
+			break;
+		case OPT_METRICS:
+			if (metrics_addr_parse(optarg, &ma))
+				return cli_usage_error("%s", err_get());
+			o.metrics = &ma;
 			break;
 		default:
 			return EXIT_USAGE;

@@ -57,6 +57,8 @@ static const struct cmd cmds[] = {
 	  "decide new flows by a policy (every attached interface unless named)",
 	  "  -c, --config FILE    the policy (see docs/policy.md)\n"
 	  "      --pidfile FILE   write the daemon's pid there\n"
+	  "      --metrics ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+	  "                       (datapath counters, decisions, rule hits; docs/metrics.md)\n"
 	  "      --socket PATH    control socket (default " FLOWBPF_DEFAULT_SOCKET
 	  ")\n"
 	  "  Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop.\n" },
@@ -75,6 +77,8 @@ static const struct cmd cmds[] = {
 	  "      --template-refresh DURATION  resend IPFIX templates this often (default 60s)\n"
 	  "      --domain N            IPFIX observation domain id (default: the ifindex)\n"
 	  "      --no-batch            read the map entry by entry (no batch operations)\n"
+	  "      --metrics ADDR:PORT   serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+	  "                            (records, write errors, map fill, evictions; docs/metrics.md)\n"
 	  "  Runs until SIGTERM or SIGINT, then reports every live flow as 'shutdown'.\n"
 	  "  See docs/accounting.md.\n" },
 	{ "reload", cmd_reload, "", "make the running daemon reload its policy",

@@ -9,6 +9,9 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # Accounting tests: an IPFIX collector (nfcapd, nfdump), capture replay and
 # an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump tcpreplay softflowd)
+# Metrics tests: a real Prometheus scrapes --metrics (promtool checks the
+# alert rules).
+pkgs+=(prometheus)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -20,6 +23,10 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# The tests run a Prometheus of their own; not the packaged service.
+	if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+		service prometheus stop >/dev/null 2>&1 || true
+	fi
 fi
 
 # bpffs is not mounted by default on every system.

@@ -61,9 +61,16 @@ struct collect_metrics {
 };
 
 static void one(struct metrics_buf *b, const char *name, const char *type,
-		const char *help, const char *ifname, double v)
+		const char *help, const char *ifname, __u64 v)
 {
 	metrics_family(b, name, type, help);
+	metrics_u64(b, name, v, "iface", ifname, NULL, NULL);
+}
+
+static void one_f(struct metrics_buf *b, const char *name, const char *help,
+		  const char *ifname, double v)
+{
+	metrics_family(b, name, "gauge", help);
 	metrics_f64(b, name, v, "iface", ifname, NULL, NULL);
 }
 
@@ -93,11 +100,11 @@ static int collect_metrics(void *ctx, struct metrics_buf *b)
 	    i, st.records_lost);
 	one(b, "flowbpf_sweeps_total", "counter",
 	    "Sweeps of the flow map on this attach.", i, a->sweeps);
-	one(b, "flowbpf_sweep_duration_seconds", "gauge",
-	    "How long the last sweep took.", i, m->sweep_ns / 1e9);
-	one(b, "flowbpf_last_sweep_timestamp_seconds", "gauge",
-	    "When the last sweep ended, seconds since the epoch.", i,
-	    a->sweeps ? mono_to_wall_ns(a->last_sweep_ns) / 1e9 : 0);
+	one_f(b, "flowbpf_sweep_duration_seconds",
+	      "How long the last sweep took.", i, m->sweep_ns / 1e9);
+	one_f(b, "flowbpf_last_sweep_timestamp_seconds",
+	      "When the last sweep ended, seconds since the epoch.", i,
+	      a->sweeps ? mono_to_wall_ns(a->last_sweep_ns) / 1e9 : 0);
 	one(b, "flowbpf_flows", "gauge",
 	    "Entries in the flow map at the last sweep.", i, a->flows_live);
 	one(b, "flowbpf_flows_max", "gauge",

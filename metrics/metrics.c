@@ -152,7 +152,7 @@ void metrics_f64(struct metrics_buf *b, const char *name, double v,
 		 const char *l1, const char *v1, const char *l2, const char *v2)
 {
 	sample_start(b, name, l1, v1, l2, v2);
-	metrics_printf(b, " %.17g\n", v);
+	metrics_printf(b, " %.15g\n", v);
 }
 
 void metrics_hist_observe(struct metrics_hist *h, __u64 ns)

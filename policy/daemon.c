@@ -1582,12 +1582,14 @@ static int start(struct daemon *d)
 		return -EINVAL;
 	}
 	err = ctl_listen(d);
-	if (!err)
-		err = add_ifaces(d);
+	/* Before the interfaces: a port in use stops the start before the
+	 * daemon has decided anything. */
 	if (!err && o->metrics) {
 		d->ms = metrics_open(o->metrics, daemon_metrics, d);
-		err = d->ms ? 0 : -EADDRNOTAVAIL;
+		err = d->ms ? 0 : -EADDRINUSE;
 	}
+	if (!err)
+		err = add_ifaces(d);
 	if (!err && o->pidfile) {
 		err = write_pidfile(o->pidfile);
 		d->pid_written = !err;

@@ -364,6 +364,17 @@ static void check_requests(int port)
 	free(resp);
 }
 
+/* 0 once the server has closed fd, within ms; -1 otherwise. */
+static int closed_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (fd < 0 || poll(&p, 1, ms) != 1)
+		return -1;
+	return read(fd, &c, 1) <= 0 ? 0 : -1;
+}
+
 /*
  * Clients that connect and say nothing, more than the server has slots
  * for, and one that sends half a request: a new flow still gets the
@@ -406,6 +417,11 @@ static void check_silent_clients(struct test_net *n, int port)
 	ASSERT_EQ(http_get(port, "/metrics", &resp), 200,
 		  "scrape with every slot taken");
 	free(resp);
+	/* The last one was not pushed out: it is closed once its time to
+	 * send a request is up. */
+	ASSERT_OK(closed_within(fds[METRICS_SILENT - 1],
+				METRICS_REQ_NS / 1000000 + 3000),
+		  "silent client closed after its time");
 	for (i = 0; i < METRICS_SILENT; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -324,7 +324,7 @@ struct metrics_server {
 	__u64 last_expire;
 };
 
-/* epoll data: the listening socket, or LISTEN + 1 + slot. */
+/* epoll data: the listening socket, or 1 + the slot of a client. */
 enum { EV_LISTEN = 0 };
 
 static void conn_drop(struct mconn *c)
@@ -504,9 +504,13 @@ static void conn_read(struct metrics_server *s, struct mconn *c)
 			continue;
 		if (r < 0 && errno == EAGAIN)
 			return;
+		if (r == 0 && c->len) {
+			/* Done writing without the empty line: answered as
+			 * far as it went. */
+			conn_answer(s, c, false);
+			return;
+		}
 		if (r <= 0) {
-			/* Gone, or done writing before its request was:
-			 * nothing complete to answer. */
 			conn_drop(c);
 			return;
 		}

@@ -741,15 +741,87 @@ static void check_rules_loaded(const struct prom *p)
 	ASSERT_EQ(healthy, nrules, "every rule evaluates");
 }
 
+/* Counters as prometheus scraped them, against "flowbpf stats -j". */
+static void prom_compare(const struct prom *p, const char *sock,
+			 const char *ifname)
+{
+	char q[256];
+
+	snprintf(q, sizeof(q),
+		 "flowbpf_packets_total{iface=\"%s\",outcome=\"pass\"}",
+		 ifname);
+	prom_equals_stats(p, sock, ifname, q,
+			  "interfaces.0.counters.pass_packets",
+			  "pass packets: prometheus = stats -j");
+	snprintf(q, sizeof(q),
+		 "flowbpf_packets_total{iface=\"%s\",outcome=\"held\"}",
+		 ifname);
+	prom_equals_stats(p, sock, ifname, q,
+			  "interfaces.0.counters.held_packets",
+			  "held packets: prometheus = stats -j");
+	prom_equals_stats(p, sock, ifname,
+			  "flowbpf_decision_latency_seconds_count",
+			  "daemon.latency_us.count",
+			  "latency count: prometheus = stats -j");
+	prom_equals_stats(p, sock, ifname,
+			  "flowbpf_rule_hits_total{rule=\"icmp-ok\"}",
+			  "daemon.rules.0.hits",
+			  "rule hits: prometheus = stats -j");
+	snprintf(q, sizeof(q), "flowbpf_records_total{iface=\"%s\"}", ifname);
+	prom_equals_stats(p, sock, ifname, q, "interfaces.0.accounting.records",
+			  "records: prometheus = stats -j");
+}
+
+/* What the traffic of the test must have left in prometheus. */
+static void prom_values(const struct prom *p, const char *sock,
+			const char *ifname, const char *out_file)
+{
+	char q[256], *out = NULL;
+	json_t *j;
+	double v;
+
+	j = stats_j(sock, ifname);
+	/* Echo requests and replies: two flows, two decisions by the rule,
+	 * 5 + 5 packets; two records once idle. */
+	if (!ASSERT_EQ(jint(j, "interfaces.0.counters.pass_packets") +
+			       jint(j, "interfaces.0.counters.held_packets"),
+		       10, "ping packets") &&
+	    !run(&out, NULL, "%s flows %s; cat %s", flowbpf_bin(), ifname,
+		 out_file))
+		test__log("%s", out);
+	free(out);
+	ASSERT_EQ(jint(j, "interfaces.0.accounting.records"), 2,
+		  "two records written");
+	json_decref(j);
+	ASSERT_EQ(prom_query(p, "sum(flowbpf_decisions_total)", NULL), 2,
+		  "decisions");
+	ASSERT_EQ(prom_query(p, "flowbpf_decision_latency_seconds_count", NULL),
+		  2, "histogram count = decisions");
+	ASSERT_EQ(prom_query(p, "flowbpf_rule_hits_total{rule=\"icmp-ok\"}",
+			     NULL),
+		  2, "rule hit count");
+	snprintf(q, sizeof(q),
+		 "flowbpf_record_write_errors_total{iface=\"%s\"}", ifname);
+	ASSERT_EQ(prom_query(p, q, NULL), 0, "no write errors");
+	snprintf(q, sizeof(q), "flowbpf_flows_max{iface=\"%s\"}", ifname);
+	ASSERT_EQ(prom_query(p, q, NULL), FLOWBPF_DEFAULT_FLOWS, "flows max");
+	/* The latency lies within the histogram's bounds, and sums up. */
+	v = prom_query(p, "flowbpf_decision_latency_seconds_sum", NULL);
+	ASSERT_TRUE(v > 0 && v < 4, "latency sum within 2 x timeout");
+	v = prom_query(
+		p,
+		"histogram_quantile(0.5, flowbpf_decision_latency_seconds_bucket)",
+		NULL);
+	ASSERT_TRUE(v > 0 && v <= 2.5, "median latency");
+}
+
 static void subtest_prometheus(void)
 {
-	char sock[64], out_file[64], q[256], *out = NULL;
+	char sock[64], out_file[64], *out = NULL;
 	struct proc d = {}, c = {};
 	struct prom p = {};
 	struct test_net n;
 	int dport, cport;
-	json_t *j = NULL;
-	double v;
 
 	if (access("/usr/bin/prometheus", X_OK) ||
 	    access("/usr/bin/promtool", X_OK)) {
@@ -786,68 +858,14 @@ static void subtest_prometheus(void)
 	    !ASSERT_OK(prom_targets_up(&p, 90000), "both targets up"))
 		goto out_net;
 
-	snprintf(q, sizeof(q),
-		 "flowbpf_packets_total{iface=\"%s\",outcome=\"pass\"}",
-		 n.host_if);
-	prom_equals_stats(&p, sock, n.host_if, q,
-			  "interfaces.0.counters.pass_packets",
-			  "pass packets: prometheus = stats -j");
-	snprintf(q, sizeof(q),
-		 "flowbpf_packets_total{iface=\"%s\",outcome=\"held\"}",
-		 n.host_if);
-	prom_equals_stats(&p, sock, n.host_if, q,
-			  "interfaces.0.counters.held_packets",
-			  "held packets: prometheus = stats -j");
-	prom_equals_stats(&p, sock, n.host_if,
-			  "flowbpf_decision_latency_seconds_count",
-			  "daemon.latency_us.count",
-			  "latency count: prometheus = stats -j");
-	prom_equals_stats(&p, sock, n.host_if,
-			  "flowbpf_rule_hits_total{rule=\"icmp-ok\"}",
-			  "daemon.rules.0.hits",
-			  "rule hits: prometheus = stats -j");
-	snprintf(q, sizeof(q), "flowbpf_records_total{iface=\"%s\"}",
-		 n.host_if);
-	prom_equals_stats(&p, sock, n.host_if, q,
-			  "interfaces.0.accounting.records",
-			  "records: prometheus = stats -j");
-	j = stats_j(sock, n.host_if);
-	/* Echo requests and replies: two flows, two decisions by the rule,
-	 * 5 + 5 packets; two records once idle. */
-	if (!ASSERT_EQ(jint(j, "interfaces.0.counters.pass_packets") +
-			       jint(j, "interfaces.0.counters.held_packets"),
-		       10, "ping packets") &&
-	    !run(&out, NULL, "%s flows %s; cat %s", flowbpf_bin(), n.host_if,
-		 out_file))
-		test__log("%s", out);
-	ASSERT_EQ(prom_query(&p, "sum(flowbpf_decisions_total)", NULL), 2,
-		  "decisions");
-	ASSERT_EQ(prom_query(&p, "flowbpf_decision_latency_seconds_count",
-			     NULL),
-		  2, "histogram count = decisions");
-	ASSERT_EQ(prom_query(&p, "flowbpf_rule_hits_total{rule=\"icmp-ok\"}",
-			     NULL),
-		  2, "rule hit count");
-	snprintf(q, sizeof(q),
-		 "flowbpf_record_write_errors_total{iface=\"%s\"}", n.host_if);
-	ASSERT_EQ(prom_query(&p, q, NULL), 0, "no write errors");
-	snprintf(q, sizeof(q), "flowbpf_flows_max{iface=\"%s\"}", n.host_if);
-	ASSERT_EQ(prom_query(&p, q, NULL), FLOWBPF_DEFAULT_FLOWS, "flows max");
-	/* The latency lies within the histogram's bounds, and sums up. */
-	v = prom_query(&p, "flowbpf_decision_latency_seconds_sum", NULL);
-	ASSERT_TRUE(v > 0 && v < 4, "latency sum within 2 x timeout");
-	v = prom_query(
-		&p,
-		"histogram_quantile(0.5, flowbpf_decision_latency_seconds_bucket)",
-		NULL);
-	ASSERT_TRUE(v > 0 && v <= 2.5, "median latency");
+	prom_compare(&p, sock, n.host_if);
+	prom_values(&p, sock, n.host_if, out_file);
 	check_rules_loaded(&p);
 	/* A dead daemon is what the rules' "up" catches. */
 	proc_stop(&d);
 	ASSERT_OK(wait_query(&p, "up{job=\"flowbpf-daemon\"} == 0", 30000),
 		  "the daemon's target goes down");
 out_net:
-	json_decref(j);
 	prom_stop(&p);
 	proc_stop(&c);
 	proc_stop(&d);

@@ -534,6 +534,99 @@ static void subtest_bad_addr(void)
 	free(err);
 }
 
+/* 0 if this host can listen on ::1 (IPv6 may be off). */
+static int have_ipv6_lo(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), err = -1;
+
+	if (fd >= 0 && !bind(fd, (void *)&a, sizeof(a)))
+		err = 0;
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* The collector serves on host:port given as addr; GET through host. */
+static void collector_on(const struct test_net *n, const char *addr,
+			 const char *host, int port)
+{
+	char req[] = "GET /metrics HTTP/1.0\r\n\r\n", name[96], *resp = NULL;
+	pid_t pid;
+	int i, st = -1;
+
+	pid = spawn("exec %s collect %s -o /dev/null --metrics '%s'",
+		    flowbpf_bin(), n->host_if, addr);
+	for (i = 0; i < 100 && st != 200; i++) {
+		usleep(50000);
+		free(resp);
+		st = http_raw(host, port, req, strlen(req), &resp, 5000);
+	}
+	ASSERT_EQ(st, 200, addr);
+	snprintf(name, sizeof(name), "flowbpf_flows_max{iface=\"%s\"}",
+		 n->host_if);
+	ASSERT_EQ(series(body_of(resp), name), FLOWBPF_DEFAULT_FLOWS,
+		  "collector's flows_max");
+	free(resp);
+	ASSERT_OK(stop(pid, 5000), "collector stops");
+}
+
+/* A request line, then the end of the client's writing: answered. */
+static void check_half_close(int port)
+{
+	char buf[256];
+	ssize_t r = -1;
+	int fd;
+
+	fd = tcp_connect("127.0.0.1", port);
+	if (!ASSERT_TRUE(fd >= 0, "connect"))
+		return;
+	if (ASSERT_TRUE(write(fd, "GET /metrics HTTP/1.0\r\n", 23) == 23 &&
+				!shutdown(fd, SHUT_WR),
+			"half-closed request"))
+		r = read(fd, buf, sizeof(buf) - 1);
+	if (r > 0)
+		buf[r] = '\0';
+	ASSERT_TRUE(r > 12 && !strncmp(buf, "HTTP/1.1 200", 12),
+		    "answered 200");
+	close(fd);
+}
+
+/* [IPV6]:PORT and a name; a request the client ends by closing. */
+static void subtest_addresses(void)
+{
+	struct test_net n;
+	char addr[64];
+	pid_t pid;
+	int port;
+
+	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+		return;
+	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   n.host_if),
+		       "attach"))
+		goto out;
+	port = free_tcp_port();
+	snprintf(addr, sizeof(addr), "localhost:%d", port);
+	collector_on(&n, addr, "localhost", port);
+	if (!have_ipv6_lo()) {
+		port = free_tcp_port();
+		snprintf(addr, sizeof(addr), "[::1]:%d", port);
+		collector_on(&n, addr, "::1", port);
+	} else {
+		fprintf(stderr, "  no IPv6 on loopback: [::1] not tried\n");
+	}
+	port = free_tcp_port();
+	pid = spawn("exec %s collect %s -o /dev/null --metrics 127.0.0.1:%d",
+		    flowbpf_bin(), n.host_if, port);
+	if (ASSERT_OK(wait_http(port, 10000), "listening"))
+		check_half_close(port);
+	stop(pid, 5000);
+out:
+	net_cleanup(&n);
+}
+
 /* ---- Debian's prometheus ---- */
 
 struct prom {
@@ -882,6 +975,8 @@ void test_metrics(void)
 		subtest_endpoint();
 	if (test__start_subtest("bad_addr"))
 		subtest_bad_addr();
+	if (test__start_subtest("addresses"))
+		subtest_addresses();
 	if (test__start_subtest("prometheus"))
 		subtest_prometheus();
 }

@@ -8,7 +8,7 @@ BPFTOOL ?= bpftool
 CC ?= gcc
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-INCLUDES := -I$(OUTPUT) -Imaps -Iloader -Icommon -Ibpf -Iexport -Ipolicy
+INCLUDES := -I$(OUTPUT) -Imaps -Iloader -Icommon -Ibpf -Iexport -Ipolicy -Imetrics
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Werror -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror
@@ -22,6 +22,7 @@ SKELS := $(OUTPUT)/flowbpf.skel.h
 COMMON_SRCS := common/log.c common/flowfmt.c common/clock.c loader/loader.c loader/share.c \
 	policy/parse.c policy/addrset.c policy/eval.c policy/daemon.c policy/ctl.c policy/csum.c
 COMMON_SRCS += export/record.c export/jsonl.c export/ipfix.c export/collect.c
+COMMON_SRCS += metrics/metrics.c
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
 CLI_SRCS := cli/flowbpf.c cli/params.c cli/cmd_attach.c cli/cmd_show.c cli/cmd_verdict.c cli/json.c \
 	cli/cmd_daemon.c
@@ -38,7 +39,7 @@ TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selfte
 .PHONY: all clean test check format
 all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner
 
-$(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy:
+$(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/metrics:
 	mkdir -p $@
 
 $(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/*.h maps/flowbpf.h vmlinux.h | $(OUTPUT)
@@ -50,7 +51,7 @@ $(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy
+$(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/metrics
 	$(CC) $(CFLAGS) -MMD -MP $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/flowbpf: $(CLI_OBJS) $(COMMON_OBJS)

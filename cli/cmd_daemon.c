@@ -10,33 +10,49 @@
 #include "flowfmt.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "params.h"
 #include "policy.h"
 
+struct daemon_args {
+	struct daemon_opts o;
+	const char *metrics; /* ADDR:PORT */
+};
+
 static const struct param daemon_params[] = {
-	{ "config", 'c', P_STR, PARAM_FIELD(struct daemon_opts, policy),
+	{ "config", 'c', P_STR, PARAM_FIELD(struct daemon_args, o.policy),
 	  .arg = "FILE", .help = "the policy (see docs/policy.md)" },
-	{ "pidfile", 0, P_STR, PARAM_FIELD(struct daemon_opts, pidfile),
+	{ "pidfile", 0, P_STR, PARAM_FIELD(struct daemon_args, o.pidfile),
 	  .arg = "FILE", .help = "write the daemon's pid there" },
+	{ "metrics", 0, P_STR, PARAM_FIELD(struct daemon_args, metrics),
+	  .arg = "ADDR:PORT",
+	  .help = "serve Prometheus metrics on http://ADDR:PORT/metrics (datapath counters, decisions, rule hits; docs/metrics.md)" },
 	{},
 };
 
 int cmd_daemon(int argc, char **argv)
 {
-	struct daemon_opts o = {};
+	struct daemon_args a = {};
+	struct daemon_opts *o = &a.o;
+	struct metrics_addr ma;
 	int err, ret;
 
-	if (!PARAMS_PARSE(daemon_params, &o, argc, argv, NULL, &ret))
+	if (!PARAMS_PARSE(daemon_params, &a, argc, argv, NULL, &ret))
 		return ret;
-	if (!o.policy)
+	if (a.metrics) {
+		if (metrics_addr_parse(a.metrics, &ma))
+			return cli_usage_error("%s", err_get());
+		o->metrics = &ma;
+	}
+	if (!o->policy)
 		return cli_usage_error("daemon needs a policy file (-c FILE)");
-	o.socket = env.socket;
-	o.ifaces = argv + optind;
-	o.nifaces = argc - optind;
+	o->socket = env.socket;
+	o->ifaces = argv + optind;
+	o->nifaces = argc - optind;
 	/* A daemon tells what it does; -v adds every decision. */
 	if (log_level() < LOG_INFO)
 		log_setup(LOG_INFO);
-	err = daemon_run(&o);
+	err = daemon_run(o);
 	if (err)
 		return cli_error(EXIT_FAIL, "%s", err_get());
 	return EXIT_OK;

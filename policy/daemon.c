@@ -32,6 +32,7 @@
 #include "flowfmt.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 
 #define LAT_BUCKETS 10000 /* 1 us each; beyond: the overflow bucket */
@@ -76,7 +77,7 @@ struct client {
 };
 
 /* What an epoll event is about; EV_CLIENT + slot for a client. */
-enum { EV_RING = 1, EV_SIGNAL, EV_LISTEN, EV_CLIENT = 16 };
+enum { EV_RING = 1, EV_SIGNAL, EV_LISTEN, EV_METRICS, EV_CLIENT = 16 };
 
 /* A PASS flow whose held packets are still being released. */
 struct drain {
@@ -110,6 +111,8 @@ struct daemon {
 	__u64 held, held_released, held_discarded, reinject_errors;
 	__u64 stale_events;
 	__u64 lat[LAT_BUCKETS + 1], lat_n, lat_max_ns;
+	struct metrics_hist lat_hist; /* the same decisions, for --metrics */
+	struct metrics_server *ms; /* NULL without --metrics */
 	char last_error[512];
 };
 
@@ -121,6 +124,7 @@ static void lat_add(struct daemon *d, __u64 ns)
 	d->lat_n++;
 	if (ns > d->lat_max_ns)
 		d->lat_max_ns = ns;
+	metrics_hist_observe(&d->lat_hist, ns);
 }
 
 /* Upper bound (us) of the bucket holding the q-th quantile. */
@@ -1385,6 +1389,9 @@ static void dispatch(struct daemon *d, __u32 what)
 	case EV_LISTEN:
 		ctl_accept(d);
 		break;
+	case EV_METRICS:
+		metrics_serve(d->ms);
+		break;
 	default:
 		client_event(d, what - EV_CLIENT);
 		break;
@@ -1436,8 +1443,111 @@ static int loop(struct daemon *d)
 		if (now - last_tick >= 1000000000ULL) {
 			last_tick = now;
 			tick(d);
+			metrics_serve(d->ms); /* times out slow clients */
 		}
 	}
+	return 0;
+}
+
+/* What only the daemon knows: decisions, rules, held frames. */
+static void metrics_decisions(struct daemon *d, struct metrics_buf *b)
+{
+	char idx[24];
+	size_t i;
+
+	metrics_family(
+		b, "flowbpf_decisions_total", "counter",
+		"Flows the policy decided and whose verdict was written.");
+	metrics_u64(b, "flowbpf_decisions_total", d->decided_pass, "outcome",
+		    "pass", NULL, NULL);
+	metrics_u64(b, "flowbpf_decisions_total", d->decided_drop, "outcome",
+		    "drop", NULL, NULL);
+	metrics_hist_write(
+		b, "flowbpf_decision_latency_seconds",
+		"From the kernel's new-flow event to the verdict written.",
+		&d->lat_hist);
+	metrics_family(
+		b, "flowbpf_rule_hits_total", "counter",
+		"Flows decided by a rule of the running policy (since it was loaded).");
+	for (i = 0; i < d->pol->nrules; i++) {
+		snprintf(idx, sizeof(idx), "%zu", i);
+		metrics_u64(b, "flowbpf_rule_hits_total", d->pol->rules[i].hits,
+			    "rule", d->pol->rules[i].name, "index", idx);
+	}
+	metrics_family(
+		b, "flowbpf_default_hits_total", "counter",
+		"Flows decided by the policy's default (no rule matched).");
+	metrics_u64(b, "flowbpf_default_hits_total", d->pol->default_hits, NULL,
+		    NULL, NULL, NULL);
+	metrics_family(
+		b, "flowbpf_held_frames_total", "counter",
+		"Frames held for a flow awaiting its verdict, by what became of them.");
+	metrics_u64(b, "flowbpf_held_frames_total", d->held_released, "outcome",
+		    "released", NULL, NULL);
+	metrics_u64(b, "flowbpf_held_frames_total", d->held_discarded,
+		    "outcome", "discarded", NULL, NULL);
+	metrics_u64(b, "flowbpf_held_frames_total", d->reinject_errors,
+		    "outcome", "reinject_error", NULL, NULL);
+}
+
+/* One unlabelled counter of the daemon. */
+static void metrics_one(struct metrics_buf *b, const char *name,
+			const char *help, __u64 v)
+{
+	metrics_family(b, name, "counter", help);
+	metrics_u64(b, name, v, NULL, NULL, NULL, NULL);
+}
+
+/* The exposition of --metrics (docs/metrics.md). */
+static int daemon_metrics(void *ctx, struct metrics_buf *b)
+{
+	static struct flowbpf_stats st[FLOWBPF_MAX_IFACES];
+	const char *names[FLOWBPF_MAX_IFACES];
+	struct daemon *d = ctx;
+	int i, n = 0;
+
+	for (i = 0; i < d->nifs; i++) {
+		if (flowbpf_stats_read(d->ifs[i].h.fd[FB_MAP_STATS], &st[n]))
+			continue;
+		names[n++] = d->ifs[i].h.ifname;
+	}
+	metrics_datapath(b, names, st, n);
+	metrics_family(
+		b, "flowbpf_daemon_events_total", "counter",
+		"New-flow events the daemon read from the interface's ring buffer.");
+	for (i = 0; i < d->nifs; i++)
+		metrics_u64(b, "flowbpf_daemon_events_total", d->ifs[i].events,
+			    "iface", d->ifs[i].h.ifname, NULL, NULL);
+	metrics_family(b, "flowbpf_daemon_iface_detached", "gauge",
+		       "1 while the interface is detached and not served.");
+	for (i = 0; i < d->nifs; i++)
+		metrics_u64(b, "flowbpf_daemon_iface_detached",
+			    d->ifs[i].detached, "iface", d->ifs[i].h.ifname,
+			    NULL, NULL);
+	metrics_decisions(d, b);
+	metrics_one(
+		b, "flowbpf_verdict_write_errors_total",
+		"Verdicts (and malformed events) the daemon could not write.",
+		d->write_errors);
+	metrics_one(
+		b, "flowbpf_stale_events_total",
+		"Events of flows decided meanwhile (start-up scan, by hand).",
+		d->stale_events);
+	metrics_one(
+		b, "flowbpf_rescans_total",
+		"Walks of a flow map for queued, defaulted or re-evaluated flows.",
+		d->rescans);
+	metrics_one(b, "flowbpf_rescan_decisions_total",
+		    "Flows decided by those walks.", d->rescan_decided);
+	metrics_one(b, "flowbpf_policy_reloads_total",
+		    "Policy reloads that took effect.", d->reloads);
+	metrics_one(b, "flowbpf_policy_reload_errors_total",
+		    "Policy reloads refused; the running policy stayed.",
+		    d->reload_errors);
+	metrics_family(b, "flowbpf_daemon_start_time_seconds", "gauge",
+		       "When the daemon started, seconds since the epoch.");
+	metrics_u64(b, "flowbpf_daemon_start_time_seconds", d->started, NULL,
+		    NULL, NULL, NULL);
 	return 0;
 }
 
@@ -1472,6 +1582,12 @@ static int start(struct daemon *d)
 		return -EINVAL;
 	}
 	err = ctl_listen(d);
+	/* Before the interfaces: a port in use stops the start before the
+	 * daemon has decided anything. */
+	if (!err && o->metrics) {
+		d->ms = metrics_open(o->metrics, daemon_metrics, d);
+		err = d->ms ? 0 : -EADDRINUSE;
+	}
 	if (!err)
 		err = add_ifaces(d);
 	if (!err && o->pidfile) {
@@ -1482,7 +1598,8 @@ static int start(struct daemon *d)
 		return err;
 	if (epoll_add(d, ring_buffer__epoll_fd(d->rb), EV_RING) ||
 	    epoll_add(d, d->sfd, EV_SIGNAL) ||
-	    epoll_add(d, d->lfd, EV_LISTEN)) {
+	    epoll_add(d, d->lfd, EV_LISTEN) ||
+	    (d->ms && epoll_add(d, metrics_fd(d->ms), EV_METRICS))) {
 		err = -errno;
 		err_set("cannot set up the event loop: %s", strerror(errno));
 		return err;
@@ -1501,6 +1618,7 @@ static void daemon_free(struct daemon *d)
 
 	for (i = 0; i < CTL_CLIENTS; i++)
 		client_drop(&d->clients[i]);
+	metrics_close(d->ms);
 	if (d->lfd >= 0)
 		close(d->lfd);
 	ctl_unlink(d);

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <jansson.h>
 
+struct metrics_addr;
+
 #define FLOWBPF_DEFAULT_SOCKET "/run/flowbpf/flowbpf.sock"
 
 struct daemon_opts {
@@ -17,6 +19,7 @@ struct daemon_opts {
 	int nifaces;
 	const char *socket; /* control socket path */
 	const char *pidfile; /* NULL: none */
+	const struct metrics_addr *metrics; /* NULL: no --metrics */
 };
 
 /*

@@ -32,15 +32,17 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # Accounting tests: an IPFIX collector (nfcapd, nfdump), capture replay and
 # an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump tcpreplay softflowd)
+# Metrics tests: a real Prometheus scrapes --metrics (promtool checks the
+# alert rules).
+pkgs+=(prometheus)
 
-# flowbpf top draws with ncurses; its tests drive it in tmux.
-pkgs+=(libncurses-dev tmux)
-
-# The XDP program shares its hook through libxdp's dispatcher; the
-# tests share it with xdp-filter.
-pkgs+=(libxdp-dev xdp-tools)
-
+# The tests run a Prometheus of their own, not the packaged service, which
+# installing it may start.
+prometheus_new=$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -c "ok installed" || true)
 install_missing "${pkgs[@]}"
+if [[ $prometheus_new == 0 ]]; then
+	service prometheus stop >/dev/null 2>&1 || true
+fi
 
 # bpffs is not mounted by default on every system.
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf

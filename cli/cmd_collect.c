@@ -69,6 +69,9 @@ int cmd_collect(int argc, char **argv)
 	struct jsonl_opts jo = { .gzip = true };
 	struct ipfix_sink_opts xo = { .mtu = 1500,
 				      .template_refresh_ns = 60000000000ULL };
+	/* --ipfix may be given for several collectors. */
+	const char *collectors[COLLECT_MAX_IPFIX];
+	int ncollectors = 0, i;
 	__u64 interval = COLLECT_DEFAULT_INTERVAL_NS, v;
 	struct collect_opts co;
 	struct collector *c = NULL;
@@ -123,7 +126,11 @@ int cmd_collect(int argc, char **argv)
 			jo.gzip = false;
 			break;
 		case 'x':
-			xo.collector = optarg;
+			if (ncollectors == COLLECT_MAX_IPFIX)
+				return cli_usage_error(
+					"at most %d --ipfix collectors",
+					COLLECT_MAX_IPFIX);
+			collectors[ncollectors++] = optarg;
 			break;
 		case 'M':
 			if (count_parse(optarg, &v) || v < 576 || v > 65535)
@@ -159,7 +166,7 @@ int cmd_collect(int argc, char **argv)
 	if ((jo.rotate_bytes || jo.rotate_ns) &&
 	    (!jo.path || !strcmp(jo.path, "-")))
 		return cli_usage_error("rotation needs --output FILE");
-	if (!jo.path && !xo.collector)
+	if (!jo.path && !ncollectors)
 		jo.path = "-";
 
 	/* Signals are taken synchronously: a sweep is never cut short. */
@@ -180,9 +187,10 @@ int cmd_collect(int argc, char **argv)
 		}
 		collector_add_sink(c, s);
 	}
-	if (xo.collector) {
-		if (!domain_set)
-			xo.domain = if_nametoindex(argv[optind]);
+	if (!domain_set)
+		xo.domain = if_nametoindex(argv[optind]);
+	for (i = 0; i < ncollectors; i++) {
+		xo.collector = collectors[i];
 		s = ipfix_sink_new(&xo);
 		if (!s) {
 			ret = cli_error(EXIT_FAIL, "%s", err_get());

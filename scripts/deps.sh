@@ -6,9 +6,9 @@ set -euo pipefail
 pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
       libjansson-dev libpcap-dev iproute2 iputils-ping util-linux iperf3)
 
-# Accounting tests: an IPFIX collector (nfcapd, nfdump), capture replay and
-# an independent flow meter to compare with (softflowd).
-pkgs+=(nfdump tcpreplay softflowd)
+# Accounting tests: two IPFIX collectors (nfcapd/nfdump, pmacct's nfacctd),
+# capture replay and an independent flow meter to compare with (softflowd).
+pkgs+=(nfdump pmacct tcpreplay softflowd)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1409,6 +1409,9 @@ static void subtest_tcp(void)
 		       "attach") ||
 	    !ASSERT_OK(reader_start(r), "reader"))
 		goto out;
+	ASSERT_EQ(run(NULL, NULL, "%s collect %s --ipfix tcp://127.0.0.1",
+		      flowbpf_bin(), n.host_if),
+		  1, "tcp:// without a port is refused");
 	col = spawn(
 		"exec %s collect %s --interval 100ms --idle 300ms -o %s --ipfix tcp://127.0.0.1:%d --template-refresh 1s 2>%s",
 		flowbpf_bin(), n.host_if, jsonl, r->port, log);
@@ -1483,6 +1486,25 @@ out_dir:
 	run(NULL, NULL, "rm -rf %s", dir);
 }
 
+static void subtest_cli(void)
+{
+	char *err = NULL;
+	int rc;
+
+	rc = run(
+		NULL, &err,
+		"%s collect lo --ipfix 127.0.0.1:1 --ipfix 127.0.0.1:2 --ipfix tcp://127.0.0.1:3 --ipfix 127.0.0.1:4",
+		flowbpf_bin());
+	ASSERT_EQ(rc, 2, "a fourth --ipfix is a usage error");
+	ASSERT_HAS(err, "at most 3", "says how many");
+	free(err);
+	err = NULL;
+	rc = run(&err, NULL, "%s collect --help", flowbpf_bin());
+	ASSERT_EQ(rc, 0, "--help");
+	ASSERT_HAS(err, "tcp://", "help names the TCP transport");
+	free(err);
+}
+
 void test_ipfix(void)
 {
 	if (test__start_subtest("layout"))
@@ -1495,6 +1517,8 @@ void test_ipfix(void)
 		subtest_forwarding_status();
 	if (test__start_subtest("json"))
 		subtest_json();
+	if (test__start_subtest("cli"))
+		subtest_cli();
 	if (test__start_subtest("collectors"))
 		subtest_collectors();
 	if (test__start_subtest("tcp"))

@@ -509,7 +509,6 @@ static struct acct_sink *udp_sink_new(const struct ipfix_sink_opts *o,
  * Records beyond the queue's bound are dropped and counted (base.lost,
  * and notSentFlowTotalCount in the exporter's record).
  */
-#define TCP_QUEUE_MAX 65536
 #define TCP_BACKOFF_MIN_MS 250
 #define TCP_BACKOFF_MAX_MS 30000
 #define TCP_CONNECT_MS 5000 /* a connect still under way this long fails */
@@ -562,7 +561,7 @@ static void tcp_down(struct ipfix_tcp *t, const char *what, int err)
 	t->next_try_ms = now + t->backoff_ms;
 	if (!t->down_logged)
 		pr_warn("ipfix: %s %s: %s; trying again, records wait (at most %u)\n",
-			what, t->name, strerror(err), TCP_QUEUE_MAX);
+			what, t->name, strerror(err), IPFIX_TCP_QUEUE_MAX);
 	else
 		pr_debug("ipfix: %s %s: %s; next try in %llu ms\n", what,
 			 t->name, strerror(err),
@@ -701,7 +700,7 @@ static int tcp_write(struct acct_sink *s, const struct acct_record *r)
 	size_t cap;
 	void *p;
 
-	if (t->qn - t->qhead >= TCP_QUEUE_MAX) {
+	if (t->qn - t->qhead >= IPFIX_TCP_QUEUE_MAX) {
 		s->lost++;
 		t->exp.not_sent++;
 		return -ENOBUFS;
@@ -735,7 +734,8 @@ static int tcp_flush(struct acct_sink *s)
 	if (s->lost > t->lost_logged) {
 		pr_warn("ipfix: %llu records dropped: more than %u waited for %s (%llu in all)\n",
 			(unsigned long long)(s->lost - t->lost_logged),
-			TCP_QUEUE_MAX, t->name, (unsigned long long)s->lost);
+			IPFIX_TCP_QUEUE_MAX, t->name,
+			(unsigned long long)s->lost);
 		t->lost_logged = s->lost;
 	}
 	return t->state == TCP_UP ? 0 : -ENOTCONN;

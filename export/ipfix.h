@@ -23,6 +23,8 @@
 #define IPFIX_TMPL_V6 257
 #define IPFIX_TMPL_EXPORTER 258
 #define IPFIX_MAX_MSG 65535
+/* Records an IPFIX sink over TCP keeps while it cannot send them. */
+#define IPFIX_TCP_QUEUE_MAX 65536
 
 /* samplingAlgorithm (IE 35) 1: deterministic; with an interval of 1, every
  * packet is metered. */

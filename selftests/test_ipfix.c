@@ -1123,7 +1123,7 @@ struct trec {
 	bool options; /* the exporter's record */
 	__u8 src[16], dst[16];
 	int family, proto, tos;
-	long long packets, sampling, algorithm;
+	long long packets, sampling, algorithm, not_sent;
 };
 
 struct treader {
@@ -1136,6 +1136,8 @@ struct treader {
 	int tmpl_first; /* connections whose first set was a template set */
 	struct trec rec[MAX_TREC];
 	int nrec;
+	int ndata; /* flow records, all of them */
+	struct trec last_options;
 };
 
 static __u64 getn(const unsigned char *p, int len)
@@ -1183,8 +1185,15 @@ static void decode_record(struct treader *r, const struct ttmpl *t,
 		case 35:
 			x.algorithm = getn(p, f->len);
 			break;
+		case 166:
+			x.not_sent = getn(p, f->len);
+			break;
 		}
 	}
+	if (x.options)
+		r->last_options = x;
+	else
+		r->ndata++;
 	if (r->nrec < MAX_TREC)
 		r->rec[r->nrec++] = x;
 }
@@ -1486,6 +1495,80 @@ out_dir:
 	run(NULL, NULL, "rm -rf %s", dir);
 }
 
+static int free_tcp_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && !bind(fd, (void *)&a, sizeof(a)) &&
+	    !getsockname(fd, (void *)&a, &l))
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/*
+ * The TCP sink alone: records for a collector that is not there yet wait
+ * up to the bound, the rest are dropped and counted, and once a reader
+ * listens every record that waited reaches it, after the templates and
+ * an exporter's record that counts the dropped ones.
+ */
+static void subtest_tcp_queue(void)
+{
+	struct treader *r = calloc(1, sizeof(*r));
+	char name[64];
+	struct ipfix_sink_opts o = { .collector = name,
+				     .mtu = 1500,
+				     .domain = 9,
+				     .template_refresh_ns = 60000000000ULL };
+	struct acct_record rec;
+	struct acct_sink *s = NULL;
+	int i, refused = 0, t;
+
+	if (!ASSERT_OK_PTR(r, "alloc"))
+		return;
+	r->lfd = -1;
+	r->port = free_tcp_port();
+	snprintf(name, sizeof(name), "tcp://127.0.0.1:%d", r->port);
+	s = ipfix_sink_new(&o);
+	if (!ASSERT_OK_PTR(s, "sink"))
+		goto out;
+	for (i = 0; i < IPFIX_TCP_QUEUE_MAX + 10; i++) {
+		test_record_v4(&rec, i);
+		refused += s->write(s, &rec) == -ENOBUFS;
+	}
+	ASSERT_EQ(refused, 10, "records beyond the bound refused");
+	ASSERT_EQ(s->lost, 10, "and counted lost");
+	ASSERT_EQ(s->flush(s), -ENOTCONN, "nobody listens yet");
+	if (!ASSERT_OK(reader_start(r), "reader"))
+		goto out;
+	for (t = 0; t < 100 && r->ndata < IPFIX_TCP_QUEUE_MAX; t++) {
+		s->flush(s);
+		usleep(50000);
+	}
+	ASSERT_EQ(s->flush(s), 0, "connected");
+	s->close(s);
+	s = NULL;
+	usleep(100000);
+	reader_stop(r);
+	ASSERT_EQ(r->ndata, IPFIX_TCP_QUEUE_MAX,
+		  "every record that waited arrived");
+	ASSERT_EQ(r->conn, 1, "one connection");
+	ASSERT_EQ(r->tmpl_first, 1, "templates first");
+	ASSERT_EQ(r->seq_errors, 0, "sequence numbers");
+	ASSERT_EQ(r->unframed, 0, "framing");
+	ASSERT_TRUE(r->last_options.options, "the exporter's record");
+	ASSERT_EQ(r->last_options.not_sent, 10, "notSentFlowTotalCount");
+out:
+	if (s)
+		s->close(s);
+	reader_stop(r);
+	free(r);
+}
+
 static void subtest_cli(void)
 {
 	char *err = NULL;
@@ -1523,4 +1606,6 @@ void test_ipfix(void)
 		subtest_collectors();
 	if (test__start_subtest("tcp"))
 		subtest_tcp();
+	if (test__start_subtest("tcp_queue"))
+		subtest_tcp_queue();
 }

@@ -982,6 +982,15 @@ static void check_own(struct test_net *n, struct xrec *jr, int njr)
 			    "ping between the test hosts");
 	}
 	ASSERT_EQ(pings, 2, "echo requests and replies");
+	r = find_flow(jr, njr, 58, 128 << 8, 0);
+	if (ASSERT_OK_PTR(r, "the IPv6 echo requests")) {
+		ASSERT_EQ(r->tos, 0xa1, "their traffic class");
+		ASSERT_EQ(r->packets, 2, "their packets");
+		ASSERT_EQ(r->fwd, 64, "forwarded");
+	}
+	r = find_flow(jr, njr, 58, 129 << 8, 0);
+	if (ASSERT_OK_PTR(r, "the IPv6 echo replies"))
+		ASSERT_EQ(r->tos, 0xa1, "the reply's traffic class");
 }
 
 static int other_udp_port(int not )
@@ -998,6 +1007,24 @@ static int other_udp_port(int not )
 
 #define CONTROL_DOMAIN 0xfb
 
+/* IPv6 on the pair (no duplicate address detection in the way); the
+ * peer's address in peer6. */
+static int v6_setup(struct test_net *n, char *peer6, size_t len)
+{
+	char host[48];
+
+	snprintf(host, sizeof(host), "fd00:18:%x::1", n->host_ifindex);
+	snprintf(peer6, len, "fd00:18:%x::2", n->host_ifindex);
+	return run(
+		NULL, NULL,
+		"set -e; sysctl -qw net.ipv6.conf.%s.disable_ipv6=0; "
+		"ip addr add %s/64 dev %s nodad; "
+		"ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=0; "
+		"ip -n %s addr add %s/64 dev %s nodad",
+		n->host_if, host, n->host_if, n->ns, n->peer_if, n->ns, peer6,
+		n->peer_if);
+}
+
 static void subtest_collectors(void)
 {
 	char dir[] = "/tmp/flowbpf-ipfix-XXXXXX", jsonl[128], nfdir[128],
@@ -1007,6 +1034,7 @@ static void subtest_collectors(void)
 	struct test_net n;
 	pid_t col = -1, cap = -1, acct = -1;
 	int p1, p2, njr = 0, nnr, npr, sampled, i;
+	char peer6[48];
 
 	if (!have_tool("nfcapd") || !have_tool("nfdump") ||
 	    !have_tool("nfacctd")) {
@@ -1022,7 +1050,8 @@ static void subtest_collectors(void)
 	mkdir(nfdir, 0700);
 	if (!ASSERT_OK(net_setup(&n), "net_setup"))
 		goto out_dir;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
+	if (!ASSERT_OK(v6_setup(&n, peer6, sizeof(peer6)), "IPv6") ||
+	    !ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
 			   flowbpf_bin(), n.host_if),
 		       "attach") ||
 	    !ASSERT_OK(test_daemon_start(&d, "ipfix", n.host_if,
@@ -1045,6 +1074,8 @@ static void subtest_collectors(void)
 	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 2 -Q 0xb8 %s",
 		      n.peer_ip),
 		  "ping with DSCP EF");
+	ASSERT_OK(run(NULL, NULL, "ping -6 -c 2 -i 0.2 -W 2 -Q 0xa1 %s", peer6),
+		  "ping6 with traffic class CS5, ECT(1)");
 	ASSERT_OK(send_tagged(&n), "tagged frames");
 	usleep(1000000);
 	ASSERT_EQ(stop(col, 5000), 0, "collector exits");

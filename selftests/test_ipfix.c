@@ -912,6 +912,27 @@ static int stop_nfacctd(pid_t pid)
 	return ns_wait(pid, 5000);
 }
 
+/* Waits until something has bound UDP port on loopback, up to ms. */
+static int wait_bound(int port, int ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
+	int t, fd, err;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (t = 0; t < ms; t += 50) {
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0)
+			return -errno;
+		err = bind(fd, (void *)&a, sizeof(a)) ? errno : 0;
+		close(fd);
+		if (err == EADDRINUSE)
+			return 0;
+		usleep(50000);
+	}
+	return -ETIMEDOUT;
+}
+
 /* Waits until path has at least min lines, up to ms. */
 static int wait_lines(const char *path, int min, int ms)
 {
@@ -1064,9 +1085,10 @@ static void subtest_collectors(void)
 		"exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600 >%s/nfcapd.log 2>&1",
 		p1, nfdir, dir);
 	acct = start_nfacctd(dir, p2);
-	if (!ASSERT_GE(cap, 1, "nfcapd") || !ASSERT_GE(acct, 1, "nfacctd"))
+	if (!ASSERT_GE(cap, 1, "nfcapd") || !ASSERT_GE(acct, 1, "nfacctd") ||
+	    !ASSERT_OK(wait_bound(p1, 10000), "nfcapd listens") ||
+	    !ASSERT_OK(wait_bound(p2, 10000), "nfacctd listens"))
 		goto out;
-	usleep(700000);
 	col = spawn(
 		"exec %s collect %s --interval 100ms --idle 400ms -o %s --ipfix 127.0.0.1:%d --ipfix udp://127.0.0.1:%d --template-refresh 1s",
 		flowbpf_bin(), n.host_if, jsonl, p1, p2);
@@ -1576,7 +1598,8 @@ static void subtest_tcp_queue(void)
 	ASSERT_EQ(s->flush(s), -ENOTCONN, "nobody listens yet");
 	if (!ASSERT_OK(reader_start(r), "reader"))
 		goto out;
-	for (t = 0; t < 100 && r->ndata < IPFIX_TCP_QUEUE_MAX; t++) {
+	/* Up to 20 s: a VM without KVM is slow at this. */
+	for (t = 0; t < 400 && r->ndata < IPFIX_TCP_QUEUE_MAX; t++) {
 		s->flush(s);
 		usleep(50000);
 	}

@@ -51,10 +51,13 @@ struct fstate {
 	__u64 last_ns;
 	__u32 tcp_flags;
 	__u32 verdict;
-	__u8 source, tos;
 	__u32 gen; /* sweep that last saw it; 0: free slot */
 	bool live; /* counted in this sweep's live entries */
+	__u8 source, tos; /* in the padding: a slot stays 120 bytes */
 };
+
+/* docs/accounting.md (Memory) counts on it. */
+_Static_assert(sizeof(struct fstate) == 120, "collector slot size");
 
 /* Open addressing, linear probing, deletion by backward shift. */
 struct ftable {

@@ -1171,7 +1171,8 @@ static void b_v6_hopopts_tclass(struct pkt *p)
 {
 	eth(p, ETH_P_IPV6);
 	ip6(p, V6_A, V6_B);
-	tclass6(p, 0x0e); /* low nibble only: a shift in the wrong place shows */
+	/* Low nibble only: a shift in the wrong place shows. */
+	tclass6(p, 0x0e);
 	ext6(p, IPPROTO_HOPOPTS, 8);
 	udp(p, 5011, 5012, 12);
 	finish(p);
@@ -1556,20 +1557,39 @@ static const struct parser_case cases[] = {
 
 	/* Refused by BPF_PROG_TEST_RUN before the program runs */
 	{ "frame_empty", b_empty, .einval = true, .tc = true },
-	/* TOS / traffic class, on the direct path and through the helpers. */
-	{ "ipv4_tos_fast", b_v4_tos_ef, .tc = true,
-	  K4(IPPROTO_UDP, 5004, 5004, V4_A, V4_B), .tos = 0xb9 } },
-	{ "ipv4_tos_options", b_v4_opts_tos, .tc = true,
-	  K4(IPPROTO_UDP, 1986, 1986, V4_A, V4_B), .tos = 0x28 } },
-	{ "ipv4_tos_qinq", b_qinq_tos, .tc = true,
-	  K4(IPPROTO_TCP, 49170, 22, V4_A, V4_B), .vlan = 100,
-	  .inner_vlan = 200, .tcp_flags = TF_SYN, .tos = 0xff } },
-	{ "ipv6_tclass_fast", b_v6_tclass, .tc = true,
-	  K6(IPPROTO_TCP, 49171, 443, V6_A, V6_B), .tcp_flags = TF_SYN,
-	  .tos = 0xa1 } },
-	{ "ipv6_tclass_hop_by_hop", b_v6_hopopts_tclass, .tc = true,
-	  K6(IPPROTO_UDP, 5011, 5012, V6_A, V6_B), .tos = 0x0e } },
-	{ "frame_13_bytes", b_eth_13_bytes, .einval = true },
+/* TOS / traffic class, on the direct path and through the helpers. */
+{
+	"ipv4_tos_fast", b_v4_tos_ef,
+		.tc = true, K4(IPPROTO_UDP, 5004, 5004, V4_A, V4_B), .tos = 0xb9
+}
+}
+,
+{
+	"ipv4_tos_options", b_v4_opts_tos,
+		.tc = true, K4(IPPROTO_UDP, 1986, 1986, V4_A, V4_B), .tos = 0x28
+}
+}
+,
+{
+	"ipv4_tos_qinq", b_qinq_tos,
+		.tc = true, K4(IPPROTO_TCP, 49170, 22, V4_A, V4_B), .vlan = 100,
+		.inner_vlan = 200, .tcp_flags = TF_SYN, .tos = 0xff
+}
+}
+,
+{
+	"ipv6_tclass_fast", b_v6_tclass,
+		.tc = true, K6(IPPROTO_TCP, 49171, 443, V6_A, V6_B),
+		.tcp_flags = TF_SYN, .tos = 0xa1
+}
+}
+,
+{
+	"ipv6_tclass_hop_by_hop", b_v6_hopopts_tclass,
+		.tc = true, K6(IPPROTO_UDP, 5011, 5012, V6_A, V6_B), .tos = 0x0e
+}
+}
+, { "frame_13_bytes", b_eth_13_bytes, .einval = true },
 }
 ;
 

@@ -248,6 +248,7 @@ static __always_inline __u32 flow_create(void *ctx, bool xdp,
 		.verdict = FLOWBPF_VERDICT_QUEUED,
 		.source = FLOWBPF_SRC_KERNEL,
 		.tcp_flags = m->tcp_flags,
+		.tos = m->tos,
 	};
 	struct flowbpf_manual *mv;
 	int stat = 0;

@@ -44,7 +44,14 @@ struct pkt_meta {
 	__u32 hdr_len; /* L3+L4 header bytes, to count GSO segments */
 	__u8 tcp_flags;
 	__u8 frag; /* 0, FRAG_FIRST or FRAG_LATER */
+	__u8 tos; /* IPv4 TOS, IPv6 traffic class */
 };
+
+/* The traffic class straddles the version and flow label nibbles. */
+static __always_inline __u8 ipv6_tclass(const struct ipv6hdr *ip6)
+{
+	return ip6->priority << 4 | ip6->flow_lbl[0] >> 4;
+}
 
 enum { FRAG_NONE = 0, FRAG_FIRST = 1, FRAG_LATER = 2 };
 
@@ -161,6 +168,7 @@ static __always_inline int parse_ipv4(void *ctx, bool xdp, __u32 off,
 
 	key_ipv4(k, ip);
 	m->ip_len = tot;
+	m->tos = ip->tos;
 	ip_end = off + tot;
 
 	frag = bpf_ntohs(ip->frag_off);
@@ -213,6 +221,7 @@ static __always_inline int parse_ipv6(void *ctx, bool xdp, __u32 off,
 	__builtin_memcpy(k->saddr, &ip6->saddr, 16);
 	__builtin_memcpy(k->daddr, &ip6->daddr, 16);
 	m->ip_len = plen + 40;
+	m->tos = ipv6_tclass(ip6);
 	ip_end = off + 40 + plen;
 	nexthdr = ip6->nexthdr;
 	l4off = off + 40;
@@ -394,6 +403,7 @@ static __always_inline int parse_fast(void *data, void *data_end,
 			return PARSE_MISS;
 		key_ipv4(k, ip);
 		m->ip_len = tot;
+		m->tos = ip->tos;
 		l4 = (void *)(ip + 1);
 		if (fast_l4(l4, data_end, tot - 20, k, m))
 			return PARSE_MISS;
@@ -414,6 +424,7 @@ static __always_inline int parse_fast(void *data, void *data_end,
 		__builtin_memcpy(k->saddr, &ip6->saddr, 16);
 		__builtin_memcpy(k->daddr, &ip6->daddr, 16);
 		m->ip_len = tot + 40;
+		m->tos = ipv6_tclass(ip6);
 		l4 = (void *)(ip6 + 1);
 		if (fast_l4(l4, data_end, tot, k, m))
 			return PARSE_MISS;

@@ -29,6 +29,8 @@ struct collect_args {
 	struct collect_opts co;
 	struct jsonl_opts jo;
 	struct ipfix_sink_opts xo;
+	/* --ipfix may be given for several collectors. */
+	const char *collectors[COLLECT_MAX_IPFIX];
 	const char *metrics; /* ADDR:PORT */
 };
 
@@ -55,14 +57,16 @@ static const struct param collect_params[] = {
 	  .min = 1, .dflt = "" },
 	{ "no-compress", 0, P_FLAG, COLLECT_FIELD(jo.gzip), .flags = P_INVERT,
 	  .help = "keep rotated files as they are (default: gzip)" },
-	{ "ipfix", 0, P_STR, COLLECT_FIELD(xo.collector), .arg = "HOST:PORT",
-	  .help = "export IPFIX over UDP to a collector" },
+	{ "ipfix", 0, P_LIST, COLLECT_FIELD(collectors),
+	  .arg = "[udp://|tcp://]HOST:PORT",
+	  .help = "export IPFIX to a collector, over UDP (the default) or TCP; repeat for up to 3 collectors" },
 	{ "mtu", 0, P_COUNT, COLLECT_FIELD(xo.mtu), .arg = "BYTES",
-	  .help = "path MTU; IPFIX messages stay under it", .min = 576,
+	  .help = "path MTU; IPFIX messages over UDP stay under it", .min = 576,
 	  .max = 65535 },
 	{ "template-refresh", 0, P_DURATION,
 	  COLLECT_FIELD(xo.template_refresh_ns), .arg = "DURATION",
-	  .help = "resend IPFIX templates this often", .min = 1 },
+	  .help = "resend IPFIX templates (UDP) and the exporter's statistics this often",
+	  .min = 1 },
 	{ "domain", 0, P_COUNT, COLLECT_FIELD(xo.domain), .arg = "N",
 	  .help = "IPFIX observation domain id", .dflt = "the ifindex" },
 	{ "no-batch", 0, P_FLAG, COLLECT_FIELD(co.no_batch),
@@ -222,6 +226,7 @@ static int collect_sinks(struct collector *c, struct collect_args *a,
 			 const char *ifname, __u64 seen)
 {
 	struct acct_sink *s;
+	int i;
 
 	if (a->jo.path) {
 		s = jsonl_sink_new(&a->jo);
@@ -229,9 +234,10 @@ static int collect_sinks(struct collector *c, struct collect_args *a,
 			return cli_error(EXIT_FAIL, "%s", err_get());
 		collector_add_sink(c, s);
 	}
-	if (a->xo.collector) {
-		if (!params_given(collect_params, seen, "domain"))
-			a->xo.domain = if_nametoindex(ifname);
+	if (!params_given(collect_params, seen, "domain"))
+		a->xo.domain = if_nametoindex(ifname);
+	for (i = 0; i < COLLECT_MAX_IPFIX && a->collectors[i]; i++) {
+		a->xo.collector = a->collectors[i];
 		s = ipfix_sink_new(&a->xo);
 		if (!s)
 			return cli_error(EXIT_FAIL, "%s", err_get());
@@ -338,7 +344,7 @@ int cmd_collect(int argc, char **argv)
 	if ((a.jo.rotate_bytes || a.jo.rotate_ns) &&
 	    (!a.jo.path || !strcmp(a.jo.path, "-")))
 		return cli_usage_error("rotation needs --output FILE");
-	if (!a.jo.path && !a.xo.collector)
+	if (!a.jo.path && !a.collectors[0])
 		a.jo.path = "-";
 	if (a.metrics && metrics_addr_parse(a.metrics, &w.ma))
 		return cli_usage_error("%s", err_get());

@@ -160,6 +160,22 @@ static int param_number(const struct param *p, const char *arg, __u64 *v)
 	return 0;
 }
 
+/* P_LIST: the slots are the field; one more value in the first free. */
+static int param_append(const struct param *p, void *args, const char *arg)
+{
+	const char **slot = (const char **)((char *)args + p->off);
+	size_t i, n = p->size / sizeof(*slot);
+
+	for (i = 0; i < n; i++) {
+		if (!slot[i]) {
+			slot[i] = arg;
+			return 0;
+		}
+	}
+	return cli_usage_error("--%s is taken at most %zu time%s", p->name, n,
+			       n == 1 ? "" : "s");
+}
+
 /* Stores one option's value; 0 or a usage error's exit code. */
 static int param_set(const struct param *p, void *args, const char *arg)
 {
@@ -174,6 +190,8 @@ static int param_set(const struct param *p, void *args, const char *arg)
 	case P_STR:
 		memcpy((char *)args + p->off, &arg, sizeof(arg));
 		return 0;
+	case P_LIST:
+		return param_append(p, args, arg);
 	case P_ENUM:
 		for (i = 0; p->names[i].name; i++) {
 			if (!strcmp(arg, p->names[i].name)) {
@@ -289,7 +307,7 @@ static void param_default(const struct param *p, const void *args, char *buf,
 			snprintf(buf, len, " (default %s)", p->dflt);
 		return;
 	}
-	if (p->type == P_FLAG) {
+	if (p->type == P_FLAG || p->type == P_LIST) {
 		return;
 	} else if (p->type == P_STR) {
 		memcpy(&s, (const char *)args + p->off, sizeof(s));

@@ -17,6 +17,7 @@
 enum param_type {
 	P_FLAG, /* no value: sets a bool (or clears it, with P_INVERT) */
 	P_STR, /* a const char * to the argument */
+	P_LIST, /* each time given, the next free slot of a const char *[] */
 	P_ENUM, /* one of names[], stored as its value */
 	P_COUNT, /* a number with k/M/G suffixes (count_parse) */
 	P_SIZE, /* bytes with K/M/G suffixes (size_parse) */

@@ -54,7 +54,11 @@ struct fstate {
 	__u32 verdict;
 	__u32 gen; /* sweep that last saw it; 0: free slot */
 	bool live; /* counted in this sweep's live entries */
+	__u8 source, tos; /* in the padding: a slot stays 120 bytes */
 };
+
+/* docs/accounting.md (Memory) counts on it. */
+_Static_assert(sizeof(struct fstate) == 120, "collector slot size");
 
 /* Open addressing, linear probing, deletion by backward shift. */
 struct ftable {
@@ -68,6 +72,7 @@ struct ftable {
 struct collector {
 	char ifname[IF_NAMESIZE];
 	__u32 ifindex;
+	__u32 mode, pending; /* of the attach: what a verdict did to packets */
 	__u32 flows_id; /* the flow map's id, which names the attach */
 	int flows_fd, stats_fd, acct_fd, lock_fd;
 	int expire_fd, expired_fd; /* the in-kernel sweep, -1 if not there */
@@ -77,13 +82,13 @@ struct collector {
 	bool own_fds;
 	struct collect_opts o;
 	struct ftable t;
-	struct acct_sink *sinks[4];
+	struct acct_sink *sinks[1 + COLLECT_MAX_IPFIX];
 	int nsinks;
 	/* Records not yet written by every sink, oldest first; sinks[i] has
 	 * the first sent[i] of them. */
 	struct acct_record *q;
 	size_t qn, qcap, qmax;
-	size_t sent[4];
+	size_t sent[1 + COLLECT_MAX_IPFIX];
 	bool blocked; /* records wait after a failed write */
 	int werr; /* -errno of that write */
 	__u64 lost, lost_logged; /* records dropped: the queue was full */
@@ -118,6 +123,7 @@ void collect_opts_init(struct collect_opts *o)
 struct fview {
 	__u64 packets, bytes, first_ns, last_ns;
 	__u32 tcp_flags, verdict;
+	__u8 source, tos;
 };
 
 static void view_of(const struct collector *c, const struct flowbpf_flow *f,
@@ -129,6 +135,8 @@ static void view_of(const struct collector *c, const struct flowbpf_flow *f,
 	v->last_ns = flowbpf_tick_ns(f->last, c->t0);
 	v->tcp_flags = f->tcp_flags;
 	v->verdict = f->verdict;
+	v->source = f->source;
+	v->tos = f->tos;
 }
 
 static __u64 key_hash(const struct flowbpf_key *k)
@@ -343,6 +351,10 @@ static void emit(struct collector *c, struct fstate *s, const struct fview *f,
 	r.end_ms = to_wall_ms(c, f->last_ns);
 	r.tcp_flags = f->tcp_flags;
 	r.verdict = f->verdict;
+	r.source = f->source;
+	r.tos = f->tos;
+	r.fwd = acct_forwarding_status(f->verdict, f->source, c->mode,
+				       c->pending);
 	r.reason = reason;
 	queue_add(c, &r);
 	s->rep_packets = f->packets;
@@ -361,6 +373,8 @@ static void snapshot_of(const struct fstate *s, struct fview *f)
 	f->last_ns = s->last_ns;
 	f->tcp_flags = s->tcp_flags;
 	f->verdict = s->verdict;
+	f->source = s->source;
+	f->tos = s->tos;
 }
 
 /* The entry s tracked is gone and nobody here removed it. */
@@ -382,6 +396,8 @@ static void track(struct fstate *s, const struct fview *f, __u32 gen)
 	s->last_ns = f->last_ns;
 	s->tcp_flags = f->tcp_flags;
 	s->verdict = f->verdict;
+	s->source = f->source;
+	s->tos = f->tos;
 	s->gen = gen;
 }
 
@@ -609,10 +625,12 @@ void collector_status(const struct collector *c, struct collect_status *st)
 
 	memset(st, 0, sizeof(*st));
 	st->write_errors = c->errors_base + c->state_errors;
-	for (i = 0; i < c->nsinks; i++)
-		st->write_errors += c->sinks[i]->errors;
 	st->records_pending = c->qn;
 	st->records_lost = c->lost;
+	for (i = 0; i < c->nsinks; i++) {
+		st->write_errors += c->sinks[i]->errors;
+		st->records_lost += c->sinks[i]->lost;
+	}
 }
 
 /*
@@ -655,7 +673,7 @@ struct state_rec {
 	__u32 tcp_flags;
 	__u64 start_ms, end_ms, packets, bytes;
 	__u32 verdict, ifindex;
-	__u8 reason, pad[7];
+	__u8 reason, source, tos, fwd, pad[4];
 };
 
 /* After the flows and the records. */
@@ -723,6 +741,9 @@ static void rec_to_state(const struct acct_record *r, struct state_rec *sr)
 	sr->verdict = r->verdict;
 	sr->ifindex = r->ifindex;
 	sr->reason = r->reason;
+	sr->source = r->source;
+	sr->tos = r->tos;
+	sr->fwd = r->fwd;
 }
 
 static int state_write(struct collector *c, FILE *f,
@@ -1120,6 +1141,9 @@ struct collector *collector_new_fds(const char *ifname, int flows_fd,
 	c->stats_fd = stats_fd;
 	c->acct_fd = acct_fd;
 	c->lock_fd = -1;
+	/* Without the config (benchmarks): verdicts are applied. */
+	c->mode = FLOWBPF_MODE_ENFORCE;
+	c->pending = FLOWBPF_PENDING_PASS;
 	c->o = *o;
 	c->batch = !o->no_batch;
 	c->lookup_delete = true;
@@ -1227,6 +1251,9 @@ static void restore_rec(struct collector *c, const struct state_rec *sr)
 				 .tcp_flags = sr->tcp_flags,
 				 .verdict = sr->verdict,
 				 .reason = sr->reason,
+				 .source = sr->source,
+				 .tos = sr->tos,
+				 .fwd = sr->fwd,
 				 .ifname = c->ifname,
 				 .ifindex = sr->ifindex };
 
@@ -1352,6 +1379,8 @@ struct collector *collector_open(const char *ifname,
 	flowbpf_close(&h);
 	c->own_fds = true;
 	c->ifindex = h.cfg.ifindex;
+	c->mode = h.cfg.mode;
+	c->pending = h.cfg.pending;
 	c->lock_fd = lock_fd;
 	c->acct.collector_pid = getpid();
 	publish(c);

@@ -17,6 +17,8 @@
 #define COLLECT_DEFAULT_ACTIVE_NS (60ULL * 1000000000)
 #define COLLECT_DEFAULT_END_NS (5ULL * 1000000000)
 #define COLLECT_DEFAULT_INTERVAL_NS (1ULL * 1000000000)
+/* Sinks: a JSON lines file and up to this many IPFIX collectors. */
+#define COLLECT_MAX_IPFIX 3
 /* The collectors' state files (collect-IFACE.state) live here. */
 #define COLLECT_STATE_DIR "/run/flowbpf"
 

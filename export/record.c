@@ -24,6 +24,34 @@ const char *acct_reason_name(int reason)
 	}
 }
 
+__u8 acct_forwarding_status(__u32 verdict, __u32 source, __u32 mode,
+			    __u32 pending)
+{
+	/* Monitor mode drops nothing: a drop verdict is a "would drop". */
+	if (mode == FLOWBPF_MODE_MONITOR)
+		return verdict == FLOWBPF_VERDICT_NONE ? ACCT_FWD_UNKNOWN
+						       : ACCT_FWD_FORWARDED;
+	switch (verdict) {
+	case FLOWBPF_VERDICT_PASS:
+		return ACCT_FWD_FORWARDED;
+	case FLOWBPF_VERDICT_DROP:
+		/* Judged by a rule (the daemon) or by hand, or by nobody:
+		 * the default after the timeout or the flood guard. */
+		return source == FLOWBPF_SRC_DAEMON ||
+				       source == FLOWBPF_SRC_MANUAL
+			       ? ACCT_FWD_ACL_DENY
+			       : ACCT_FWD_DROPPED;
+	case FLOWBPF_VERDICT_QUEUED:
+		/* Held packets are re-injected or discarded later. */
+		if (pending == FLOWBPF_PENDING_PASS)
+			return ACCT_FWD_FORWARDED;
+		return pending == FLOWBPF_PENDING_DROP ? ACCT_FWD_DROPPED
+						       : ACCT_FWD_UNKNOWN;
+	default:
+		return ACCT_FWD_UNKNOWN;
+	}
+}
+
 void rfc3339_ms(__u64 ms, char *buf, size_t len)
 {
 	time_t s = ms / 1000;
@@ -60,8 +88,12 @@ json_t *acct_record_json(const struct acct_record *r)
 	json_object_set_new(o, "packets", json_integer(r->packets));
 	json_object_set_new(o, "bytes", json_integer(r->bytes));
 	json_object_set_new(o, "tcp_flags", json_integer(r->tcp_flags));
+	json_object_set_new(o, "tos", json_integer(r->tos));
 	json_object_set_new(o, "verdict",
 			    json_string(verdict_name(r->verdict)));
+	json_object_set_new(o, "verdict_source",
+			    json_string(source_name(r->source)));
+	json_object_set_new(o, "forwarding_status", json_integer(r->fwd));
 	json_object_set_new(o, "end_reason",
 			    json_string(acct_reason_name(r->reason)));
 	return o;

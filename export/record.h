@@ -2,7 +2,7 @@
 /*
  * Accounting records: what a sweep of the flow map turns a flow into, as a
  * NetFlow/IPFIX meter would, and the sinks that write them (JSON lines,
- * IPFIX over UDP).  See docs/accounting.md.
+ * IPFIX over UDP or TCP).  See docs/accounting.md.
  */
 #ifndef FLOWBPF_RECORD_H
 #define FLOWBPF_RECORD_H
@@ -27,6 +27,24 @@ enum acct_reason {
 /* "idle", "active", "end", "shutdown", "evicted" */
 const char *acct_reason_name(int reason);
 
+/*
+ * IPFIX forwardingStatus (IE 89, RFC 7270 section 4.12): the status in the
+ * top two bits (01 forwarded, 10 dropped), a reason code below them, from
+ * the IANA "Forwarding Status" registry.  docs/accounting.md has the
+ * mapping from verdicts.
+ */
+enum acct_fwd {
+	ACCT_FWD_UNKNOWN = 0, /* no verdict yet, or packets held */
+	ACCT_FWD_FORWARDED = 64, /* forwarded, reason unknown */
+	ACCT_FWD_DROPPED = 128, /* dropped, reason unknown: a default */
+	ACCT_FWD_ACL_DENY = 129, /* dropped, ACL deny: a rule or by hand */
+};
+
+/* The forwardingStatus of a flow with this verdict and source, on an
+ * interface attached in mode (enum flowbpf_mode) with pending. */
+__u8 acct_forwarding_status(__u32 verdict, __u32 source, __u32 mode,
+			    __u32 pending);
+
 #define TCPF_FIN FLOWBPF_TCP_FIN
 #define TCPF_RST FLOWBPF_TCP_RST
 
@@ -40,6 +58,9 @@ struct acct_record {
 	__u32 tcp_flags; /* OR of the flags of every segment of the flow so far */
 	__u32 verdict; /* enum flowbpf_verdict at the time of the record */
 	__u8 reason; /* enum acct_reason */
+	__u8 source; /* enum flowbpf_source: who set the verdict */
+	__u8 tos; /* TOS / traffic class of the flow's first packet */
+	__u8 fwd; /* enum acct_fwd */
 	const char *ifname;
 	__u32 ifindex; /* the interface the flow was seen on */
 };
@@ -57,8 +78,8 @@ void rfc3339_ms(__u64 ms, char *buf, size_t len);
  * has wholly written, in the order it was given them; after a flush, the
  * ones it was given beyond that count are dropped, and the collector
  * gives them again later, so that none is lost and none written twice.
- * Other sinks (IPFIX over UDP) count what they could not send in errors
- * and are never given a record again.
+ * Other sinks (IPFIX) count what they could not send in errors, or the
+ * records they had to drop in lost, and are never given a record again.
  */
 struct acct_sink {
 	const char *name;
@@ -66,6 +87,7 @@ struct acct_sink {
 	int (*flush)(struct acct_sink *s);
 	void (*close)(struct acct_sink *s); /* frees s */
 	__u64 errors; /* writes or messages that failed */
+	__u64 lost; /* records a sink that does not keep them dropped */
 	bool keeps; /* keeps records: counts them in written */
 	__u64 written;
 };
@@ -79,8 +101,9 @@ struct jsonl_opts {
 struct acct_sink *jsonl_sink_new(const struct jsonl_opts *o);
 
 struct ipfix_sink_opts {
-	const char *collector; /* HOST:PORT, [V6ADDR]:PORT */
-	__u32 mtu; /* path MTU; messages stay under it */
+	/* HOST:PORT, [V6ADDR]:PORT, udp://... (the default) or tcp://... */
+	const char *collector;
+	__u32 mtu; /* path MTU; UDP messages stay under it */
 	__u32 domain; /* observation domain id */
 	__u64 template_refresh_ns;
 };

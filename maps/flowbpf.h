@@ -15,7 +15,7 @@
 #ifndef FLOWBPF_MAPS_H
 #define FLOWBPF_MAPS_H
 
-#define FLOWBPF_ABI_VERSION 3
+#define FLOWBPF_ABI_VERSION 4
 
 /*
  * Protocol facts the key is built on, written once for the datapath, the
@@ -182,7 +182,7 @@ struct flowbpf_key {
  *   through the verdict program (prog_verdict), also with a
  *   compare-and-swap, so no write of a verdict ever touches a counter.
  * - hword: held and tcp_flags, atomically added to and ORed into by the
- *   datapath alone.
+ *   datapath alone, and tos, written once with the new entry.
  */
 struct flowbpf_flow {
 	__u64 packets;
@@ -210,7 +210,12 @@ struct flowbpf_flow {
 		struct {
 			__u16 held; /* packets handed to the daemon */
 			__u8 tcp_flags; /* OR of the flags of every segment */
-			__u8 pad;
+			/*
+			 * IPv4 TOS or IPv6 traffic class byte (DSCP << 2 | ECN)
+			 * of the flow's first packet; part of the initial
+			 * value, so it costs no packet after the first.
+			 */
+			__u8 tos;
 		};
 	};
 };

@@ -29,9 +29,17 @@ fi
 pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
       libjansson-dev libpcap-dev iproute2 iputils-ping util-linux iperf3)
 
-# Accounting tests: an IPFIX collector (nfcapd, nfdump), capture replay and
-# an independent flow meter to compare with (softflowd).
-pkgs+=(nfdump tcpreplay softflowd)
+# Accounting tests: two IPFIX collectors (nfcapd/nfdump, pmacct's nfacctd),
+# capture replay and an independent flow meter to compare with (softflowd).
+pkgs+=(nfdump pmacct tcpreplay softflowd)
+
+# flowbpf top draws with ncurses; its tests drive it in tmux.
+pkgs+=(libncurses-dev tmux)
+
+# The XDP program shares its hook through libxdp's dispatcher; the
+# tests share it with xdp-filter.
+pkgs+=(libxdp-dev xdp-tools)
+
 # Metrics tests: a real Prometheus scrapes --metrics (promtool checks the
 # alert rules).
 pkgs+=(prometheus)

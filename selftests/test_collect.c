@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Accounting records: the IPFIX encoder byte by byte, the JSON record and
- * its rotation, and "flowbpf collect" end to end: timeouts, the final
- * flush, evictions counted in "stats", and an IPFIX export read back by
- * nfdump from a real nfcapd.
+ * Accounting records: the JSON record and its rotation, and "flowbpf
+ * collect" end to end: timeouts, the final flush, evictions counted in
+ * "stats", and an IPFIX export read back by nfdump from a real nfcapd
+ * (the IPFIX encoder and transports are tested in test_ipfix.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,40 +24,6 @@
 #include "netns.h"
 #include "test.h"
 #include "test_collect.h"
-
-/* ---- IPFIX encoder ---- */
-
-struct capture {
-	unsigned char msg[64][IPFIX_MAX_MSG];
-	size_t len[64];
-	int n;
-};
-
-static int capture_send(void *ctx, const void *msg, size_t len)
-{
-	struct capture *c = ctx;
-
-	if (c->n < 64) {
-		memcpy(c->msg[c->n], msg, len);
-		c->len[c->n++] = len;
-	}
-	return 0;
-}
-
-static __u16 get16(const unsigned char *p)
-{
-	return p[0] << 8 | p[1];
-}
-
-static __u32 get32(const unsigned char *p)
-{
-	return (__u32)get16(p) << 16 | get16(p + 2);
-}
-
-static __u64 get64(const unsigned char *p)
-{
-	return (__u64)get32(p) << 32 | get32(p + 4);
-}
 
 void test_record_v4(struct acct_record *r, __u32 i)
 {
@@ -101,171 +67,6 @@ void test_record_v6_icmp(struct acct_record *r)
 	r->verdict = FLOWBPF_VERDICT_DROP;
 	r->reason = ACCT_IDLE;
 	r->ifname = "eth0";
-}
-
-/* Checks one template record at p against the expected layout. */
-static size_t check_template(const unsigned char *p, __u16 id, bool v6)
-{
-	static const __u16 ids4[] = { 152, 153, 1, 2, 10, 14, 8,   12,
-				      7,   11,	4, 6, 61, 58, 136, 32 };
-	static const __u16 lens[] = { 8, 8, 8, 8, 4, 4, 4, 4,
-				      2, 2, 1, 2, 1, 2, 1, 2 };
-	__u16 n = get16(p + 2), i;
-
-	ASSERT_EQ(get16(p), id, "template id");
-	ASSERT_EQ(n, 16, "template field count");
-	for (i = 0; i < n && i < 16; i++) {
-		__u16 want = ids4[i], wlen = lens[i];
-
-		if (v6 && want == 8)
-			want = 27, wlen = 16;
-		else if (v6 && want == 12)
-			want = 28, wlen = 16;
-		else if (v6 && want == 32)
-			want = 139;
-		ASSERT_EQ(get16(p + 4 + 4 * i), want, "information element");
-		ASSERT_EQ(get16(p + 6 + 4 * i), wlen, "field length");
-	}
-	return 4 + 4 * n;
-}
-
-static void subtest_ipfix_layout(void)
-{
-	struct capture *cap = calloc(1, sizeof(*cap));
-	struct ipfix_enc *e = calloc(1, sizeof(*e));
-	struct acct_record r4, r6;
-	const unsigned char *m, *p;
-	size_t off;
-
-	if (!ASSERT_OK_PTR(cap, "alloc") || !ASSERT_OK_PTR(e, "alloc"))
-		goto out;
-	ASSERT_EQ(ipfix_record_len(4), 61, "IPv4 data record length");
-	ASSERT_EQ(ipfix_record_len(6), 85, "IPv6 data record length");
-	ipfix_enc_init(e, 42, 1472, 0, capture_send, cap);
-	test_record_v4(&r4, 0);
-	test_record_v6_icmp(&r6);
-	ipfix_enc_add(e, &r4, 1700000005000ULL);
-	ipfix_enc_add(e, &r6, 1700000005000ULL);
-	ipfix_enc_flush(e);
-	if (!ASSERT_EQ(cap->n, 1, "one message"))
-		goto out;
-	m = cap->msg[0];
-	/* Header, template set (2 templates), IPv4 set, IPv6 set. */
-	ASSERT_EQ(cap->len[0], 16 + (4 + 2 * 68) + (4 + 61) + (4 + 85),
-		  "message length");
-	ASSERT_EQ(get16(m), 10, "version");
-	ASSERT_EQ(get16(m + 2), cap->len[0], "header length");
-	ASSERT_EQ(get32(m + 4), 1700000005, "export time");
-	ASSERT_EQ(get32(m + 8), 0, "first sequence number");
-	ASSERT_EQ(get32(m + 12), 42, "observation domain");
-	p = m + 16;
-	ASSERT_EQ(get16(p), 2, "template set id");
-	ASSERT_EQ(get16(p + 2), 4 + 2 * 68, "template set length");
-	off = 4;
-	off += check_template(p + off, 256, false);
-	off += check_template(p + off, 257, true);
-	p += off;
-	ASSERT_EQ(get16(p), 256, "IPv4 data set id");
-	ASSERT_EQ(get16(p + 2), 4 + 61, "IPv4 data set length");
-	p += 4;
-	ASSERT_EQ(get64(p), r4.start_ms, "flowStartMilliseconds");
-	ASSERT_EQ(get64(p + 8), r4.end_ms, "flowEndMilliseconds");
-	ASSERT_EQ(get64(p + 16), 1000, "octetDeltaCount");
-	ASSERT_EQ(get64(p + 24), 10, "packetDeltaCount");
-	ASSERT_EQ(get32(p + 32), 7, "ingressInterface");
-	ASSERT_EQ(get32(p + 36), 0, "egressInterface");
-	ASSERT_EQ(get32(p + 40), 0xc6120001, "sourceIPv4Address");
-	ASSERT_EQ(get32(p + 44), 0xc6120002, "destinationIPv4Address");
-	ASSERT_EQ(get16(p + 48), 40000, "sourceTransportPort");
-	ASSERT_EQ(get16(p + 50), 443, "destinationTransportPort");
-	ASSERT_EQ(p[52], 6, "protocolIdentifier");
-	ASSERT_EQ(get16(p + 53), 0x1b, "tcpControlBits");
-	ASSERT_EQ(p[55], 0, "flowDirection ingress");
-	ASSERT_EQ(get16(p + 56), 10, "vlanId");
-	ASSERT_EQ(p[58], 3, "flowEndReason end of flow");
-	ASSERT_EQ(get16(p + 59), 0, "icmpTypeCodeIPv4 of TCP");
-	p += 61;
-	ASSERT_EQ(get16(p), 257, "IPv6 data set id");
-	ASSERT_EQ(get16(p + 2), 4 + 85, "IPv6 data set length");
-	p += 4;
-	ASSERT_EQ(get32(p + 32), 0, "ingressInterface of egress flow");
-	ASSERT_EQ(get32(p + 36), 7, "egressInterface");
-	ASSERT_EQ(get32(p + 40), 0x20010db8, "sourceIPv6Address");
-	ASSERT_EQ(get32(p + 52), 1, "sourceIPv6Address low word");
-	ASSERT_EQ(get32(p + 68), 2, "destinationIPv6Address low word");
-	ASSERT_EQ(get16(p + 72), 0, "no ports for ICMPv6");
-	ASSERT_EQ(p[76], 58, "protocolIdentifier");
-	ASSERT_EQ(p[79], 1, "flowDirection egress");
-	ASSERT_EQ(p[82], 1, "flowEndReason idle");
-	ASSERT_EQ(get16(p + 83), 128 << 8, "icmpTypeCodeIPv6");
-out:
-	free(cap);
-	free(e);
-}
-
-/* Walks every message: lengths add up, sequence numbers count records. */
-static void subtest_ipfix_split(void)
-{
-	struct capture *cap = calloc(1, sizeof(*cap));
-	struct ipfix_enc *e = calloc(1, sizeof(*e));
-	__u32 i, records = 0, tmpl_msgs = 0, seq_expect = 0;
-	struct acct_record r;
-	int m;
-
-	if (!ASSERT_OK_PTR(cap, "alloc") || !ASSERT_OK_PTR(e, "alloc"))
-		goto out;
-	/* 1500-byte path, IPv4: 1472 bytes of message. */
-	ipfix_enc_init(e, 1, 1472, 10000, capture_send, cap);
-	for (i = 0; i < 100; i++) {
-		if (i % 3 == 2)
-			test_record_v6_icmp(&r);
-		else
-			test_record_v4(&r, i);
-		/* Time passes: one template refresh half way. */
-		ipfix_enc_add(e, &r, 1700000000000ULL + (i >= 50) * 20000);
-	}
-	ipfix_enc_flush(e);
-	ASSERT_GE(cap->n, 5, "several messages");
-	for (m = 0; m < cap->n; m++) {
-		const unsigned char *p = cap->msg[m];
-		size_t off = 16;
-		char name[64];
-
-		snprintf(name, sizeof(name), "message %d length <= 1472", m);
-		ASSERT_LE(cap->len[m], 1472, name);
-		ASSERT_EQ(get16(p + 2), cap->len[m], "header length");
-		snprintf(name, sizeof(name), "message %d sequence number", m);
-		ASSERT_EQ(get32(p + 8), seq_expect, name);
-		while (off + 4 <= cap->len[m]) {
-			__u16 id = get16(p + off), len = get16(p + off + 2);
-
-			if (!ASSERT_GE(len, 4, "set length") ||
-			    !ASSERT_LE(off + len, cap->len[m],
-				       "set inside message"))
-				break;
-			if (id == 2) {
-				tmpl_msgs++;
-				ASSERT_EQ(off, 16,
-					  "templates lead the message");
-			} else if (id == 256 || id == 257) {
-				size_t rl = ipfix_record_len(id == 257 ? 6 : 4);
-
-				ASSERT_EQ((len - 4) % rl, 0, "whole records");
-				records += (len - 4) / rl;
-				seq_expect += (len - 4) / rl;
-			} else {
-				ASSERT_TRUE(false, "known set id");
-			}
-			off += len;
-		}
-		ASSERT_EQ(off, cap->len[m], "sets fill the message");
-	}
-	ASSERT_EQ(records, 100, "every record exported once");
-	ASSERT_EQ(e->seq, 100, "sequence counter");
-	ASSERT_EQ(tmpl_msgs, 2, "templates at start and once refreshed");
-out:
-	free(cap);
-	free(e);
 }
 
 /* ---- JSON ---- */
@@ -1102,10 +903,6 @@ out:
 
 void test_collect(void)
 {
-	if (test__start_subtest("ipfix_layout"))
-		subtest_ipfix_layout();
-	if (test__start_subtest("ipfix_split"))
-		subtest_ipfix_split();
 	if (test__start_subtest("json_fields"))
 		subtest_json_fields();
 	if (test__start_subtest("json_rotate"))

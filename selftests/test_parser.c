@@ -1116,6 +1116,70 @@ static void b_empty(struct pkt *p)
 {
 }
 
+/* TOS and traffic class: recorded from the first packet of a flow. */
+static void tos4(struct pkt *p, __u8 tos)
+{
+	p->d[p->l3 + 1] = tos;
+}
+
+/* The traffic class sits between the version and the flow label. */
+static void tclass6(struct pkt *p, __u8 tc)
+{
+	__u8 *ip6 = p->d + p->l3;
+
+	ip6[0] = 0x60 | tc >> 4;
+	ip6[1] = (tc & 0x0f) << 4 | (ip6[1] & 0x0f);
+}
+
+static void b_v4_tos_ef(struct pkt *p)
+{
+	eth(p, ETH_P_IP);
+	ip4(p, V4_A, V4_B);
+	tos4(p, 46 << 2 | 1); /* DSCP EF, ECN ECT(1) */
+	udp(p, 5004, 5004, 40);
+	finish(p);
+}
+
+static void b_v4_opts_tos(struct pkt *p)
+{
+	eth(p, ETH_P_IP);
+	ip4_opts(p, V4_A, V4_B, 4);
+	tos4(p, 10 << 2); /* AF11 */
+	udp(p, 1986, 1986, 20);
+	finish(p);
+}
+
+static void b_qinq_tos(struct pkt *p)
+{
+	eth(p, ETH_P_8021AD);
+	vlan(p, 100, ETH_P_8021Q);
+	vlan(p, 200, ETH_P_IP);
+	ip4(p, V4_A, V4_B);
+	tos4(p, 0xff);
+	tcp(p, 49170, 22, TF_SYN, 0);
+	finish(p);
+}
+
+static void b_v6_tclass(struct pkt *p)
+{
+	eth(p, ETH_P_IPV6);
+	ip6(p, V6_A, V6_B);
+	tclass6(p, 40 << 2 | 1); /* CS5, ECT(1): both nibbles differ */
+	tcp(p, 49171, 443, TF_SYN, 0);
+	finish(p);
+}
+
+static void b_v6_hopopts_tclass(struct pkt *p)
+{
+	eth(p, ETH_P_IPV6);
+	ip6(p, V6_A, V6_B);
+	/* Low nibble only: a shift in the wrong place shows. */
+	tclass6(p, 0x0e);
+	ext6(p, IPPROTO_HOPOPTS, 8);
+	udp(p, 5011, 5012, 12);
+	finish(p);
+}
+
 static void b_eth_13_bytes(struct pkt *p)
 {
 	eth(p, ETH_P_IP);
@@ -1139,6 +1203,7 @@ struct parser_case {
 		__u16 sport, dport; /* host order */
 		const char *saddr, *daddr;
 		__u8 tcp_flags;
+		__u8 tos; /* IPv4 TOS, IPv6 traffic class */
 	} key;
 };
 
@@ -1494,7 +1559,39 @@ static const struct parser_case cases[] = {
 
 	/* Refused by BPF_PROG_TEST_RUN before the program runs */
 	{ "frame_empty", b_empty, .einval = true, .tc = true },
-	{ "frame_13_bytes", b_eth_13_bytes, .einval = true },
+/* TOS / traffic class, on the direct path and through the helpers. */
+{
+	"ipv4_tos_fast", b_v4_tos_ef,
+		.tc = true, K4(IPPROTO_UDP, 5004, 5004, V4_A, V4_B), .tos = 0xb9
+}
+}
+,
+{
+	"ipv4_tos_options", b_v4_opts_tos,
+		.tc = true, K4(IPPROTO_UDP, 1986, 1986, V4_A, V4_B), .tos = 0x28
+}
+}
+,
+{
+	"ipv4_tos_qinq", b_qinq_tos,
+		.tc = true, K4(IPPROTO_TCP, 49170, 22, V4_A, V4_B), .vlan = 100,
+		.inner_vlan = 200, .tcp_flags = TF_SYN, .tos = 0xff
+}
+}
+,
+{
+	"ipv6_tclass_fast", b_v6_tclass,
+		.tc = true, K6(IPPROTO_TCP, 49171, 443, V6_A, V6_B),
+		.tcp_flags = TF_SYN, .tos = 0xa1
+}
+}
+,
+{
+	"ipv6_tclass_hop_by_hop", b_v6_hopopts_tclass,
+		.tc = true, K6(IPPROTO_UDP, 5011, 5012, V6_A, V6_B), .tos = 0x0e
+}
+}
+, { "frame_13_bytes", b_eth_13_bytes, .einval = true },
 }
 ;
 
@@ -1773,7 +1870,7 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 	ASSERT_EQ(flow.set, flow.first, "verdict set");
 	ASSERT_EQ(flow.held, 0, "flow.held");
 	ASSERT_EQ(flow.released, 0, "flow.released");
-	ASSERT_EQ(flow.pad, 0, "flow.pad");
+	ASSERT_EQ(flow.tos, c->key.tos, "flow.tos");
 
 	if (!ASSERT_EQ(e->sink.n, 1, "one event"))
 		return;

@@ -10,6 +10,10 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump tcpreplay softflowd)
 
+# Installation tests: the units checked by systemd-analyze, the man page
+# rendered by man and groff and checked by mandoc.
+pkgs+=(systemd man-db groff-base mandoc)
+
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

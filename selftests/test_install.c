@@ -440,76 +440,92 @@ static void capped_check_records(struct capped *c, struct test_net *n)
 	free(r);
 }
 
-static void subtest_capabilities(void)
+/* Attach, then the daemon and the collector, each with its unit's caps. */
+static bool capped_start(struct capped *c, struct test_net *n)
 {
-	char cmd[512], *out = NULL;
-	struct capped *c = calloc(1, sizeof(*c));
-	struct test_net n;
-	int i, rc;
-
-	if (!c || !have_systemd_analyze() || !have_tool("setpriv") ||
-	    !ASSERT_TRUE(make_tmp(c->tmp, sizeof(c->tmp)), "mkdtemp")) {
-		if (c && !have_tool("setpriv"))
-			test__skip("setpriv not installed (util-linux)");
-		free(c);
-		return;
-	}
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		goto out_tmp;
-	if (!ASSERT_OK(capped_setup(c, n.host_if), "units' capabilities"))
-		goto out;
-	test__log("attach %s, daemon %s, collect %s\n", c->attach, c->daemon,
-		  c->collect);
+	char cmd[512];
+	int i;
 
 	/* Enforce mode holds first packets: the daemon must re-inject. */
 	if (!ASSERT_OK(run(NULL, NULL,
 			   "setpriv --inh-caps=-all --bounding-set=%s -- "
 			   "%s attach %s -m enforce",
-			   c->attach, flowbpf_bin(), n.host_if),
+			   c->attach, flowbpf_bin(), n->host_if),
 		       "attach with the unit's capabilities"))
-		goto out;
+		return false;
 	snprintf(cmd, sizeof(cmd), "%s/policy.conf", c->tmp);
 	if (!ASSERT_OK(
 		    run(NULL, NULL,
 			"printf 'default allow;\\nrule \"discard\" deny dir out proto udp dport 9;\\n' > %s",
 			cmd),
 		    "policy"))
-		goto out;
+		return false;
 	snprintf(cmd, sizeof(cmd), "%s daemon -c %s/policy.conf --socket %s %s",
-		 flowbpf_bin(), c->tmp, c->sock, n.host_if);
+		 flowbpf_bin(), c->tmp, c->sock, n->host_if);
 	c->dpid = spawn_capped(c->daemon, cmd, c->log);
 	snprintf(cmd, sizeof(cmd), "%s collect %s -i 100ms -o %s",
-		 flowbpf_bin(), n.host_if, c->records);
+		 flowbpf_bin(), n->host_if, c->records);
 	c->cpid = spawn_capped(c->collect, cmd, c->clog);
-	for (i = 0; i < 1000 && daemon_num(c->sock, n.host_if, NULL, "pid") < 0;
-	     i++)
+	for (i = 0;
+	     i < 1000 && daemon_num(c->sock, n->host_if, NULL, "pid") < 0; i++)
 		usleep(10000);
-	if (!ASSERT_GE(daemon_num(c->sock, n.host_if, NULL, "pid"), 1,
-		       "daemon answers"))
-		goto out;
+	return ASSERT_GE(daemon_num(c->sock, n->host_if, NULL, "pid"), 1,
+			 "daemon answers");
+}
 
-	rc = run(&out, NULL, "ping -c 3 -i 0.2 -W 2 %s", n.peer_ip);
-	ASSERT_OK(rc, "ping");
+/* Held echoes re-injected both ways, denied datagrams discarded. */
+static void capped_traffic(struct capped *c, struct test_net *n)
+{
+	const char *s = c->sock, *ifn = n->host_if;
+	char *out = NULL;
+	int i;
+
+	ASSERT_OK(run(&out, NULL, "ping -c 3 -i 0.2 -W 2 %s", n->peer_ip),
+		  "ping");
 	ASSERT_HAS(out, " 3 received", "no echo lost while held");
-	send_discard(n.peer_ip);
-	for (i = 0; i < 1000 &&
-		    daemon_num(c->sock, n.host_if, "held", "discarded") < 2;
+	free(out);
+	send_discard(n->peer_ip);
+	for (i = 0; i < 1000 && daemon_num(s, ifn, "held", "discarded") < 2;
 	     i++)
 		usleep(10000);
-	ASSERT_EQ(daemon_num(c->sock, n.host_if, "held", "discarded"), 2,
+	ASSERT_EQ(daemon_num(s, ifn, "held", "discarded"), 2,
 		  "denied datagrams discarded");
-	ASSERT_GE(daemon_num(c->sock, n.host_if, "held", "released"), 2,
+	ASSERT_GE(daemon_num(s, ifn, "held", "released"), 2,
 		  "echo request and reply re-injected");
-	ASSERT_EQ(daemon_num(c->sock, n.host_if, "held", "reinject_errors"), 0,
+	ASSERT_EQ(daemon_num(s, ifn, "held", "reinject_errors"), 0,
 		  "re-injection works with these capabilities");
-	ASSERT_EQ(daemon_num(c->sock, n.host_if, NULL, "errors"), 0,
-		  "verdicts written");
+	ASSERT_EQ(daemon_num(s, ifn, NULL, "errors"), 0, "verdicts written");
 	ASSERT_OK(run(NULL, NULL,
 		      "setpriv --inh-caps=-all --bounding-set=%s -- "
 		      "%s --socket %s reload",
-		      c->daemon, flowbpf_bin(), c->sock),
+		      c->daemon, flowbpf_bin(), s),
 		  "ExecReload");
+}
 
+static void subtest_capabilities(void)
+{
+	struct capped *c;
+	struct test_net n;
+
+	if (!have_systemd_analyze())
+		return;
+	if (!have_tool("setpriv")) {
+		test__skip("setpriv not installed (util-linux)");
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!ASSERT_OK_PTR(c, "calloc"))
+		return;
+	if (!ASSERT_TRUE(make_tmp(c->tmp, sizeof(c->tmp)), "mkdtemp") ||
+	    !ASSERT_OK(net_setup(&n), "net_setup"))
+		goto out_tmp;
+	if (!ASSERT_OK(capped_setup(c, n.host_if), "units' capabilities"))
+		goto out;
+	test__log("attach %s, daemon %s, collect %s\n", c->attach, c->daemon,
+		  c->collect);
+	if (!capped_start(c, &n))
+		goto out;
+	capped_traffic(c, &n);
 	ASSERT_EQ(stop(c->cpid, 10000), 0, "collector exits 0");
 	ASSERT_EQ(stop(c->dpid, 10000), 0, "daemon exits 0");
 	c->cpid = c->dpid = 0;
@@ -528,7 +544,6 @@ out:
 		run(NULL, NULL, "cat %s %s >&2", c->log, c->clog);
 	net_cleanup(&n);
 out_tmp:
-	free(out);
 	rm_tmp(c->tmp);
 	free(c);
 }

@@ -23,6 +23,7 @@
 #include "netns.h"
 #include "test.h"
 #include "test_collect.h"
+#include "collect.h"
 
 static const struct {
 	const char *path;
@@ -326,10 +327,18 @@ static void subtest_units(void)
 	ASSERT_TRUE(dump_has(err, c, "Restart: on-failure"), "collect restart");
 	ASSERT_TRUE(dump_has(err, c, "RuntimeDirectoryPreserve: yes"),
 		    "collector state outlives a restart");
+	ASSERT_TRUE(dump_has(err, c, "RuntimeDirectory: flowbpf"),
+		    "collector state directory");
+	ASSERT_TRUE(dump_has(err, d, "RuntimeDirectory: flowbpf"),
+		    "control socket directory");
 	for (i = 0; i < 3; i++) {
 		const char *u = i == 0 ? a : i == 1 ? d : c;
 
 		ASSERT_TRUE(dump_has(err, u, "ProtectSystem: strict"), u);
+		/* What the sandbox of install/capabilities leaves writable. */
+		ASSERT_TRUE(dump_has(err, u, "ReadWritePaths: /sys/fs/bpf\n"),
+			    u);
+		ASSERT_TRUE(dump_has(err, u, "ProtectKernelTunables: yes"), u);
 		ASSERT_TRUE(dump_has(err, u, "ProtectHome: yes"), u);
 		ASSERT_TRUE(dump_has(err, u, "PrivateTmp: yes"), u);
 		ASSERT_TRUE(dump_has(err, u, "MemoryDenyWriteExecute: yes"), u);
@@ -347,12 +356,49 @@ out:
 	rm_tmp(tmp);
 }
 
-/* A background command with exactly the capabilities caps. */
-static pid_t spawn_capped(const char *caps, const char *cmd, const char *log)
+struct capped {
+	char tmp[64];
+	char attach[128], daemon[128], collect[128];
+	char sock[128], log[128], clog[128], records[128];
+	pid_t dpid, cpid;
+};
+
+/*
+ * What the units' sandbox leaves a command, in a mount namespace of its
+ * own: every file system read-only (ProtectSystem=strict,
+ * ProtectKernelTunables=yes) but /sys/fs/bpf and the directories in $1
+ * (ReadWritePaths=, RuntimeDirectory=, LogsDirectory=), and the bounding
+ * set $2 (CapabilityBoundingSet=).
+ */
+static const char sandbox_sh[] =
+	"rw=$1 caps=$2; shift 2\n"
+	"for m in $(findmnt -R -n -l -o TARGET /); do\n"
+	"	case $m in /proc|/proc/*|/dev|/dev/*) ;;\n"
+	"	*) mount -o bind,remount,ro \"$m\" 2>/dev/null ;; esac\n"
+	"done\n"
+	"for d in /sys/fs/bpf $rw; do\n"
+	"	mount --bind \"$d\" \"$d\" && mount -o bind,remount,rw \"$d\" || exit 1\n"
+	"done\n"
+	"exec setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=\"$caps\" -- \"$@\"\n";
+
+/* The prefix that runs a command as a unit with capabilities caps would. */
+static const char *as_unit(const struct capped *c, const char *caps)
 {
-	return spawn("exec setpriv --inh-caps=-all --ambient-caps=-all "
-		     "--bounding-set=%s -- %s 2>%s",
-		     caps, cmd, log);
+	static char buf[2][512];
+	static int i;
+
+	i ^= 1;
+	snprintf(buf[i], sizeof(buf[i]),
+		 "unshare -m --propagation private sh %s/sandbox.sh "
+		 "'%s " COLLECT_STATE_DIR "' %s",
+		 c->tmp, c->tmp, caps);
+	return buf[i];
+}
+
+static pid_t spawn_capped(const struct capped *c, const char *caps,
+			  const char *cmd, const char *log)
+{
+	return spawn("exec %s %s 2>%s", as_unit(c, caps), cmd, log);
 }
 
 static json_int_t daemon_num(const char *sock, const char *ifname,
@@ -393,12 +439,28 @@ static void send_discard(const char *peer)
 	}
 }
 
-struct capped {
-	char tmp[64];
-	char attach[128], daemon[128], collect[128];
-	char sock[128], log[128], clog[128], records[128];
-	pid_t dpid, cpid;
-};
+/* Writes the sandbox, and checks that it leaves only what it should. */
+static int capped_sandbox(struct capped *c)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/sandbox.sh", c->tmp);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(sandbox_sh, f);
+	fclose(f);
+	/* The collector keeps its state there: RuntimeDirectory=flowbpf. */
+	if (mkdir(COLLECT_STATE_DIR, 0755) && errno != EEXIST)
+		return -errno;
+	return run(NULL, NULL,
+		   "%s sh -c '! test -w /usr && ! test -w /sys/class && "
+		   "! test -w /run && test -w /sys/fs/bpf && test -w %s'",
+		   as_unit(c, "-all"), c->tmp)
+		       ? -EROFS
+		       : 0;
+}
 
 /* The capabilities systemd would give each unit on interface ifname. */
 static int capped_setup(struct capped *c, const char *ifname)
@@ -423,6 +485,8 @@ static int capped_setup(struct capped *c, const char *ifname)
 	snprintf(c->log, sizeof(c->log), "%s/d.log", c->tmp);
 	snprintf(c->clog, sizeof(c->clog), "%s/c.log", c->tmp);
 	snprintf(c->records, sizeof(c->records), "%s/flows.jsonl", c->tmp);
+	if (!rc)
+		rc = capped_sandbox(c);
 	return rc;
 }
 
@@ -447,10 +511,8 @@ static bool capped_start(struct capped *c, struct test_net *n)
 	int i;
 
 	/* Enforce mode holds first packets: the daemon must re-inject. */
-	if (!ASSERT_OK(run(NULL, NULL,
-			   "setpriv --inh-caps=-all --bounding-set=%s -- "
-			   "%s attach %s -m enforce",
-			   c->attach, flowbpf_bin(), n->host_if),
+	if (!ASSERT_OK(run(NULL, NULL, "%s %s attach %s -m enforce",
+			   as_unit(c, c->attach), flowbpf_bin(), n->host_if),
 		       "attach with the unit's capabilities"))
 		return false;
 	snprintf(cmd, sizeof(cmd), "%s/policy.conf", c->tmp);
@@ -462,10 +524,10 @@ static bool capped_start(struct capped *c, struct test_net *n)
 		return false;
 	snprintf(cmd, sizeof(cmd), "%s daemon -c %s/policy.conf --socket %s %s",
 		 flowbpf_bin(), c->tmp, c->sock, n->host_if);
-	c->dpid = spawn_capped(c->daemon, cmd, c->log);
+	c->dpid = spawn_capped(c, c->daemon, cmd, c->log);
 	snprintf(cmd, sizeof(cmd), "%s collect %s -i 100ms -o %s",
 		 flowbpf_bin(), n->host_if, c->records);
-	c->cpid = spawn_capped(c->collect, cmd, c->clog);
+	c->cpid = spawn_capped(c, c->collect, cmd, c->clog);
 	for (i = 0;
 	     i < 1000 && daemon_num(c->sock, n->host_if, NULL, "pid") < 0; i++)
 		usleep(10000);
@@ -495,15 +557,14 @@ static void capped_traffic(struct capped *c, struct test_net *n)
 	ASSERT_EQ(daemon_num(s, ifn, "held", "reinject_errors"), 0,
 		  "re-injection works with these capabilities");
 	ASSERT_EQ(daemon_num(s, ifn, NULL, "errors"), 0, "verdicts written");
-	ASSERT_OK(run(NULL, NULL,
-		      "setpriv --inh-caps=-all --bounding-set=%s -- "
-		      "%s --socket %s reload",
-		      c->daemon, flowbpf_bin(), s),
+	ASSERT_OK(run(NULL, NULL, "%s %s --socket %s reload",
+		      as_unit(c, c->daemon), flowbpf_bin(), s),
 		  "ExecReload");
 }
 
 static void subtest_capabilities(void)
 {
+	char pins[64];
 	struct capped *c;
 	struct test_net n;
 
@@ -530,11 +591,11 @@ static void subtest_capabilities(void)
 	ASSERT_EQ(stop(c->dpid, 10000), 0, "daemon exits 0");
 	c->cpid = c->dpid = 0;
 	capped_check_records(c, &n);
-	ASSERT_OK(run(NULL, NULL,
-		      "setpriv --inh-caps=-all --bounding-set=%s -- "
-		      "%s detach %s",
-		      c->attach, flowbpf_bin(), n.host_if),
+	ASSERT_OK(run(NULL, NULL, "%s %s detach %s", as_unit(c, c->attach),
+		      flowbpf_bin(), n.host_if),
 		  "detach with the unit's capabilities");
+	snprintf(pins, sizeof(pins), "/sys/fs/bpf/flowbpf/%s", n.host_if);
+	ASSERT_ERR(access(pins, F_OK), "pins removed");
 out:
 	if (c->cpid > 0)
 		stop(c->cpid, 5000);

@@ -37,7 +37,7 @@ TEST_SRCS := $(sort $(wildcard selftests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selftests/netns.c)
 
 .PHONY: all clean test check format
-all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner
+all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner $(OUTPUT)/flowbpf.8
 
 $(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/metrics:
 	mkdir -p $@
@@ -95,6 +95,52 @@ format:
 
 clean:
 	rm -rf $(OUTPUT)
+
+# The man page, made from its one source, docs/flowbpf.8.md.
+FLOWBPF_VERSION = $(shell sed -n 's/^\#define FLOWBPF_VERSION "\(.*\)"/\1/p' cli/flowbpf.c)
+MAN_DATE = $(shell git log -1 --format=%cs -- docs/flowbpf.8.md 2>/dev/null)
+$(OUTPUT)/flowbpf.8: docs/flowbpf.8.md docs/md2man.awk cli/flowbpf.c | $(OUTPUT)
+	awk -v version='$(FLOWBPF_VERSION)' -v date='$(MAN_DATE)' \
+		-f docs/md2man.awk $< > $@.tmp && mv $@.tmp $@
+
+# Installation (README.md, Install).  Only copies what "make" built, so
+# that it writes nothing into the tree: the units get their paths on the
+# way out.  DESTDIR stages the tree for a package.
+PREFIX ?= /usr/local
+sbindir ?= $(PREFIX)/sbin
+mandir ?= $(PREFIX)/share/man
+docdir ?= $(PREFIX)/share/doc/flowbpf
+unitdir ?= $(PREFIX)/lib/systemd/system
+bashcompdir ?= $(PREFIX)/share/bash-completion/completions
+sysconfdir ?= /etc
+UNITS := flowbpf-attach@.service flowbpf-daemon.service flowbpf-collect@.service
+DOCS := README.md docs/policy.md docs/accounting.md docs/maps.md
+EXAMPLES := contrib/examples/policy.conf contrib/examples/flowbpf.default
+
+.PHONY: install uninstall
+install: $(OUTPUT)/flowbpf $(OUTPUT)/flowbpf.8
+	install -D -m 0755 $(OUTPUT)/flowbpf $(DESTDIR)$(sbindir)/flowbpf
+	install -D -m 0644 $(OUTPUT)/flowbpf.8 $(DESTDIR)$(mandir)/man8/flowbpf.8
+	install -D -m 0644 contrib/bash-completion/flowbpf \
+		$(DESTDIR)$(bashcompdir)/flowbpf
+	install -d -m 0755 $(DESTDIR)$(unitdir)
+	for u in $(UNITS); do \
+		sed -e 's|@sbindir@|$(sbindir)|g' \
+		    -e 's|@sysconfdir@|$(sysconfdir)|g' contrib/systemd/$$u.in \
+		    > $(DESTDIR)$(unitdir)/$$u && \
+		chmod 0644 $(DESTDIR)$(unitdir)/$$u || exit 1; \
+	done
+	install -d -m 0755 $(DESTDIR)$(docdir)/examples
+	install -m 0644 $(DOCS) $(DESTDIR)$(docdir)
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(docdir)/examples
+
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/flowbpf $(DESTDIR)$(mandir)/man8/flowbpf.8 \
+		$(DESTDIR)$(bashcompdir)/flowbpf \
+		$(addprefix $(DESTDIR)$(unitdir)/,$(UNITS)) \
+		$(addprefix $(DESTDIR)$(docdir)/,$(notdir $(DOCS))) \
+		$(addprefix $(DESTDIR)$(docdir)/examples/,$(notdir $(EXAMPLES)))
+	-rmdir $(DESTDIR)$(docdir)/examples $(DESTDIR)$(docdir)
 
 # Benchmarks (docs/benchmarks.md).  "make bench" installs what they need,
 # builds them and runs them all; it is not part of "all", "test" or CI.

@@ -44,6 +44,10 @@ pkgs+=(libxdp-dev xdp-tools)
 # alert rules).
 pkgs+=(prometheus)
 
+# Installation tests: the units checked by systemd-analyze, the man page
+# rendered by man and groff and checked by mandoc.
+pkgs+=(systemd man-db groff-base mandoc)
+
 # The tests run a Prometheus of their own, not the packaged service, which
 # installing it may start.
 prometheus_new=$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -c "ok installed" || true)

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "loader.h"
+#include "daemon.h"
 #include "netns.h"
 #include "test.h"
 #include "test_collect.h"
@@ -247,17 +248,20 @@ out:
 	net_cleanup(&n);
 }
 
-/* Events the daemon has handled, from its stats; -1 if it cannot say. */
+/* Events the daemon has handled, from its control socket (not "flowbpf
+ * stats", which reads every attached interface, other tests' too); -1 if
+ * it cannot say. */
 static long daemon_events(const struct test_daemon *d)
 {
-	char *out = NULL, *p;
+	json_t *reply = NULL, *ev;
 	long n = -1;
 
-	run(&out, NULL, "%s --socket %s stats -j", flowbpf_bin(), d->sock);
-	p = out ? strstr(out, "\"events\":") : NULL;
-	if (p)
-		n = strtol(p + 9, NULL, 10);
-	free(out);
+	if (ctl_request(d->sock, "stats", &reply))
+		return -1;
+	ev = json_object_get(reply, "events");
+	if (json_is_integer(ev))
+		n = json_integer_value(ev);
+	json_decref(reply);
 	return n;
 }
 

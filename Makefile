@@ -195,15 +195,15 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-Wno-missing-field-initializers -Wno-format-zero-length -std=gnu11 \
 	-D_GNU_SOURCE -Imaps -Icommon -Ipolicy
 FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_NAMES))
-FUZZ_LIB_SRCS := policy/parse.c policy/addrset.c policy/eval.c policy/csum.c common/flowfmt.c
+FUZZ_LIB_SRCS := common/log.c policy/parse.c policy/addrset.c policy/eval.c policy/csum.c common/flowfmt.c
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(FUZZ_LIB_SRCS) \
 	$(wildcard fuzz/fuzz_*.c))
 
 # What each harness links besides its own object.
-$(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/obj/policy/parse.o \
+$(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/obj/common/log.o $(FUZZ_OUT)/obj/policy/parse.o \
 	$(FUZZ_OUT)/obj/policy/addrset.o $(FUZZ_OUT)/obj/policy/eval.o \
 	$(FUZZ_OUT)/obj/common/flowfmt.o
-$(FUZZ_OUT)/fuzz_table: $(FUZZ_OUT)/obj/policy/parse.o \
+$(FUZZ_OUT)/fuzz_table: $(FUZZ_OUT)/obj/common/log.o $(FUZZ_OUT)/obj/policy/parse.o \
 	$(FUZZ_OUT)/obj/policy/addrset.o $(FUZZ_OUT)/obj/common/flowfmt.o
 $(FUZZ_OUT)/fuzz_flow $(FUZZ_OUT)/fuzz_num: $(FUZZ_OUT)/obj/common/flowfmt.o
 $(FUZZ_OUT)/fuzz_csum: $(FUZZ_OUT)/obj/policy/csum.o
@@ -213,7 +213,7 @@ $(FUZZ_OBJS): $(FUZZ_OUT)/obj/%.o: %.c $(wildcard */*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_BINS): $(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -ljansson -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -ljansson -lbpf -o $@
 
 .PHONY: fuzz fuzz-smoke fuzz-bins
 fuzz-bins: $(FUZZ_BINS)

@@ -290,14 +290,21 @@ static void wait_close(struct collect_wait *w)
 static void collect_loop(struct collector *c, const char *ifname,
 			 __u64 interval, struct collect_wait *w)
 {
+	int sig, err, last_err = 0;
 	struct sweep_result res;
 	char pin_dir[128];
 	__u64 wait;
-	int sig;
 
 	flowbpf_pin_path(pin_dir, sizeof(pin_dir), ifname, -1);
 	for (;;) {
-		collector_sweep(c, false, &res);
+		err = collector_sweep(c, false, &res);
+		/* Said when it starts and when it ends, not every sweep: the
+		 * counters (stats, metrics) tell how often. */
+		if (err != last_err)
+			pr_warn(err ? "%s: sweep failed: %s; the flows stay in the map for the next\n"
+				    : "%s: sweeps work again%s\n",
+				ifname, err ? strerror(-err) : "");
+		last_err = err;
 		w->cm.sweep_ns = res.total_ns;
 		pr_debug(
 			"%s: sweep of %llu flows: %.3f ms (scan %.3f ms), %llu records, %llu removed, %llu evicted\n",

@@ -92,12 +92,11 @@ int cmd_reload(int argc, char **argv)
 static int policy_check(const char *file)
 {
 	struct policy *p;
-	char err[512];
 	size_t i, prefixes = 0;
 
-	p = policy_load(file, err, sizeof(err));
+	p = policy_load(file);
 	if (!p)
-		return cli_error(EXIT_FAIL, "%s", err);
+		return cli_error(EXIT_FAIL, "%s", err_get());
 	for (i = 0; i < p->nunits; i++)
 		prefixes += p->units[i].prefixes;
 	if (env.json)
@@ -149,7 +148,7 @@ static int policy_test(const char *file, int argc, char **argv,
 	struct flow_ctx c = { .ifname = a->iface };
 	struct flowbpf_key k;
 	struct policy *p;
-	char err[512], spec[160];
+	char spec[160];
 	time_t t = time(NULL);
 	int rule, ret = EXIT_OK;
 	__u32 v;
@@ -162,9 +161,9 @@ static int policy_test(const char *file, int argc, char **argv,
 		return cli_usage_error(
 			"--time must be HH:MM or DAY HH:MM (e.g. 'sat 10:00'), not '%s'",
 			when);
-	p = policy_load(file, err, sizeof(err));
+	p = policy_load(file);
 	if (!p)
-		return cli_error(EXIT_FAIL, "%s", err);
+		return cli_error(EXIT_FAIL, "%s", err_get());
 	rule = policy_match(p, &k, &c);
 	v = policy_verdict(p, rule);
 	flow_spec_str(&k, spec, sizeof(spec));

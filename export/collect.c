@@ -1133,8 +1133,10 @@ struct collector *collector_new_fds(const char *ifname, int flows_fd,
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		err_set("%s: out of memory", ifname);
 		return NULL;
+	}
 	snprintf(c->ifname, sizeof(c->ifname), "%s", ifname);
 	c->flows_fd = flows_fd;
 	c->expire_fd = c->expired_fd = -1;

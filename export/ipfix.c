@@ -283,7 +283,7 @@ bool ipfix_enc_fits(const struct ipfix_enc *e, const struct acct_record *r,
 static void put_record(unsigned char *p, const struct acct_record *r)
 {
 	const struct flowbpf_key *k = &r->key;
-	bool icmp = k->proto == 1 || k->proto == 58;
+	bool icmp = flowbpf_proto_is_icmp(k->proto);
 
 	put64(p, r->start_ms);
 	put64(p + 8, r->end_ms);

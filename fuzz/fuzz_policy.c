@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include "fuzz.h"
 #include "sets.h"
+#include "log.h"
 #include "policy.h"
 
 static const char *policy_file, *table_file;
@@ -307,12 +308,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text = expand(data, plen, fuzz_dir(), &tlen);
 	fuzz_write(policy_file, text, tlen);
 
-	p = policy_load(policy_file, err, sizeof(err));
+	p = policy_load(policy_file);
+	snprintf(err, sizeof(err), "%s", p ? "" : err_get());
 	CHECK(p || err[0]);
 	if (strlen(text) != tlen) {
 		CHECKF(!p, "a policy with a NUL byte was loaded");
 	} else {
-		q = policy_parse(policy_file, text, err2, sizeof(err2));
+		q = policy_parse(policy_file, text);
+		snprintf(err2, sizeof(err2), "%s", q ? "" : err_get());
 		CHECK(!p == !q);
 		CHECKF(!strcmp(err, err2), "policy_load: %s; policy_parse: %s",
 		       err, err2);

@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include "fuzz.h"
 #include "sets.h"
+#include "log.h"
 #include "policy.h"
 
 #define LINE_MAX_LEN 510
@@ -211,7 +212,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* Loaded as the daemon loads a policy. */
-	p = policy_load(conf, err, sizeof(err));
+	p = policy_load(conf);
+	snprintf(err, sizeof(err), "%s", p ? "" : err_get());
 	if (bad != LINE_EMPTY) {
 		CHECKF(!p, "line %zu is bad (%s) but the table loaded",
 		       bad_line, complaint[bad]);

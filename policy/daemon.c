@@ -738,11 +738,12 @@ static int add_ifaces(struct daemon *d)
 static int reload(struct daemon *d, char *msg, size_t len)
 {
 	struct policy *np;
-	char err[512];
+	const char *err;
 	int i;
 
-	np = policy_load(d->o->policy, err, sizeof(err));
+	np = policy_load(d->o->policy);
 	if (!np) {
+		err = err_get();
 		d->reload_errors++;
 		snprintf(d->last_error, sizeof(d->last_error), "%s", err);
 		snprintf(msg, len, "%s", err);
@@ -1555,7 +1556,6 @@ static int daemon_metrics(void *ctx, struct metrics_buf *b)
 static int start(struct daemon *d)
 {
 	const struct daemon_opts *o = d->o;
-	char msg[512];
 	sigset_t mask;
 	int err;
 
@@ -1576,11 +1576,9 @@ static int start(struct daemon *d)
 		err_set("cannot set up the event loop: %s", strerror(errno));
 		return err;
 	}
-	d->pol = policy_load(o->policy, msg, sizeof(msg));
-	if (!d->pol) {
-		err_set("%s", msg);
+	d->pol = policy_load(o->policy);
+	if (!d->pol)
 		return -EINVAL;
-	}
 	err = ctl_listen(d);
 	/* Before the interfaces: a port in use stops the start before the
 	 * daemon has decided anything. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "addrset.h"
+#include "log.h"
 #include "policy.h"
 #include "flowfmt.h"
 
@@ -1181,20 +1182,20 @@ void policy_free(struct policy *p)
 	free(p);
 }
 
-struct policy *policy_parse(const char *name, const char *text, char *err,
-			    size_t errlen)
+struct policy *policy_parse(const char *name, const char *text)
 {
+	char err[512] = "";
 	struct parser ps = { .name = name,
 			     .src = text,
 			     .p = text,
 			     .line = 1,
 			     .col = 1,
 			     .err = err,
-			     .errlen = errlen };
+			     .errlen = sizeof(err) };
 
 	ps.pol = calloc(1, sizeof(*ps.pol));
 	if (!ps.pol) {
-		snprintf(err, errlen, "%s: out of memory", name);
+		err_set("%s: out of memory", name);
 		return NULL;
 	}
 	ps.pol->dflt = FLOWBPF_VERDICT_PASS;
@@ -1214,7 +1215,8 @@ struct policy *policy_parse(const char *name, const char *text, char *err,
 	}
 	if (ps.failed || !ps.pol->file) {
 		if (!ps.failed)
-			snprintf(err, errlen, "%s: out of memory", name);
+			snprintf(err, sizeof(err), "%s: out of memory", name);
+		err_set("%s", err);
 		policy_free(ps.pol);
 		ps.pol = NULL;
 	}
@@ -1222,23 +1224,22 @@ struct policy *policy_parse(const char *name, const char *text, char *err,
 	return ps.pol;
 }
 
-struct policy *policy_load(const char *file, char *err, size_t errlen)
+struct policy *policy_load(const char *file)
 {
 	char *text = NULL, why[128];
 	struct policy *p;
 	size_t len = 0;
 
 	if (read_file(file, &text, &len, why, sizeof(why))) {
-		snprintf(err, errlen, "%s: %s", file, why);
+		err_set("%s: %s", file, why);
 		return NULL;
 	}
 	if (strlen(text) != len) {
-		snprintf(err, errlen,
-			 "%s: contains a NUL byte (not a text file?)", file);
+		err_set("%s: contains a NUL byte (not a text file?)", file);
 		free(text);
 		return NULL;
 	}
-	p = policy_parse(file, text, err, errlen);
+	p = policy_parse(file, text);
 	free(text);
 	return p;
 }

@@ -94,13 +94,12 @@ struct flow_ctx {
 #define POLICY_FILE_MAX_MIB 64
 
 /*
- * Parses FILE.  On error returns NULL and writes "FILE:LINE:COL: message"
- * to err.
+ * Parses FILE.  On error returns NULL, with "FILE:LINE:COL: message" in
+ * err_get() (log.h), as every constructor of flowbpf reports.
  */
-struct policy *policy_load(const char *file, char *err, size_t errlen);
+struct policy *policy_load(const char *file);
 /* The same from a string; name is used in messages.  For tests. */
-struct policy *policy_parse(const char *name, const char *text, char *err,
-			    size_t errlen);
+struct policy *policy_parse(const char *name, const char *text);
 void policy_free(struct policy *p);
 
 /* Index of the first matching rule, or -1 for the default. */

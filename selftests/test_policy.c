@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <jansson.h>
 #include "clock.h"
+#include "log.h"
 #include "flowfmt.h"
 #include "netns.h"
 #include "policy.h"
@@ -87,6 +88,25 @@ static const struct flow_ctx *noon(void)
 	return &c;
 }
 
+/* policy_parse() of "t.conf", with its error (err_get()) copied into err,
+ * "" when it parsed, as the assertions read it. */
+static struct policy *parse_text(const char *text, char *err, size_t len)
+{
+	struct policy *p = policy_parse("t.conf", text);
+
+	snprintf(err, len, "%s", p ? "" : err_get());
+	return p;
+}
+
+/* The same for policy_load() of a file. */
+static struct policy *load_file(const char *path, char *err, size_t len)
+{
+	struct policy *p = policy_load(path);
+
+	snprintf(err, len, "%s", p ? "" : err_get());
+	return p;
+}
+
 /* 1-based number of the rule that decides spec, 0 for the default. */
 static int rule_no(const struct policy *p, const char *spec,
 		   const struct flow_ctx *c)
@@ -99,7 +119,7 @@ static int rule_no(const struct policy *p, const char *spec,
 static struct policy *parse_ok(const char *text)
 {
 	char err[512] = "";
-	struct policy *p = policy_parse("t.conf", text, err, sizeof(err));
+	struct policy *p = parse_text(text, err, sizeof(err));
 
 	if (!p) {
 		test__fail();
@@ -244,7 +264,7 @@ static const struct bad bad_policies[] = {
 static void check_bad(const char *text, const char *want)
 {
 	char err[512] = "";
-	struct policy *p = policy_parse("t.conf", text, err, sizeof(err));
+	struct policy *p = parse_text(text, err, sizeof(err));
 
 	ASSERT_FALSE(p, "refused");
 	ASSERT_STREQ(err, want, "message");
@@ -320,7 +340,7 @@ static const char *table_result(const char *path, const char *bytes, size_t len)
 	if (write_bytes(path, bytes, len))
 		return "test bug: cannot write the table";
 	snprintf(text, sizeof(text), "unit t file \"%s\";\n", path);
-	p = policy_parse("t.conf", text, err, sizeof(err));
+	p = parse_text(text, err, sizeof(err));
 	if (p && p->units[0].prefixes != 1)
 		snprintf(err, sizeof(err), "accepted with %zu prefixes",
 			 p->units[0].prefixes);
@@ -378,7 +398,7 @@ static void subtest_table_names(void)
 	if (!ASSERT_OK(write_file(name, "192.0.2.0/24\n"), "write table"))
 		return;
 	snprintf(text, sizeof(text), "unit t file \"%s\";\n", name);
-	p = policy_parse("t.conf", text, err, sizeof(err));
+	p = parse_text(text, err, sizeof(err));
 	ASSERT_OK_PTR(p, "255 bytes");
 	policy_free(p);
 	snprintf(text, sizeof(text), "unit t file \"%sx\";\n", name);
@@ -439,7 +459,7 @@ static bool in_child(void (*fn)(const void *arg, char *out, size_t len),
 static void parse_exact(const void *arg, char *out, size_t len)
 {
 	char err[512] = "", *text = strdup(arg);
-	struct policy *p = policy_parse("t.conf", text, err, sizeof(err));
+	struct policy *p = parse_text(text, err, sizeof(err));
 
 	snprintf(out, len, "%s", p ? "accepted" : err);
 	policy_free(p);
@@ -483,9 +503,9 @@ static void load_in_child(const void *arg, char *out, size_t len)
 	alarm(5);
 	if (!strncmp(path, "table:", 6)) {
 		snprintf(text, sizeof(text), "unit t file \"%s\";\n", path + 6);
-		p = policy_parse("t.conf", text, err, sizeof(err));
+		p = parse_text(text, err, sizeof(err));
 	} else {
-		p = policy_load(path, err, sizeof(err));
+		p = load_file(path, err, sizeof(err));
 	}
 	snprintf(out, len, "%s", p ? "accepted" : err);
 	policy_free(p);
@@ -570,7 +590,7 @@ static void subtest_many_units(void)
 	if (!ASSERT_OK_PTR(text, "text"))
 		return;
 	t0 = mono_now_ns();
-	p = policy_parse("t.conf", text, err, sizeof(err));
+	p = parse_text(text, err, sizeof(err));
 	t1 = mono_now_ns();
 	free(text);
 	ns = (double)(t1 - t0);
@@ -911,7 +931,7 @@ static void match_in_child(const void *arg, char *out, size_t len)
 {
 	const struct use_case *u = arg;
 	char err[512] = "";
-	struct policy *p = policy_parse("t.conf", u->text, err, sizeof(err));
+	struct policy *p = parse_text(u->text, err, sizeof(err));
 
 	if (!p) {
 		snprintf(out, len, "%s", err);
@@ -1385,7 +1405,7 @@ static bool table_load(struct table_test *tt)
 		 "unit big file \"%s\";\nrule \"listed\" deny from big;\n",
 		 tt->path);
 	t0 = mono_now_ns();
-	tt->p = policy_parse("t.conf", text, err, sizeof(err));
+	tt->p = parse_text(text, err, sizeof(err));
 	t1 = mono_now_ns();
 	load_ns = (double)(t1 - t0);
 	if (!ASSERT_OK_PTR(tt->p, "load") || !ASSERT_STREQ(err, "", "no error"))

@@ -44,6 +44,7 @@ struct vpending {
 };
 
 struct iface {
+	struct daemon *d; /* the daemon serving it */
 	struct flowbpf_handle h;
 	int lock_fd; /* holds the claim on the interface (iface_lock()) */
 	bool detached; /* its pins are gone; said so once */
@@ -321,12 +322,6 @@ static void drain(struct daemon *d)
 }
 
 /*
- * libbpf's ring buffer callback gets one pointer: pass the interface, and
- * find the daemon through this file-scope pointer (one daemon a process).
- */
-static struct daemon *the_daemon;
-
-/*
  * Puts a held frame back on its way: ingress frames into the stack as if
  * received (an XDP_PASS program run with live frames), egress frames out
  * of the interface past the qdisc, so tc does not see them twice.
@@ -412,8 +407,8 @@ static void handle_held(struct daemon *d, struct iface *ifc,
 
 static int handle_event(void *ctx, void *data, size_t size)
 {
-	struct daemon *d = the_daemon;
 	struct iface *ifc = ctx;
+	struct daemon *d = ifc->d;
 	const struct flowbpf_event_hdr *hdr = data;
 
 	if (size < sizeof(*hdr) || hdr->cap_len > size - sizeof(*hdr) ||
@@ -664,6 +659,8 @@ static int add_iface(struct daemon *d, const char *name)
 		return -E2BIG;
 	}
 	ifc = &d->ifs[d->nifs];
+	/* libbpf's ring buffer callback gets one pointer: the interface. */
+	ifc->d = d;
 	ifc->lock_fd = -1;
 	err = flowbpf_open(name, &ifc->h);
 	if (err)
@@ -1660,14 +1657,11 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	d->started = time(NULL);
 	d->last_minute = -1;
-	the_daemon = d;
-
 	err = start(d);
 	if (!err)
 		err = loop(d);
 	if (!err)
 		pr_info("info: stopping; the kernel applies default verdicts until a daemon returns\n");
 	daemon_free(d);
-	the_daemon = NULL;
 	return err;
 }

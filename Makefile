@@ -8,7 +8,7 @@ BPFTOOL ?= bpftool
 CC ?= gcc
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-INCLUDES := -I$(OUTPUT) -Imaps -Iloader -Icommon -Ibpf -Iexport -Ipolicy -Imetrics
+INCLUDES := -I$(OUTPUT) -Imaps -Iloader -Icommon -Ibpf -Iexport -Ipolicy -Idaemon -Imetrics
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Werror -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror
@@ -20,7 +20,7 @@ LDLIBS += $(shell pkg-config --libs libxdp)
 BPF_OBJS := $(OUTPUT)/flowbpf.bpf.o
 SKELS := $(OUTPUT)/flowbpf.skel.h
 COMMON_SRCS := common/log.c common/flowfmt.c common/clock.c loader/loader.c loader/share.c \
-	policy/parse.c policy/addrset.c policy/eval.c policy/daemon.c policy/ctl.c policy/csum.c
+	policy/parse.c policy/addrset.c policy/eval.c daemon/daemon.c daemon/ctl.c daemon/csum.c
 COMMON_SRCS += export/record.c export/jsonl.c export/ipfix.c export/collect.c
 COMMON_SRCS += metrics/metrics.c
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
@@ -39,7 +39,7 @@ TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selfte
 .PHONY: all clean test check format
 all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner $(OUTPUT)/flowbpf.8
 
-$(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/metrics:
+$(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/daemon $(OUTPUT)/metrics:
 	mkdir -p $@
 
 $(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/*.h maps/flowbpf.h vmlinux.h | $(OUTPUT)
@@ -51,7 +51,7 @@ $(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/metrics
+$(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/daemon $(OUTPUT)/metrics
 	$(CC) $(CFLAGS) -MMD -MP $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/flowbpf: $(CLI_OBJS) $(COMMON_OBJS)
@@ -88,7 +88,8 @@ vmtest: all
 	KERNEL="$(KERNEL)" vmtest/vmtest.sh $(VMTEST_ARGS)
 
 FORMAT_SRCS := $(wildcard bpf/*.[ch] maps/*.h loader/*.[ch] cli/*.[ch] \
-	common/*.[ch] policy/*.[ch] export/*.[ch] selftests/*.[ch] \
+	common/*.[ch] policy/*.[ch] daemon/*.[ch] export/*.[ch] metrics/*.[ch] \
+	selftests/*.[ch] \
 	bench/*.[ch] fuzz/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRCS)
@@ -150,7 +151,7 @@ BENCH_SRCS := bench/bench.c bench/pkt.c bench/sweep.c bench/mem.c \
 	bench/report.c bench/net.c bench/decide.c bench/connect.c \
 	bench/alternate.c
 BENCH_LIBS := $(OUTPUT)/common/log.o $(OUTPUT)/common/flowfmt.o $(OUTPUT)/common/clock.o \
-	$(OUTPUT)/loader/loader.o $(OUTPUT)/loader/share.o $(OUTPUT)/policy/ctl.o
+	$(OUTPUT)/loader/loader.o $(OUTPUT)/loader/share.o $(OUTPUT)/daemon/ctl.o
 
 .PHONY: bench bench-bins
 bench:
@@ -193,9 +194,9 @@ FUZZ_OUT := $(OUTPUT)/fuzz
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -Wall -Werror -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-format-zero-length -std=gnu11 \
-	-D_GNU_SOURCE -Imaps -Icommon -Ipolicy
+	-D_GNU_SOURCE -Imaps -Icommon -Ipolicy -Idaemon
 FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_NAMES))
-FUZZ_LIB_SRCS := common/log.c policy/parse.c policy/addrset.c policy/eval.c policy/csum.c common/flowfmt.c
+FUZZ_LIB_SRCS := common/log.c policy/parse.c policy/addrset.c policy/eval.c daemon/csum.c common/flowfmt.c
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(FUZZ_LIB_SRCS) \
 	$(wildcard fuzz/fuzz_*.c))
 
@@ -206,7 +207,7 @@ $(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/obj/common/log.o $(FUZZ_OUT)/obj/policy/par
 $(FUZZ_OUT)/fuzz_table: $(FUZZ_OUT)/obj/common/log.o $(FUZZ_OUT)/obj/policy/parse.o \
 	$(FUZZ_OUT)/obj/policy/addrset.o $(FUZZ_OUT)/obj/common/flowfmt.o
 $(FUZZ_OUT)/fuzz_flow $(FUZZ_OUT)/fuzz_num: $(FUZZ_OUT)/obj/common/flowfmt.o
-$(FUZZ_OUT)/fuzz_csum: $(FUZZ_OUT)/obj/policy/csum.o
+$(FUZZ_OUT)/fuzz_csum: $(FUZZ_OUT)/obj/daemon/csum.o
 
 $(FUZZ_OBJS): $(FUZZ_OUT)/obj/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(@D)

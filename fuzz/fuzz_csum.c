@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * csum_fix_frame (policy/csum.h) on arbitrary Ethernet frames.  The frame
+ * csum_fix_frame (daemon/csum.h) on arbitrary Ethernet frames.  The frame
  * is copied into a buffer of exactly its length, so that AddressSanitizer
  * stops the run at the first byte read or written past len.
  *

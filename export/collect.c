@@ -408,67 +408,24 @@ static void restart(struct fstate *s, const struct fview *f)
 	s->rep_packets = s->rep_bytes = 0;
 }
 
-static int scan_per_key(struct collector *c, size_t *n)
-{
-	struct flowbpf_key prev;
-	void *pk = NULL;
-	size_t i = 0;
-
-	c->truncated = false;
-	while (i < c->cap &&
-	       !bpf_map_get_next_key(c->flows_fd, pk, &c->keys[i])) {
-		prev = c->keys[i];
-		pk = &prev;
-		/* The entry may go (eviction) between the two calls. */
-		if (!bpf_map_lookup_elem(c->flows_fd, &c->keys[i], &c->vals[i]))
-			i++;
-	}
-	c->truncated = i == c->cap;
-	*n = i;
-	return 0;
-}
-
 /* Reads the whole flow map into c->keys/c->vals. */
 static int scan(struct collector *c, size_t *n)
 {
-	struct flowbpf_key in, out;
-	bool first = true;
-	size_t got = 0;
-	__u32 cnt;
+	bool batch = c->batch;
 	int err;
 
-	if (!c->batch)
-		return scan_per_key(c, n);
-	for (;;) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-
-		cnt = c->cap - got < 8192 ? c->cap - got : 8192;
-		if (!cnt)
-			break;
-		err = bpf_map_lookup_batch(c->flows_fd, first ? NULL : &in,
-					   &out, c->keys + got, c->vals + got,
-					   &cnt, &opts);
-		if (err && err != -ENOENT) {
-			if (first && (err == -EINVAL || err == -EOPNOTSUPP ||
-				      err == -524 /* ENOTSUPP */)) {
-				pr_info("%s: no batch map operations, reading entry by entry\n",
-					c->ifname);
-				c->batch = false;
-				return scan_per_key(c, n);
-			}
-			return err;
-		}
-		got += cnt;
-		if (err == -ENOENT)
-			break;
-		in = out;
-		first = false;
-	}
-	c->truncated = got == c->cap;
-	if (c->truncated)
+	err = flowbpf_map_read(c->flows_fd, sizeof(*c->keys), sizeof(*c->vals),
+			       c->keys, c->vals, c->cap, n, &batch);
+	if (c->batch && !batch)
+		pr_info("%s: no batch map operations, reading entry by entry\n",
+			c->ifname);
+	c->batch = batch;
+	if (err)
+		return err;
+	c->truncated = *n == c->cap;
+	if (c->truncated && c->batch)
 		pr_warn("%s: flow map holds more entries than expected; the rest waits for the next sweep\n",
 			c->ifname);
-	*n = got;
 	return 0;
 }
 

@@ -222,9 +222,8 @@ static bool live_frame_fits(int prog_fd, __u32 len)
 {
 	static __u8 frame[FLOWBPF_HOLD_MAX];
 	struct xdp_md md = { .data_end = len, .ingress_ifindex = 1 };
-	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame,
-		    .data_size_in = len, .ctx_in = &md,
-		    .ctx_size_in = sizeof(md),
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame, .data_size_in = len,
+		    .ctx_in = &md, .ctx_size_in = sizeof(md),
 		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = 1);
 
 	return !bpf_prog_test_run_opts(prog_fd, &t);
@@ -278,19 +277,21 @@ void flowbpf_config_fill(struct flowbpf_config *cfg,
 	cfg->timeout_ns = o->timeout_ns;
 	ticks = (o->timeout_ns + (1ULL << FLOWBPF_TICK_SHIFT) - 1) >>
 		FLOWBPF_TICK_SHIFT;
-	cfg->timeout_ticks = ticks < 1 ? 1 : ticks > 0x7fffffff ? 0x7fffffff
-								  : ticks;
+	cfg->timeout_ticks = ticks < 1		  ? 1
+			     : ticks > 0x7fffffff ? 0x7fffffff
+						  : ticks;
 	cfg->max_queued = o->max_queued;
 	cfg->hold_pkts = o->hold_pkts;
 	cfg->hold_bytes = o->hold_bytes;
 	cfg->malformed = o->malformed ? o->malformed
-		       : o->mode == FLOWBPF_MODE_ENFORCE ? FLOWBPF_VERDICT_DROP
-							 : FLOWBPF_VERDICT_PASS;
+			 : o->mode == FLOWBPF_MODE_ENFORCE
+				 ? FLOWBPF_VERDICT_DROP
+				 : FLOWBPF_VERDICT_PASS;
 	cfg->hold_frame_max = o->pending == FLOWBPF_PENDING_HOLD
 				      ? flowbpf_live_frame_max()
 				      : 0;
 	cfg->ifindex = ifindex;
-	cfg->xdp_flags = tc_ing			   ? 0
+	cfg->xdp_flags = tc_ing			       ? 0
 			 : o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE
 						       : XDP_FLAGS_DRV_MODE;
 	cfg->flags = (own_qdisc ? FLOWBPF_CFG_OWN_CLSACT : 0) |
@@ -323,7 +324,8 @@ static struct flowbpf *open_and_load(const struct flowbpf_attach_opts *o,
 		err = bpf_map__set_max_entries(skel->maps.events, o->ringbuf);
 	if (!err)
 		err = bpf_map__set_max_entries(
-			skel->maps.expired, flowbpf_expired_ring_size(o->flows));
+			skel->maps.expired,
+			flowbpf_expired_ring_size(o->flows));
 	if (err) {
 		err_set("cannot size maps: %s", strerror(-err));
 		goto fail;
@@ -375,7 +377,8 @@ static int xdp_attach(const struct flowbpf_attach_opts *o, int prog_fd,
 	if (fd >= 0)
 		return fd;
 	err = -errno;
-	if (o->xdp_mode == XDPM_NATIVE && (err == -EOPNOTSUPP || err == -EINVAL))
+	if (o->xdp_mode == XDPM_NATIVE &&
+	    (err == -EOPNOTSUPP || err == -EINVAL))
 		err_set("%s: the driver does not support native XDP; use --xdp-mode generic",
 			o->ifname);
 	else
@@ -427,9 +430,9 @@ static int make_pin_dir(const char *ifname)
 }
 
 /* The XDP half of an attach: a link of flowbpf's own, or libxdp's. */
-static int attach_xdp(const struct flowbpf_attach_opts *o,
-		      struct flowbpf *skel, unsigned int ifindex,
-		      struct xdp_share *x, int *link_fd, int *prog_fd)
+static int attach_xdp(const struct flowbpf_attach_opts *o, struct flowbpf *skel,
+		      unsigned int ifindex, struct xdp_share *x, int *link_fd,
+		      int *prog_fd)
 {
 	int err;
 
@@ -548,7 +551,8 @@ int flowbpf_pin_get(const char *ifname, enum flowbpf_obj obj)
 	char path[256];
 	int fd;
 
-	if (obj >= FB_OBJ_MAX || flowbpf_pin_path(path, sizeof(path), ifname, obj))
+	if (obj >= FB_OBJ_MAX ||
+	    flowbpf_pin_path(path, sizeof(path), ifname, obj))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
@@ -599,12 +603,12 @@ static __u32 obj_id(int fd, enum obj_kind kind)
 	if (fd < 0)
 		return 0;
 	memset(&info, 0, sizeof(info));
-	len = kind == OBJ_PROG ? sizeof(info.prog)
+	len = kind == OBJ_PROG	? sizeof(info.prog)
 	      : kind == OBJ_MAP ? sizeof(info.map)
 				: sizeof(info.link);
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return 0;
-	return kind == OBJ_PROG ? info.prog.id
+	return kind == OBJ_PROG	 ? info.prog.id
 	       : kind == OBJ_MAP ? info.map.id
 				 : info.link.id;
 }
@@ -752,9 +756,8 @@ int flowbpf_stats_read(int stats_fd, struct flowbpf_stats *out)
 {
 #define FLOWBPF_STAT_OUTCOME(name, key, outcome) \
 	[FLOWBPF_STAT_##name] = outcome,
-	static const bool outcome[FLOWBPF_STAT_MAX] = {
-		FLOWBPF_STATS(FLOWBPF_STAT_OUTCOME)
-	};
+	static const bool outcome[FLOWBPF_STAT_MAX] = { FLOWBPF_STATS(
+		FLOWBPF_STAT_OUTCOME) };
 #undef FLOWBPF_STAT_OUTCOME
 	int ncpu = libbpf_num_possible_cpus(), i, j, err = 0;
 	struct flowbpf_stats *percpu;
@@ -949,8 +952,8 @@ int flowbpf_verdict_run(int prog_fd, const struct flowbpf_vop *ops, size_t n,
 	return 0;
 }
 
-int flowbpf_verdict_set(int prog_fd, const struct flowbpf_key *k,
-			__u32 verdict, __u32 source, __u32 flags)
+int flowbpf_verdict_set(int prog_fd, const struct flowbpf_key *k, __u32 verdict,
+			__u32 source, __u32 flags)
 {
 	struct flowbpf_vop op = { .key = *k,
 				  .op = FLOWBPF_VOP_SET,
@@ -1109,7 +1112,7 @@ __u64 flowbpf_tick_ns(__u32 tick, __u64 now_ns)
 	return ((now_ns >> FLOWBPF_TICK_SHIFT) - ago) << FLOWBPF_TICK_SHIFT;
 }
 
-static int dump_per_key(int fd, __u32 ks, __u32 vs, char *keys, char *vals,
+static int read_per_key(int fd, __u32 ks, __u32 vs, char *keys, char *vals,
 			size_t cap, size_t *count)
 {
 	char prev[256];
@@ -1127,21 +1130,67 @@ static int dump_per_key(int fd, __u32 ks, __u32 vs, char *keys, char *vals,
 	return 0;
 }
 
+/* Errors of a first BPF_MAP_LOOKUP_BATCH that mean "not here". */
+static bool no_batch_ops(int err)
+{
+	return err == -EINVAL || err == -EOPNOTSUPP ||
+	       err == -524 /* ENOTSUPP */;
+}
+
+int flowbpf_map_read(int fd, __u32 key_size, __u32 value_size, void *keys,
+		     void *values, size_t cap, size_t *count, bool *batch)
+{
+	char in[256], out[256], *k = keys, *v = values;
+	bool first = true;
+	size_t got = 0;
+	__u32 n;
+	int err;
+
+	if (key_size > sizeof(in))
+		return -EINVAL;
+	if (!*batch)
+		return read_per_key(fd, key_size, value_size, k, v, cap, count);
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+		n = cap - got < 8192 ? cap - got : 8192;
+		if (!n)
+			break;
+		err = bpf_map_lookup_batch(fd, first ? NULL : in, out,
+					   k + got * key_size,
+					   v + got * value_size, &n, &opts);
+		if (err == -ENOENT) {
+			got += n;
+			break;
+		}
+		if (first && no_batch_ops(err))
+			*batch = false;
+		/* ENOSPC: a bucket larger than the batch; key by key then. */
+		if ((first && no_batch_ops(err)) || err == -ENOSPC)
+			return read_per_key(fd, key_size, value_size, k, v, cap,
+					    count);
+		if (err)
+			return err;
+		got += n;
+		memcpy(in, out, key_size);
+		first = false;
+	}
+	*count = got;
+	return 0;
+}
+
 int flowbpf_map_dump(int fd, __u32 key_size, __u32 value_size, void **keys,
 		     void **values, size_t *count)
 {
 	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), batch, n;
-	char *k = NULL, *v = NULL;
-	size_t cap, got = 0;
-	char in[256], out[256];
-	bool first = true;
+	__u32 len = sizeof(info);
+	bool batch = true;
+	char *k, *v;
+	size_t cap;
 	int err;
 
 	*keys = *values = NULL;
 	*count = 0;
-	if (key_size > sizeof(in))
-		return -EINVAL;
 	err = bpf_obj_get_info_by_fd(fd, &info, &len);
 	if (err)
 		return err;
@@ -1149,50 +1198,15 @@ int flowbpf_map_dump(int fd, __u32 key_size, __u32 value_size, void **keys,
 	cap = (size_t)info.max_entries + 64;
 	k = malloc(cap * key_size);
 	v = malloc(cap * value_size);
-	if (!k || !v) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	for (;;) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-
-		batch = cap - got < 4096 ? cap - got : 4096;
-		if (!batch)
-			break;
-		n = batch;
-		err = bpf_map_lookup_batch(fd, first ? NULL : in, out,
-					   k + got * key_size,
-					   v + got * value_size, &n, &opts);
-		if (err && err != -ENOENT) {
-			if (first && (err == -EINVAL || err == -EOPNOTSUPP ||
-				      err == -524 /* ENOTSUPP */)) {
-				err = dump_per_key(fd, key_size, value_size, k,
-						   v, cap, &got);
-				break;
-			}
-			/* ENOSPC: a bucket larger than the batch; retry bigger
-			 * is not possible here, fall back to per-key. */
-			if (err == -ENOSPC) {
-				err = dump_per_key(fd, key_size, value_size, k,
-						   v, cap, &got);
-				break;
-			}
-			goto cleanup;
-		}
-		got += n;
-		if (err == -ENOENT) {
-			err = 0;
-			break;
-		}
-		memcpy(in, out, key_size);
-		first = false;
+	err = k && v ? flowbpf_map_read(fd, key_size, value_size, k, v, cap,
+					count, &batch)
+		     : -ENOMEM;
+	if (err) {
+		free(k);
+		free(v);
+		return err;
 	}
 	*keys = k;
 	*values = v;
-	*count = got;
 	return 0;
-cleanup:
-	free(k);
-	free(v);
-	return err;
 }

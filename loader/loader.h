@@ -198,4 +198,12 @@ int flowbpf_bpffs_ensure(void);
  */
 int flowbpf_map_dump(int fd, __u32 key_size, __u32 value_size, void **keys,
 		     void **values, size_t *count);
+/*
+ * The same into the caller's arrays of cap entries.  With *batch, by
+ * BPF_MAP_LOOKUP_BATCH; where the kernel has none, *batch becomes false
+ * and the entries are read key by key, as they are without it.  Entries
+ * the map holds beyond cap are not read.  0 or -errno.
+ */
+int flowbpf_map_read(int fd, __u32 key_size, __u32 value_size, void *keys,
+		     void *values, size_t cap, size_t *count, bool *batch);
 #endif

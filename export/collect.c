@@ -1066,16 +1066,6 @@ void collector_add_sink(struct collector *c, struct acct_sink *s)
 	c->sinks[c->nsinks++] = s;
 }
 
-static int check_acct_fd(int fd)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	return info.value_size == sizeof(struct flowbpf_acct) ? 0 : -EPROTO;
-}
-
 struct collector *collector_new_fds(const char *ifname, int flows_fd,
 				    int stats_fd, int acct_fd,
 				    const struct collect_opts *o)
@@ -1317,7 +1307,8 @@ struct collector *collector_open(const char *ifname,
 		return NULL;
 	}
 	acct_fd = h.fd[FB_MAP_ACCT];
-	if (check_acct_fd(acct_fd)) {
+	if (flowbpf_map_check(acct_fd, sizeof(__u32),
+			      sizeof(struct flowbpf_acct))) {
 		flowbpf_close(&h);
 		close(lock_fd);
 		err_set("%s: the accounting map has another layout", ifname);
@@ -1394,7 +1385,7 @@ int acct_read(const char *ifname, struct flowbpf_acct *a)
 	fd = flowbpf_pin_get(ifname, FB_MAP_ACCT);
 	if (fd < 0)
 		return fd;
-	err = check_acct_fd(fd);
+	err = flowbpf_map_check(fd, sizeof(__u32), sizeof(struct flowbpf_acct));
 	if (!err && bpf_map_lookup_elem(fd, &zero, a))
 		err = -errno;
 	close(fd);

@@ -578,13 +578,11 @@ int flowbpf_pin_dir_open(const char *ifname)
 
 static int read_config(int fd, struct flowbpf_config *cfg)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0;
+	__u32 zero = 0;
+	int err = flowbpf_map_check(fd, sizeof(zero), sizeof(*cfg));
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	if (info.value_size != sizeof(*cfg))
-		return -EPROTO;
+	if (err)
+		return err;
 	if (bpf_map_lookup_elem(fd, &zero, cfg))
 		return -errno;
 	return cfg->abi_version == FLOWBPF_ABI_VERSION ? 0 : -EPROTO;
@@ -802,7 +800,7 @@ int flowbpf_map_count(int fd, __u32 key_size, __u64 *count)
 	return errno == ENOENT ? 0 : -errno;
 }
 
-static int check_value_size(int fd, __u32 key_size, __u32 value_size)
+int flowbpf_map_check(int fd, __u32 key_size, __u32 value_size)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -819,12 +817,12 @@ static int check_layouts(const struct flowbpf_handle *h)
 {
 	int ncpu = libbpf_num_possible_cpus();
 
-	if (check_value_size(h->fd[FB_MAP_FLOWS], sizeof(struct flowbpf_key),
-			     sizeof(struct flowbpf_flow)) ||
-	    check_value_size(h->fd[FB_MAP_MANUAL], sizeof(struct flowbpf_key),
-			     sizeof(struct flowbpf_manual)) ||
-	    check_value_size(h->fd[FB_MAP_STATS], sizeof(__u32),
-			     sizeof(struct flowbpf_stats)) ||
+	if (flowbpf_map_check(h->fd[FB_MAP_FLOWS], sizeof(struct flowbpf_key),
+			      sizeof(struct flowbpf_flow)) ||
+	    flowbpf_map_check(h->fd[FB_MAP_MANUAL], sizeof(struct flowbpf_key),
+			      sizeof(struct flowbpf_manual)) ||
+	    flowbpf_map_check(h->fd[FB_MAP_STATS], sizeof(__u32),
+			      sizeof(struct flowbpf_stats)) ||
 	    ncpu < 1) {
 		err_set("%s: pinned maps have another layout (attached by another flowbpf version?)",
 			h->ifname);

@@ -198,6 +198,9 @@ int flowbpf_bpffs_ensure(void);
  */
 int flowbpf_map_dump(int fd, __u32 key_size, __u32 value_size, void **keys,
 		     void **values, size_t *count);
+/* 0 if the map's key and value have these sizes (the structs of this
+ * ABI), -EPROTO if not, or -errno. */
+int flowbpf_map_check(int fd, __u32 key_size, __u32 value_size);
 /*
  * The same into the caller's arrays of cap entries.  With *batch, by
  * BPF_MAP_LOOKUP_BATCH; where the kernel has none, *batch becomes false

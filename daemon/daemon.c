@@ -1287,25 +1287,6 @@ static int iface_reopen(struct daemon *d, struct iface *ifc)
 	return 0;
 }
 
-/* The id of what is pinned as obj for ifname; 0 when nothing is. */
-static __u32 pinned_id(const char *ifname, enum flowbpf_obj obj)
-{
-	union {
-		struct bpf_map_info map;
-		struct bpf_prog_info prog;
-	} info;
-	bool prog = obj == FB_PROG_VERDICT;
-	__u32 len = prog ? sizeof(info.prog) : sizeof(info.map), id = 0;
-	int fd = flowbpf_pin_get(ifname, obj);
-
-	if (fd < 0)
-		return 0;
-	memset(&info, 0, sizeof(info));
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-		id = prog ? info.prog.id : info.map.id;
-	close(fd);
-	return id;
-}
 
 /*
  * After a detach and a new attach the old maps, which the daemon still
@@ -1327,7 +1308,7 @@ static void check_attach(struct daemon *d)
 	for (ifc = d->ifs; ifc < d->ifs + d->nifs; ifc++) {
 		gone = moved = false;
 		for (k = 0; k < sizeof(objs) / sizeof(objs[0]); k++) {
-			ids[k] = pinned_id(ifc->h.ifname, objs[k]);
+			ids[k] = flowbpf_pinned_id(ifc->h.ifname, objs[k]);
 			gone |= !ids[k];
 			moved |= ids[k] && ids[k] != ifc->h.id[objs[k]];
 		}

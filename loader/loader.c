@@ -611,6 +611,16 @@ static __u32 obj_id(int fd, enum obj_kind kind)
 				 : info.link.id;
 }
 
+__u32 flowbpf_pinned_id(const char *ifname, enum flowbpf_obj obj)
+{
+	int fd = flowbpf_pin_get(ifname, obj);
+	__u32 id = obj_id(fd, pins[obj].kind);
+
+	if (fd >= 0)
+		close(fd);
+	return id;
+}
+
 /*
  * Programs are freed after an RCU grace period once their last reference
  * goes; waiting for that makes "detach" mean gone when it returns, so

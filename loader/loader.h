@@ -103,6 +103,8 @@ int flowbpf_pin_path(char *buf, size_t len, const char *ifname, int obj);
 
 /* Opens one pinned object of ifname; fd or -errno. */
 int flowbpf_pin_get(const char *ifname, enum flowbpf_obj obj);
+/* The kernel's id of what is pinned as obj for ifname; 0 when nothing. */
+__u32 flowbpf_pinned_id(const char *ifname, enum flowbpf_obj obj);
 
 /* The pin directory of ifname, opened O_DIRECTORY (for flock); fd or -errno. */
 int flowbpf_pin_dir_open(const char *ifname);

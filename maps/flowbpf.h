@@ -89,9 +89,11 @@ static inline int flowbpf_eth_is_vlan(__u16 ethertype)
 #define FLOWBPF_MANUAL_MAX 4096
 /* Verdict writes one run of the verdict program carries. */
 #define FLOWBPF_VERDICT_BATCH 64
-/* The daemon beats this often; the kernel trusts a beat this long. */
+/* The daemon beats this often; the kernel trusts a beat for at least
+ * three periods (or the decision timeout if longer), so that one late
+ * beat does not make it apply defaults. */
 #define FLOWBPF_HEARTBEAT_NS 100000000ULL
-#define FLOWBPF_HEARTBEAT_MIN_NS 300000000ULL
+#define FLOWBPF_HEARTBEAT_MIN_NS (3 * FLOWBPF_HEARTBEAT_NS)
 
 /*
  * Times in the flow map are ticks of 2^20 ns (1.048576 ms) in 32 bits:

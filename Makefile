@@ -8,21 +8,23 @@ BPFTOOL ?= bpftool
 CC ?= gcc
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-INCLUDES := -I$(OUTPUT) -Imaps -Iloader -Icommon -Ibpf -Iexport -Ipolicy
+INCLUDES := -I$(OUTPUT) -Imaps -Iloader -Icommon -Ibpf -Iexport -Ipolicy -Iacct $(shell pkg-config --cflags libpq sqlite3)
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Werror -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror
-LDLIBS := -lbpf -lelf -lz -ljansson
+LDLIBS := -lbpf -lelf -lz -ljansson $(shell pkg-config --libs sqlite3 libpq)
 
 BPF_OBJS := $(OUTPUT)/flowbpf.bpf.o
 SKELS := $(OUTPUT)/flowbpf.skel.h
 COMMON_SRCS := common/log.c common/flowfmt.c common/clock.c loader/loader.c \
 	policy/parse.c policy/addrset.c policy/eval.c policy/daemon.c policy/ctl.c policy/csum.c
 COMMON_SRCS += export/record.c export/jsonl.c export/ipfix.c export/collect.c
+COMMON_SRCS += acct/db.c acct/units.c acct/sink.c acct/quota.c
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
 CLI_SRCS := cli/flowbpf.c cli/params.c cli/cmd_attach.c cli/cmd_show.c cli/cmd_verdict.c cli/json.c \
 	cli/cmd_daemon.c
 CLI_SRCS += cli/cmd_collect.c
+CLI_SRCS += cli/cmd_report.c cli/cmd_quota.c
 CLI_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 TEST_SRCS := $(sort $(wildcard selftests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selftests/netns.c)
@@ -30,7 +32,7 @@ TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selfte
 .PHONY: all clean test check format
 all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner
 
-$(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy:
+$(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/acct:
 	mkdir -p $@
 
 $(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/*.h maps/flowbpf.h vmlinux.h | $(OUTPUT)
@@ -42,7 +44,7 @@ $(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy
+$(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/acct
 	$(CC) $(CFLAGS) -MMD -MP $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/flowbpf: $(CLI_OBJS) $(COMMON_OBJS)
@@ -68,7 +70,7 @@ vmtest: all
 	KERNEL="$(KERNEL)" vmtest/vmtest.sh $(VMTEST_ARGS)
 
 FORMAT_SRCS := $(wildcard bpf/*.[ch] maps/*.h loader/*.[ch] cli/*.[ch] \
-	common/*.[ch] policy/*.[ch] export/*.[ch] selftests/*.[ch] \
+	common/*.[ch] policy/*.[ch] export/*.[ch] acct/*.[ch] selftests/*.[ch] \
 	bench/*.[ch] fuzz/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRCS)

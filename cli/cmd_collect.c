@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "acct.h"
 #include "clock.h"
 #include "cli.h"
 #include "collect.h"
@@ -26,6 +27,7 @@ struct collect_args {
 	struct collect_opts co;
 	struct jsonl_opts jo;
 	struct ipfix_sink_opts xo;
+	struct units_sink_opts uo;
 };
 
 #define COLLECT_FIELD(m) PARAM_FIELD(struct collect_args, m)
@@ -61,6 +63,12 @@ static const struct param collect_params[] = {
 	  .help = "resend IPFIX templates this often", .min = 1 },
 	{ "domain", 0, P_COUNT, COLLECT_FIELD(xo.domain), .arg = "N",
 	  .help = "IPFIX observation domain id", .dflt = "the ifindex" },
+	{ "units", 0, P_STR, COLLECT_FIELD(uo.policy_file), .arg = "POLICY",
+	  .help = "total the accounted units of POLICY (docs/units.md)" },
+	{ "db", 0, P_STR, COLLECT_FIELD(uo.dsn), .arg = "DSN",
+	  .help = "SQLite file or PostgreSQL connection string for --units" },
+	{ "gateway", 0, P_STR, COLLECT_FIELD(uo.gateway), .arg = "NAME",
+	  .help = "this gateway's name in the totals", .dflt = "the host name" },
 	{ "no-batch", 0, P_FLAG, COLLECT_FIELD(co.no_batch),
 	  .help = "read the map entry by entry (no batch operations)" },
 	{},
@@ -98,7 +106,7 @@ int cmd_collect(int argc, char **argv)
 	struct collector *c = NULL;
 	struct sweep_result res;
 	struct acct_sink *s;
-	char pin_dir[128];
+	char pin_dir[128], host[256] = "";
 	sigset_t sigs;
 	int sig, rc, ret = EXIT_FAIL;
 	__u64 seen;
@@ -113,7 +121,15 @@ int cmd_collect(int argc, char **argv)
 	if ((jo->rotate_bytes || jo->rotate_ns) &&
 	    (!jo->path || !strcmp(jo->path, "-")))
 		return cli_usage_error("rotation needs --output FILE");
-	if (!jo->path && !xo->collector)
+	if ((a.uo.dsn || a.uo.gateway) && !a.uo.policy_file)
+		return cli_usage_error("--db and --gateway need --units POLICY");
+	if (!a.uo.gateway) {
+		gethostname(host, sizeof(host) - 1);
+		a.uo.gateway = host;
+	}
+	if (!a.uo.dsn)
+		a.uo.dsn = ACCT_DB_DEFAULT;
+	if (!jo->path && !xo->collector && !a.uo.policy_file)
 		jo->path = "-";
 
 	/* Signals are taken synchronously: a sweep is never cut short. */
@@ -138,6 +154,14 @@ int cmd_collect(int argc, char **argv)
 		if (!params_given(collect_params, seen, "domain"))
 			xo->domain = if_nametoindex(argv[optind]);
 		s = ipfix_sink_new(xo);
+		if (!s) {
+			ret = cli_error(EXIT_FAIL, "%s", err_get());
+			goto out;
+		}
+		collector_add_sink(c, s);
+	}
+	if (a.uo.policy_file) {
+		s = units_sink_new(&a.uo);
 		if (!s) {
 			ret = cli_error(EXIT_FAIL, "%s", err_get());
 			goto out;

@@ -17,6 +17,7 @@ struct daemon_opts {
 	int nifaces;
 	const char *socket; /* control socket path */
 	const char *pidfile; /* NULL: none */
+	const char *db; /* accounting store for quotas (docs/units.md) */
 };
 
 /*

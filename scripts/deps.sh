@@ -33,6 +33,10 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump tcpreplay softflowd)
 
+# Accounting by unit: the SQLite and PostgreSQL client libraries, and a
+# PostgreSQL server the tests start privately (docs/units.md).
+pkgs+=(libsqlite3-dev sqlite3 libpq-dev postgresql)
+
 install_missing "${pkgs[@]}"
 
 # bpffs is not mounted by default on every system.

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Helpers shared by the accounting-by-unit tests (test_units*.c,
+ * test_quota*.c). */
+#ifndef FLOWBPF_TEST_UNITS_H
+#define FLOWBPF_TEST_UNITS_H
+
+#include <linux/types.h>
+
+/* count datagrams of payload bytes from src to dst:port, gap_us apart;
+ * a list ends with src NULL. */
+struct burst {
+	const char *src, *dst;
+	int port, count, payload;
+	int gap_us;
+};
+int udp_bursts(void *arg);
+
+struct total {
+	__u64 packets, bytes;
+};
+/* The store's total of a unit, direction, class ("" for all) and
+ * roll-up; 0 or -errno. */
+int db_total(const char *dsn, const char *unit, const char *dir,
+	     const char *cls, const char *period, struct total *t);
+void test_write_file(const char *path, const char *text);
+/* "flowbpf report" (-j, --csv and the table) agrees with the store. */
+void test_report_check(const char *dsn, const char *unit, __u64 packets,
+		       __u64 bytes);
+
+#endif

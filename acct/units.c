@@ -104,10 +104,11 @@ void acct_quota_name(const struct policy *p, const struct acct_quota *q,
 		 q->dir < 0 ? "" : q->dir == ACCT_IN ? ".in" : ".out", per);
 }
 
-/* One share of a batch: a unit's class and direction in one minute. */
+/* One share of a batch: a unit's class and direction in one second (the
+ * end of the records), which places it in every period. */
 struct share {
 	int unit, cls, dir;
-	time_t minute;
+	time_t t;
 	__u64 packets, bytes;
 };
 
@@ -116,7 +117,7 @@ struct batch {
 	size_t n, cap;
 };
 
-static int share_add(struct batch *b, int unit, int cls, int dir, time_t m,
+static int share_add(struct batch *b, int unit, int cls, int dir, time_t t,
 		     __u64 packets, __u64 bytes)
 {
 	struct share *s;
@@ -125,7 +126,7 @@ static int share_add(struct batch *b, int unit, int cls, int dir, time_t m,
 	for (i = 0; i < b->n; i++) {
 		s = &b->v[i];
 		if (s->unit == unit && s->cls == cls && s->dir == dir &&
-		    s->minute == m) {
+		    s->t == t) {
 			s->packets += packets;
 			s->bytes += bytes;
 			return 0;
@@ -140,7 +141,7 @@ static int share_add(struct batch *b, int unit, int cls, int dir, time_t m,
 		b->v = s;
 		b->cap = cap;
 	}
-	b->v[b->n++] = (struct share){ unit, cls, dir, m, packets, bytes };
+	b->v[b->n++] = (struct share){ unit, cls, dir, t, packets, bytes };
 	return 0;
 }
 
@@ -214,7 +215,7 @@ static int record_news(struct acct_db *db, const char *gw,
 static int attribute(const struct policy *p, const struct acct_record *r,
 		     __u64 packets, __u64 bytes, struct batch *b)
 {
-	time_t m = acct_period_start(PERIOD_MINUTE, 0, r->end_ms / 1000);
+	time_t m = r->end_ms / 1000;
 	const struct flowbpf_key *k = &r->key;
 	size_t i;
 	int err;
@@ -244,7 +245,7 @@ static int totals_add(struct acct_db *db, const struct policy *p,
 
 	for (i = 0; i < 4; i++) {
 		time_t start = acct_period_start(acct_rollup_period[i], 0,
-						 s->minute);
+						 s->t);
 		struct acct_val v[9];
 
 		acct_period_label(acct_rollup_period[i], start, label,
@@ -288,8 +289,7 @@ static int quotas_add(struct acct_db *db, const struct policy *p,
 			continue;
 		acct_quota_name(p, q, name, sizeof(name));
 		v[0] = AVS(name);
-		v[1] = AVI(acct_period_start(q->period, q->period_s,
-					     s->minute));
+		v[1] = AVI(acct_period_start(q->period, q->period_s, s->t));
 		v[2] = AVI(s->bytes);
 		err = acct_db_exec(
 			db,

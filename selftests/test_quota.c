@@ -33,7 +33,7 @@
 /* Accepts connections on s->ip and reads each to its end, one at a
  * time; later connections wait in the backlog, which is all a connect
  * needs. */
-static int tcp_drain(void *arg)
+int test_tcp_drain(void *arg)
 {
 	struct test_srv *s = arg;
 	char buf[65536];
@@ -76,7 +76,7 @@ fail:
 	return -1;
 }
 
-static __u64 acked(int fd)
+__u64 quota_acked(int fd)
 {
 	struct tcp_info ti = {};
 	socklen_t len = sizeof(ti);
@@ -102,7 +102,7 @@ __u64 quota_transfer(int fd, __u64 limit, __u64 *cross_ms, __u64 *stall_ms)
 		send(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
 		usleep(25000);
 		now = mono_now_ns() / 1000000;
-		a = acked(fd);
+		a = quota_acked(fd);
 		if (a != last) {
 			last = a;
 			last_ms = now;
@@ -213,8 +213,8 @@ static void test_end_to_end(void)
 		    flowbpf_bin(), pol, sock, db, n1.host_if, n2.host_if);
 	if (!ASSERT_OK(quota_daemon_ready(sock, dmn), "daemon answers"))
 		goto out;
-	srv1 = server_start(&n1, tcp_drain, &s1);
-	srv2 = server_start(&n2, tcp_drain, &s2);
+	srv1 = server_start(&n1, test_tcp_drain, &s1);
+	srv2 = server_start(&n2, test_tcp_drain, &s2);
 	if (!ASSERT_GE(srv1, 1, "server 1") || !ASSERT_GE(srv2, 1, "server 2"))
 		goto out;
 	/* All of it within one period. */

@@ -6,6 +6,10 @@
 #include <jansson.h>
 #include <linux/types.h>
 
+/* A server body: accepts connections and reads each to its end. */
+int test_tcp_drain(void *arg);
+/* The bytes the peer acknowledged on a TCP socket (tcpi_bytes_acked). */
+__u64 quota_acked(int fd);
 int quota_connect(const char *ip, int port, int timeout_ms);
 __u64 quota_transfer(int fd, __u64 limit, __u64 *cross_ms, __u64 *stall_ms);
 void quota_wait_period(int len, double after);

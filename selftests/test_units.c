@@ -260,6 +260,27 @@ out:
 	free(out);
 }
 
+int db_total_gw(const char *dsn, const char *gw, const char *unit,
+		struct total *t)
+{
+	struct acct_db *db;
+	char err[600];
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	if (acct_db_open(dsn, &db, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -EIO;
+	}
+	ret = acct_db_exec(db,
+			   "SELECT SUM(packets), SUM(bytes) FROM totals WHERE gateway = ? "
+			   "AND unit = ? AND period = 'day'",
+			   2, (struct acct_val[]){ AVS(gw), AVS(unit) },
+			   total_row, t);
+	acct_db_close(db);
+	return ret;
+}
+
 static bool in_prefix(const char *addr, const char *prefix)
 {
 	return !strncmp(addr, prefix, strlen(prefix));

@@ -22,6 +22,9 @@ struct total {
  * roll-up; 0 or -errno. */
 int db_total(const char *dsn, const char *unit, const char *dir,
 	     const char *cls, const char *period, struct total *t);
+/* A gateway's day total of a unit, both directions. */
+int db_total_gw(const char *dsn, const char *gw, const char *unit,
+		struct total *t);
 void test_write_file(const char *path, const char *text);
 /* "flowbpf report" (-j, --csv and the table) agrees with the store. */
 void test_report_check(const char *dsn, const char *unit, __u64 packets,

@@ -84,9 +84,11 @@ BENCH_BPF := noop calib vary
 BENCH_SKELS := $(patsubst %,$(OUTPUT)/bench/%.skel.h,$(BENCH_BPF))
 BENCH_SRCS := bench/bench.c bench/pkt.c bench/sweep.c bench/mem.c \
 	bench/report.c bench/net.c bench/decide.c bench/connect.c \
-	bench/alternate.c
+	bench/alternate.c bench/units.c
 BENCH_LIBS := $(OUTPUT)/common/log.o $(OUTPUT)/common/flowfmt.o $(OUTPUT)/common/clock.o \
-	$(OUTPUT)/loader/loader.o $(OUTPUT)/policy/ctl.o
+	$(OUTPUT)/loader/loader.o $(OUTPUT)/policy/ctl.o \
+	$(OUTPUT)/policy/parse.o $(OUTPUT)/policy/addrset.o $(OUTPUT)/policy/eval.o \
+	$(OUTPUT)/acct/db.o $(OUTPUT)/acct/units.o $(OUTPUT)/acct/quota.o
 
 .PHONY: bench bench-bins
 bench:

@@ -17,7 +17,8 @@
 #include "record.h"
 
 /* Where the totals go when no --db is given. */
-#define ACCT_DB_DEFAULT "/var/lib/flowbpf/acct.db"
+#define ACCT_DB_DIR "/var/lib/flowbpf"
+#define ACCT_DB_DEFAULT ACCT_DB_DIR "/acct.db"
 
 /* ---- the store: one small interface over SQLite and PostgreSQL ---- */
 

@@ -8,12 +8,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include "acct.h"
 
+/* Statements prepared once: the texts are the callers' constants. */
+#define STMT_CACHE 16
+
 struct acct_db {
 	sqlite3 *lite;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
 	PGconn *pg;
 	char *dsn;
 	char err[512];
@@ -55,14 +63,44 @@ static bool dsn_is_pg(const char *dsn)
 	       !strncmp(dsn, "postgres://", 11) || strchr(dsn, '=');
 }
 
+/* The prepared statement of sql, from the cache when it is there. */
+static sqlite3_stmt *lite_stmt(struct acct_db *db, const char *sql,
+			       bool *cached)
+{
+	sqlite3_stmt *st;
+	int i;
+
+	for (i = 0; i < STMT_CACHE && db->cache[i].sql; i++)
+		if (db->cache[i].sql == sql) {
+			*cached = true;
+			return db->cache[i].st;
+		}
+	if (sqlite3_prepare_v2(db->lite, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	*cached = i < STMT_CACHE;
+	if (*cached)
+		db->cache[i].sql = sql, db->cache[i].st = st;
+	return st;
+}
+
+static int lite_done(sqlite3_stmt *st, bool cached)
+{
+	if (!cached)
+		return sqlite3_finalize(st);
+	sqlite3_clear_bindings(st);
+	return sqlite3_reset(st);
+}
+
 static int lite_exec(struct acct_db *db, const char *sql, int n,
 		     const struct acct_val *v, acct_row_fn fn, void *ctx)
 {
 	const char *vals[16];
 	sqlite3_stmt *st;
 	int i, rc, ret = 0, nc;
+	bool cached = false;
 
-	if (sqlite3_prepare_v2(db->lite, sql, -1, &st, NULL) != SQLITE_OK)
+	st = lite_stmt(db, sql, &cached);
+	if (!st)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		if (v[i].type == AV_INT)
@@ -83,10 +121,12 @@ static int lite_exec(struct acct_db *db, const char *sql, int n,
 			break;
 	}
 	if (!ret && rc != SQLITE_DONE) {
-		sqlite3_finalize(st);
-		goto fail;
+		snprintf(db->err, sizeof(db->err), "%s",
+			 sqlite3_errmsg(db->lite));
+		lite_done(st, cached);
+		return -EIO;
 	}
-	sqlite3_finalize(st);
+	lite_done(st, cached);
 	return ret;
 fail:
 	snprintf(db->err, sizeof(db->err), "%s", sqlite3_errmsg(db->lite));
@@ -213,6 +253,9 @@ int acct_db_reconnect(struct acct_db *db)
 
 static int lite_open(struct acct_db *db, const char *path)
 {
+	/* The default store's directory is ours to make. */
+	if (!strcmp(path, ACCT_DB_DEFAULT))
+		mkdir(ACCT_DB_DIR, 0755);
 	if (sqlite3_open_v2(path, &db->lite,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 			    NULL) != SQLITE_OK) {
@@ -223,7 +266,8 @@ static int lite_open(struct acct_db *db, const char *path)
 	/* The collector writes while the daemon and report read. */
 	sqlite3_busy_timeout(db->lite, 5000);
 	if (acct_db_exec(db, "PRAGMA journal_mode=WAL", 0, NULL, NULL, NULL) ||
-	    acct_db_exec(db, "PRAGMA synchronous=NORMAL", 0, NULL, NULL, NULL))
+	    acct_db_exec(db, "PRAGMA synchronous=NORMAL", 0, NULL, NULL, NULL) ||
+	    acct_db_exec(db, "PRAGMA cache_size=-32768", 0, NULL, NULL, NULL))
 		return -EIO;
 	return 0;
 }
@@ -259,10 +303,14 @@ int acct_db_open(const char *dsn, struct acct_db **out, char *err,
 
 void acct_db_close(struct acct_db *db)
 {
+	int i;
+
 	if (!db)
 		return;
 	if (db->pg)
 		PQfinish(db->pg);
+	for (i = 0; i < STMT_CACHE && db->cache[i].sql; i++)
+		sqlite3_finalize(db->cache[i].st);
 	if (db->lite)
 		sqlite3_close(db->lite);
 	free(db->dsn);

@@ -208,7 +208,7 @@ static void print_table(const struct rtab *t, bool csv)
 		if (r->price < 0)
 			printf("%10s\n", "-");
 		else
-			printf("%10.2f\n", charge(r));
+			printf("%10.4f\n", charge(r));
 	}
 }
 

@@ -53,7 +53,7 @@ int test_pg_start(struct pg *pg, char *why, size_t len)
 	if (run(NULL, NULL,
 		"chown postgres %s && runuser -u postgres -- %s/initdb -A trust -U postgres -D %s/data >/dev/null && "
 		"runuser -u postgres -- %s/pg_ctl -D %s/data -l %s/log -w -t 30 "
-		"-o \"-c listen_addresses='' -c unix_socket_directories=%s -p %d -c fsync=off\" start >/dev/null",
+		"-o \"-c listen_addresses='' -c unix_socket_directories=%s -p %d -c fsync=off -c dynamic_shared_memory_type=mmap\" start >/dev/null",
 		pg->dir, pg->bin, pg->dir, pg->bin, pg->dir, pg->dir, pg->dir,
 		pg->port)) {
 		snprintf(why, len, "the private PostgreSQL server did not start (see %s/log)",

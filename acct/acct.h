@@ -89,8 +89,15 @@ struct acct_sink *units_sink_new(const struct units_sink_opts *o);
 
 /* Writes a batch of records (one transaction) for gateway gw; the same
  * records given again add nothing.  0 or -errno. */
-int acct_write_batch(struct acct_db *db, const struct policy *p,
-		     const char *gw, const struct acct_record *r, size_t n);
+int acct_write_batch(struct acct_db *db, const struct policy *p, const char *gw,
+		     const struct acct_record *r, size_t n);
+/*
+ * Forgets the marks of flows no record has touched since before: a flow
+ * that goes on has a record every active timeout, so a mark a day old is
+ * of a flow that ended.  Keeps flows_seen from growing without end.
+ */
+#define ACCT_SEEN_KEEP_S 86400
+int acct_prune_seen(struct acct_db *db, const char *gw, time_t before);
 /* Writes the policy's prices and quotas, so report and quota need only
  * the database. */
 int acct_write_policy(struct acct_db *db, const struct policy *p);

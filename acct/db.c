@@ -183,8 +183,9 @@ static int pg_exec(struct acct_db *db, const char *sql, int n,
 	nc = PQnfields(res) > 16 ? 16 : PQnfields(res);
 	for (r = 0; r < nr && fn && !ret; r++) {
 		for (i = 0; i < nc; i++)
-			vals[i] = PQgetisnull(res, r, i) ? NULL
-							 : PQgetvalue(res, r, i);
+			vals[i] = PQgetisnull(res, r, i)
+					  ? NULL
+					  : PQgetvalue(res, r, i);
 		ret = fn(ctx, nc, vals);
 	}
 	PQclear(res);
@@ -206,9 +207,9 @@ static int schema_create(struct acct_db *db)
 	if ((err = acct_db_exec(db, "BEGIN", 0, NULL, NULL, NULL)))
 		return err;
 	/* Gateways starting together must not race to create tables. */
-	if (db->pg && (err = acct_db_exec(db,
-					  "SELECT pg_advisory_xact_lock(7226)",
-					  0, NULL, NULL, NULL)))
+	if (db->pg &&
+	    (err = acct_db_exec(db, "SELECT pg_advisory_xact_lock(7226)", 0,
+				NULL, NULL, NULL)))
 		goto fail;
 	for (i = 0; i < sizeof(schema) / sizeof(schema[0]); i++)
 		if ((err = acct_db_exec(db, schema[i], 0, NULL, NULL, NULL)))
@@ -266,7 +267,9 @@ static int lite_open(struct acct_db *db, const char *path)
 	/* The collector writes while the daemon and report read. */
 	sqlite3_busy_timeout(db->lite, 5000);
 	if (acct_db_exec(db, "PRAGMA journal_mode=WAL", 0, NULL, NULL, NULL) ||
-	    acct_db_exec(db, "PRAGMA synchronous=NORMAL", 0, NULL, NULL, NULL) ||
+	    acct_db_exec(db, "PRAGMA synchronous=NORMAL", 0, NULL, NULL,
+			 NULL) ||
+	    /* flows_seen is looked up at random: keep 32 MiB of it. */
 	    acct_db_exec(db, "PRAGMA cache_size=-32768", 0, NULL, NULL, NULL))
 		return -EIO;
 	return 0;
@@ -292,8 +295,8 @@ int acct_db_open(const char *dsn, struct acct_db **out, char *err,
 	if (!ret)
 		ret = schema_create(db);
 	if (ret) {
-		snprintf(err, errlen, "%s: %s",
-			 db->pg ? "PostgreSQL" : dsn, db->err);
+		snprintf(err, errlen, "%s: %s", db->pg ? "PostgreSQL" : dsn,
+			 db->err);
 		acct_db_close(db);
 		return ret;
 	}

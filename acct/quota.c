@@ -32,9 +32,9 @@ int acct_quota_status(struct acct_db *db, const struct policy *p,
 	st->reset = acct_period_next(q->period, q->period_s, now);
 	v[0] = AVS(name);
 	v[1] = AVI(st->start);
-	err = acct_db_exec(db,
-			   "SELECT bytes FROM quota_use WHERE quota = ? AND start = ?",
-			   2, v, use_row, &st->used);
+	err = acct_db_exec(
+		db, "SELECT bytes FROM quota_use WHERE quota = ? AND start = ?",
+		2, v, use_row, &st->used);
 	if (err)
 		return err;
 	for (i = 0; i < q->nsoft; i++)
@@ -102,8 +102,8 @@ static bool qw_connect(struct quota_watch *w)
 }
 
 /* Logs what changed in quota i; true when a block began or ended. */
-static bool qw_update(struct quota_watch *w, const struct policy *p,
-		      size_t i, const struct quota_status *st)
+static bool qw_update(struct quota_watch *w, const struct policy *p, size_t i,
+		      const struct quota_status *st)
 {
 	struct qw_entry *e = &w->q[i];
 	char name[300];
@@ -123,7 +123,8 @@ static bool qw_update(struct quota_watch *w, const struct policy *p,
 		pr_warn("warning: quota %s: limit of %llu bytes reached (%llu used)%s\n",
 			name, (unsigned long long)p->quotas[i].limit,
 			(unsigned long long)st->used,
-			st->state == QUOTA_BLOCKED ? "; its flows are denied" : "");
+			st->state == QUOTA_BLOCKED ? "; its flows are denied"
+						   : "");
 	now = st->state == QUOTA_BLOCKED;
 	if (was && !now)
 		pr_info("info: quota %s: block lifted\n", name);
@@ -184,7 +185,8 @@ bool quota_watch_blocks(const struct quota_watch *w, const struct policy *p,
 			continue;
 		/* side 1: the unit is the source (its out), 0: its in. */
 		for (side = 0; side < 2; side++) {
-			if (q->dir >= 0 && q->dir != (side ? ACCT_OUT : ACCT_IN))
+			if (q->dir >= 0 &&
+			    q->dir != (side ? ACCT_OUT : ACCT_IN))
 				continue;
 			if (!addrset_contains(set, k->family,
 					      key_addr128(k, side)))

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "acct.h"
 #include "log.h"
 
@@ -20,6 +21,7 @@ struct units_sink {
 	struct acct_record *v;
 	size_t n, cap;
 	bool failing;
+	time_t pruned; /* the last acct_prune_seen() */
 };
 
 static int us_write(struct acct_sink *s, const struct acct_record *r)
@@ -61,6 +63,13 @@ static int us_flush(struct acct_sink *s)
 			pr_warn("the totals are written again\n");
 		u->failing = false;
 		s->written += u->n;
+		if (time(NULL) - u->pruned >= 3600) {
+			u->pruned = time(NULL);
+			if (acct_prune_seen(u->db, u->gw,
+					    u->pruned - ACCT_SEEN_KEEP_S))
+				pr_warn("cannot prune the flows seen: %s\n",
+					acct_db_error(u->db));
+		}
 	}
 	u->n = 0;
 	return err ? -EIO : 0;

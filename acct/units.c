@@ -74,9 +74,12 @@ time_t acct_period_next(int period, __u64 secs, time_t t)
 void acct_period_label(int period, time_t start, char *buf, size_t len)
 {
 	static const char *const fmt[] = {
-		[PERIOD_MINUTE] = "%Y-%m-%d %H:%M", [PERIOD_HOUR] = "%Y-%m-%d %H:00",
-		[PERIOD_DAY] = "%Y-%m-%d",	    [PERIOD_WEEK] = "%Y-%m-%d",
-		[PERIOD_MONTH] = "%Y-%m",	    [PERIOD_SECONDS] = "%Y-%m-%d %H:%M:%S",
+		[PERIOD_MINUTE] = "%Y-%m-%d %H:%M",
+		[PERIOD_HOUR] = "%Y-%m-%d %H:00",
+		[PERIOD_DAY] = "%Y-%m-%d",
+		[PERIOD_WEEK] = "%Y-%m-%d",
+		[PERIOD_MONTH] = "%Y-%m",
+		[PERIOD_SECONDS] = "%Y-%m-%d %H:%M:%S",
 	};
 	struct tm tm;
 
@@ -101,7 +104,10 @@ void acct_quota_name(const struct policy *p, const struct acct_quota *q,
 	snprintf(buf, len, "%s%s%s%s/%s", p->units[q->unit].name,
 		 q->cls >= 0 ? "." : "",
 		 q->cls >= 0 ? acct_class_name(p, q->cls) : "",
-		 q->dir < 0 ? "" : q->dir == ACCT_IN ? ".in" : ".out", per);
+		 q->dir < 0	     ? ""
+		 : q->dir == ACCT_IN ? ".in"
+				     : ".out",
+		 per);
 }
 
 /* One share of a batch: a unit's class and direction in one second (the
@@ -182,15 +188,17 @@ static int record_news(struct acct_db *db, const char *gw,
 		       const struct acct_record *r, __u64 *packets,
 		       __u64 *bytes)
 {
-	__u64 endp = r->seq_packets + r->packets, endb = r->seq_bytes + r->bytes;
+	__u64 endp = r->seq_packets + r->packets,
+	      endb = r->seq_bytes + r->bytes;
 	struct acct_val v[5] = { AVS(gw), AVI(flow_id(r)) };
 	struct seen s = {};
 	__u64 fromp, fromb;
 	int err;
 
-	err = acct_db_exec(db,
-			   "SELECT packets, bytes FROM flows_seen WHERE gateway = ? AND flow = ?",
-			   2, v, seen_row, &s);
+	err = acct_db_exec(
+		db,
+		"SELECT packets, bytes FROM flows_seen WHERE gateway = ? AND flow = ?",
+		2, v, seen_row, &s);
 	if (err)
 		return err;
 	fromp = s.packets > r->seq_packets ? s.packets : r->seq_packets;
@@ -244,8 +252,8 @@ static int totals_add(struct acct_db *db, const struct policy *p,
 	int i, err;
 
 	for (i = 0; i < 4; i++) {
-		time_t start = acct_period_start(acct_rollup_period[i], 0,
-						 s->t);
+		time_t start =
+			acct_period_start(acct_rollup_period[i], 0, s->t);
 		struct acct_val v[9];
 
 		acct_period_label(acct_rollup_period[i], start, label,
@@ -325,8 +333,8 @@ static int write_batch(struct acct_db *db, const struct policy *p,
 	return 0;
 }
 
-int acct_write_batch(struct acct_db *db, const struct policy *p,
-		     const char *gw, const struct acct_record *r, size_t n)
+int acct_write_batch(struct acct_db *db, const struct policy *p, const char *gw,
+		     const struct acct_record *r, size_t n)
 {
 	struct batch b = {};
 	int err;
@@ -340,6 +348,13 @@ int acct_write_batch(struct acct_db *db, const struct policy *p,
 		acct_db_exec(db, "ROLLBACK", 0, NULL, NULL, NULL);
 	free(b.v);
 	return err;
+}
+
+int acct_prune_seen(struct acct_db *db, const char *gw, time_t before)
+{
+	return acct_db_exec(
+		db, "DELETE FROM flows_seen WHERE gateway = ? AND updated < ?",
+		2, (struct acct_val[]){ AVS(gw), AVI(before) }, NULL, NULL);
 }
 
 int acct_write_policy(struct acct_db *db, const struct policy *p)
@@ -372,7 +387,9 @@ int acct_write_policy(struct acct_db *db, const struct policy *p)
 		v[0] = AVS(name);
 		v[1] = AVS(p->units[q->unit].name);
 		v[2] = AVS(acct_class_name(p, q->cls));
-		v[3] = AVS(q->dir < 0 ? "both" : q->dir == ACCT_IN ? "in" : "out");
+		v[3] = AVS(q->dir < 0	       ? "both"
+			   : q->dir == ACCT_IN ? "in"
+					       : "out");
 		v[4] = AVS(per);
 		v[5] = AVI(q->limit);
 		v[6] = AVS(q->warn_only ? "warn" : "deny");

@@ -19,7 +19,8 @@
 #include "policy.h"
 
 #define SEC "units"
-#define BATCH 4096 /* the collector gives records to its sinks this many at once */
+#define BATCH \
+	4096 /* the collector gives records to its sinks this many at once */
 
 static const char bench_policy[] =
 	"unit all { 10.0.0.0/8 }\n"
@@ -37,6 +38,7 @@ static void record_of(struct acct_record *r, __u32 i, __u64 now_ms)
 	r->key.dir = FLOWBPF_DIR_EGRESS;
 	r->key.saddr[3] = htonl(0x0a000000 | (i % 4) << 16 | (i / 4 % 65536));
 	r->key.daddr[3] = htonl(0xc6120001);
+	r->key.saddr[2] = r->key.daddr[2] = htonl(0xffff); /* IPv4-mapped */
 	r->key.sport = htons(1024 + i / 262144);
 	r->key.dport = htons(i % 3 ? 443 : 22);
 	r->packets = 10;
@@ -77,10 +79,11 @@ static long long pg_size(struct acct_db *db)
 {
 	long long s = 0;
 
-	acct_db_exec(db,
-		     "SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c "
-		     "WHERE c.relname IN ('flows_seen', 'totals', 'quota_use', 'prices', 'quotas')",
-		     0, NULL, size_row, &s);
+	acct_db_exec(
+		db,
+		"SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c "
+		"WHERE c.relname IN ('flows_seen', 'totals', 'quota_use', 'prices', 'quotas')",
+		0, NULL, size_row, &s);
 	return s;
 }
 
@@ -96,15 +99,17 @@ static int pg_start(const char *dir, char *dsn, size_t len)
 {
 	char cmd[1024];
 
-	snprintf(cmd, sizeof(cmd),
-		 "b=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1) && chown postgres %s && "
-		 "runuser -u postgres -- $b/initdb -A trust -U postgres -D %s/data >/dev/null && "
-		 "runuser -u postgres -- $b/pg_ctl -D %s/data -l %s/log -w -t 30 "
-		 "-o \"-c listen_addresses='' -c unix_socket_directories=%s -p 5499\" start >/dev/null",
-		 dir, dir, dir, dir, dir);
+	snprintf(
+		cmd, sizeof(cmd),
+		"b=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1) && chown postgres %s && "
+		"runuser -u postgres -- $b/initdb -A trust -U postgres -D %s/data >/dev/null && "
+		"runuser -u postgres -- $b/pg_ctl -D %s/data -l %s/log -w -t 30 "
+		"-o \"-c listen_addresses='' -c unix_socket_directories=%s -p 5499\" start >/dev/null",
+		dir, dir, dir, dir, dir);
 	if (system(cmd))
 		return -1;
-	snprintf(dsn, len, "host=%s port=5499 dbname=postgres user=postgres", dir);
+	snprintf(dsn, len, "host=%s port=5499 dbname=postgres user=postgres",
+		 dir);
 	return 0;
 }
 
@@ -119,10 +124,11 @@ static void pg_stop(void)
 	if (!pg_dir[0])
 		return;
 
-	snprintf(cmd, sizeof(cmd),
-		 "b=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1) && "
-		 "runuser -u postgres -- $b/pg_ctl -D %s/data -m fast -w stop >/dev/null",
-		 dir);
+	snprintf(
+		cmd, sizeof(cmd),
+		"b=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1) && "
+		"runuser -u postgres -- $b/pg_ctl -D %s/data -m fast -w stop >/dev/null",
+		dir);
 	if (system(cmd))
 		fprintf(stderr, "bench: pg_ctl stop failed\n");
 	pg_dir[0] = '\0';
@@ -189,7 +195,8 @@ static void run_backend(const char *name, const char *dsn, const char *file,
 			long long sz;
 
 			if (file) {
-				acct_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)",
+				acct_db_exec(db,
+					     "PRAGMA wal_checkpoint(TRUNCATE)",
 					     0, NULL, NULL, NULL);
 				sz = file_size(file);
 			} else {
@@ -198,8 +205,8 @@ static void run_backend(const char *name, const char *dsn, const char *file,
 			snprintf(row, sizeof(row), "%s: store per 1M records",
 				 name);
 			emit_row(SEC, row, round, sz / 1048576.0, "MiB");
-			snprintf(row, sizeof(row), "%s: quota crossing to block seen",
-				 name);
+			snprintf(row, sizeof(row),
+				 "%s: quota crossing to block seen", name);
 			emit_row(SEC, row, round, quota_ns(dsn, db, p, v) / 1e6,
 				 "ms");
 		}
@@ -211,9 +218,9 @@ static void run_backend(const char *name, const char *dsn, const char *file,
 int cmd_units(int argc, char **argv)
 {
 	char dir[] = "/tmp/flowbpf-bench-units-XXXXXX", file[96], dsn[256],
-		err[512];
-	struct policy *p = policy_parse("bench.conf", bench_policy, err,
-					sizeof(err));
+	     err[512];
+	struct policy *p =
+		policy_parse("bench.conf", bench_policy, err, sizeof(err));
 	bool pg;
 	int r;
 
@@ -228,15 +235,17 @@ int cmd_units(int argc, char **argv)
 		atexit(pg_stop);
 	}
 	if (!pg)
-		emit_note(SEC, "PostgreSQL did not start: only SQLite measured");
+		emit_note(SEC,
+			  "PostgreSQL did not start: only SQLite measured");
 	for (r = 0; r < bench_rounds; r++) {
 		run_backend("SQLite", file, file, p, r);
 		if (pg)
 			run_backend("PostgreSQL", dsn, NULL, p, r);
 	}
-	emit_note(SEC,
-		  "Records of 5 accounted units (one group and its four members: two shares each) and 2 classes, written %d to a transaction as the collector gives them; the daemon polls the quotas once a second, so a block takes effect within a second of the poll below plus one evaluation of the live flows.",
-		  BATCH);
+	emit_note(
+		SEC,
+		"Records of 5 accounted units (one group and its four members: two shares each) and 2 classes, written %d to a transaction as the collector gives them; the daemon polls the quotas once a second, so a block takes effect within a second of the poll below plus one evaluation of the live flows.",
+		BATCH);
 	pg_stop();
 	policy_free(p);
 	snprintf(err, sizeof(err), "rm -rf %s", dir);

@@ -68,7 +68,8 @@ static const struct param collect_params[] = {
 	{ "db", 0, P_STR, COLLECT_FIELD(uo.dsn), .arg = "DSN",
 	  .help = "SQLite file or PostgreSQL connection string for --units" },
 	{ "gateway", 0, P_STR, COLLECT_FIELD(uo.gateway), .arg = "NAME",
-	  .help = "this gateway's name in the totals", .dflt = "the host name" },
+	  .help = "this gateway's name in the totals",
+	  .dflt = "the host name" },
 	{ "no-batch", 0, P_FLAG, COLLECT_FIELD(co.no_batch),
 	  .help = "read the map entry by entry (no batch operations)" },
 	{},
@@ -122,7 +123,8 @@ int cmd_collect(int argc, char **argv)
 	    (!jo->path || !strcmp(jo->path, "-")))
 		return cli_usage_error("rotation needs --output FILE");
 	if ((a.uo.dsn || a.uo.gateway) && !a.uo.policy_file)
-		return cli_usage_error("--db and --gateway need --units POLICY");
+		return cli_usage_error(
+			"--db and --gateway need --units POLICY");
 	if (!a.uo.gateway) {
 		gethostname(host, sizeof(host) - 1);
 		a.uo.gateway = host;

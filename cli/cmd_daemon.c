@@ -154,7 +154,8 @@ static void accounted_each(const struct policy *p, const struct flowbpf_key *k,
 			if (addrset_contains(&u->set, k->family,
 					     key_addr128(k, side)))
 				fn(ctx, u->name, side ? "out" : "in",
-				   acct_class_name(p, acct_class_of(p, k, side)));
+				   acct_class_name(p,
+						   acct_class_of(p, k, side)));
 	}
 }
 
@@ -181,8 +182,7 @@ static void acct_print_one(void *ctx, const char *unit, const char *dir,
 	(*(int *)ctx)++;
 }
 
-static void accounted_print(const struct policy *p,
-			    const struct flowbpf_key *k)
+static void accounted_print(const struct policy *p, const struct flowbpf_key *k)
 {
 	int n = 0;
 
@@ -227,7 +227,8 @@ static int policy_test(const char *file, int argc, char **argv,
 				      verdict_name(v));
 
 		if (p->nacct)
-			json_object_set_new(o, "accounted", accounted_json(p, &k));
+			json_object_set_new(o, "accounted",
+					    accounted_json(p, &k));
 		if (rule >= 0) {
 			json_object_set_new(o, "rule", json_integer(rule));
 			json_object_set_new(o, "rule_name",

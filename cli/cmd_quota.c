@@ -107,10 +107,11 @@ static int fill(struct acct_db *db, struct qrow *r, time_t now)
 	r->start = acct_period_start(period, secs, now);
 	r->reset = acct_period_next(period, secs, now);
 	r->used = 0;
-	if (acct_db_exec(db,
-			 "SELECT bytes FROM quota_use WHERE quota = ? AND start = ?",
-			 2, (struct acct_val[]){ AVS(r->name), AVI(r->start) },
-			 used_cb, &r->used))
+	if (acct_db_exec(
+		    db,
+		    "SELECT bytes FROM quota_use WHERE quota = ? AND start = ?",
+		    2, (struct acct_val[]){ AVS(r->name), AVI(r->start) },
+		    used_cb, &r->used))
 		return -EIO;
 	r->state = state_of(r);
 	return 0;
@@ -130,16 +131,16 @@ static void print(const struct qtab *t)
 
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I}",
-					  "quota", r->name, "unit", r->unit,
-					  "class", r->cls, "dir", r->dir,
-					  "period", r->per, "limit",
-					  (json_int_t)r->limit, "used",
-					  (json_int_t)r->used, "action",
-					  r->action, "soft", r->soft, "state",
-					  r->state, "start",
-					  (json_int_t)r->start, "reset",
-					  (json_int_t)r->reset));
+				json_pack(
+					"{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I}",
+					"quota", r->name, "unit", r->unit,
+					"class", r->cls, "dir", r->dir,
+					"period", r->per, "limit",
+					(json_int_t)r->limit, "used",
+					(json_int_t)r->used, "action",
+					r->action, "soft", r->soft, "state",
+					r->state, "start", (json_int_t)r->start,
+					"reset", (json_int_t)r->reset));
 		}
 		json_out(json_pack("{s:o}", "quotas", arr));
 		return;
@@ -175,10 +176,11 @@ int cmd_quota(int argc, char **argv)
 		return cli_usage_error("quota takes no arguments");
 	if (acct_db_open(a.db, &db, err, sizeof(err)))
 		return cli_error(EXIT_FAIL, "%s", err);
-	if (acct_db_exec(db,
-			 "SELECT quota, unit, class, dir, period, limit_bytes, action, soft "
-			 "FROM quotas ORDER BY quota",
-			 0, NULL, qrow_cb, &t)) {
+	if (acct_db_exec(
+		    db,
+		    "SELECT quota, unit, class, dir, period, limit_bytes, action, soft "
+		    "FROM quotas ORDER BY quota",
+		    0, NULL, qrow_cb, &t)) {
 		ret = cli_error(EXIT_FAIL, "%s", acct_db_error(db));
 		goto out;
 	}

@@ -21,8 +21,10 @@ struct report_args {
 };
 
 static const struct name_value period_names[] = {
-	{ "minute", PERIOD_MINUTE }, { "hour", PERIOD_HOUR },
-	{ "day", PERIOD_DAY },	     { "month", PERIOD_MONTH },
+	{ "minute", PERIOD_MINUTE },
+	{ "hour", PERIOD_HOUR },
+	{ "day", PERIOD_DAY },
+	{ "month", PERIOD_MONTH },
 	{},
 };
 
@@ -41,7 +43,8 @@ static const struct param report_params[] = {
 	  .dflt = "the start of the current period" },
 	{ "to", 0, P_STR, REPORT_FIELD(to), .arg = "TIME",
 	  .help = "up to (not including) this time", .dflt = "its end" },
-	{ "csv", 0, P_FLAG, REPORT_FIELD(csv), .help = "CSV instead of a table" },
+	{ "csv", 0, P_FLAG, REPORT_FIELD(csv),
+	  .help = "CSV instead of a table" },
 	{},
 };
 
@@ -154,7 +157,8 @@ static void print_json(const struct rtab *t, const char *period, time_t from,
 
 		if (!i || strcmp(r->unit, t->v[i - 1].unit)) {
 			if (u)
-				json_object_set_new(u, "charge", json_real(sum));
+				json_object_set_new(u, "charge",
+						    json_real(sum));
 			classes = json_array();
 			u = json_pack("{s:s, s:I, s:o}", "unit", r->unit,
 				      "bytes", (json_int_t)r->unit_bytes,
@@ -186,8 +190,8 @@ static void print_table(const struct rtab *t, bool csv)
 	if (csv)
 		printf("unit,class,packets_in,bytes_in,packets_out,bytes_out,charge\n");
 	else
-		printf("%-16s %-12s %10s %10s %10s %10s %10s\n", "UNIT", "CLASS",
-		       "IN-PKTS", "IN", "OUT-PKTS", "OUT", "CHARGE");
+		printf("%-16s %-12s %10s %10s %10s %10s %10s\n", "UNIT",
+		       "CLASS", "IN-PKTS", "IN", "OUT-PKTS", "OUT", "CHARGE");
 	for (i = 0; i < t->n; i++) {
 		const struct rrow *r = &t->v[i];
 
@@ -203,8 +207,8 @@ static void print_table(const struct rtab *t, bool csv)
 		human_bytes(r->by[0], b[1], sizeof(b[1]));
 		human_count(r->pk[1], b[2], sizeof(b[2]));
 		human_bytes(r->by[1], b[3], sizeof(b[3]));
-		printf("%-16s %-12s %10s %10s %10s %10s ", r->unit, r->cls, b[0],
-		       b[1], b[2], b[3]);
+		printf("%-16s %-12s %10s %10s %10s %10s ", r->unit, r->cls,
+		       b[0], b[1], b[2], b[3]);
 		if (r->price < 0)
 			printf("%10s\n", "-");
 		else
@@ -212,11 +216,12 @@ static void print_table(const struct rtab *t, bool csv)
 	}
 }
 
-static int query(struct acct_db *db, const struct report_args *a,
-		 time_t from, time_t to, struct rtab *t)
+static int query(struct acct_db *db, const struct report_args *a, time_t from,
+		 time_t to, struct rtab *t)
 {
 	struct acct_val v[4] = { AVS(name_of(period_names, a->period, "")),
-				 AVI(from), AVI(to), AVS(a->unit ? a->unit : "") };
+				 AVI(from), AVI(to),
+				 AVS(a->unit ? a->unit : "") };
 
 	return acct_db_exec(
 		db,
@@ -225,8 +230,8 @@ static int query(struct acct_db *db, const struct report_args *a,
 		"WHERE t.period = ? AND t.start >= ? AND t.start < ? "
 		"AND (t.unit = ? OR ? = '') GROUP BY t.unit, t.class, t.dir "
 		"ORDER BY t.unit, t.class, t.dir",
-		5,
-		(struct acct_val[]){ v[0], v[1], v[2], v[3], v[3] }, row_cb, t);
+		5, (struct acct_val[]){ v[0], v[1], v[2], v[3], v[3] }, row_cb,
+		t);
 }
 
 int cmd_report(int argc, char **argv)

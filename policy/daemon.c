@@ -116,8 +116,7 @@ struct daemon {
 };
 
 /* The policy's verdict, unless a quota at its limit denies the flow. */
-static __u32 verdict_of(struct daemon *d, const struct flowbpf_key *k,
-			int rule)
+static __u32 verdict_of(struct daemon *d, const struct flowbpf_key *k, int rule)
 {
 	__u32 v = policy_verdict(d->pol, rule);
 

@@ -94,8 +94,7 @@ __u32 policy_verdict(const struct policy *p, int rule)
 	return rule < 0 ? p->dflt : p->rules[rule].verdict;
 }
 
-int acct_class_of(const struct policy *p, const struct flowbpf_key *k,
-		  bool src)
+int acct_class_of(const struct policy *p, const struct flowbpf_key *k, bool src)
 {
 	struct flowbpf_key sw = *k;
 	struct flow_ctx c = {};

@@ -346,11 +346,11 @@ static int unit_add(struct parser *ps, const struct unit *u)
 static bool is_keyword(const char *w)
 {
 	static const char *const kw[] = {
-		"unit", "rule",	     "default",	  "any",   "from",  "to",
-		"dir",	"iface",     "vlan",	  "proto", "sport", "dport",
-		"port", "icmp-type", "icmp-code", "time",  "days",  "allow",
-		"deny", "pass",	     "drop",	  "file",  "account",
-		"class", "quota",
+		"unit",	 "rule",  "default", "any",	  "from",
+		"to",	 "dir",	  "iface",   "vlan",	  "proto",
+		"sport", "dport", "port",    "icmp-type", "icmp-code",
+		"time",	 "days",  "allow",   "deny",	  "pass",
+		"drop",	 "file",  "account", "class",	  "quota",
 	};
 	size_t i;
 
@@ -680,8 +680,7 @@ static int parse_list(struct parser *ps, int (*fn)(struct parser *, void *),
 {
 	for (;;) {
 		if (ps->tok.type != T_WORD) {
-			perr(ps, "expected a value, found %s",
-			     tok_desc(ps));
+			perr(ps, "expected a value, found %s", tok_desc(ps));
 			return -EINVAL;
 		}
 		if (fn(ps, arg))
@@ -1018,7 +1017,7 @@ static void perr_unknown_match(struct parser *ps, const struct match_def *tbl)
 
 	for (i = 0; tbl[i].key; i++)
 		n += snprintf(list + n, sizeof(list) - n, "%s%s",
-			      !i		? ""
+			      !i	       ? ""
 			      : tbl[i + 1].key ? ", "
 					       : " or ",
 			      tbl[i].key);
@@ -1043,8 +1042,8 @@ static int parse_matches_of(struct parser *ps, struct rule *r,
 			return -EINVAL;
 		}
 		if (seen & (1U << i)) {
-			perr(ps, "'%s' is given twice in this %s",
-			     ps->tok.text, tbl == matches ? "rule" : "statement");
+			perr(ps, "'%s' is given twice in this %s", ps->tok.text,
+			     tbl == matches ? "rule" : "statement");
 			return -EINVAL;
 		}
 		seen |= 1U << i;
@@ -1068,8 +1067,7 @@ static int parse_matches_of(struct parser *ps, struct rule *r,
 	if (ps->failed)
 		return -EINVAL;
 	if (ps->tok.type != T_SEMI) {
-		perr(ps, "expected a match or ';', found %s",
-		     tok_desc(ps));
+		perr(ps, "expected a match or ';', found %s", tok_desc(ps));
 		return -EINVAL;
 	}
 	return 0;
@@ -1134,8 +1132,7 @@ static int parse_rule(struct parser *ps)
 	if (!r.name)
 		return -ENOMEM;
 	if (ps->tok.type != T_WORD || verdict_word(ps->tok.text, &r.verdict)) {
-		perr(ps, "expected allow or deny, found %s",
-		     tok_desc(ps));
+		perr(ps, "expected allow or deny, found %s", tok_desc(ps));
 		goto err;
 	}
 	next(ps);
@@ -1159,7 +1156,7 @@ err:
  * functions find their statement around the struct rule they are given.
  */
 #define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
+	((type *)((char *)(p)-offsetof(type, member)))
 
 /* "account UNIT, UNIT ...;" */
 static int acct_add_unit(struct parser *ps, void *arg)
@@ -1214,8 +1211,10 @@ static int class_price(struct parser *ps, struct rule *r, const char *key)
 }
 
 static const struct match_def class_matches[] = {
-	{ "peer", match_addr },	 { "proto", match_proto },
-	{ "port", match_ports }, { "price", class_price },
+	{ "peer", match_addr },
+	{ "proto", match_proto },
+	{ "port", match_ports },
+	{ "price", class_price },
 	{},
 };
 
@@ -1237,8 +1236,11 @@ static int parse_class(struct parser *ps)
 	struct policy *p = ps->pol;
 	struct acct_class *nv;
 
-	c.m = (struct rule){ .dir = -1, .icmp_type = -1, .icmp_code = -1,
-			     .tmin_from = -1, .tmin_to = -1 };
+	c.m = (struct rule){ .dir = -1,
+			     .icmp_type = -1,
+			     .icmp_code = -1,
+			     .tmin_from = -1,
+			     .tmin_to = -1 };
 	next(ps);
 	if (ps->tok.type != T_WORD || !valid_name(ps->tok.text) ||
 	    is_keyword(ps->tok.text)) {
@@ -1246,9 +1248,10 @@ static int parse_class(struct parser *ps)
 		return -EINVAL;
 	}
 	if (acct_class_find(p, ps->tok.text) >= 0) {
-		perr(ps, !strcmp(ps->tok.text, ACCT_CLASS_OTHER)
-				 ? "class '%s' is the traffic no class takes"
-				 : "class '%s' is already defined",
+		perr(ps,
+		     !strcmp(ps->tok.text, ACCT_CLASS_OTHER)
+			     ? "class '%s' is the traffic no class takes"
+			     : "class '%s' is already defined",
 		     ps->tok.text);
 		return -EINVAL;
 	}
@@ -1388,18 +1391,19 @@ static int quota_soft(struct parser *ps, struct rule *r, const char *key)
 }
 
 static const struct match_def quota_opts[] = {
-	{ "class", quota_class },    { "dir", quota_dir },
-	{ "limit", quota_limit },    { "per", quota_per },
+	{ "class", quota_class },	{ "dir", quota_dir },
+	{ "limit", quota_limit },	{ "per", quota_per },
 	{ "deny", quota_action, true }, { "warn", quota_action, true },
-	{ "soft", quota_soft },	     {},
+	{ "soft", quota_soft },		{},
 };
 
 /* "quota UNIT [class C] [dir in|out] limit SIZE per PERIOD [deny|warn]
  * [soft P%,...];" */
 static int parse_quota(struct parser *ps)
 {
-	struct quota_parse qp = { .q = { .line = ps->tok.line, .cls = -1,
-					 .dir = -1 } };
+	struct quota_parse qp = {
+		.q = { .line = ps->tok.line, .cls = -1, .dir = -1 }
+	};
 	int line = ps->tok.line, col = ps->tok.col;
 	struct policy *p = ps->pol;
 	struct acct_quota *nv;
@@ -1409,8 +1413,9 @@ static int parse_quota(struct parser *ps)
 	next(ps);
 	u = ps->tok.type == T_WORD ? unit_find(ps, ps->tok.text) : NULL;
 	if (!u) {
-		perr(ps, ps->tok.type == T_WORD ? "unknown unit '%s'"
-						 : "expected a unit name, found %s",
+		perr(ps,
+		     ps->tok.type == T_WORD ? "unknown unit '%s'"
+					    : "expected a unit name, found %s",
 		     ps->tok.type == T_WORD ? ps->tok.text : tok_desc(ps));
 		return -EINVAL;
 	}

@@ -169,8 +169,8 @@ static __u64 daemon_count(const char *sock, const char *key)
 	__u64 v = 0;
 
 	if (!ctl_request(sock, "stats", &reply))
-		v = json_integer_value(json_object_get(
-			json_object_get(reply, "quotas"), key));
+		v = json_integer_value(
+			json_object_get(json_object_get(reply, "quotas"), key));
 	json_decref(reply);
 	return v;
 }
@@ -180,7 +180,8 @@ static void test_end_to_end(void)
 	char dir[] = "/tmp/flowbpf-quota-XXXXXX", db[96], pol[96], sock[96];
 	char text[1024];
 	struct test_net n1 = {}, n2 = {};
-	struct test_srv s1 = { .port = QUOTA_PORT }, s2 = { .port = QUOTA_PORT };
+	struct test_srv s1 = { .port = QUOTA_PORT },
+			s2 = { .port = QUOTA_PORT };
 	pid_t dmn = -1, c1 = -1, c2 = -1, srv1 = -1, srv2 = -1;
 	__u64 got, cross, stall;
 	json_t *q = NULL;
@@ -205,10 +206,12 @@ static void test_end_to_end(void)
 		 "quota a limit 1M per %ds deny soft 50%%;\ndefault allow;\n",
 		 n1.peer_ip, n2.peer_ip, QUOTA_PERIOD);
 	test_write_file(pol, text);
-	c1 = spawn("exec %s collect %s --interval 100ms --active 100ms --units %s --db %s",
-		   flowbpf_bin(), n1.host_if, pol, db);
-	c2 = spawn("exec %s collect %s --interval 100ms --active 100ms --units %s --db %s",
-		   flowbpf_bin(), n2.host_if, pol, db);
+	c1 = spawn(
+		"exec %s collect %s --interval 100ms --active 100ms --units %s --db %s",
+		flowbpf_bin(), n1.host_if, pol, db);
+	c2 = spawn(
+		"exec %s collect %s --interval 100ms --active 100ms --units %s --db %s",
+		flowbpf_bin(), n2.host_if, pol, db);
 	dmn = spawn("exec %s daemon -c %s --socket %s --db %s %s %s",
 		    flowbpf_bin(), pol, sock, db, n1.host_if, n2.host_if);
 	if (!ASSERT_OK(quota_daemon_ready(sock, dmn), "daemon answers"))

@@ -37,7 +37,9 @@ int test_pg_start(struct pg *pg, char *why, size_t len)
 	if (run(&out, NULL,
 		"ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1") ||
 	    !out || !out[0]) {
-		snprintf(why, len, "no PostgreSQL server installed (scripts/deps.sh installs it)");
+		snprintf(
+			why, len,
+			"no PostgreSQL server installed (scripts/deps.sh installs it)");
 		free(out);
 		return -1;
 	}
@@ -56,8 +58,10 @@ int test_pg_start(struct pg *pg, char *why, size_t len)
 		"-o \"-c listen_addresses='' -c unix_socket_directories=%s -p %d -c fsync=off -c dynamic_shared_memory_type=mmap\" start >/dev/null",
 		pg->dir, pg->bin, pg->dir, pg->bin, pg->dir, pg->dir, pg->dir,
 		pg->port)) {
-		snprintf(why, len, "the private PostgreSQL server did not start (see %s/log)",
-			 pg->dir);
+		snprintf(
+			why, len,
+			"the private PostgreSQL server did not start (see %s/log)",
+			pg->dir);
 		return -1;
 	}
 	pg->up = true;
@@ -132,8 +136,9 @@ static void test_shared(void)
 	test_write_file(pol, text);
 	for (i = 0; i < 2; i++) {
 		snprintf(sock[i], sizeof(sock[i]), "%s/ctl%d.sock", pg.dir, i);
-		col[i] = spawn("exec %s collect %s --interval 100ms --active 100ms --units %s --db '%s' --gateway gw%d",
-			       flowbpf_bin(), n[i].host_if, pol, pg.dsn, i);
+		col[i] = spawn(
+			"exec %s collect %s --interval 100ms --active 100ms --units %s --db '%s' --gateway gw%d",
+			flowbpf_bin(), n[i].host_if, pol, pg.dsn, i);
 		dmn[i] = spawn("exec %s daemon -c %s --socket %s --db '%s' %s",
 			       flowbpf_bin(), pol, sock[i], pg.dsn,
 			       n[i].host_if);
@@ -155,7 +160,8 @@ static void test_shared(void)
 	ASSERT_OK(db_total_gw(pg.dsn, "gw0", "both", &t[0]), "totals");
 	test__log("  gateway 0: %llu bytes acked, %llu in its totals\n",
 		  (unsigned long long)got, (unsigned long long)t[0].bytes);
-	ASSERT_LE(t[0].bytes, (1 << 20) - 1, "gateway 0 alone is under the quota");
+	ASSERT_LE(t[0].bytes, (1 << 20) - 1,
+		  "gateway 0 alone is under the quota");
 	ASSERT_GE(t[0].bytes, 600000, "gateway 0's totals");
 	c = quota_connect(n[1].peer_ip, GW_PORT, 1500);
 	ASSERT_GE(c, 0, "under the quota, gateway 1 connects");
@@ -183,7 +189,8 @@ static void test_shared(void)
 	test__log("  gateway 1: %llu bytes acked, %llu in its totals\n",
 		  (unsigned long long)got, (unsigned long long)t[1].bytes);
 	ASSERT_GE(t[1].bytes, 300000, "gateway 1's totals");
-	ASSERT_GE(t[0].bytes + t[1].bytes, 1 << 20, "the sum is over the quota");
+	ASSERT_GE(t[0].bytes + t[1].bytes, 1 << 20,
+		  "the sum is over the quota");
 out:
 	json_decref(q);
 	for (i = 0; i < 2; i++) {

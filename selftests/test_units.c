@@ -82,13 +82,14 @@ static void test_language(void)
 		ASSERT_STREQ(err, bad_cases[i].err, "error message");
 		policy_free(p);
 	}
-	p = policy_parse("t.conf",
-			 "unit lan { 198.18.0.0/15 }\nunit lab { 198.19.1.0/24 }\n"
-			 "account lab, lan;\n"
-			 "class internet peer !lan price 0.25;\n"
-			 "class web proto tcp port 80,443;\n"
-			 "quota lab class internet dir out limit 2M per 30s warn soft 50%,90%;\n",
-			 err, sizeof(err));
+	p = policy_parse(
+		"t.conf",
+		"unit lan { 198.18.0.0/15 }\nunit lab { 198.19.1.0/24 }\n"
+		"account lab, lan;\n"
+		"class internet peer !lan price 0.25;\n"
+		"class web proto tcp port 80,443;\n"
+		"quota lab class internet dir out limit 2M per 30s warn soft 50%,90%;\n",
+		err, sizeof(err));
 	if (!ASSERT_OK_PTR(p, err))
 		return;
 	ASSERT_EQ(p->nacct, 2, "accounted units");
@@ -112,15 +113,14 @@ static void test_language(void)
 #define S2 "198.19.251.2"
 #define S3 "198.19.252.1"
 
-static const char units_policy[] =
-	"unit lab1 { 198.19.251.0/24 }\n"
-	"unit lab2 { 198.19.252.0/24 }\n"
-	"unit labs { lab1; lab2 }\n"
-	"unit h1 { " S1 " }\n"
-	"unit peer { %s }\n"
-	"account labs, lab1, lab2, h1, peer;\n"
-	"class web proto udp port 8080;\n"
-	"default allow;\n";
+static const char units_policy[] = "unit lab1 { 198.19.251.0/24 }\n"
+				   "unit lab2 { 198.19.252.0/24 }\n"
+				   "unit labs { lab1; lab2 }\n"
+				   "unit h1 { " S1 " }\n"
+				   "unit peer { %s }\n"
+				   "account labs, lab1, lab2, h1, peer;\n"
+				   "class web proto udp port 8080;\n"
+				   "default allow;\n";
 
 /* Sends each burst's datagrams from its source; 0 once all are sent. */
 int udp_bursts(void *arg)
@@ -230,10 +230,10 @@ void test_report_check(const char *dsn, const char *unit, __u64 packets,
 	ASSERT_EQ(json_integer_value(json_object_get(u, "bytes")), bytes,
 		  "report's bytes");
 	json_array_foreach(json_object_get(u, "classes"), i, c) {
-		pk += json_integer_value(json_object_get(
-			json_object_get(c, "in"), "packets"));
-		pk += json_integer_value(json_object_get(
-			json_object_get(c, "out"), "packets"));
+		pk += json_integer_value(
+			json_object_get(json_object_get(c, "in"), "packets"));
+		pk += json_integer_value(
+			json_object_get(json_object_get(c, "out"), "packets"));
 		by += json_integer_value(
 			json_object_get(json_object_get(c, "in"), "bytes"));
 		by += json_integer_value(
@@ -247,8 +247,10 @@ void test_report_check(const char *dsn, const char *unit, __u64 packets,
 	ASSERT_EQ(run(&out, NULL, "%s report --db %s --csv --unit %s",
 		      flowbpf_bin(), dsn, unit),
 		  0, "report --csv");
-	ASSERT_HAS(out, "unit,class,packets_in,bytes_in,packets_out,bytes_out,charge\n",
-		   "csv header");
+	ASSERT_HAS(
+		out,
+		"unit,class,packets_in,bytes_in,packets_out,bytes_out,charge\n",
+		"csv header");
 	ASSERT_HAS(out, unit, "csv row");
 	free(out);
 	out = NULL;
@@ -272,11 +274,11 @@ int db_total_gw(const char *dsn, const char *gw, const char *unit,
 		fprintf(stderr, "%s\n", err);
 		return -EIO;
 	}
-	ret = acct_db_exec(db,
-			   "SELECT SUM(packets), SUM(bytes) FROM totals WHERE gateway = ? "
-			   "AND unit = ? AND period = 'day'",
-			   2, (struct acct_val[]){ AVS(gw), AVS(unit) },
-			   total_row, t);
+	ret = acct_db_exec(
+		db,
+		"SELECT SUM(packets), SUM(bytes) FROM totals WHERE gateway = ? "
+		"AND unit = ? AND period = 'day'",
+		2, (struct acct_val[]){ AVS(gw), AVS(unit) }, total_row, t);
 	acct_db_close(db);
 	return ret;
 }
@@ -287,8 +289,8 @@ static bool in_prefix(const char *addr, const char *prefix)
 }
 
 /* What the records say of a unit given by an address prefix. */
-static void rec_total(const struct rec *r, int n, const char *prefix,
-		      bool out, struct total *t)
+static void rec_total(const struct rec *r, int n, const char *prefix, bool out,
+		      struct total *t)
 {
 	int i;
 
@@ -358,8 +360,9 @@ static void test_exact(void)
 		goto out;
 	snprintf(text, sizeof(text), units_policy, n.peer_ip);
 	test_write_file(pol, text);
-	col = spawn("exec %s collect %s --interval 100ms --units %s --db %s -o %s",
-		    flowbpf_bin(), n.host_if, pol, db, out);
+	col = spawn(
+		"exec %s collect %s --interval 100ms --units %s --db %s -o %s",
+		flowbpf_bin(), n.host_if, pol, db, out);
 	usleep(400000);
 	/* Receivers on both sides, so nothing is answered. */
 	hold = (struct burst){ .src = n.host_ip, .port = 8080 };
@@ -392,7 +395,8 @@ static void test_exact(void)
 	/* Classes split a unit's traffic, and add up to it. */
 	ASSERT_OK(db_total(db, "lab1", "out", "web", "day", &t), "class web");
 	ASSERT_EQ(t.packets, 50, "lab1 web packets");
-	ASSERT_OK(db_total(db, "lab1", "out", "other", "day", &t), "class other");
+	ASSERT_OK(db_total(db, "lab1", "out", "other", "day", &t),
+		  "class other");
 	ASSERT_EQ(t.packets, 30, "lab1 other packets");
 	ASSERT_EQ(t.bytes, 30 * 228, "lab1 other bytes");
 	/* Nothing counts for a unit in a direction it has no traffic in. */
@@ -434,9 +438,10 @@ static void test_restart(void)
 		goto out;
 	snprintf(text, sizeof(text), units_policy, n.peer_ip);
 	test_write_file(pol, text);
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s collect %s --interval 50ms --active 100ms --units %s --db %s",
-		 flowbpf_bin(), n.host_if, pol, db);
+	snprintf(
+		cmd, sizeof(cmd),
+		"exec %s collect %s --interval 50ms --active 100ms --units %s --db %s",
+		flowbpf_bin(), n.host_if, pol, db);
 	col = spawn("%s", cmd);
 	usleep(400000);
 	hold = (struct burst){ .src = n.host_ip, .port = 8080 };

@@ -231,7 +231,7 @@ static void test_end_to_end(void)
 	ASSERT_GE(got, 900000, "the transfer reaches the quota");
 	ASSERT_LE(got, 5 << 20, "and is cut off soon after");
 	ASSERT_TRUE(cross > 0, "1 MiB acknowledged");
-	ASSERT_LE(stall - cross, 3500, "cut off within the sweep and 2 s");
+	ASSERT_LE(stall - cross, 4000, "cut off within the sweep and 2 s");
 	ASSERT_EQ(quota_connect(n1.peer_ip, QUOTA_PORT, 1500), -1,
 		  "a new connection of the unit is refused");
 	i = quota_connect(n2.peer_ip, QUOTA_PORT, 1500);

@@ -23,11 +23,22 @@
 #define GW_PERIOD 20
 #define GW_PORT 5001
 
-struct pg {
-	char dir[64], bin[128], dsn[256];
-	int port;
-	bool up;
-};
+static int pg_count;
+
+/* pg_ctl start or stop of pg's server; its exit status. */
+int test_pg_ctl(struct pg *pg, const char *what)
+{
+	if (!strcmp(what, "stop"))
+		return run(
+			NULL, NULL,
+			"runuser -u postgres -- %s/pg_ctl -D %s/data -m fast -w stop >/dev/null",
+			pg->bin, pg->dir);
+	return run(
+		NULL, NULL,
+		"runuser -u postgres -- %s/pg_ctl -D %s/data -l %s/log -w -t 30 "
+		"-o \"-c listen_addresses='' -c unix_socket_directories=%s -p %d -c fsync=off -c dynamic_shared_memory_type=mmap\" start >/dev/null",
+		pg->bin, pg->dir, pg->dir, pg->dir, pg->port);
+}
 
 /* Starts a PostgreSQL server of its own; 0, or -1 (skip: why in why). */
 int test_pg_start(struct pg *pg, char *why, size_t len)
@@ -51,13 +62,11 @@ int test_pg_start(struct pg *pg, char *why, size_t len)
 		snprintf(why, len, "mkdtemp: %s", strerror(errno));
 		return -1;
 	}
-	pg->port = 40000 + getpid() % 20000;
+	pg->port = 40000 + (getpid() * 7 + pg_count++) % 20000;
 	if (run(NULL, NULL,
-		"chown postgres %s && runuser -u postgres -- %s/initdb -A trust -U postgres -D %s/data >/dev/null && "
-		"runuser -u postgres -- %s/pg_ctl -D %s/data -l %s/log -w -t 30 "
-		"-o \"-c listen_addresses='' -c unix_socket_directories=%s -p %d -c fsync=off -c dynamic_shared_memory_type=mmap\" start >/dev/null",
-		pg->dir, pg->bin, pg->dir, pg->bin, pg->dir, pg->dir, pg->dir,
-		pg->port)) {
+		"chown postgres %s && runuser -u postgres -- %s/initdb -A trust -U postgres -D %s/data >/dev/null",
+		pg->dir, pg->bin, pg->dir) ||
+	    test_pg_ctl(pg, "start")) {
 		snprintf(
 			why, len,
 			"the private PostgreSQL server did not start (see %s/log)",

@@ -109,7 +109,7 @@ static void test_language(void)
 /* ---- real traffic ---- */
 
 /* The sources of the units, on the peer's side (its namespace only). */
-#define S1 "198.19.251.1"
+#define S1 UNIT_S1
 #define S2 "198.19.251.2"
 #define S3 "198.19.252.1"
 
@@ -149,9 +149,10 @@ int udp_bursts(void *arg)
 	return 0;
 }
 
-/* A UDP socket on ip:port that takes datagrams (so nothing answers
- * them with an ICMP error) until killed. */
-static int udp_hold(void *arg)
+/* A UDP socket on ip:port that takes datagrams until killed, so that
+ * nothing answers them with an ICMP error: the sources have no route
+ * back, and an error would leave by the default route. */
+int udp_hold(void *arg)
 {
 	const struct burst *b = arg;
 	struct sockaddr_in a = { .sin_family = AF_INET,
@@ -219,7 +220,7 @@ void test_report_check(const char *dsn, const char *unit, __u64 packets,
 	__u64 pk = 0, by = 0;
 	size_t i;
 
-	if (!ASSERT_EQ(run(&out, NULL, "%s -j report --db %s --unit %s",
+	if (!ASSERT_EQ(run(&out, NULL, "%s -j report --db '%s' --unit %s",
 			   flowbpf_bin(), dsn, unit),
 		       0, "report -j"))
 		goto out;
@@ -244,7 +245,7 @@ void test_report_check(const char *dsn, const char *unit, __u64 packets,
 	json_decref(o);
 	free(out);
 	out = NULL;
-	ASSERT_EQ(run(&out, NULL, "%s report --db %s --csv --unit %s",
+	ASSERT_EQ(run(&out, NULL, "%s report --db '%s' --csv --unit %s",
 		      flowbpf_bin(), dsn, unit),
 		  0, "report --csv");
 	ASSERT_HAS(
@@ -254,7 +255,7 @@ void test_report_check(const char *dsn, const char *unit, __u64 packets,
 	ASSERT_HAS(out, unit, "csv row");
 	free(out);
 	out = NULL;
-	ASSERT_EQ(run(&out, NULL, "%s report --db %s", flowbpf_bin(), dsn), 0,
+	ASSERT_EQ(run(&out, NULL, "%s report --db '%s'", flowbpf_bin(), dsn), 0,
 		  "report");
 	ASSERT_HAS(out, "UNIT", "table header");
 	ASSERT_HAS(out, unit, "table row");
@@ -302,6 +303,15 @@ static void rec_total(const struct rec *r, int n, const char *prefix, bool out,
 		}
 }
 
+int test_unit_sources(const char *ns, const char *ifname)
+{
+	return run(NULL, NULL,
+		   "ip -n %s addr add " S1 "/32 dev %s && "
+		   "ip -n %s addr add " S2 "/32 dev %s && "
+		   "ip -n %s addr add " S3 "/32 dev %s",
+		   ns, ifname, ns, ifname, ns, ifname);
+}
+
 static int add_sources(struct test_net *n)
 {
 	return run(NULL, NULL,
@@ -339,12 +349,12 @@ static void test_exact(void)
 {
 	char dir[] = "/tmp/flowbpf-units-XXXXXX", db[96], out[96], pol[96];
 	char text[1024];
-	struct burst hold = { 0 }, in_hold[2] = {};
+	struct burst hold = { 0 }, hold2 = {}, in_hold[2] = {};
 	struct burst b[4] = {};
 	struct total t;
 	struct test_net n = {};
 	struct rec *r = NULL;
-	pid_t col = -1, ns_rx = -1, host_rx = -1;
+	pid_t col = -1, ns_rx = -1, host_rx = -1, host_rx2 = -1;
 	int nr;
 
 	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
@@ -369,6 +379,10 @@ static void test_exact(void)
 	host_rx = fork();
 	if (!host_rx)
 		_exit(udp_hold(&hold));
+	hold2 = (struct burst){ .src = n.host_ip, .port = 9090 };
+	host_rx2 = fork();
+	if (!host_rx2)
+		_exit(udp_hold(&hold2));
 	in_hold[0] = (struct burst){ .src = n.peer_ip, .port = 7000 };
 	ns_rx = ns_fork(n.ns, udp_hold, in_hold, false);
 	usleep(100000);
@@ -410,6 +424,8 @@ out:
 		stop(ns_rx, 2000);
 	if (host_rx > 0)
 		stop(host_rx, 2000);
+	if (host_rx2 > 0)
+		stop(host_rx2, 2000);
 	free(r);
 	net_cleanup(&n);
 	run(NULL, NULL, "rm -rf %s", dir);

@@ -4,6 +4,8 @@
 #ifndef FLOWBPF_TEST_UNITS_H
 #define FLOWBPF_TEST_UNITS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 
 /* count datagrams of payload bytes from src to dst:port, gap_us apart;
@@ -14,6 +16,9 @@ struct burst {
 	int gap_us;
 };
 int udp_bursts(void *arg);
+/* Binds a UDP socket to b->src:b->port and takes what comes, until
+ * killed (so that no ICMP error answers it). */
+int udp_hold(void *arg);
 
 struct total {
 	__u64 packets, bytes;
@@ -29,5 +34,20 @@ void test_write_file(const char *path, const char *text);
 /* "flowbpf report" (-j, --csv and the table) agrees with the store. */
 void test_report_check(const char *dsn, const char *unit, __u64 packets,
 		       __u64 bytes);
+
+/* A private PostgreSQL server (test_quota_gateways.c). */
+struct pg {
+	char dir[64], bin[128], dsn[256];
+	int port;
+	bool up;
+};
+int test_pg_start(struct pg *pg, char *why, size_t len);
+int test_pg_ctl(struct pg *pg, const char *what);
+void test_pg_stop(struct pg *pg);
+
+/* The sources of the units of the exactness tests, in the peer's
+ * namespace. */
+#define UNIT_S1 "198.19.251.1"
+int test_unit_sources(const char *ns, const char *ifname);
 
 #endif

@@ -14,7 +14,7 @@
 #include "acct.h"
 
 /* Statements prepared once: the texts are the callers' constants. */
-#define STMT_CACHE 16
+#define STMT_CACHE 32
 
 struct acct_db {
 	sqlite3 *lite;
@@ -23,6 +23,7 @@ struct acct_db {
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
 	PGconn *pg;
+	const char *pg_prepared[STMT_CACHE]; /* statement "sN" is sql N */
 	char *dsn;
 	char err[512];
 };
@@ -152,6 +153,33 @@ static char *pg_sql(const char *sql)
 	return out;
 }
 
+/* Runs q (sql in PostgreSQL's form), prepared once per connection when
+ * the cache has room: parsing and planning every record's statements
+ * again would cost more than running them. */
+static PGresult *pg_run(struct acct_db *db, const char *sql, const char *q,
+			int n, const char *const *pv)
+{
+	char name[16];
+	PGresult *res;
+	int i;
+
+	for (i = 0; i < STMT_CACHE && db->pg_prepared[i]; i++)
+		if (db->pg_prepared[i] == sql)
+			break;
+	if (i == STMT_CACHE || !strncmp(sql, "BEGIN", 5) ||
+	    !strncmp(sql, "COMMIT", 6) || !strncmp(sql, "ROLLBACK", 8))
+		return PQexecParams(db->pg, q, n, NULL, pv, NULL, NULL, 0);
+	snprintf(name, sizeof(name), "s%d", i);
+	if (!db->pg_prepared[i]) {
+		res = PQprepare(db->pg, name, q, n, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return res;
+		PQclear(res);
+		db->pg_prepared[i] = sql;
+	}
+	return PQexecPrepared(db->pg, name, n, pv, NULL, NULL, 0);
+}
+
 static int pg_exec(struct acct_db *db, const char *sql, int n,
 		   const struct acct_val *v, acct_row_fn fn, void *ctx)
 {
@@ -169,7 +197,7 @@ static int pg_exec(struct acct_db *db, const char *sql, int n,
 			snprintf(bufs[i], sizeof(bufs[i]), "%.17g", v[i].d);
 		pv[i] = v[i].type == AV_TEXT ? v[i].s : bufs[i];
 	}
-	res = PQexecParams(db->pg, q, n, NULL, pv, NULL, NULL, 0);
+	res = pg_run(db, sql, q, n, pv);
 	free(q);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -228,6 +256,8 @@ static int pg_connect(struct acct_db *db)
 {
 	if (db->pg)
 		PQfinish(db->pg);
+	/* Prepared statements live as long as their connection. */
+	memset(db->pg_prepared, 0, sizeof(db->pg_prepared));
 	db->pg = PQconnectdb(db->dsn);
 	if (!db->pg)
 		return -ENOMEM;

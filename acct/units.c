@@ -183,32 +183,40 @@ static int seen_row(void *ctx, int n, const char *const *v)
 	return 0;
 }
 
-/* What of r is new (*packets, *bytes); advances the flow's mark. */
-static int record_news(struct acct_db *db, const char *gw,
-		       const struct acct_record *r, __u64 *packets,
-		       __u64 *bytes)
+/* The flow's mark before r, advanced to r's end: one round trip to
+ * PostgreSQL (the SELECT sees the row as it was before the upsert). */
+static int mark_pg(struct acct_db *db, const char *gw, long long id, __u64 endp,
+		   __u64 endb, struct seen *s)
 {
-	__u64 endp = r->seq_packets + r->packets,
-	      endb = r->seq_bytes + r->bytes;
-	struct acct_val v[5] = { AVS(gw), AVI(flow_id(r)) };
-	struct seen s = {};
-	__u64 fromp, fromb;
+	struct acct_val v[7] = { AVS(gw),   AVI(id),   AVS(gw),	       AVI(id),
+				 AVI(endp), AVI(endb), AVI(time(NULL)) };
+
+	return acct_db_exec(
+		db,
+		"WITH old AS (SELECT packets, bytes FROM flows_seen WHERE gateway = ? AND flow = ?), "
+		"up AS (INSERT INTO flows_seen (gateway, flow, packets, bytes, updated) "
+		"VALUES (?, ?, ?, ?, ?) ON CONFLICT (gateway, flow) DO UPDATE SET "
+		"packets = GREATEST(flows_seen.packets, excluded.packets), "
+		"bytes = GREATEST(flows_seen.bytes, excluded.bytes), "
+		"updated = excluded.updated) SELECT packets, bytes FROM old",
+		7, v, seen_row, s);
+}
+
+/* The same for SQLite, where a statement costs no round trip. */
+static int mark_lite(struct acct_db *db, const char *gw, long long id,
+		     __u64 endp, __u64 endb, struct seen *s)
+{
+	struct acct_val v[5] = { AVS(gw), AVI(id) };
 	int err;
 
 	err = acct_db_exec(
 		db,
 		"SELECT packets, bytes FROM flows_seen WHERE gateway = ? AND flow = ?",
-		2, v, seen_row, &s);
-	if (err)
+		2, v, seen_row, s);
+	if (err || (s->found && s->packets >= endp && s->bytes >= endb))
 		return err;
-	fromp = s.packets > r->seq_packets ? s.packets : r->seq_packets;
-	fromb = s.bytes > r->seq_bytes ? s.bytes : r->seq_bytes;
-	*packets = endp > fromp ? endp - fromp : 0;
-	*bytes = endb > fromb ? endb - fromb : 0;
-	if (!*packets && !*bytes)
-		return 0;
-	v[2] = AVI(endp > s.packets ? endp : s.packets);
-	v[3] = AVI(endb > s.bytes ? endb : s.bytes);
+	v[2] = AVI(endp > s->packets ? endp : s->packets);
+	v[3] = AVI(endb > s->bytes ? endb : s->bytes);
 	v[4] = AVI(time(NULL));
 	return acct_db_exec(
 		db,
@@ -217,6 +225,28 @@ static int record_news(struct acct_db *db, const char *gw,
 		"SET packets = excluded.packets, bytes = excluded.bytes, "
 		"updated = excluded.updated",
 		5, v, NULL, NULL);
+}
+
+/* What of r is new (*packets, *bytes); advances the flow's mark. */
+static int record_news(struct acct_db *db, const char *gw,
+		       const struct acct_record *r, __u64 *packets,
+		       __u64 *bytes)
+{
+	__u64 endp = r->seq_packets + r->packets,
+	      endb = r->seq_bytes + r->bytes;
+	struct seen s = {};
+	__u64 fromp, fromb;
+	int err;
+
+	err = acct_db_is_pg(db) ? mark_pg(db, gw, flow_id(r), endp, endb, &s)
+				: mark_lite(db, gw, flow_id(r), endp, endb, &s);
+	if (err)
+		return err;
+	fromp = s.packets > r->seq_packets ? s.packets : r->seq_packets;
+	fromb = s.bytes > r->seq_bytes ? s.bytes : r->seq_bytes;
+	*packets = endp > fromp ? endp - fromp : 0;
+	*bytes = endb > fromb ? endb - fromb : 0;
+	return 0;
 }
 
 /* Every accounted unit that holds an end of the flow gets a share. */

@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,12 @@ static void run_backend(const char *name, const char *dsn, const char *file,
 	free(v);
 }
 
+/* A benchmark stopped by a signal stops its server too (atexit). */
+static void on_signal(int sig)
+{
+	exit(1);
+}
+
 int cmd_units(int argc, char **argv)
 {
 	char dir[] = "/tmp/flowbpf-bench-units-XXXXXX", file[96], dsn[256],
@@ -233,6 +240,8 @@ int cmd_units(int argc, char **argv)
 	if (pg) {
 		snprintf(pg_dir, sizeof(pg_dir), "%s", dir);
 		atexit(pg_stop);
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
 	}
 	if (!pg)
 		emit_note(SEC,

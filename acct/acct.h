@@ -55,6 +55,8 @@ bool acct_db_is_pg(const struct acct_db *db);
 int acct_db_exec(struct acct_db *db, const char *sql, int n,
 		 const struct acct_val *params, acct_row_fn fn, void *ctx);
 const char *acct_db_error(const struct acct_db *db);
+/* Whether the connection still works (SQLite: always). */
+bool acct_db_usable(const struct acct_db *db);
 /* Connects again after a failure (PostgreSQL); 0 or -EIO. */
 int acct_db_reconnect(struct acct_db *db);
 

@@ -13,6 +13,8 @@
 #include <sqlite3.h>
 #include "acct.h"
 
+#define PG_CONNECT_TIMEOUT "2" /* seconds */
+
 /* Statements prepared once: the texts are the callers' constants. */
 #define STMT_CACHE 32
 
@@ -258,7 +260,11 @@ static int pg_connect(struct acct_db *db)
 		PQfinish(db->pg);
 	/* Prepared statements live as long as their connection. */
 	memset(db->pg_prepared, 0, sizeof(db->pg_prepared));
-	db->pg = PQconnectdb(db->dsn);
+	/* A server that does not answer must not hold a daemon for long;
+	 * a connect_timeout in the string itself comes later and wins. */
+	db->pg = PQconnectdbParams(
+		(const char *const[]){ "connect_timeout", "dbname", NULL },
+		(const char *const[]){ PG_CONNECT_TIMEOUT, db->dsn, NULL }, 1);
 	if (!db->pg)
 		return -ENOMEM;
 	if (PQstatus(db->pg) != CONNECTION_OK) {
@@ -271,6 +277,11 @@ static int pg_connect(struct acct_db *db)
 	 * print. */
 	PQsetNoticeProcessor(db->pg, pg_notice, NULL);
 	return 0;
+}
+
+bool acct_db_usable(const struct acct_db *db)
+{
+	return !db->pg || PQstatus(db->pg) == CONNECTION_OK;
 }
 
 int acct_db_reconnect(struct acct_db *db)

@@ -60,7 +60,12 @@ struct quota_watch {
 	const struct policy *pol; /* the one q is for */
 	__u64 blocks, soft_warnings, db_errors;
 	bool failing;
+	time_t retry_at; /* no new connection before */
 };
+
+/* How long a daemon waits to connect again to a store that failed: the
+ * poll runs in its loop, and a connect may take its timeout. */
+#define QW_RETRY_S 10
 
 struct quota_watch *quota_watch_new(const char *dsn)
 {
@@ -87,14 +92,18 @@ static bool qw_connect(struct quota_watch *w)
 {
 	char err[600];
 
-	if (w->db && !acct_db_reconnect(w->db))
+	if (w->db && acct_db_usable(w->db))
 		return true;
+	if (time(NULL) < w->retry_at)
+		return false;
 	acct_db_close(w->db);
 	w->db = NULL;
 	if (acct_db_open(w->dsn, &w->db, err, sizeof(err))) {
 		w->db_errors++;
+		w->retry_at = time(NULL) + QW_RETRY_S;
 		if (!w->failing)
-			pr_warn("warning: quotas: %s\n", err);
+			pr_warn("warning: quotas: %s; the blocks stand, trying again every %ds\n",
+				err, QW_RETRY_S);
 		w->failing = true;
 		return false;
 	}

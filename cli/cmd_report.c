@@ -182,10 +182,29 @@ static void print_json(const struct rtab *t, const char *period, time_t from,
 			   units));
 }
 
-static void print_table(const struct rtab *t, bool csv)
+static void print_row(const struct rrow *r, const char *cls, bool priced)
 {
 	char b[4][32];
-	size_t i;
+
+	human_count(r->pk[0], b[0], sizeof(b[0]));
+	human_bytes(r->by[0], b[1], sizeof(b[1]));
+	human_count(r->pk[1], b[2], sizeof(b[2]));
+	human_bytes(r->by[1], b[3], sizeof(b[3]));
+	printf("%-16s %-12s %10s %10s %10s %10s ", r->unit, cls, b[0], b[1],
+	       b[2], b[3]);
+	if (!priced)
+		printf("%10s\n", "-");
+	else
+		printf("%10.4f\n", r->price);
+}
+
+/* One line per class, and a line of the unit's sum when it has several:
+ * its charge for the period. */
+static void print_table(const struct rtab *t, bool csv)
+{
+	struct rrow sum = {};
+	bool priced = false;
+	size_t i, n = 0;
 
 	if (csv)
 		printf("unit,class,packets_in,bytes_in,packets_out,bytes_out,charge\n");
@@ -193,26 +212,31 @@ static void print_table(const struct rtab *t, bool csv)
 		printf("%-16s %-12s %10s %10s %10s %10s %10s\n", "UNIT",
 		       "CLASS", "IN-PKTS", "IN", "OUT-PKTS", "OUT", "CHARGE");
 	for (i = 0; i < t->n; i++) {
-		const struct rrow *r = &t->v[i];
+		struct rrow r = t->v[i];
 
 		if (csv) {
-			printf("%s,%s,%llu,%llu,%llu,%llu,%.4f\n", r->unit,
-			       r->cls, (unsigned long long)r->pk[0],
-			       (unsigned long long)r->by[0],
-			       (unsigned long long)r->pk[1],
-			       (unsigned long long)r->by[1], charge(r));
+			printf("%s,%s,%llu,%llu,%llu,%llu,%.4f\n", r.unit,
+			       r.cls, (unsigned long long)r.pk[0],
+			       (unsigned long long)r.by[0],
+			       (unsigned long long)r.pk[1],
+			       (unsigned long long)r.by[1], charge(&r));
 			continue;
 		}
-		human_count(r->pk[0], b[0], sizeof(b[0]));
-		human_bytes(r->by[0], b[1], sizeof(b[1]));
-		human_count(r->pk[1], b[2], sizeof(b[2]));
-		human_bytes(r->by[1], b[3], sizeof(b[3]));
-		printf("%-16s %-12s %10s %10s %10s %10s ", r->unit, r->cls,
-		       b[0], b[1], b[2], b[3]);
-		if (r->price < 0)
-			printf("%10s\n", "-");
-		else
-			printf("%10.4f\n", charge(r));
+		if (!n)
+			sum = (struct rrow){}, priced = false;
+		snprintf(sum.unit, sizeof(sum.unit), "%s", r.unit);
+		sum.pk[0] += r.pk[0], sum.pk[1] += r.pk[1];
+		sum.by[0] += r.by[0], sum.by[1] += r.by[1];
+		sum.price += charge(&r);
+		priced |= r.price >= 0;
+		n++;
+		r.price = charge(&r);
+		print_row(&r, r.cls, t->v[i].price >= 0);
+		if (i + 1 < t->n && !strcmp(t->v[i + 1].unit, r.unit))
+			continue;
+		if (n > 1)
+			print_row(&sum, "(all)", priced);
+		n = 0;
 	}
 }
 

@@ -494,10 +494,68 @@ out:
 	run(NULL, NULL, "rm -rf %s", dir);
 }
 
+/* Records written again, or again and longer, add only what is new. */
+static void test_identity(void)
+{
+	char dir[] = "/tmp/flowbpf-units-XXXXXX", db[96], err[512];
+	struct policy *p = NULL;
+	struct acct_record r = {};
+	struct acct_db *d = NULL;
+	struct total t;
+
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(db, sizeof(db), "%s/acct.db", dir);
+	p = policy_parse("t.conf", "unit h1 { " S1 " }\naccount h1;\n", err,
+			 sizeof(err));
+	if (!ASSERT_OK_PTR(p, err) ||
+	    !ASSERT_OK(acct_db_open(db, &d, err, sizeof(err)), err))
+		goto out;
+	key4(&r.key, FLOWBPF_DIR_INGRESS, 17, S1, 4000, "198.18.0.1", 53);
+	r.end_ms = time(NULL) * 1000ULL;
+	r.first_tick = 1234;
+	r.ifname = "fbt0";
+	r.packets = 10;
+	r.bytes = 1000;
+	ASSERT_OK(acct_write_batch(d, p, "gw", &r, 1), "first record");
+	ASSERT_OK(acct_write_batch(d, p, "gw", &r, 1), "the same again");
+	db_total(db, "h1", "out", "", "day", &t);
+	ASSERT_EQ(t.packets, 10, "a record written twice counts once");
+	/* A collector killed before saving its state reports the interval
+	 * again, with what came since. */
+	r.packets = 15;
+	r.bytes = 1500;
+	ASSERT_OK(acct_write_batch(d, p, "gw", &r, 1), "again and longer");
+	db_total(db, "h1", "out", "", "day", &t);
+	ASSERT_EQ(t.packets, 15, "only the new packets count");
+	ASSERT_EQ(t.bytes, 1500, "only the new bytes count");
+	r.seq_packets = 15;
+	r.seq_bytes = 1500;
+	r.packets = 5;
+	r.bytes = 500;
+	ASSERT_OK(acct_write_batch(d, p, "gw", &r, 1), "the next record");
+	ASSERT_OK(acct_write_batch(d, p, "gw", &r, 1), "the next again");
+	db_total(db, "h1", "out", "", "day", &t);
+	ASSERT_EQ(t.packets, 20, "packets");
+	ASSERT_EQ(t.bytes, 2000, "bytes");
+	/* A new flow with the same key (another first packet) is its own. */
+	r.first_tick = 99;
+	r.seq_packets = r.seq_bytes = 0;
+	ASSERT_OK(acct_write_batch(d, p, "gw", &r, 1), "a new flow");
+	db_total(db, "h1", "out", "", "day", &t);
+	ASSERT_EQ(t.packets, 25, "a new flow of the same key counts");
+out:
+	acct_db_close(d);
+	policy_free(p);
+	run(NULL, NULL, "rm -rf %s", dir);
+}
+
 void test_units(void)
 {
 	if (test__start_subtest("language"))
 		test_language();
+	if (test__start_subtest("identity"))
+		test_identity();
 	if (test__start_subtest("exact"))
 		test_exact();
 	if (test__start_subtest("restart"))

@@ -16,6 +16,9 @@ LDLIBS := -lbpf -lelf -lz -ljansson
 # libxdp: the XDP program shares its hook through libxdp's dispatcher.
 CFLAGS += $(shell pkg-config --cflags libxdp)
 LDLIBS += $(shell pkg-config --libs libxdp)
+# Accounting by unit stores its totals in SQLite or PostgreSQL.
+INCLUDES += -Iacct $(shell pkg-config --cflags libpq sqlite3)
+LDLIBS += $(shell pkg-config --libs sqlite3 libpq)
 
 BPF_OBJS := $(OUTPUT)/flowbpf.bpf.o
 SKELS := $(OUTPUT)/flowbpf.skel.h
@@ -23,6 +26,7 @@ COMMON_SRCS := common/log.c common/flowfmt.c common/clock.c loader/loader.c load
 	policy/parse.c policy/addrset.c policy/eval.c daemon/daemon.c daemon/ctl.c daemon/csum.c
 COMMON_SRCS += export/record.c export/jsonl.c export/ipfix.c export/collect.c
 COMMON_SRCS += metrics/metrics.c
+COMMON_SRCS += acct/db.c acct/units.c acct/sink.c acct/quota.c
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
 CLI_SRCS := cli/flowbpf.c cli/params.c cli/cmd_attach.c cli/cmd_show.c cli/cmd_verdict.c cli/json.c \
 	cli/cmd_daemon.c
@@ -32,6 +36,7 @@ CLI_SRCS += cli/cmd_top.c
 CURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 $(OUTPUT)/cli/cmd_top.o: CFLAGS += $(CURSES_CFLAGS)
+CLI_SRCS += cli/cmd_report.c cli/cmd_quota.c
 CLI_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 TEST_SRCS := $(sort $(wildcard selftests/test_*.c))
 TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selftests/netns.c)
@@ -39,7 +44,7 @@ TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS) selftests/runner.c selfte
 .PHONY: all clean test check format
 all: $(OUTPUT)/flowbpf $(OUTPUT)/selftests/runner $(OUTPUT)/flowbpf.8
 
-$(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/daemon $(OUTPUT)/metrics:
+$(OUTPUT) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/daemon $(OUTPUT)/metrics $(OUTPUT)/acct:
 	mkdir -p $@
 
 $(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/*.h maps/flowbpf.h vmlinux.h | $(OUTPUT)
@@ -51,7 +56,7 @@ $(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/daemon $(OUTPUT)/metrics
+$(OUTPUT)/%.o: %.c | $(SKELS) $(OUTPUT)/export $(OUTPUT)/common $(OUTPUT)/loader $(OUTPUT)/cli $(OUTPUT)/selftests $(OUTPUT)/policy $(OUTPUT)/daemon $(OUTPUT)/metrics $(OUTPUT)/acct
 	$(CC) $(CFLAGS) -MMD -MP $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/flowbpf: $(CLI_OBJS) $(COMMON_OBJS)
@@ -89,7 +94,7 @@ vmtest: all
 
 FORMAT_SRCS := $(wildcard bpf/*.[ch] maps/*.h loader/*.[ch] cli/*.[ch] \
 	common/*.[ch] policy/*.[ch] daemon/*.[ch] export/*.[ch] metrics/*.[ch] \
-	selftests/*.[ch] \
+	acct/*.[ch] selftests/*.[ch] \
 	bench/*.[ch] fuzz/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRCS)
@@ -149,9 +154,11 @@ BENCH_BPF := noop calib vary
 BENCH_SKELS := $(patsubst %,$(OUTPUT)/bench/%.skel.h,$(BENCH_BPF))
 BENCH_SRCS := bench/bench.c bench/pkt.c bench/sweep.c bench/mem.c \
 	bench/report.c bench/net.c bench/decide.c bench/connect.c \
-	bench/alternate.c
+	bench/alternate.c bench/units.c
 BENCH_LIBS := $(OUTPUT)/common/log.o $(OUTPUT)/common/flowfmt.o $(OUTPUT)/common/clock.o \
-	$(OUTPUT)/loader/loader.o $(OUTPUT)/loader/share.o $(OUTPUT)/daemon/ctl.o
+	$(OUTPUT)/loader/loader.o $(OUTPUT)/loader/share.o $(OUTPUT)/daemon/ctl.o \
+	$(OUTPUT)/policy/parse.o $(OUTPUT)/policy/addrset.o $(OUTPUT)/policy/eval.o \
+	$(OUTPUT)/acct/db.o $(OUTPUT)/acct/units.o $(OUTPUT)/acct/quota.o
 
 .PHONY: bench bench-bins
 bench:

@@ -178,6 +178,7 @@ static const struct {
 	{ "udpsink", cmd_udpsink, "IP PORT: count datagrams until idle" },
 	{ "listen", cmd_listen, "IP PORT: accept and close TCP connections until killed" },
 	{ "connect", cmd_connect, "LABEL SRC DST DPORT: time sequential new TCP connections (part 7)" },
+	{ "units", cmd_units, "accounting by unit: cost per record and sweep, store size, quota (part 8)" },
 	{ "report", cmd_report, "RESULTS: print the table" },
 };
 

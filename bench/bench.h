@@ -59,5 +59,6 @@ int cmd_decide(int argc, char **argv);
 int cmd_nulld(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
+int cmd_units(int argc, char **argv); /* units.c */
 
 #endif

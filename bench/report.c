@@ -37,6 +37,7 @@ static const struct {
 	{ "sweep", "5. Expiry sweep of 1 000 000 flows" },
 	{ "mem", "6. Memory per flow" },
 	{ "connect", "7. Time to connect (allowed flow, enforce mode)" },
+	{ "units", "8. Accounting by unit (SQLite, PostgreSQL)" },
 };
 
 static int cmp_double(const void *a, const void *b)

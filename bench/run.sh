@@ -5,7 +5,7 @@
 # reported, never a failure.
 #   BENCH_ROUNDS  rounds per part (default 5, at least 5 for the record)
 #   BENCH_SECS    seconds per throughput measurement (default 5)
-#   BENCH_PARTS   parts to run (default "pkt sweep mem tput decide connect";
+#   BENCH_PARTS   parts to run (default "pkt sweep mem tput decide connect units";
 #                 empty: only rewrite docs/benchmarks.md from the last
 #                 results).  A run replaces the results of the parts it
 #                 runs and keeps those of the others, each part with the
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${BENCH_ROUNDS:-5}
-parts=${BENCH_PARTS-pkt sweep mem tput decide connect}
+parts=${BENCH_PARTS-pkt sweep mem tput decide connect units}
 
 bash scripts/deps.sh
 bash scripts/deps.sh xdp-tools netsniff-ng nftables iptables libnetfilter-queue-dev
@@ -65,6 +65,7 @@ for part in $parts; do
 	tput) bash bench/throughput.sh "$res" "$rounds" ;;
 	decide) $B -o "$res" -r "$rounds" decide -c 0 ;;
 	connect) bash bench/connect.sh "$res" "$rounds" ;;
+	units) $B -o "$res" -r "$rounds" units ;;
 	*) echo "bench: unknown part $part" >&2; exit 2 ;;
 	esac
 	printf 'meta\t%s\t%s\t%s\t%s\t%s\n' "$part" "$started" "$commit" \

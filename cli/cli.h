@@ -71,6 +71,8 @@ int cmd_flows(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_verdict(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
+int cmd_report(int argc, char **argv); /* cmd_report.c */
+int cmd_quota(int argc, char **argv); /* cmd_quota.c */
 /* The collector's accounting of an interface for "stats" (cmd_collect.c). */
 json_t *accounting_json(const char *ifname, int flows_fd, int stats_fd);
 void accounting_print(const json_t *acct);

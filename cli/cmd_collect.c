@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <bpf/bpf.h>
+#include "acct.h"
 #include "clock.h"
 #include "cli.h"
 #include "collect.h"
@@ -32,6 +33,7 @@ struct collect_args {
 	/* --ipfix may be given for several collectors. */
 	const char *collectors[COLLECT_MAX_IPFIX];
 	const char *metrics; /* ADDR:PORT */
+	struct units_sink_opts uo;
 };
 
 #define COLLECT_FIELD(m) PARAM_FIELD(struct collect_args, m)
@@ -69,6 +71,13 @@ static const struct param collect_params[] = {
 	  .min = 1 },
 	{ "domain", 0, P_COUNT, COLLECT_FIELD(xo.domain), .arg = "N",
 	  .help = "IPFIX observation domain id", .dflt = "the ifindex" },
+	{ "units", 0, P_STR, COLLECT_FIELD(uo.policy_file), .arg = "POLICY",
+	  .help = "total the accounted units of POLICY (docs/units.md)" },
+	{ "db", 0, P_STR, COLLECT_FIELD(uo.dsn), .arg = "DSN",
+	  .help = "SQLite file or PostgreSQL connection string for --units" },
+	{ "gateway", 0, P_STR, COLLECT_FIELD(uo.gateway), .arg = "NAME",
+	  .help = "this gateway's name in the totals",
+	  .dflt = "the host name" },
 	{ "no-batch", 0, P_FLAG, COLLECT_FIELD(co.no_batch),
 	  .help = "read the map entry by entry (no batch operations)" },
 	{ "metrics", 0, P_STR, COLLECT_FIELD(metrics), .arg = "ADDR:PORT",
@@ -243,6 +252,12 @@ static int collect_sinks(struct collector *c, struct collect_args *a,
 			return cli_error(EXIT_FAIL, "%s", err_get());
 		collector_add_sink(c, s);
 	}
+	if (a->uo.policy_file) {
+		s = units_sink_new(&a->uo);
+		if (!s)
+			return cli_error(EXIT_FAIL, "%s", err_get());
+		collector_add_sink(c, s);
+	}
 	return 0;
 }
 
@@ -336,6 +351,7 @@ int cmd_collect(int argc, char **argv)
 	};
 	struct collect_wait w = { .sfd = -1, .epfd = -1 };
 	struct collector *c = NULL;
+	char host[256] = "";
 	int rc, ret = EXIT_FAIL;
 	const char *ifname;
 	__u64 seen;
@@ -351,7 +367,16 @@ int cmd_collect(int argc, char **argv)
 	if ((a.jo.rotate_bytes || a.jo.rotate_ns) &&
 	    (!a.jo.path || !strcmp(a.jo.path, "-")))
 		return cli_usage_error("rotation needs --output FILE");
-	if (!a.jo.path && !a.collectors[0])
+	if ((a.uo.dsn || a.uo.gateway) && !a.uo.policy_file)
+		return cli_usage_error(
+			"--db and --gateway need --units POLICY");
+	if (!a.uo.gateway) {
+		gethostname(host, sizeof(host) - 1);
+		a.uo.gateway = host;
+	}
+	if (!a.uo.dsn)
+		a.uo.dsn = ACCT_DB_DEFAULT;
+	if (!a.jo.path && !a.collectors[0] && !a.uo.policy_file)
 		a.jo.path = "-";
 	if (a.metrics && metrics_addr_parse(a.metrics, &w.ma))
 		return cli_usage_error("%s", err_get());

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "acct.h"
 #include "cli.h"
 #include "daemon.h"
 #include "flowfmt.h"
@@ -27,6 +28,9 @@ static const struct param daemon_params[] = {
 	{ "metrics", 0, P_STR, PARAM_FIELD(struct daemon_args, metrics),
 	  .arg = "ADDR:PORT",
 	  .help = "serve Prometheus metrics on http://ADDR:PORT/metrics (datapath counters, decisions, rule hits; docs/metrics.md)" },
+	{ "db", 0, P_STR, PARAM_FIELD(struct daemon_args, o.db), .arg = "DSN",
+	  .help = "enforce the policy's quotas from this accounting store",
+	  .dflt = "no quotas" },
 	{},
 };
 
@@ -99,17 +103,30 @@ static int policy_check(const char *file)
 		return cli_error(EXIT_FAIL, "%s", err_get());
 	for (i = 0; i < p->nunits; i++)
 		prefixes += p->units[i].prefixes;
-	if (env.json)
-		json_out(json_pack("{s:o, s:b, s:I, s:I, s:I, s:s}", "file",
-				   ctl_json_str(file), "valid", 1, "units",
-				   (json_int_t)p->nunits, "prefixes",
-				   (json_int_t)prefixes, "rules",
-				   (json_int_t)p->nrules, "default",
-				   verdict_name(p->dflt)));
-	else
-		printf("%s: ok: %zu units (%zu prefixes), %zu rules, default %s\n",
+	if (env.json) {
+		json_t *o = json_pack("{s:o, s:b, s:I, s:I, s:I, s:s}", "file",
+				      ctl_json_str(file), "valid", 1, "units",
+				      (json_int_t)p->nunits, "prefixes",
+				      (json_int_t)prefixes, "rules",
+				      (json_int_t)p->nrules, "default",
+				      verdict_name(p->dflt));
+
+		if (p->nacct)
+			json_object_update_missing_new(
+				o, json_pack("{s:I, s:I, s:I}", "accounted",
+					     (json_int_t)p->nacct, "classes",
+					     (json_int_t)p->nclasses, "quotas",
+					     (json_int_t)p->nquotas));
+		json_out(o);
+	} else {
+		printf("%s: ok: %zu units (%zu prefixes), %zu rules, default %s",
 		       file, p->nunits, prefixes, p->nrules,
 		       verdict_name(p->dflt));
+		if (p->nacct)
+			printf("; %zu units accounted, %zu classes, %zu quotas",
+			       p->nacct, p->nclasses, p->nquotas);
+		printf("\n");
+	}
 	policy_free(p);
 	return EXIT_OK;
 }
@@ -134,6 +151,59 @@ static int parse_when(const char *s, struct tm *tm)
 	tm->tm_hour = h;
 	tm->tm_min = m;
 	return 0;
+}
+
+/* Calls fn for every accounted unit, direction and class k counts for. */
+static void accounted_each(const struct policy *p, const struct flowbpf_key *k,
+			   void (*fn)(void *, const char *, const char *,
+				      const char *),
+			   void *ctx)
+{
+	size_t i;
+	int side;
+
+	for (i = 0; i < p->nacct; i++) {
+		const struct unit *u = &p->units[p->acct_units[i]];
+
+		for (side = 1; side >= 0; side--)
+			if (addrset_contains(&u->set, k->family,
+					     key_addr128(k, side)))
+				fn(ctx, u->name, side ? "out" : "in",
+				   acct_class_name(p,
+						   acct_class_of(p, k, side)));
+	}
+}
+
+static void acct_json_one(void *ctx, const char *unit, const char *dir,
+			  const char *cls)
+{
+	json_array_append_new(ctx, json_pack("{s:s, s:s, s:s}", "unit", unit,
+					     "dir", dir, "class", cls));
+}
+
+static json_t *accounted_json(const struct policy *p,
+			      const struct flowbpf_key *k)
+{
+	json_t *a = json_array();
+
+	accounted_each(p, k, acct_json_one, a);
+	return a;
+}
+
+static void acct_print_one(void *ctx, const char *unit, const char *dir,
+			   const char *cls)
+{
+	printf("  accounted: unit %s %s class %s\n", unit, dir, cls);
+	(*(int *)ctx)++;
+}
+
+static void accounted_print(const struct policy *p, const struct flowbpf_key *k)
+{
+	int n = 0;
+
+	accounted_each(p, k, acct_print_one, &n);
+	if (!n)
+		printf("  accounted: no accounted unit\n");
 }
 
 struct policy_args {
@@ -171,6 +241,9 @@ static int policy_test(const char *file, int argc, char **argv,
 		json_t *o = json_pack("{s:s, s:s}", "flow", spec, "verdict",
 				      verdict_name(v));
 
+		if (p->nacct)
+			json_object_set_new(o, "accounted",
+					    accounted_json(p, &k));
 		if (rule >= 0) {
 			json_object_set_new(o, "rule", json_integer(rule));
 			json_object_set_new(o, "rule_name",
@@ -191,6 +264,8 @@ static int policy_test(const char *file, int argc, char **argv,
 		printf("%s: no rule matches: default %s\n", spec,
 		       v == FLOWBPF_VERDICT_PASS ? "allow" : "deny");
 	}
+	if (p->nacct && !env.json)
+		accounted_print(p, &k);
 	policy_free(p);
 	return ret;
 }

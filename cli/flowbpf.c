@@ -58,6 +58,12 @@ static const struct cmd cmds[] = {
 	{ "policy", cmd_policy, "check FILE | test FILE FLOW",
 	  "validate a policy, or show which rule a flow matches (no kernel needed)",
 	  "  FLOW is written as for 'flowbpf verdict'.\n" },
+	{ "report", cmd_report, "[OPTIONS]",
+	  "per-unit totals and charges from the accounting store",
+	  "  See docs/units.md.\n" },
+	{ "quota", cmd_quota, "[--db DSN]",
+	  "each quota's use, limit, state and reset time",
+	  "  See docs/units.md.\n" },
 };
 
 static const struct cmd *cur_cmd;

@@ -26,6 +26,7 @@
 #include <linux/if_packet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "acct.h"
 #include "clock.h"
 #include "csum.h"
 #include "daemon.h"
@@ -115,7 +116,18 @@ struct daemon {
 	struct metrics_hist lat_hist; /* the same decisions, for --metrics */
 	struct metrics_server *ms; /* NULL without --metrics */
 	char last_error[512];
+	struct quota_watch *qw; /* quotas from the accounting store, or NULL */
 };
+
+/* The policy's verdict, unless a quota at its limit denies the flow. */
+static __u32 verdict_of(struct daemon *d, const struct flowbpf_key *k, int rule)
+{
+	__u32 v = policy_verdict(d->pol, rule);
+
+	if (v == FLOWBPF_VERDICT_PASS && quota_watch_blocks(d->qw, d->pol, k))
+		v = FLOWBPF_VERDICT_DROP;
+	return v;
+}
 
 static void lat_add(struct daemon *d, __u64 ns)
 {
@@ -267,7 +279,7 @@ static void decide(struct daemon *d, struct iface *ifc,
 	op = &ifc->ops[ifc->nops];
 	*op = (struct flowbpf_vop){ .key = *k,
 				    .op = FLOWBPF_VOP_SET,
-				    .verdict = policy_verdict(d->pol, rule),
+				    .verdict = verdict_of(d, k, rule),
 				    .source = FLOWBPF_SRC_DAEMON,
 				    .flags = flags };
 	ifc->pend[ifc->nops] = (struct vpending){ rule, ts_ns };
@@ -549,8 +561,8 @@ static void rescan(struct daemon *d, struct iface *ifc, bool all)
 			drain_add(d, ifc, &keys[i]);
 		if (!all)
 			continue;
-		want = policy_verdict(d->pol,
-				      policy_match(d->pol, &keys[i], &c));
+		want = verdict_of(d, &keys[i],
+				  policy_match(d->pol, &keys[i], &c));
 		/* Rewrite only what changes. */
 		if (want != v->verdict || v->source != FLOWBPF_SRC_DAEMON) {
 			decide(d, ifc, &keys[i], FLOWBPF_VOP_F_KEEP_MANUAL, 0);
@@ -751,6 +763,10 @@ static int reload(struct daemon *d, char *msg, size_t len)
 	policy_free(d->pol);
 	d->pol = np;
 	d->reloads++;
+	if (d->qw) {
+		quota_watch_reset(d->qw);
+		quota_watch_poll(d->qw, np);
+	}
 	pr_info("info: policy reloaded from %s: %zu units, %zu rules, default %s\n",
 		np->file, np->nunits, np->nrules, verdict_name(np->dflt));
 	/* Interfaces attached since start join on reload. */
@@ -796,6 +812,16 @@ static json_t *stats_lists(struct daemon *d, json_t **rules)
 }
 
 /* The reply to "stats"; NULL when it cannot be built. */
+static json_t *quotas_json(struct daemon *d)
+{
+	__u64 blocks, soft, errs;
+
+	quota_watch_counts(d->qw, &blocks, &soft, &errs);
+	return json_pack("{s:I, s:I, s:I}", "blocks", (json_int_t)blocks,
+			 "soft_warnings", (json_int_t)soft, "db_errors",
+			 (json_int_t)errs);
+}
+
 static json_t *stats_json(struct daemon *d)
 {
 	json_t *o, *ifs, *rules = NULL;
@@ -822,6 +848,7 @@ static json_t *stats_json(struct daemon *d)
 		return NULL;
 	if (json_object_set_new(o, "stale_events",
 				json_integer((json_int_t)d->stale_events)) ||
+	    json_object_set_new(o, "quotas", quotas_json(d)) ||
 	    json_object_set_new(
 		    o, "held",
 		    json_pack("{s:I, s:I, s:I, s:I}", "received",
@@ -1337,6 +1364,10 @@ static void tick(struct daemon *d)
 
 	check_attach(d);
 	check_lost(d);
+	/* A quota that blocks or lifts changes live flows' verdicts. */
+	if (d->qw && quota_watch_poll(d->qw, d->pol))
+		for (i = 0; i < d->nifs; i++)
+			rescan(d, &d->ifs[i], true);
 	/* Time-of-day rules change their answer on minute boundaries. */
 	localtime_r(&t, &tm);
 	if (d->pol->has_time && tm.tm_min != d->last_minute) {
@@ -1557,6 +1588,14 @@ static int start(struct daemon *d)
 	d->pol = policy_load(o->policy);
 	if (!d->pol)
 		return -EINVAL;
+	if (o->db) {
+		d->qw = quota_watch_new(o->db);
+		if (!d->qw) {
+			err_set("out of memory");
+			return -ENOMEM;
+		}
+		quota_watch_poll(d->qw, d->pol);
+	}
 	err = ctl_listen(d);
 	/* Before the interfaces: a port in use stops the start before the
 	 * daemon has decided anything. */
@@ -1612,6 +1651,7 @@ static void daemon_free(struct daemon *d)
 	for (i = 0; i < d->nifs; i++)
 		iface_close(&d->ifs[i]);
 	policy_free(d->pol);
+	quota_watch_free(d->qw);
 	free(d->drains);
 	free(d);
 }

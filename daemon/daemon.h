@@ -20,6 +20,7 @@ struct daemon_opts {
 	const char *socket; /* control socket path */
 	const char *pidfile; /* NULL: none */
 	const struct metrics_addr *metrics; /* NULL: no --metrics */
+	const char *db; /* accounting store for quotas (docs/units.md) */
 };
 
 /*

@@ -356,6 +356,9 @@ static void emit(struct collector *c, struct fstate *s, const struct fview *f,
 	r.fwd = acct_forwarding_status(f->verdict, f->source, c->mode,
 				       c->pending);
 	r.reason = reason;
+	r.first_tick = flowbpf_ns_tick(s->first_ns);
+	r.seq_packets = s->rep_packets;
+	r.seq_bytes = s->rep_bytes;
 	queue_add(c, &r);
 	s->rep_packets = f->packets;
 	s->rep_bytes = f->bytes;
@@ -603,7 +606,7 @@ void collector_status(const struct collector *c, struct collect_status *st)
  * reader sees the old state or the new, never part of one.  It belongs to
  * one attach (the flow map's id) of one boot; host byte order.
  */
-#define STATE_MAGIC "FBCOLL02"
+#define STATE_MAGIC "FBCOLL03"
 
 struct state_hdr {
 	char magic[8];
@@ -630,7 +633,9 @@ struct state_rec {
 	__u32 tcp_flags;
 	__u64 start_ms, end_ms, packets, bytes;
 	__u32 verdict, ifindex;
-	__u8 reason, source, tos, fwd, pad[4];
+	__u8 reason, source, tos, fwd;
+	__u32 first_tick;
+	__u64 seq_packets, seq_bytes;
 };
 
 /* After the flows and the records. */
@@ -701,6 +706,9 @@ static void rec_to_state(const struct acct_record *r, struct state_rec *sr)
 	sr->source = r->source;
 	sr->tos = r->tos;
 	sr->fwd = r->fwd;
+	sr->first_tick = r->first_tick;
+	sr->seq_packets = r->seq_packets;
+	sr->seq_bytes = r->seq_bytes;
 }
 
 static int state_write(struct collector *c, FILE *f,
@@ -1204,7 +1212,10 @@ static void restore_rec(struct collector *c, const struct state_rec *sr)
 				 .tos = sr->tos,
 				 .fwd = sr->fwd,
 				 .ifname = c->ifname,
-				 .ifindex = sr->ifindex };
+				 .ifindex = sr->ifindex,
+				 .first_tick = sr->first_tick,
+				 .seq_packets = sr->seq_packets,
+				 .seq_bytes = sr->seq_bytes };
 
 	/* Given to the sinks at the first sweep, when there are sinks. */
 	queue_push(c, &r);

@@ -63,6 +63,11 @@ struct acct_record {
 	__u8 fwd; /* enum acct_fwd */
 	const char *ifname;
 	__u32 ifindex; /* the interface the flow was seen on */
+	/* The flow's identity and where the record lies in it: the tick of
+	 * its first packet, and what earlier records of the flow reported
+	 * (so a record given again after a restart is recognised). */
+	__u32 first_tick;
+	__u64 seq_packets, seq_bytes;
 };
 
 /* The record as one JSON object (docs/accounting.md lists the keys). */

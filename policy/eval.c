@@ -93,3 +93,22 @@ __u32 policy_verdict(const struct policy *p, int rule)
 {
 	return rule < 0 ? p->dflt : p->rules[rule].verdict;
 }
+
+int acct_class_of(const struct policy *p, const struct flowbpf_key *k, bool src)
+{
+	struct flowbpf_key sw = *k;
+	struct flow_ctx c = {};
+	size_t i;
+
+	/* Classes see the unit's side as the source, the peer as "to". */
+	if (!src) {
+		memcpy(sw.saddr, k->daddr, sizeof(sw.saddr));
+		memcpy(sw.daddr, k->saddr, sizeof(sw.daddr));
+		sw.sport = k->dport;
+		sw.dport = k->sport;
+	}
+	for (i = 0; i < p->nclasses; i++)
+		if (rule_matches(p, &p->classes[i].m, &sw, &c))
+			return i;
+	return p->nclasses;
+}

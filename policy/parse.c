@@ -77,7 +77,7 @@ static void rules_free(struct rule *rules, size_t n);
 static bool word_char(char c)
 {
 	/* strchr() would find the terminating NUL too. */
-	return c && (isalnum((unsigned char)c) || strchr("._:/-*!+", c));
+	return c && (isalnum((unsigned char)c) || strchr("._:/-*!+%", c));
 }
 
 /* Skips blanks, newlines and comments. */
@@ -347,10 +347,11 @@ static int unit_add(struct parser *ps, const struct unit *u)
 static bool is_keyword(const char *w)
 {
 	static const char *const kw[] = {
-		"unit", "rule",	     "default",	  "any",   "from",  "to",
-		"dir",	"iface",     "vlan",	  "proto", "sport", "dport",
-		"port", "icmp-type", "icmp-code", "time",  "days",  "allow",
-		"deny", "pass",	     "drop",	  "file",
+		"unit",	 "rule",  "default", "any",	  "from",
+		"to",	 "dir",	  "iface",   "vlan",	  "proto",
+		"sport", "dport", "port",    "icmp-type", "icmp-code",
+		"time",	 "days",  "allow",   "deny",	  "pass",
+		"drop",	 "file",  "account", "class",	  "quota",
 	};
 	size_t i;
 
@@ -680,8 +681,7 @@ static int parse_list(struct parser *ps, int (*fn)(struct parser *, void *),
 {
 	for (;;) {
 		if (ps->tok.type != T_WORD) {
-			perr(ps, "expected a value, found %s",
-			     tok_desc(ps));
+			perr(ps, "expected a value, found %s", tok_desc(ps));
 			return -EINVAL;
 		}
 		if (fn(ps, arg))
@@ -994,37 +994,40 @@ static int match_days(struct parser *ps, struct rule *r, const char *key)
 	return 0;
 }
 
-/* Every match a rule takes, in the order the error message lists them. */
-static const struct {
+struct match_def {
 	const char *key;
 	match_fn parse;
-} matches[] = {
+	bool bare; /* takes no value */
+};
+
+/* Every match a rule takes, in the order the error message lists them. */
+static const struct match_def matches[] = {
 	{ "dir", match_dir },	     { "iface", match_iface },
 	{ "vlan", match_vlan },	     { "proto", match_proto },
 	{ "from", match_addr },	     { "to", match_addr },
 	{ "sport", match_ports },    { "dport", match_ports },
 	{ "port", match_ports },     { "icmp-type", match_icmp },
 	{ "icmp-code", match_icmp }, { "time", match_time },
-	{ "days", match_days },
+	{ "days", match_days },	     {},
 };
-#define NMATCHES (sizeof(matches) / sizeof(matches[0]))
 
-static void perr_unknown_match(struct parser *ps)
+static void perr_unknown_match(struct parser *ps, const struct match_def *tbl)
 {
 	char list[256];
 	size_t i, n = 0;
 
-	for (i = 0; i < NMATCHES; i++)
+	for (i = 0; tbl[i].key; i++)
 		n += snprintf(list + n, sizeof(list) - n, "%s%s",
-			      !i		 ? ""
-			      : i + 1 < NMATCHES ? ", "
-						 : " or ",
-			      matches[i].key);
+			      !i	       ? ""
+			      : tbl[i + 1].key ? ", "
+					       : " or ",
+			      tbl[i].key);
 	perr(ps, "unknown match '%s' (expected %s)", ps->tok.text, list);
 }
 
 /* The matches of a rule up to its ';'; seen has a bit per match given. */
-static int parse_matches(struct parser *ps, struct rule *r)
+static int parse_matches_of(struct parser *ps, struct rule *r,
+			    const struct match_def *tbl)
 {
 	unsigned int seen = 0;
 
@@ -1032,37 +1035,48 @@ static int parse_matches(struct parser *ps, struct rule *r)
 		char key[sizeof(ps->tok.text)];
 		size_t i;
 
-		for (i = 0; i < NMATCHES; i++)
-			if (!strcmp(ps->tok.text, matches[i].key))
+		for (i = 0; tbl[i].key; i++)
+			if (!strcmp(ps->tok.text, tbl[i].key))
 				break;
-		if (i == NMATCHES) {
-			perr_unknown_match(ps);
+		if (!tbl[i].key) {
+			perr_unknown_match(ps, tbl);
 			return -EINVAL;
 		}
 		if (seen & (1U << i)) {
-			perr(ps, "'%s' is given twice in this rule",
-			     ps->tok.text);
+			perr(ps, "'%s' is given twice in this %s", ps->tok.text,
+			     tbl == matches ? "rule" : "statement");
 			return -EINVAL;
 		}
 		seen |= 1U << i;
 		snprintf(key, sizeof(key), "%s", ps->tok.text);
+		if (tbl[i].bare) {
+			/* Its errors are at the word itself. */
+			if (tbl[i].parse(ps, r, key))
+				return -EINVAL;
+			next(ps);
+			continue;
+		}
 		next(ps);
 		if (ps->tok.type != T_WORD) {
 			perr(ps, "expected a value after '%s', found %s", key,
 			     tok_desc(ps));
 			return -EINVAL;
 		}
-		if (matches[i].parse(ps, r, key))
+		if (tbl[i].parse(ps, r, key))
 			return -EINVAL;
 	}
 	if (ps->failed)
 		return -EINVAL;
 	if (ps->tok.type != T_SEMI) {
-		perr(ps, "expected a match or ';', found %s",
-		     tok_desc(ps));
+		perr(ps, "expected a match or ';', found %s", tok_desc(ps));
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int parse_matches(struct parser *ps, struct rule *r)
+{
+	return parse_matches_of(ps, r, matches);
 }
 
 /* Matches that can never hold are mistakes worth stopping for. */
@@ -1119,8 +1133,7 @@ static int parse_rule(struct parser *ps)
 	if (!r.name)
 		return -ENOMEM;
 	if (ps->tok.type != T_WORD || verdict_word(ps->tok.text, &r.verdict)) {
-		perr(ps, "expected allow or deny, found %s",
-		     tok_desc(ps));
+		perr(ps, "expected allow or deny, found %s", tok_desc(ps));
 		goto err;
 	}
 	next(ps);
@@ -1136,6 +1149,307 @@ static int parse_rule(struct parser *ps)
 err:
 	rules_free(&r, 1);
 	return -EINVAL;
+}
+
+/*
+ * Accounting statements (docs/units.md): account, class and quota.
+ * Classes and quotas are parsed by match tables like rules; their parse
+ * functions find their statement around the struct rule they are given.
+ */
+#define container_of(p, type, member) \
+	((type *)((char *)(p)-offsetof(type, member)))
+
+/* "account UNIT, UNIT ...;" */
+static int acct_add_unit(struct parser *ps, void *arg)
+{
+	struct policy *p = ps->pol;
+	struct unit *u = unit_find(ps, ps->tok.text);
+	int *nv, idx;
+	size_t i;
+
+	if (!u) {
+		perr(ps, "unknown unit '%s'", ps->tok.text);
+		return -EINVAL;
+	}
+	idx = u - p->units;
+	for (i = 0; i < p->nacct; i++)
+		if (p->acct_units[i] == idx) {
+			perr(ps, "unit '%s' is already accounted", u->name);
+			return -EINVAL;
+		}
+	nv = realloc(p->acct_units, (p->nacct + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	p->acct_units = nv;
+	nv[p->nacct++] = idx;
+	return 0;
+}
+
+static int parse_account(struct parser *ps)
+{
+	next(ps);
+	if (parse_list(ps, acct_add_unit, NULL))
+		return -EINVAL;
+	return expect(ps, T_SEMI, "',' or ';'") ? 0 : -EINVAL;
+}
+
+static int class_price(struct parser *ps, struct rule *r, const char *key)
+{
+	struct acct_class *c = container_of(r, struct acct_class, m);
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(ps->tok.text, &end);
+	if (*end || errno || !isdigit((unsigned char)ps->tok.text[0]) ||
+	    v > 1e12) {
+		perr(ps, "invalid price '%s' (a number per GB)", ps->tok.text);
+		return -EINVAL;
+	}
+	c->price = v;
+	next(ps);
+	return 0;
+}
+
+static const struct match_def class_matches[] = {
+	{ "peer", match_addr },
+	{ "proto", match_proto },
+	{ "port", match_ports },
+	{ "price", class_price },
+	{},
+};
+
+static int acct_class_find(const struct policy *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nclasses; i++)
+		if (!strcmp(p->classes[i].name, name))
+			return i;
+	return !strcmp(name, ACCT_CLASS_OTHER) ? (int)p->nclasses : -1;
+}
+
+/* "class NAME [peer ADDRS] [proto P] [port R] [price N];" */
+static int parse_class(struct parser *ps)
+{
+	struct acct_class c = { .line = ps->tok.line, .price = -1 };
+	int line = ps->tok.line, col = ps->tok.col;
+	struct policy *p = ps->pol;
+	struct acct_class *nv;
+
+	c.m = (struct rule){ .dir = -1,
+			     .icmp_type = -1,
+			     .icmp_code = -1,
+			     .tmin_from = -1,
+			     .tmin_to = -1 };
+	next(ps);
+	if (ps->tok.type != T_WORD || !valid_name(ps->tok.text) ||
+	    is_keyword(ps->tok.text)) {
+		perr(ps, "expected a class name, found %s", tok_desc(ps));
+		return -EINVAL;
+	}
+	if (acct_class_find(p, ps->tok.text) >= 0) {
+		perr(ps,
+		     !strcmp(ps->tok.text, ACCT_CLASS_OTHER)
+			     ? "class '%s' is the traffic no class takes"
+			     : "class '%s' is already defined",
+		     ps->tok.text);
+		return -EINVAL;
+	}
+	c.name = strdup(ps->tok.text);
+	c.m.name = strdup("");
+	if (!c.name || !c.m.name)
+		goto err;
+	next(ps);
+	if (parse_matches_of(ps, &c.m, class_matches) ||
+	    check_rule(ps, &c.m, line, col))
+		goto err;
+	next(ps);
+	nv = realloc(p->classes, (p->nclasses + 1) * sizeof(*nv));
+	if (!nv)
+		goto err;
+	p->classes = nv;
+	nv[p->nclasses++] = c;
+	return 0;
+err:
+	rules_free(&c.m, 1);
+	free(c.name);
+	return -EINVAL;
+}
+
+/* The quota being parsed, around the (unused) rule the matches get. */
+struct quota_parse {
+	struct rule r;
+	struct acct_quota q;
+	bool has_limit, has_per, has_action;
+};
+
+#define QP(r) container_of(r, struct quota_parse, r)
+
+static int quota_class(struct parser *ps, struct rule *r, const char *key)
+{
+	int i = acct_class_find(ps->pol, ps->tok.text);
+
+	if (i < 0) {
+		perr(ps, "unknown class '%s'", ps->tok.text);
+		return -EINVAL;
+	}
+	QP(r)->q.cls = i;
+	next(ps);
+	return 0;
+}
+
+static int quota_dir(struct parser *ps, struct rule *r, const char *key)
+{
+	if (match_dir(ps, r, key))
+		return -EINVAL;
+	QP(r)->q.dir = r->dir == FLOWBPF_DIR_INGRESS ? ACCT_IN : ACCT_OUT;
+	return 0;
+}
+
+static int quota_limit(struct parser *ps, struct rule *r, const char *key)
+{
+	if (size_parse(ps->tok.text, &QP(r)->q.limit) || !QP(r)->q.limit) {
+		perr(ps, "invalid limit '%s' (bytes, with K, M, G or T)",
+		     ps->tok.text);
+		return -EINVAL;
+	}
+	QP(r)->has_limit = true;
+	next(ps);
+	return 0;
+}
+
+static const char *const period_names[] = {
+	[PERIOD_MINUTE] = "minute", [PERIOD_HOUR] = "hour",
+	[PERIOD_DAY] = "day",	    [PERIOD_WEEK] = "week",
+	[PERIOD_MONTH] = "month",
+};
+
+static int quota_per(struct parser *ps, struct rule *r, const char *key)
+{
+	struct acct_quota *q = &QP(r)->q;
+	__u64 ns;
+	int i;
+
+	for (i = PERIOD_DAY; i <= PERIOD_MONTH; i++)
+		if (!strcmp(ps->tok.text, period_names[i]))
+			break;
+	q->period = i;
+	if (i > PERIOD_MONTH) {
+		if (duration_parse(ps->tok.text, &ns) || ns < 1000000000ULL ||
+		    ns % 1000000000ULL || ns > 86400ULL * 1000000000ULL) {
+			perr(ps,
+			     "invalid period '%s' (day, week, month, or whole seconds up to 1 day: 30s, 5m)",
+			     ps->tok.text);
+			return -EINVAL;
+		}
+		q->period = PERIOD_SECONDS;
+		q->period_s = ns / 1000000000ULL;
+	}
+	QP(r)->has_per = true;
+	next(ps);
+	return 0;
+}
+
+static int quota_action(struct parser *ps, struct rule *r, const char *key)
+{
+	if (QP(r)->has_action) {
+		perr(ps, "deny and warn exclude each other");
+		return -EINVAL;
+	}
+	QP(r)->has_action = true;
+	QP(r)->q.warn_only = !strcmp(key, "warn");
+	return 0;
+}
+
+static int quota_soft_add(struct parser *ps, void *arg)
+{
+	struct acct_quota *q = arg;
+	char *end;
+	unsigned long v = strtoul(ps->tok.text, &end, 10);
+
+	if (!isdigit((unsigned char)ps->tok.text[0]) || strcmp(end, "%") ||
+	    v < 1 || v > 99) {
+		perr(ps, "invalid soft threshold '%s' (1%% to 99%%)",
+		     ps->tok.text);
+		return -EINVAL;
+	}
+	if (q->nsoft && v <= q->soft[q->nsoft - 1]) {
+		perr(ps, "soft thresholds must ascend");
+		return -EINVAL;
+	}
+	if (q->nsoft == QUOTA_SOFT_MAX) {
+		perr(ps, "at most %d soft thresholds", QUOTA_SOFT_MAX);
+		return -EINVAL;
+	}
+	q->soft[q->nsoft++] = v;
+	return 0;
+}
+
+static int quota_soft(struct parser *ps, struct rule *r, const char *key)
+{
+	return parse_list(ps, quota_soft_add, &QP(r)->q);
+}
+
+static const struct match_def quota_opts[] = {
+	{ "class", quota_class },	{ "dir", quota_dir },
+	{ "limit", quota_limit },	{ "per", quota_per },
+	{ "deny", quota_action, true }, { "warn", quota_action, true },
+	{ "soft", quota_soft },		{},
+};
+
+/* "quota UNIT [class C] [dir in|out] limit SIZE per PERIOD [deny|warn]
+ * [soft P%,...];" */
+static int parse_quota(struct parser *ps)
+{
+	struct quota_parse qp = {
+		.q = { .line = ps->tok.line, .cls = -1, .dir = -1 }
+	};
+	int line = ps->tok.line, col = ps->tok.col;
+	struct policy *p = ps->pol;
+	struct acct_quota *nv;
+	struct unit *u;
+	size_t i;
+
+	next(ps);
+	u = ps->tok.type == T_WORD ? unit_find(ps, ps->tok.text) : NULL;
+	if (!u) {
+		perr(ps,
+		     ps->tok.type == T_WORD ? "unknown unit '%s'"
+					    : "expected a unit name, found %s",
+		     ps->tok.type == T_WORD ? ps->tok.text : tok_desc(ps));
+		return -EINVAL;
+	}
+	qp.q.unit = u - p->units;
+	for (i = 0; i < p->nacct && p->acct_units[i] != qp.q.unit; i++)
+		;
+	if (i == p->nacct) {
+		perr(ps, "unit '%s' is not accounted (account it first)",
+		     u->name);
+		return -EINVAL;
+	}
+	next(ps);
+	if (parse_matches_of(ps, &qp.r, quota_opts))
+		return -EINVAL;
+	if (!qp.has_limit || !qp.has_per) {
+		perr_at(ps, line, col, "a quota needs limit and per");
+		return -EINVAL;
+	}
+	next(ps);
+	nv = realloc(p->quotas, (p->nquotas + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	p->quotas = nv;
+	nv[p->nquotas++] = qp.q;
+	return 0;
+}
+
+void acct_period_str(const struct acct_quota *q, char *buf, size_t len)
+{
+	if (q->period == PERIOD_SECONDS)
+		duration_str(q->period_s * 1000000000ULL, buf, len);
+	else
+		snprintf(buf, len, "%s", period_names[q->period]);
 }
 
 static void addr_match_free(struct addr_match *m)
@@ -1178,6 +1492,13 @@ void policy_free(struct policy *p)
 		addrset_free(&p->units[i].set);
 	}
 	free(p->units);
+	for (i = 0; i < p->nclasses; i++) {
+		free(p->classes[i].name);
+		rules_free(&p->classes[i].m, 1);
+	}
+	free(p->classes);
+	free(p->acct_units);
+	free(p->quotas);
 	free(p->file);
 	free(p);
 }
@@ -1209,8 +1530,16 @@ struct policy *policy_parse(const char *name, const char *text)
 			parse_default(&ps);
 		else if (ps.tok.type == T_WORD && !strcmp(ps.tok.text, "rule"))
 			parse_rule(&ps);
+		else if (ps.tok.type == T_WORD &&
+			 !strcmp(ps.tok.text, "account"))
+			parse_account(&ps);
+		else if (ps.tok.type == T_WORD && !strcmp(ps.tok.text, "class"))
+			parse_class(&ps);
+		else if (ps.tok.type == T_WORD && !strcmp(ps.tok.text, "quota"))
+			parse_quota(&ps);
 		else
-			perr(&ps, "expected unit, rule or default, found %s",
+			perr(&ps,
+			     "expected unit, rule, default, account, class or quota, found %s",
 			     tok_desc(&ps));
 	}
 	if (ps.failed || !ps.pol->file) {

@@ -73,6 +73,48 @@ struct rule {
 	__u64 hits; /* flows decided by this rule */
 };
 
+/*
+ * Accounting (docs/units.md): the units whose traffic is totalled, the
+ * classes that split it by the other end, port or protocol, and quotas.
+ * A unit's in is traffic toward it (the flow's destination is in it),
+ * its out traffic from it.
+ */
+enum { ACCT_IN = 0, ACCT_OUT = 1 };
+
+struct acct_class {
+	char *name;
+	int line;
+	struct rule m; /* peer in m.to (the other end), proto, ports */
+	double price; /* per GB (10^9 bytes); < 0: none */
+};
+
+/* The name of the traffic no class takes. */
+#define ACCT_CLASS_OTHER "other"
+
+enum acct_period {
+	PERIOD_MINUTE,
+	PERIOD_HOUR,
+	PERIOD_DAY,
+	PERIOD_WEEK,
+	PERIOD_MONTH,
+	PERIOD_SECONDS, /* a fixed length: quotas only (tests, short terms) */
+};
+
+#define QUOTA_SOFT_MAX 4
+
+struct acct_quota {
+	int line;
+	int unit; /* index into units */
+	int cls; /* index into classes, nclasses for "other", -1: any */
+	int dir; /* ACCT_IN, ACCT_OUT, -1: both */
+	__u64 limit; /* bytes per period */
+	int period; /* enum acct_period */
+	__u64 period_s; /* PERIOD_SECONDS: its length */
+	bool warn_only; /* no block at the limit, a warning */
+	__u8 soft[QUOTA_SOFT_MAX]; /* percent of the limit, ascending */
+	int nsoft;
+};
+
 struct policy {
 	char *file;
 	struct unit *units;
@@ -82,6 +124,12 @@ struct policy {
 	__u32 dflt; /* default verdict */
 	bool has_time; /* some rule depends on the time of day */
 	__u64 default_hits;
+	int *acct_units; /* indexes into units, in the order accounted */
+	size_t nacct;
+	struct acct_class *classes;
+	size_t nclasses;
+	struct acct_quota *quotas;
+	size_t nquotas;
 };
 
 /* What a flow is evaluated on besides its key. */
@@ -107,6 +155,16 @@ int policy_match(const struct policy *p, const struct flowbpf_key *k,
 		 const struct flow_ctx *c);
 /* The verdict for a match result. */
 __u32 policy_verdict(const struct policy *p, int rule);
+
+/*
+ * The class of k's traffic for the unit on its side src (source or
+ * destination): the first class whose matches hold, with the peer the
+ * other side; nclasses when none.
+ */
+int acct_class_of(const struct policy *p, const struct flowbpf_key *k,
+		  bool src);
+/* "day", "5m", ...: the name of a quota's period. */
+void acct_period_str(const struct acct_quota *q, char *buf, size_t len);
 
 /* An address of a key side as a 128-bit number (IPv4 mapped). */
 addr128 key_addr128(const struct flowbpf_key *k, bool src);

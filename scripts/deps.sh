@@ -48,6 +48,10 @@ pkgs+=(prometheus)
 # rendered by man and groff and checked by mandoc.
 pkgs+=(systemd man-db groff-base mandoc)
 
+# Accounting by unit: the SQLite and PostgreSQL client libraries, and a
+# PostgreSQL server the tests start privately (docs/units.md).
+pkgs+=(libsqlite3-dev sqlite3 libpq-dev postgresql)
+
 # The tests run a Prometheus of their own, not the packaged service, which
 # installing it may start.
 prometheus_new=$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -c "ok installed" || true)

@@ -136,9 +136,9 @@ struct bad {
 
 static const struct bad bad_policies[] = {
 	{ "unknown_statement", "unit lan { 10.0.0.0/8; }\nallow from lan;\n",
-	  "t.conf:2:1: expected unit, rule or default, found 'allow'" },
+	  "t.conf:2:1: expected unit, rule, default, account, class or quota, found 'allow'" },
 	{ "stray_brace", "default deny;\n}\n",
-	  "t.conf:2:1: expected unit, rule or default, found '}'" },
+	  "t.conf:2:1: expected unit, rule, default, account, class or quota, found '}'" },
 	{ "default_missing_semicolon", "default deny\nrule allow;\n",
 	  "t.conf:2:1: expected ';', found 'rule'" },
 	/* The next statement's keyword is read as one more match. */

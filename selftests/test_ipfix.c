@@ -533,8 +533,11 @@ static int xrec_push(struct xrec **v, int n, const struct xrec *x)
 	return n + 1;
 }
 
-/* flowbpf's JSON lines: the reference every collector is held to. */
-static int read_jsonl(const char *path, struct xrec **out)
+/* Each JSON line of path through fn into a fresh xrec, kept when fn says
+ * so: the records kept, counted (none when path cannot be read). */
+static int read_xrec_lines(const char *path, struct xrec **out,
+			   bool (*fn)(json_t *o, struct xrec *x, void *arg),
+			   void *arg)
 {
 	char line[8192];
 	FILE *f = fopen(path, "r");
@@ -544,39 +547,50 @@ static int read_jsonl(const char *path, struct xrec **out)
 	*out = NULL;
 	while (f && fgets(line, sizeof(line), f)) {
 		json_t *o = json_loads(line, 0, NULL);
-		bool in;
 
 		if (!o)
 			continue;
 		xrec_init(&x);
-		snprintf(x.src, sizeof(x.src), "%s", jstr(o, "src", NULL));
-		snprintf(x.dst, sizeof(x.dst), "%s", jstr(o, "dst", NULL));
-		x.proto = jint(o, "proto");
-		if (json_object_get(o, "icmp_type")) {
-			x.dport = jint(o, "icmp_type") << 8 |
-				  jint(o, "icmp_code");
-		} else {
-			x.sport = jint(o, "sport");
-			x.dport = jint(o, "dport");
-		}
-		x.start = jint(o, "start_ms");
-		x.end = jint(o, "end_ms");
-		x.packets = jint(o, "packets");
-		x.bytes = jint(o, "bytes");
-		x.tos = jint(o, "tos");
-		x.vlan = jint(o, "vlan");
-		x.cvlan = jint(o, "inner_vlan");
-		x.fwd = jint(o, "forwarding_status");
-		in = !strcmp(jstr(o, "dir", NULL), "in");
-		x.in_if = in ? jint(o, "ifindex") : 0;
-		x.out_if = in ? 0 : jint(o, "ifindex");
-		x.sampling = 1;
-		n = xrec_push(out, n, &x);
+		if (fn(o, &x, arg))
+			n = xrec_push(out, n, &x);
 		json_decref(o);
 	}
 	if (f)
 		fclose(f);
 	return n;
+}
+
+static bool jsonl_xrec(json_t *o, struct xrec *x, void *arg)
+{
+	bool in = !strcmp(jstr(o, "dir", NULL), "in");
+
+	snprintf(x->src, sizeof(x->src), "%s", jstr(o, "src", NULL));
+	snprintf(x->dst, sizeof(x->dst), "%s", jstr(o, "dst", NULL));
+	x->proto = jint(o, "proto");
+	if (json_object_get(o, "icmp_type")) {
+		x->dport = jint(o, "icmp_type") << 8 | jint(o, "icmp_code");
+	} else {
+		x->sport = jint(o, "sport");
+		x->dport = jint(o, "dport");
+	}
+	x->start = jint(o, "start_ms");
+	x->end = jint(o, "end_ms");
+	x->packets = jint(o, "packets");
+	x->bytes = jint(o, "bytes");
+	x->tos = jint(o, "tos");
+	x->vlan = jint(o, "vlan");
+	x->cvlan = jint(o, "inner_vlan");
+	x->fwd = jint(o, "forwarding_status");
+	x->in_if = in ? jint(o, "ifindex") : 0;
+	x->out_if = in ? 0 : jint(o, "ifindex");
+	x->sampling = 1;
+	return true;
+}
+
+/* flowbpf's JSON lines: the reference every collector is held to. */
+static int read_jsonl(const char *path, struct xrec **out)
+{
+	return read_xrec_lines(path, out, jsonl_xrec, NULL);
 }
 
 /* nfdump -o json: what nfcapd stored.  nfdump 1.7 decodes neither
@@ -636,49 +650,47 @@ out:
 	return n;
 }
 
-/* nfacctd's print plugin, JSON lines; records of domain skip_domain are
- * left out (the control export).  ICMP has no ports there. */
+struct nfacctd_read {
+	long long domain;
+	struct xrec *control;
+};
+
+static bool nfacctd_xrec(json_t *o, struct xrec *x, void *arg)
+{
+	struct nfacctd_read *a = arg;
+
+	snprintf(x->src, sizeof(x->src), "%s", jstr(o, "ip_src", NULL));
+	snprintf(x->dst, sizeof(x->dst), "%s", jstr(o, "ip_dst", NULL));
+	x->proto = jint(o, "ip_proto");
+	x->sport = jint(o, "port_src");
+	x->dport = jint(o, "port_dst");
+	x->start = utc_ms(jstr(o, "timestamp_start", NULL));
+	x->end = utc_ms(jstr(o, "timestamp_end", NULL));
+	x->packets = jint(o, "packets");
+	x->bytes = jint(o, "bytes");
+	x->tos = jint(o, "tos");
+	x->vlan = jint(o, "vlan");
+	x->cvlan = jint(o, "cvlan");
+	x->fwd = jint(o, "fwdstatus");
+	x->in_if = jint(o, "iface_in");
+	x->out_if = jint(o, "iface_out");
+	x->sampling = jint(o, "sampling_rate");
+	if (jint(o, "export_proto_sysid") == a->domain)
+		return true;
+	*a->control = *x;
+	return false;
+}
+
+/* nfacctd's print plugin, JSON lines; a record of another domain than
+ * domain (the control export) goes to *control instead.  ICMP has no
+ * ports there. */
 static int read_nfacctd(const char *path, long long domain, struct xrec **out,
 			struct xrec *control)
 {
-	char line[8192];
-	FILE *f = fopen(path, "r");
-	struct xrec x;
-	int n = 0;
+	struct nfacctd_read a = { domain, control };
 
-	*out = NULL;
 	xrec_init(control);
-	while (f && fgets(line, sizeof(line), f)) {
-		json_t *o = json_loads(line, 0, NULL);
-
-		if (!o)
-			continue;
-		xrec_init(&x);
-		snprintf(x.src, sizeof(x.src), "%s", jstr(o, "ip_src", NULL));
-		snprintf(x.dst, sizeof(x.dst), "%s", jstr(o, "ip_dst", NULL));
-		x.proto = jint(o, "ip_proto");
-		x.sport = jint(o, "port_src");
-		x.dport = jint(o, "port_dst");
-		x.start = utc_ms(jstr(o, "timestamp_start", NULL));
-		x.end = utc_ms(jstr(o, "timestamp_end", NULL));
-		x.packets = jint(o, "packets");
-		x.bytes = jint(o, "bytes");
-		x.tos = jint(o, "tos");
-		x.vlan = jint(o, "vlan");
-		x.cvlan = jint(o, "cvlan");
-		x.fwd = jint(o, "fwdstatus");
-		x.in_if = jint(o, "iface_in");
-		x.out_if = jint(o, "iface_out");
-		x.sampling = jint(o, "sampling_rate");
-		if (jint(o, "export_proto_sysid") == domain)
-			n = xrec_push(out, n, &x);
-		else
-			*control = x;
-		json_decref(o);
-	}
-	if (f)
-		fclose(f);
-	return n;
+	return read_xrec_lines(path, out, nfacctd_xrec, &a);
 }
 
 /* The collector's record of the flow r, by its key and start. */

@@ -200,6 +200,15 @@ void net_cleanup(struct test_net *n)
 	n->ns[0] = '\0';
 }
 
+bool net_attach(struct test_net *n, const char *opts)
+{
+	if (!ASSERT_OK(net_setup(n), "net_setup"))
+		return false;
+	return ASSERT_OK(run(NULL, NULL, "%s attach %s%s%s", flowbpf_bin(),
+			     n->host_if, opts ? " " : "", opts ? opts : ""),
+			 "attach");
+}
+
 int ns_fork(const char *ns, int (*fn)(void *), void *arg, bool wait)
 {
 	char path[128];
@@ -441,6 +450,21 @@ int map_clear(int fd)
 			err = -errno;
 	free(keys);
 	return err;
+}
+
+int free_port(int type)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, type, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && !bind(fd, (void *)&a, sizeof(a)) &&
+	    !getsockname(fd, (void *)&a, &l))
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
 }
 
 int tcp_listen(const char *ip, int port, int backlog)

@@ -30,6 +30,10 @@ struct test_net {
 int net_setup(struct test_net *n);
 /* Detaches flowbpf if attached, deletes the veth and the namespace. */
 void net_cleanup(struct test_net *n);
+/* net_setup(), then "flowbpf attach" of its host side with opts (NULL:
+ * none), asserted as "net_setup" and "attach": true when both worked.
+ * net_cleanup() it either way. */
+bool net_attach(struct test_net *n, const char *opts);
 
 /* Runs a shell command; returns its exit status (or -1).  If out is not
  * NULL, stdout is captured into a malloc'ed string.  stderr is captured
@@ -74,6 +78,10 @@ bool prog_exists(__u32 id);
 int map_keys(int fd, struct flowbpf_key **keys, __u32 *n);
 /* Deletes every entry of a flow map; 0 or -errno. */
 int map_clear(int fd);
+
+/* A port of 127.0.0.1 that nothing has bound for type (SOCK_DGRAM,
+ * SOCK_STREAM) when asked, or -1. */
+int free_port(int type);
 
 /* A TCP socket of ip (IPv4) listening on port, SO_REUSEADDR; fd or -1. */
 int tcp_listen(const char *ip, int port, int backlog);

@@ -400,118 +400,202 @@ out:
 	return err;
 }
 
-static void subtest_sweeps(void)
-{
-	char dir[] = "/tmp/flowbpf-collect-XXXXXX", out[128], *so = NULL;
-	struct flowbpf_flow f;
-	struct flowbpf_key k;
+/* What the end-to-end tests share: a directory for the records, a
+ * namespace with flowbpf attached to its host side, and a collector. */
+struct collect_env {
+	char dir[48], out[128];
 	struct test_net n;
-	struct rec *r = NULL, sum;
-	int nr, reasons[5] = {}, sport = 0, i;
-	pid_t col = -1, ping = -1;
-	struct tcp_info ti;
-	json_t *j = NULL, *a;
+	pid_t col;
+};
 
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
-		return;
-	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		goto out;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
-		goto out;
-	col = spawn(
-		"exec %s collect %s --interval 100ms --idle 500ms --active 800ms --tcp-end 300ms -o %s",
-		flowbpf_bin(), n.host_if, out);
-	if (!ASSERT_GE(col, 1, "collector"))
-		goto out;
+/* /tmp/flowbpf-<tag>-XXXXXX with out = dir/flows.jsonl in it, then
+ * net_attach(): false once an assert failed.  collect_env_cleanup() it
+ * either way. */
+static bool collect_env_setup(struct collect_env *e, const char *tag)
+{
+	memset(e, 0, sizeof(*e));
+	e->col = -1;
+	snprintf(e->dir, sizeof(e->dir), "/tmp/flowbpf-%s-XXXXXX", tag);
+	if (!ASSERT_OK_PTR(mkdtemp(e->dir), "mkdtemp")) {
+		e->dir[0] = '\0';
+		return false;
+	}
+	snprintf(e->out, sizeof(e->out), "%s/flows.jsonl", e->dir);
+	return net_attach(&e->n, NULL);
+}
+
+static void collect_env_cleanup(struct collect_env *e)
+{
+	if (e->col > 0)
+		stop(e->col, 2000);
+	e->col = -1;
+	net_cleanup(&e->n);
+	if (e->dir[0])
+		run(NULL, NULL, "rm -rf %s", e->dir);
+}
+
+/*
+ * "flowbpf -j stats" of ifname, asserted as what: its "accounting" object
+ * (asserted as acct_what), or NULL.  *j holds the whole answer, NULL or
+ * not: json_decref() it.
+ */
+static json_t *stats_accounting(const char *ifname, const char *what,
+				const char *acct_what, json_t **j)
+{
+	json_t *a = NULL;
+	char *so = NULL;
+
+	*j = NULL;
+	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(), ifname),
+		      what)) {
+		*j = json_loads(so, 0, NULL);
+		a = json_object_get(
+			json_array_get(json_object_get(*j, "interfaces"), 0),
+			"accounting");
+		ASSERT_OK_PTR(a, acct_what);
+	}
+	free(so);
+	return a;
+}
+
+/* The sweeps test: what the collector wrote, and what the kernel and the
+ * sockets counted of the same traffic. */
+struct sweeps {
+	struct collect_env e;
+	struct flowbpf_flow f; /* the second ping's entry after the shutdown */
+	struct tcp_info ti;
+	int sport;
+	pid_t ping;
+	struct rec *r;
+	int nr;
+};
+
+static void sweeps_traffic(struct sweeps *s)
+{
+	struct test_net *n = &s->e.n;
+	struct flowbpf_key k;
+	int i;
+
 	/* A ping that idles out (before the active timeout). */
-	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip),
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n->peer_ip),
 		  "ping");
 	/* A TCP transfer of ~2 s: active records, then a FIN. */
-	ASSERT_OK(tcp_send(&n, 1 << 20, 20, 100, &sport, &ti), "tcp transfer");
+	ASSERT_OK(tcp_send(n, 1 << 20, 20, 100, &s->sport, &s->ti),
+		  "tcp transfer");
 	/* Idle and TCP-end timeouts pass; then a ping still running when the
 	 * collector stops: its requests are in the shutdown record or, after
 	 * it, in a new entry, every one of them. */
 	usleep(1200000);
-	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n.host_ip, n.peer_ip, 8, 0);
-	ping = spawn("exec ping -c 40 -i 0.05 -W 2 %s", n.peer_ip);
+	key_icmp4(&k, FLOWBPF_DIR_EGRESS, n->host_ip, n->peer_ip, 8, 0);
+	s->ping = spawn("exec ping -c 40 -i 0.05 -W 2 %s", n->peer_ip);
 	/* Stop while it runs: once a few requests are in a new entry. */
 	for (i = 0; i < 500; i++) {
-		if (!pinned_flow(n.host_if, &k, &f) && f.packets >= 3)
+		if (!pinned_flow(n->host_if, &k, &s->f) && s->f.packets >= 3)
 			break;
 		usleep(10000);
 	}
 	ASSERT_LE(i, 499, "second ping under way");
-	ASSERT_EQ(stop(col, 5000), 0, "collector exits 0 on SIGTERM");
-	col = -1;
-	ASSERT_EQ(ns_wait(ping, 10000), 0, "ping");
-	ping = -1;
-	if (pinned_flow(n.host_if, &k, &f))
-		memset(&f, 0, sizeof(f));
-	nr = read_records(out, &r);
-	if (!ASSERT_GE(nr, 1, "records written"))
-		goto out;
+	ASSERT_EQ(stop(s->e.col, 5000), 0, "collector exits 0 on SIGTERM");
+	s->e.col = -1;
+	ASSERT_EQ(ns_wait(s->ping, 10000), 0, "ping");
+	s->ping = -1;
+	if (pinned_flow(n->host_if, &k, &s->f))
+		memset(&s->f, 0, sizeof(s->f));
+}
+
+static void sweeps_check_ping(const struct sweeps *s)
+{
+	const struct test_net *n = &s->e.n;
+	int reasons[5] = {};
+	struct rec sum;
+
 	/* The first ping: three requests, one idle record. */
-	flow_sum(r, nr, "out", 1, n.host_ip, n.peer_ip, 8 << 8, &sum, reasons);
-	ASSERT_EQ(sum.packets + f.packets, 2 + 40,
+	flow_sum(s->r, s->nr, "out", 1, n->host_ip, n->peer_ip, 8 << 8, &sum,
+		 reasons);
+	ASSERT_EQ(sum.packets + s->f.packets, 2 + 40,
 		  "echo requests: records + entry after shutdown");
-	ASSERT_EQ(sum.bytes + f.bytes, (2 + 40) * 84, "echo request bytes");
+	ASSERT_EQ(sum.bytes + s->f.bytes, (2 + 40) * 84, "echo request bytes");
 	ASSERT_EQ(reasons[0], 1, "first ping ends idle");
 	ASSERT_EQ(reasons[3], 1, "second ping flushed at shutdown");
-	ASSERT_GE(f.packets, 1, "second ping went on after the shutdown");
-	/* TCP: several active records, then one ended by FIN, summing up. */
-	memset(reasons, 0, sizeof(reasons));
-	flow_sum(r, nr, "out", 6, n.host_ip, n.peer_ip, 5301, &sum, reasons);
+	ASSERT_GE(s->f.packets, 1, "second ping went on after the shutdown");
+}
+
+/* TCP: several active records, then one ended by FIN, summing up. */
+static void sweeps_check_tcp(const struct sweeps *s)
+{
+	const struct test_net *n = &s->e.n;
+	int reasons[5] = {};
+	struct rec sum;
+
+	flow_sum(s->r, s->nr, "out", 6, n->host_ip, n->peer_ip, 5301, &sum,
+		 reasons);
 	ASSERT_GE(reasons[1], 2, "active records of the transfer");
 	ASSERT_EQ(reasons[2], 1, "one record ended by FIN");
 	ASSERT_EQ(reasons[0] + reasons[3] + reasons[4], 0, "no other end");
 	ASSERT_EQ(sum.tcp_flags & TCP_SAF, TCP_SAF, "SYN, ACK and FIN seen");
 	ASSERT_GE(sum.bytes, 1 << 20, "bytes of the transfer");
 	/* Across the intervals and the removal, not a segment lost. */
-	ASSERT_EQ(sum.packets, ti.tcpi_segs_out, "records' packets = segs_out");
+	ASSERT_EQ(sum.packets, s->ti.tcpi_segs_out,
+		  "records' packets = segs_out");
 	memset(reasons, 0, sizeof(reasons));
-	flow_sum(r, nr, "in", 6, n.peer_ip, n.host_ip, sport, &sum, reasons);
-	ASSERT_EQ(sum.packets, ti.tcpi_segs_in, "records' packets = segs_in");
+	flow_sum(s->r, s->nr, "in", 6, n->peer_ip, n->host_ip, s->sport, &sum,
+		 reasons);
+	ASSERT_EQ(sum.packets, s->ti.tcpi_segs_in,
+		  "records' packets = segs_in");
 	ASSERT_EQ(reasons[2], 1, "the reverse flow ends by FIN too");
-	/* The map is empty after the flush, and stats say nothing was lost. */
-	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(),
-			  n.host_if),
-		      "stats")) {
-		j = json_loads(so, 0, NULL);
-		a = json_object_get(
-			json_array_get(json_object_get(j, "interfaces"), 0),
-			"accounting");
-		if (ASSERT_OK_PTR(a, "accounting in stats")) {
-			ASSERT_FALSE(json_is_true(json_object_get(
-					     a, "collector_running")),
-				     "collector gone");
-			ASSERT_EQ(json_integer_value(
-					  json_object_get(a, "flows_evicted")),
-				  0, "flows evicted");
-			ASSERT_EQ(json_integer_value(json_object_get(
-					  a, "flows_accounted")) +
-					  json_integer_value(json_object_get(
-						  a, "flows_live")),
-				  json_integer_value(
-					  json_object_get(a, "flows_created")),
-				  "every created flow accounted or live");
-			ASSERT_EQ(json_integer_value(
-					  json_object_get(a, "records")),
-				  nr, "records counted");
-		}
+}
+
+/* The map is empty after the flush, and stats say nothing was lost. */
+static void sweeps_check_stats(const struct sweeps *s)
+{
+	json_t *j, *a;
+
+	a = stats_accounting(s->e.n.host_if, "stats", "accounting in stats",
+			     &j);
+	if (a) {
+		ASSERT_FALSE(
+			json_is_true(json_object_get(a, "collector_running")),
+			"collector gone");
+		ASSERT_EQ(
+			json_integer_value(json_object_get(a, "flows_evicted")),
+			0, "flows evicted");
+		ASSERT_EQ(
+			json_integer_value(
+				json_object_get(a, "flows_accounted")) +
+				json_integer_value(
+					json_object_get(a, "flows_live")),
+			json_integer_value(json_object_get(a, "flows_created")),
+			"every created flow accounted or live");
+		ASSERT_EQ(json_integer_value(json_object_get(a, "records")),
+			  s->nr, "records counted");
 	}
-out:
-	if (col > 0)
-		stop(col, 2000);
-	if (ping > 0)
-		stop(ping, 2000);
 	json_decref(j);
-	free(so);
-	free(r);
-	net_cleanup(&n);
-	run(NULL, NULL, "rm -rf %s", dir);
+}
+
+static void subtest_sweeps(void)
+{
+	struct sweeps s = {};
+
+	s.ping = -1;
+	if (!collect_env_setup(&s.e, "collect"))
+		goto out;
+	s.e.col = spawn(
+		"exec %s collect %s --interval 100ms --idle 500ms --active 800ms --tcp-end 300ms -o %s",
+		flowbpf_bin(), s.e.n.host_if, s.e.out);
+	if (!ASSERT_GE(s.e.col, 1, "collector"))
+		goto out;
+	sweeps_traffic(&s);
+	s.nr = read_records(s.e.out, &s.r);
+	if (!ASSERT_GE(s.nr, 1, "records written"))
+		goto out;
+	sweeps_check_ping(&s);
+	sweeps_check_tcp(&s);
+	sweeps_check_stats(&s);
+out:
+	if (s.ping > 0)
+		stop(s.ping, 2000);
+	free(s.r);
+	collect_env_cleanup(&s.e);
 }
 
 /* UDP datagrams from many source ports: more flows than the map holds. */
@@ -533,18 +617,14 @@ static int udp_burst(const char *dst, int flows)
 
 static void subtest_evicted(void)
 {
-	char *so = NULL, *se = NULL;
+	char *se = NULL;
 	struct test_net n;
 	pid_t col = -1;
 	json_t *j = NULL, *a;
 	long long created, accounted, live, evicted;
 
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		return;
 	/* 64 entries: 300 new flows between two sweeps cannot all stay. */
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s --flows 64", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
+	if (!net_attach(&n, "--flows 64"))
 		goto out;
 	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip), "arp");
 	col = spawn(
@@ -553,35 +633,26 @@ static void subtest_evicted(void)
 	usleep(300000);
 	ASSERT_OK(udp_burst(n.peer_ip, 300), "udp burst");
 	usleep(1800000);
-	if (ASSERT_OK(run(&so, NULL, "%s -j stats %s", flowbpf_bin(),
-			  n.host_if),
-		      "stats while running")) {
-		j = json_loads(so, 0, NULL);
-		a = json_object_get(
-			json_array_get(json_object_get(j, "interfaces"), 0),
-			"accounting");
-		if (ASSERT_OK_PTR(a, "accounting")) {
-			ASSERT_TRUE(json_is_true(json_object_get(
-					    a, "collector_running")),
-				    "collector running");
-			created = json_integer_value(
-				json_object_get(a, "flows_created"));
-			accounted = json_integer_value(
-				json_object_get(a, "flows_accounted"));
-			live = json_integer_value(
-				json_object_get(a, "flows_live"));
-			evicted = json_integer_value(
-				json_object_get(a, "flows_evicted"));
-			ASSERT_GE(created, 300, "flows created");
-			ASSERT_GE(evicted, 300 - 64, "evictions counted");
-			ASSERT_EQ(evicted, created - accounted - live,
-				  "evicted = created - accounted - live");
-		}
+	a = stats_accounting(n.host_if, "stats while running", "accounting",
+			     &j);
+	if (a) {
+		ASSERT_TRUE(
+			json_is_true(json_object_get(a, "collector_running")),
+			"collector running");
+		created =
+			json_integer_value(json_object_get(a, "flows_created"));
+		accounted = json_integer_value(
+			json_object_get(a, "flows_accounted"));
+		live = json_integer_value(json_object_get(a, "flows_live"));
+		evicted =
+			json_integer_value(json_object_get(a, "flows_evicted"));
+		ASSERT_GE(created, 300, "flows created");
+		ASSERT_GE(evicted, 300 - 64, "evictions counted");
+		ASSERT_EQ(evicted, created - accounted - live,
+			  "evicted = created - accounted - live");
 	}
 	ASSERT_EQ(stop(col, 5000), 0, "collector exits");
 	col = -1;
-	free(so);
-	so = NULL;
 	ASSERT_OK(run(&se, NULL, "cat /tmp/flowbpf-evict-%d.log", getpid()),
 		  "collector log");
 	ASSERT_HAS(se, "evicted", "eviction logged");
@@ -590,24 +661,13 @@ out:
 		stop(col, 2000);
 	run(NULL, NULL, "rm -f /tmp/flowbpf-evict-%d.log", getpid());
 	json_decref(j);
-	free(so);
 	free(se);
 	net_cleanup(&n);
 }
 
 int free_udp_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && !bind(fd, (void *)&a, sizeof(a)) &&
-	    !getsockname(fd, (void *)&a, &l))
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	return free_port(SOCK_DGRAM);
 }
 
 bool have_tool(const char *tool)
@@ -700,84 +760,88 @@ int rec_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* nfcapd, a collector exporting to it as well as writing JSON lines,
+ * traffic; both stopped once it is exported. */
+static void nfdump_export(struct collect_env *e, const char *nfdir, pid_t *cap)
+{
+	int port = free_udp_port(), sport = 0;
+	struct tcp_info ti;
+
+	*cap = spawn(
+		"exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600 >%s/nfcapd.log 2>&1",
+		port, nfdir, e->dir);
+	usleep(300000);
+	/* A small MTU, so the export takes several messages. */
+	e->col = spawn(
+		"exec %s collect %s --interval 100ms --idle 400ms --active 500ms --tcp-end 200ms -o %s --ipfix 127.0.0.1:%d --mtu 600 --template-refresh 1s",
+		flowbpf_bin(), e->n.host_if, e->out, port);
+	ASSERT_OK(run(NULL, NULL, "ping -c 4 -i 0.2 -W 2 %s", e->n.peer_ip),
+		  "ping");
+	ASSERT_OK(tcp_send(&e->n, 300000, 10, 100, &sport, &ti),
+		  "tcp transfer");
+	ASSERT_OK(udp_burst(e->n.peer_ip, 20), "udp flows");
+	usleep(800000);
+	ASSERT_EQ(stop(e->col, 5000), 0, "collector exits");
+	e->col = -1;
+	usleep(200000);
+	ASSERT_EQ(stop(*cap, 5000), 0, "nfcapd exits");
+	*cap = -1;
+}
+
+/* Every JSON record has its twin in what nfdump reads. */
+static void nfdump_compare(struct rec *jr, int njr, struct rec *nr, int nnr)
+{
+	char name[160];
+	int i;
+
+	ASSERT_GE(njr, 20 + 4, "JSON records");
+	ASSERT_EQ(nnr, njr, "nfdump reads as many flows as JSON records");
+	if (nnr != njr || njr <= 0)
+		return;
+	qsort(jr, njr, sizeof(*jr), rec_cmp);
+	qsort(nr, nnr, sizeof(*nr), rec_cmp);
+	for (i = 0; i < njr; i++) {
+		snprintf(name, sizeof(name),
+			 "record %s -> %s proto %d %d/%d: %llu pkts %llu bytes",
+			 jr[i].src, jr[i].dst, jr[i].proto, jr[i].sport,
+			 jr[i].dport, (unsigned long long)jr[i].packets,
+			 (unsigned long long)jr[i].bytes);
+		ASSERT_EQ(rec_cmp(&jr[i], &nr[i]), 0, name);
+	}
+}
+
 static void subtest_nfdump(void)
 {
-	char dir[] = "/tmp/flowbpf-nfcapd-XXXXXX", out[128], nfdir[128];
 	struct rec *jr = NULL, *nr = NULL;
-	struct test_net n;
-	pid_t col = -1, cap = -1;
-	int port, njr, nnr, i, sport = 0;
-	struct tcp_info ti;
+	struct collect_env e;
+	char nfdir[128];
+	pid_t cap = -1;
+	int njr, nnr;
 
 	if (!have_tool("nfcapd") || !have_tool("nfdump")) {
 		test__skip(
 			"nfcapd/nfdump not installed (Debian package nfdump)");
 		return;
 	}
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
-		return;
-	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
-	snprintf(nfdir, sizeof(nfdir), "%s/nf", dir);
+	if (!collect_env_setup(&e, "nfcapd"))
+		goto out;
+	snprintf(nfdir, sizeof(nfdir), "%s/nf", e.dir);
 	mkdir(nfdir, 0700);
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		goto out;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
-		goto out;
-	port = free_udp_port();
-	cap = spawn(
-		"exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600 >%s/nfcapd.log 2>&1",
-		port, nfdir, dir);
-	usleep(300000);
-	/* A small MTU, so the export takes several messages. */
-	col = spawn(
-		"exec %s collect %s --interval 100ms --idle 400ms --active 500ms --tcp-end 200ms -o %s --ipfix 127.0.0.1:%d --mtu 600 --template-refresh 1s",
-		flowbpf_bin(), n.host_if, out, port);
-	ASSERT_OK(run(NULL, NULL, "ping -c 4 -i 0.2 -W 2 %s", n.peer_ip),
-		  "ping");
-	ASSERT_OK(tcp_send(&n, 300000, 10, 100, &sport, &ti), "tcp transfer");
-	ASSERT_OK(udp_burst(n.peer_ip, 20), "udp flows");
-	usleep(800000);
-	ASSERT_EQ(stop(col, 5000), 0, "collector exits");
-	col = -1;
-	usleep(200000);
-	ASSERT_EQ(stop(cap, 5000), 0, "nfcapd exits");
-	cap = -1;
-
+	nfdump_export(&e, nfdir, &cap);
 	/* nfcapd checks every message's sequence number against the count
 	 * of records before it. */
 	ASSERT_OK(run(NULL, NULL, "grep -q 'Sequence Errors: 0,' %s/nfcapd.log",
-		      dir),
+		      e.dir),
 		  "nfcapd saw no sequence error");
-	njr = read_records(out, &jr);
+	njr = read_records(e.out, &jr);
 	nnr = nfdump_read(nfdir, &nr);
-	ASSERT_GE(njr, 20 + 4, "JSON records");
-	ASSERT_EQ(nnr, njr, "nfdump reads as many flows as JSON records");
-	if (nnr == njr && njr > 0) {
-		qsort(jr, njr, sizeof(*jr), rec_cmp);
-		qsort(nr, nnr, sizeof(*nr), rec_cmp);
-		for (i = 0; i < njr; i++) {
-			char name[160];
-
-			snprintf(
-				name, sizeof(name),
-				"record %s -> %s proto %d %d/%d: %llu pkts %llu bytes",
-				jr[i].src, jr[i].dst, jr[i].proto, jr[i].sport,
-				jr[i].dport, (unsigned long long)jr[i].packets,
-				(unsigned long long)jr[i].bytes);
-			ASSERT_EQ(rec_cmp(&jr[i], &nr[i]), 0, name);
-		}
-	}
+	nfdump_compare(jr, njr, nr, nnr);
 out:
-	if (col > 0)
-		stop(col, 2000);
 	if (cap > 0)
 		stop(cap, 2000);
 	free(jr);
 	free(nr);
-	net_cleanup(&n);
-	run(NULL, NULL, "rm -rf %s", dir);
+	collect_env_cleanup(&e);
 }
 
 /*
@@ -788,30 +852,22 @@ out:
  */
 static void subtest_race(const char *extra)
 {
-	char dir[] = "/tmp/flowbpf-race-XXXXXX", out[128];
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
 	int i, j, fd = -1, nr, reasons[5] = {}, sent = 0;
 	char payload[72] = { 0 };
 	struct rec *r = NULL, sum;
-	struct test_net n;
-	pid_t col = -1;
+	struct collect_env e;
 
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
-		return;
-	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
+	if (!collect_env_setup(&e, "race"))
 		goto out;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
-		goto out;
-	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", n.peer_ip), "arp");
-	col = spawn("exec %s collect %s --interval 10ms --idle 100ms -o %s %s",
-		    flowbpf_bin(), n.host_if, out, extra);
+	ASSERT_OK(run(NULL, NULL, "ping -c 1 -W 2 %s", e.n.peer_ip), "arp");
+	e.col = spawn(
+		"exec %s collect %s --interval 10ms --idle 100ms -o %s %s",
+		flowbpf_bin(), e.n.host_if, e.out, extra);
 	usleep(200000);
 	/* Not connected: the port unreachable replies must not fail sends. */
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	inet_pton(AF_INET, n.peer_ip, &a.sin_addr);
+	inet_pton(AF_INET, e.n.peer_ip, &a.sin_addr);
 	srand(getpid());
 	for (i = 0; i < 25; i++) {
 		for (j = 0; j < 20; j++) {
@@ -824,10 +880,10 @@ static void subtest_race(const char *extra)
 		usleep(80000 + rand() % 100000);
 	}
 	usleep(50000);
-	ASSERT_EQ(stop(col, 5000), 0, "collector exits");
-	col = -1;
-	nr = read_records(out, &r);
-	flow_sum(r, nr, "out", 17, n.host_ip, n.peer_ip, 9, &sum, reasons);
+	ASSERT_EQ(stop(e.col, 5000), 0, "collector exits");
+	e.col = -1;
+	nr = read_records(e.out, &r);
+	flow_sum(r, nr, "out", 17, e.n.host_ip, e.n.peer_ip, 9, &sum, reasons);
 	ASSERT_EQ(sent, 500, "datagrams sent");
 	ASSERT_EQ(sum.packets, sent, "every datagram in a record");
 	ASSERT_EQ(sum.bytes, sent * (sizeof(payload) + 28), "and its bytes");
@@ -837,11 +893,8 @@ static void subtest_race(const char *extra)
 out:
 	if (fd >= 0)
 		close(fd);
-	if (col > 0)
-		stop(col, 2000);
 	free(r);
-	net_cleanup(&n);
-	run(NULL, NULL, "rm -rf %s", dir);
+	collect_env_cleanup(&e);
 }
 
 static void subtest_cli(void)
@@ -870,11 +923,7 @@ static void subtest_cli(void)
 	ASSERT_HAS(err, "not attached", "says so");
 	free(err), err = NULL;
 
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		return;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
+	if (!net_attach(&n, NULL))
 		goto out;
 	rc = run(NULL, &err, "%s collect %s --ipfix nowhere", flowbpf_bin(),
 		 n.host_if);

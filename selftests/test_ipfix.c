@@ -69,6 +69,9 @@ static __u64 get64(const unsigned char *p)
 #define V4_LEN 65
 #define V6_LEN 89
 #define EXPORTER_LEN 41
+/* The template set (IPv4 and IPv6) and the options template set. */
+#define TMPL_SET_LEN (4 + 2 * (4 + 4 * V4_FIELDS))
+#define OPT_SET_LEN (4 + 6 + 4 * 7)
 
 /* One template record at p against the expected layout; its length. */
 static size_t check_template(const unsigned char *p, __u16 id, bool v6)
@@ -126,14 +129,110 @@ static void record_v4_qinq(struct acct_record *r)
 	r->fwd = ACCT_FWD_ACL_DENY;
 }
 
+/* The message header; where the first set begins. */
+static const unsigned char *layout_header(const unsigned char *m, size_t len)
+{
+	/* Header, templates, options template, exporter, IPv4, IPv6. */
+	ASSERT_EQ(len,
+		  16 + TMPL_SET_LEN + OPT_SET_LEN + (4 + EXPORTER_LEN) +
+			  (4 + V4_LEN) + (4 + V6_LEN),
+		  "message length");
+	ASSERT_EQ(get16(m), 10, "version");
+	ASSERT_EQ(get16(m + 2), len, "header length");
+	ASSERT_EQ(get32(m + 4), 1700000005, "export time");
+	ASSERT_EQ(get32(m + 8), 0, "first sequence number");
+	ASSERT_EQ(get32(m + 12), 42, "observation domain");
+	return m + 16;
+}
+
+/* The template set and the options template set at p; what follows. */
+static const unsigned char *layout_templates(const unsigned char *p)
+{
+	size_t off = 4;
+
+	ASSERT_EQ(get16(p), 2, "template set id");
+	ASSERT_EQ(get16(p + 2), TMPL_SET_LEN, "template set length");
+	off += check_template(p + off, 256, false);
+	off += check_template(p + off, 257, true);
+	p += off;
+	ASSERT_EQ(get16(p), 3, "options template set id");
+	ASSERT_EQ(get16(p + 2), OPT_SET_LEN, "options template set length");
+	return p + 4 + check_options_template(p + 4);
+}
+
+/* The exporter's set at p, counters as subtest_layout() set them. */
+static const unsigned char *layout_exporter(const unsigned char *p)
+{
+	ASSERT_EQ(get16(p), IPFIX_TMPL_EXPORTER, "exporter set id");
+	ASSERT_EQ(get16(p + 2), 4 + EXPORTER_LEN, "exporter set length");
+	p += 4;
+	ASSERT_EQ(get32(p), 42, "scope: observationDomainId");
+	ASSERT_EQ(get64(p + 4), 7, "exportedMessageTotalCount");
+	ASSERT_EQ(get64(p + 12), 700, "exportedFlowRecordTotalCount");
+	ASSERT_EQ(get64(p + 20), 70000, "exportedOctetTotalCount");
+	ASSERT_EQ(get64(p + 28), 3, "notSentFlowTotalCount");
+	ASSERT_EQ(get32(p + 36), 1, "samplingInterval: every packet");
+	ASSERT_EQ(p[40], 1, "samplingAlgorithm: deterministic");
+	return p + EXPORTER_LEN;
+}
+
+/* The IPv4 data set at p: record_v4_qinq(), every field. */
+static const unsigned char *layout_v4(const unsigned char *p,
+				      const struct acct_record *r4)
+{
+	ASSERT_EQ(get16(p), 256, "IPv4 data set id");
+	ASSERT_EQ(get16(p + 2), 4 + V4_LEN, "IPv4 data set length");
+	p += 4;
+	ASSERT_EQ(get64(p), r4->start_ms, "flowStartMilliseconds");
+	ASSERT_EQ(get64(p + 8), r4->end_ms, "flowEndMilliseconds");
+	ASSERT_EQ(get64(p + 16), 1000, "octetDeltaCount");
+	ASSERT_EQ(get64(p + 24), 10, "packetDeltaCount");
+	ASSERT_EQ(get32(p + 32), 7, "ingressInterface");
+	ASSERT_EQ(get32(p + 36), 0, "egressInterface");
+	ASSERT_EQ(get32(p + 40), 0xc6120001, "sourceIPv4Address");
+	ASSERT_EQ(get32(p + 44), 0xc6120002, "destinationIPv4Address");
+	ASSERT_EQ(get16(p + 48), 40000, "sourceTransportPort");
+	ASSERT_EQ(get16(p + 50), 443, "destinationTransportPort");
+	ASSERT_EQ(p[52], 6, "protocolIdentifier");
+	ASSERT_EQ(get16(p + 53), 0x1b, "tcpControlBits");
+	ASSERT_EQ(p[55], 0, "flowDirection ingress");
+	ASSERT_EQ(get16(p + 56), 100, "vlanId: the outer tag");
+	ASSERT_EQ(p[58], 3, "flowEndReason end of flow");
+	ASSERT_EQ(get16(p + 59), 0, "icmpTypeCodeIPv4 of TCP");
+	ASSERT_EQ(p[61], 0xb9, "ipClassOfService");
+	ASSERT_EQ(p[62], 129, "forwardingStatus: dropped, ACL deny");
+	ASSERT_EQ(get16(p + 63), 200, "dot1qCustomerVlanId: the inner tag");
+	return p + V4_LEN;
+}
+
+/* The IPv6 data set at p: the ICMPv6 record of subtest_layout(). */
+static void layout_v6(const unsigned char *p)
+{
+	ASSERT_EQ(get16(p), 257, "IPv6 data set id");
+	ASSERT_EQ(get16(p + 2), 4 + V6_LEN, "IPv6 data set length");
+	p += 4;
+	ASSERT_EQ(get32(p + 32), 0, "ingressInterface of egress flow");
+	ASSERT_EQ(get32(p + 36), 7, "egressInterface");
+	ASSERT_EQ(get32(p + 40), 0x20010db8, "sourceIPv6Address");
+	ASSERT_EQ(get32(p + 52), 1, "sourceIPv6Address low word");
+	ASSERT_EQ(get32(p + 68), 2, "destinationIPv6Address low word");
+	ASSERT_EQ(get16(p + 72), 0, "no ports for ICMPv6");
+	ASSERT_EQ(p[76], 58, "protocolIdentifier");
+	ASSERT_EQ(p[79], 1, "flowDirection egress");
+	ASSERT_EQ(p[82], 1, "flowEndReason idle");
+	ASSERT_EQ(get16(p + 83), 128 << 8, "icmpTypeCodeIPv6");
+	ASSERT_EQ(p[85], 0xa1, "ipClassOfService (traffic class)");
+	ASSERT_EQ(p[86], 64, "forwardingStatus: forwarded");
+	ASSERT_EQ(get16(p + 87), 0, "no inner VLAN");
+}
+
 static void subtest_layout(void)
 {
 	struct capture *cap = calloc(1, sizeof(*cap));
 	struct ipfix_enc *e = calloc(1, sizeof(*e));
 	struct ipfix_exported x = { 7, 700, 70000, 3 };
 	struct acct_record r4, r6;
-	const unsigned char *m, *p;
-	size_t off, tmpl = 4 + 2 * (4 + 4 * V4_FIELDS), opt = 4 + 6 + 4 * 7;
+	const unsigned char *p;
 
 	if (!ASSERT_OK_PTR(cap, "alloc") || !ASSERT_OK_PTR(e, "alloc"))
 		goto out;
@@ -152,77 +251,11 @@ static void subtest_layout(void)
 	ipfix_enc_flush(e);
 	if (!ASSERT_EQ(cap->n, 1, "one message"))
 		goto out;
-	m = cap->msg[0];
-	/* Header, templates, options template, exporter, IPv4, IPv6. */
-	ASSERT_EQ(cap->len[0],
-		  16 + tmpl + opt + (4 + EXPORTER_LEN) + (4 + V4_LEN) +
-			  (4 + V6_LEN),
-		  "message length");
-	ASSERT_EQ(get16(m), 10, "version");
-	ASSERT_EQ(get16(m + 2), cap->len[0], "header length");
-	ASSERT_EQ(get32(m + 4), 1700000005, "export time");
-	ASSERT_EQ(get32(m + 8), 0, "first sequence number");
-	ASSERT_EQ(get32(m + 12), 42, "observation domain");
-	p = m + 16;
-	ASSERT_EQ(get16(p), 2, "template set id");
-	ASSERT_EQ(get16(p + 2), tmpl, "template set length");
-	off = 4;
-	off += check_template(p + off, 256, false);
-	off += check_template(p + off, 257, true);
-	p += off;
-	ASSERT_EQ(get16(p), 3, "options template set id");
-	ASSERT_EQ(get16(p + 2), opt, "options template set length");
-	p += 4 + check_options_template(p + 4);
-	ASSERT_EQ(get16(p), IPFIX_TMPL_EXPORTER, "exporter set id");
-	ASSERT_EQ(get16(p + 2), 4 + EXPORTER_LEN, "exporter set length");
-	p += 4;
-	ASSERT_EQ(get32(p), 42, "scope: observationDomainId");
-	ASSERT_EQ(get64(p + 4), 7, "exportedMessageTotalCount");
-	ASSERT_EQ(get64(p + 12), 700, "exportedFlowRecordTotalCount");
-	ASSERT_EQ(get64(p + 20), 70000, "exportedOctetTotalCount");
-	ASSERT_EQ(get64(p + 28), 3, "notSentFlowTotalCount");
-	ASSERT_EQ(get32(p + 36), 1, "samplingInterval: every packet");
-	ASSERT_EQ(p[40], 1, "samplingAlgorithm: deterministic");
-	p += EXPORTER_LEN;
-	ASSERT_EQ(get16(p), 256, "IPv4 data set id");
-	ASSERT_EQ(get16(p + 2), 4 + V4_LEN, "IPv4 data set length");
-	p += 4;
-	ASSERT_EQ(get64(p), r4.start_ms, "flowStartMilliseconds");
-	ASSERT_EQ(get64(p + 8), r4.end_ms, "flowEndMilliseconds");
-	ASSERT_EQ(get64(p + 16), 1000, "octetDeltaCount");
-	ASSERT_EQ(get64(p + 24), 10, "packetDeltaCount");
-	ASSERT_EQ(get32(p + 32), 7, "ingressInterface");
-	ASSERT_EQ(get32(p + 36), 0, "egressInterface");
-	ASSERT_EQ(get32(p + 40), 0xc6120001, "sourceIPv4Address");
-	ASSERT_EQ(get32(p + 44), 0xc6120002, "destinationIPv4Address");
-	ASSERT_EQ(get16(p + 48), 40000, "sourceTransportPort");
-	ASSERT_EQ(get16(p + 50), 443, "destinationTransportPort");
-	ASSERT_EQ(p[52], 6, "protocolIdentifier");
-	ASSERT_EQ(get16(p + 53), 0x1b, "tcpControlBits");
-	ASSERT_EQ(p[55], 0, "flowDirection ingress");
-	ASSERT_EQ(get16(p + 56), 100, "vlanId: the outer tag");
-	ASSERT_EQ(p[58], 3, "flowEndReason end of flow");
-	ASSERT_EQ(get16(p + 59), 0, "icmpTypeCodeIPv4 of TCP");
-	ASSERT_EQ(p[61], 0xb9, "ipClassOfService");
-	ASSERT_EQ(p[62], 129, "forwardingStatus: dropped, ACL deny");
-	ASSERT_EQ(get16(p + 63), 200, "dot1qCustomerVlanId: the inner tag");
-	p += V4_LEN;
-	ASSERT_EQ(get16(p), 257, "IPv6 data set id");
-	ASSERT_EQ(get16(p + 2), 4 + V6_LEN, "IPv6 data set length");
-	p += 4;
-	ASSERT_EQ(get32(p + 32), 0, "ingressInterface of egress flow");
-	ASSERT_EQ(get32(p + 36), 7, "egressInterface");
-	ASSERT_EQ(get32(p + 40), 0x20010db8, "sourceIPv6Address");
-	ASSERT_EQ(get32(p + 52), 1, "sourceIPv6Address low word");
-	ASSERT_EQ(get32(p + 68), 2, "destinationIPv6Address low word");
-	ASSERT_EQ(get16(p + 72), 0, "no ports for ICMPv6");
-	ASSERT_EQ(p[76], 58, "protocolIdentifier");
-	ASSERT_EQ(p[79], 1, "flowDirection egress");
-	ASSERT_EQ(p[82], 1, "flowEndReason idle");
-	ASSERT_EQ(get16(p + 83), 128 << 8, "icmpTypeCodeIPv6");
-	ASSERT_EQ(p[85], 0xa1, "ipClassOfService (traffic class)");
-	ASSERT_EQ(p[86], 64, "forwardingStatus: forwarded");
-	ASSERT_EQ(get16(p + 87), 0, "no inner VLAN");
+	p = layout_header(cap->msg[0], cap->len[0]);
+	p = layout_templates(p);
+	p = layout_exporter(p);
+	p = layout_v4(p, &r4);
+	layout_v6(p);
 out:
 	free(cap);
 	free(e);
@@ -500,8 +533,11 @@ static int xrec_push(struct xrec **v, int n, const struct xrec *x)
 	return n + 1;
 }
 
-/* flowbpf's JSON lines: the reference every collector is held to. */
-static int read_jsonl(const char *path, struct xrec **out)
+/* Each JSON line of path through fn into a fresh xrec, kept when fn says
+ * so: the records kept, counted (none when path cannot be read). */
+static int read_xrec_lines(const char *path, struct xrec **out,
+			   bool (*fn)(json_t *o, struct xrec *x, void *arg),
+			   void *arg)
 {
 	char line[8192];
 	FILE *f = fopen(path, "r");
@@ -511,39 +547,50 @@ static int read_jsonl(const char *path, struct xrec **out)
 	*out = NULL;
 	while (f && fgets(line, sizeof(line), f)) {
 		json_t *o = json_loads(line, 0, NULL);
-		bool in;
 
 		if (!o)
 			continue;
 		xrec_init(&x);
-		snprintf(x.src, sizeof(x.src), "%s", jstr(o, "src", NULL));
-		snprintf(x.dst, sizeof(x.dst), "%s", jstr(o, "dst", NULL));
-		x.proto = jint(o, "proto");
-		if (json_object_get(o, "icmp_type")) {
-			x.dport = jint(o, "icmp_type") << 8 |
-				  jint(o, "icmp_code");
-		} else {
-			x.sport = jint(o, "sport");
-			x.dport = jint(o, "dport");
-		}
-		x.start = jint(o, "start_ms");
-		x.end = jint(o, "end_ms");
-		x.packets = jint(o, "packets");
-		x.bytes = jint(o, "bytes");
-		x.tos = jint(o, "tos");
-		x.vlan = jint(o, "vlan");
-		x.cvlan = jint(o, "inner_vlan");
-		x.fwd = jint(o, "forwarding_status");
-		in = !strcmp(jstr(o, "dir", NULL), "in");
-		x.in_if = in ? jint(o, "ifindex") : 0;
-		x.out_if = in ? 0 : jint(o, "ifindex");
-		x.sampling = 1;
-		n = xrec_push(out, n, &x);
+		if (fn(o, &x, arg))
+			n = xrec_push(out, n, &x);
 		json_decref(o);
 	}
 	if (f)
 		fclose(f);
 	return n;
+}
+
+static bool jsonl_xrec(json_t *o, struct xrec *x, void *arg)
+{
+	bool in = !strcmp(jstr(o, "dir", NULL), "in");
+
+	snprintf(x->src, sizeof(x->src), "%s", jstr(o, "src", NULL));
+	snprintf(x->dst, sizeof(x->dst), "%s", jstr(o, "dst", NULL));
+	x->proto = jint(o, "proto");
+	if (json_object_get(o, "icmp_type")) {
+		x->dport = jint(o, "icmp_type") << 8 | jint(o, "icmp_code");
+	} else {
+		x->sport = jint(o, "sport");
+		x->dport = jint(o, "dport");
+	}
+	x->start = jint(o, "start_ms");
+	x->end = jint(o, "end_ms");
+	x->packets = jint(o, "packets");
+	x->bytes = jint(o, "bytes");
+	x->tos = jint(o, "tos");
+	x->vlan = jint(o, "vlan");
+	x->cvlan = jint(o, "inner_vlan");
+	x->fwd = jint(o, "forwarding_status");
+	x->in_if = in ? jint(o, "ifindex") : 0;
+	x->out_if = in ? 0 : jint(o, "ifindex");
+	x->sampling = 1;
+	return true;
+}
+
+/* flowbpf's JSON lines: the reference every collector is held to. */
+static int read_jsonl(const char *path, struct xrec **out)
+{
+	return read_xrec_lines(path, out, jsonl_xrec, NULL);
 }
 
 /* nfdump -o json: what nfcapd stored.  nfdump 1.7 decodes neither
@@ -603,49 +650,47 @@ out:
 	return n;
 }
 
-/* nfacctd's print plugin, JSON lines; records of domain skip_domain are
- * left out (the control export).  ICMP has no ports there. */
+struct nfacctd_read {
+	long long domain;
+	struct xrec *control;
+};
+
+static bool nfacctd_xrec(json_t *o, struct xrec *x, void *arg)
+{
+	struct nfacctd_read *a = arg;
+
+	snprintf(x->src, sizeof(x->src), "%s", jstr(o, "ip_src", NULL));
+	snprintf(x->dst, sizeof(x->dst), "%s", jstr(o, "ip_dst", NULL));
+	x->proto = jint(o, "ip_proto");
+	x->sport = jint(o, "port_src");
+	x->dport = jint(o, "port_dst");
+	x->start = utc_ms(jstr(o, "timestamp_start", NULL));
+	x->end = utc_ms(jstr(o, "timestamp_end", NULL));
+	x->packets = jint(o, "packets");
+	x->bytes = jint(o, "bytes");
+	x->tos = jint(o, "tos");
+	x->vlan = jint(o, "vlan");
+	x->cvlan = jint(o, "cvlan");
+	x->fwd = jint(o, "fwdstatus");
+	x->in_if = jint(o, "iface_in");
+	x->out_if = jint(o, "iface_out");
+	x->sampling = jint(o, "sampling_rate");
+	if (jint(o, "export_proto_sysid") == a->domain)
+		return true;
+	*a->control = *x;
+	return false;
+}
+
+/* nfacctd's print plugin, JSON lines; a record of another domain than
+ * domain (the control export) goes to *control instead.  ICMP has no
+ * ports there. */
 static int read_nfacctd(const char *path, long long domain, struct xrec **out,
 			struct xrec *control)
 {
-	char line[8192];
-	FILE *f = fopen(path, "r");
-	struct xrec x;
-	int n = 0;
+	struct nfacctd_read a = { domain, control };
 
-	*out = NULL;
 	xrec_init(control);
-	while (f && fgets(line, sizeof(line), f)) {
-		json_t *o = json_loads(line, 0, NULL);
-
-		if (!o)
-			continue;
-		xrec_init(&x);
-		snprintf(x.src, sizeof(x.src), "%s", jstr(o, "ip_src", NULL));
-		snprintf(x.dst, sizeof(x.dst), "%s", jstr(o, "ip_dst", NULL));
-		x.proto = jint(o, "ip_proto");
-		x.sport = jint(o, "port_src");
-		x.dport = jint(o, "port_dst");
-		x.start = utc_ms(jstr(o, "timestamp_start", NULL));
-		x.end = utc_ms(jstr(o, "timestamp_end", NULL));
-		x.packets = jint(o, "packets");
-		x.bytes = jint(o, "bytes");
-		x.tos = jint(o, "tos");
-		x.vlan = jint(o, "vlan");
-		x.cvlan = jint(o, "cvlan");
-		x.fwd = jint(o, "fwdstatus");
-		x.in_if = jint(o, "iface_in");
-		x.out_if = jint(o, "iface_out");
-		x.sampling = jint(o, "sampling_rate");
-		if (jint(o, "export_proto_sysid") == domain)
-			n = xrec_push(out, n, &x);
-		else
-			*control = x;
-		json_decref(o);
-	}
-	if (f)
-		fclose(f);
-	return n;
+	return read_xrec_lines(path, out, nfacctd_xrec, &a);
 }
 
 /* The collector's record of the flow r, by its key and start. */
@@ -1046,83 +1091,88 @@ static int v6_setup(struct test_net *n, char *peer6, size_t len)
 		n->peer_if);
 }
 
-static void subtest_collectors(void)
-{
-	char dir[] = "/tmp/flowbpf-ipfix-XXXXXX", jsonl[128], nfdir[128],
-	     nfa[160];
-	struct xrec *jr = NULL, *nr = NULL, *pr = NULL, control;
-	struct test_daemon d = {};
+/* The collectors test: its files, the servers it runs and their ports. */
+struct xcollect {
+	char dir[32], jsonl[128], nfdir[128], nfa[160], peer6[48];
+	struct test_daemon d;
 	struct test_net n;
-	pid_t col = -1, cap = -1, acct = -1;
-	int p1, p2, njr = 0, nnr, npr, sampled, i;
-	char peer6[48];
+	pid_t col, cap, acct;
+	int p1, p2; /* nfcapd's and nfacctd's */
+};
 
-	if (!have_tool("nfcapd") || !have_tool("nfdump") ||
-	    !have_tool("nfacctd")) {
-		test__skip(
-			"nfcapd, nfdump or nfacctd not installed (Debian packages nfdump, pmacct)");
-		return;
-	}
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
-		return;
-	snprintf(jsonl, sizeof(jsonl), "%s/flows.jsonl", dir);
-	snprintf(nfdir, sizeof(nfdir), "%s/nf", dir);
-	snprintf(nfa, sizeof(nfa), "%s/nfacctd.json", dir);
-	mkdir(nfdir, 0700);
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		goto out_dir;
-	if (!ASSERT_OK(v6_setup(&n, peer6, sizeof(peer6)), "IPv6") ||
+/* IPv6, flowbpf enforcing collect_policy, and both collectors listening:
+ * false once an assert failed. */
+static bool xc_start(struct xcollect *x)
+{
+	if (!ASSERT_OK(v6_setup(&x->n, x->peer6, sizeof(x->peer6)), "IPv6") ||
 	    !ASSERT_OK(run(NULL, NULL, "%s attach %s --mode enforce",
-			   flowbpf_bin(), n.host_if),
+			   flowbpf_bin(), x->n.host_if),
 		       "attach") ||
-	    !ASSERT_OK(test_daemon_start(&d, "ipfix", n.host_if,
+	    !ASSERT_OK(test_daemon_start(&x->d, "ipfix", x->n.host_if,
 					 collect_policy),
 		       "daemon"))
-		goto out;
-	p1 = free_udp_port();
-	p2 = other_udp_port(p1);
-	cap = spawn(
+		return false;
+	x->p1 = free_udp_port();
+	x->p2 = other_udp_port(x->p1);
+	x->cap = spawn(
 		"exec nfcapd -b 127.0.0.1 -p %d -w %s -t 3600 >%s/nfcapd.log 2>&1",
-		p1, nfdir, dir);
-	acct = start_nfacctd(dir, p2);
-	if (!ASSERT_GE(cap, 1, "nfcapd") || !ASSERT_GE(acct, 1, "nfacctd") ||
-	    !ASSERT_OK(wait_bound(p1, 10000), "nfcapd listens") ||
-	    !ASSERT_OK(wait_bound(p2, 10000), "nfacctd listens"))
-		goto out;
-	col = spawn(
+		x->p1, x->nfdir, x->dir);
+	x->acct = start_nfacctd(x->dir, x->p2);
+	return ASSERT_GE(x->cap, 1, "nfcapd") &&
+	       ASSERT_GE(x->acct, 1, "nfacctd") &&
+	       ASSERT_OK(wait_bound(x->p1, 10000), "nfcapd listens") &&
+	       ASSERT_OK(wait_bound(x->p2, 10000), "nfacctd listens");
+}
+
+/* Traffic exported to both, then a control export to nfacctd; the
+ * collectors stop once they have it all.  The JSON records, counted. */
+static int xc_export(struct xcollect *x, struct xrec **jr)
+{
+	int njr;
+
+	x->col = spawn(
 		"exec %s collect %s --interval 100ms --idle 400ms -o %s --ipfix 127.0.0.1:%d --ipfix udp://127.0.0.1:%d --template-refresh 1s",
-		flowbpf_bin(), n.host_if, jsonl, p1, p2);
+		flowbpf_bin(), x->n.host_if, x->jsonl, x->p1, x->p2);
 	usleep(300000);
 	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 2 -Q 0xb8 %s",
-		      n.peer_ip),
+		      x->n.peer_ip),
 		  "ping with DSCP EF");
-	ASSERT_OK(run(NULL, NULL, "ping -6 -c 2 -i 0.2 -W 2 -Q 0xa1 %s", peer6),
+	ASSERT_OK(run(NULL, NULL, "ping -6 -c 2 -i 0.2 -W 2 -Q 0xa1 %s",
+		      x->peer6),
 		  "ping6 with traffic class CS5, ECT(1)");
-	ASSERT_OK(send_tagged(&n), "tagged frames");
+	ASSERT_OK(send_tagged(&x->n), "tagged frames");
 	usleep(1000000);
-	ASSERT_EQ(stop(col, 5000), 0, "collector exits");
-	col = -1;
-	ASSERT_OK(send_control(p2, CONTROL_DOMAIN, "198.18.255.1"),
+	ASSERT_EQ(stop(x->col, 5000), 0, "collector exits");
+	x->col = -1;
+	ASSERT_OK(send_control(x->p2, CONTROL_DOMAIN, "198.18.255.1"),
 		  "control export without options");
-	njr = read_jsonl(jsonl, &jr);
+	njr = read_jsonl(x->jsonl, jr);
 	ASSERT_GE(njr, 4, "JSON records");
 	/* nfacctd writes what it aggregated every second. */
-	ASSERT_GE(wait_lines(nfa, njr + 1, 6000), njr + 1,
+	ASSERT_GE(wait_lines(x->nfa, njr + 1, 6000), njr + 1,
 		  "nfacctd wrote every record");
 	usleep(300000);
-	ASSERT_EQ(stop(cap, 5000), 0, "nfcapd exits");
-	cap = -1;
-	ASSERT_EQ(stop_nfacctd(acct), 0, "nfacctd exits");
-	acct = -1;
+	ASSERT_EQ(stop(x->cap, 5000), 0, "nfcapd exits");
+	x->cap = -1;
+	ASSERT_EQ(stop_nfacctd(x->acct), 0, "nfacctd exits");
+	x->acct = -1;
+	return njr;
+}
 
-	check_own(&n, jr, njr);
+/* Both collectors have every JSON record, field by field. */
+static void xc_compare(struct xcollect *x, struct xrec *jr, int njr)
+{
+	struct xrec *nr = NULL, *pr = NULL, control;
+	int nnr, npr, sampled, i;
+
+	check_own(&x->n, jr, njr);
 	ASSERT_OK(run(NULL, NULL, "grep -q 'Sequence Errors: 0,' %s/nfcapd.log",
-		      dir),
+		      x->dir),
 		  "nfcapd saw no sequence error");
-	nnr = read_nfdump(nfdir, &nr, &sampled);
+	nnr = read_nfdump(x->nfdir, &nr, &sampled);
 	ASSERT_EQ(nnr, njr, "nfdump: as many flows as JSON records");
 	ASSERT_EQ(sampled, 0, "nfdump: no record scaled by a sampling rate");
-	npr = read_nfacctd(nfa, n.host_ifindex, &pr, &control);
+	npr = read_nfacctd(x->nfa, x->n.host_ifindex, &pr, &control);
 	ASSERT_EQ(npr, njr, "nfacctd: as many flows as JSON records");
 	for (i = 0; i < njr; i++) {
 		compare("nfdump", &jr[i], find(nr, nnr, &jr[i], true));
@@ -1132,23 +1182,52 @@ static void subtest_collectors(void)
 	ASSERT_EQ(control.packets, 10, "nfacctd read the control record");
 	ASSERT_EQ(control.sampling, 0,
 		  "no options record: nfacctd's rate is 0 (unknown)");
-out:
-	if (col > 0)
-		stop(col, 2000);
-	if (cap > 0)
-		stop(cap, 2000);
-	if (acct > 0)
-		stop_nfacctd(acct);
-	test_daemon_cleanup(&d);
-	net_cleanup(&n);
-	if (env_verbose)
-		run(NULL, NULL, "cat %s/nfacctd.log %s/nfcapd.log >&2", dir,
-		    dir);
-out_dir:
-	free(jr);
 	free(nr);
 	free(pr);
-	run(NULL, NULL, "rm -rf %s", dir);
+}
+
+static void subtest_collectors(void)
+{
+	struct xcollect x = { .dir = "/tmp/flowbpf-ipfix-XXXXXX",
+			      .col = -1,
+			      .cap = -1,
+			      .acct = -1 };
+	struct xrec *jr = NULL;
+	int njr;
+
+	if (!have_tool("nfcapd") || !have_tool("nfdump") ||
+	    !have_tool("nfacctd")) {
+		test__skip(
+			"nfcapd, nfdump or nfacctd not installed (Debian packages nfdump, pmacct)");
+		return;
+	}
+	if (!ASSERT_OK_PTR(mkdtemp(x.dir), "mkdtemp"))
+		return;
+	snprintf(x.jsonl, sizeof(x.jsonl), "%s/flows.jsonl", x.dir);
+	snprintf(x.nfdir, sizeof(x.nfdir), "%s/nf", x.dir);
+	snprintf(x.nfa, sizeof(x.nfa), "%s/nfacctd.json", x.dir);
+	mkdir(x.nfdir, 0700);
+	if (!ASSERT_OK(net_setup(&x.n), "net_setup"))
+		goto out_dir;
+	if (!xc_start(&x))
+		goto out;
+	njr = xc_export(&x, &jr);
+	xc_compare(&x, jr, njr);
+out:
+	if (x.col > 0)
+		stop(x.col, 2000);
+	if (x.cap > 0)
+		stop(x.cap, 2000);
+	if (x.acct > 0)
+		stop_nfacctd(x.acct);
+	test_daemon_cleanup(&x.d);
+	net_cleanup(&x.n);
+	if (env_verbose)
+		run(NULL, NULL, "cat %s/nfacctd.log %s/nfcapd.log >&2", x.dir,
+		    x.dir);
+out_dir:
+	free(jr);
+	run(NULL, NULL, "rm -rf %s", x.dir);
 }
 
 /* ---- IPFIX over TCP ---- */
@@ -1446,61 +1525,46 @@ static bool twait(const struct treader *r, int conn, const char *src, int tos,
 	return false;
 }
 
-static void subtest_tcp(void)
+/* A collector exporting over TCP: flow A while the reader is there, B
+ * while it is away; the reader comes back on the same port. */
+static void tcp_reconnect(struct treader *r, const struct test_net *n,
+			  const char *jsonl, const char *log)
 {
-	char dir[] = "/tmp/flowbpf-ipfix-tcp-XXXXXX", jsonl[128], log[128];
-	struct treader *r = calloc(1, sizeof(*r));
-	const struct trec *a, *b;
-	struct xrec *jr = NULL;
-	struct test_net n;
-	int i, njr, options = 0, seen;
-	pid_t col = -1;
+	pid_t col;
 
-	if (!ASSERT_OK_PTR(r, "alloc") ||
-	    !ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp")) {
-		free(r);
-		return;
-	}
-	r->lfd = -1;
-	snprintf(jsonl, sizeof(jsonl), "%s/flows.jsonl", dir);
-	snprintf(log, sizeof(log), "%s/collect.log", dir);
-	if (!ASSERT_OK(net_setup(&n), "net_setup"))
-		goto out_dir;
-	if (!ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach") ||
-	    !ASSERT_OK(reader_start(r), "reader"))
-		goto out;
-	ASSERT_EQ(run(NULL, NULL, "%s collect %s --ipfix tcp://127.0.0.1",
-		      flowbpf_bin(), n.host_if),
-		  1, "tcp:// without a port is refused");
 	col = spawn(
 		"exec %s collect %s --interval 100ms --idle 300ms -o %s --ipfix tcp://127.0.0.1:%d --template-refresh 1s 2>%s",
-		flowbpf_bin(), n.host_if, jsonl, r->port, log);
+		flowbpf_bin(), n->host_if, jsonl, r->port, log);
 	usleep(300000);
 	/* A: while the reader is there. */
-	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n.peer_ip),
+	ASSERT_OK(run(NULL, NULL, "ping -c 2 -i 0.2 -W 2 %s", n->peer_ip),
 		  "ping A");
-	ASSERT_TRUE(twait(r, 0, n.host_ip, 0, 5000),
+	ASSERT_TRUE(twait(r, 0, n->host_ip, 0, 5000),
 		    "A's record on the first connection");
 	/* B: the reader is gone; the flow ends while nobody listens. */
 	reader_stop(r);
 	ASSERT_OK(run(NULL, NULL, "ping -c 3 -i 0.2 -W 2 -Q 0x28 %s",
-		      n.peer_ip),
+		      n->peer_ip),
 		  "ping B");
 	usleep(1500000);
 	ASSERT_EQ(r->conn, 1, "no connection while the reader is away");
 	/* The reader comes back on the same port. */
 	ASSERT_OK(reader_start(r), "reader again");
-	ASSERT_TRUE(twait(r, 1, n.host_ip, 0x28, 10000),
+	ASSERT_TRUE(twait(r, 1, n->host_ip, 0x28, 10000),
 		    "B's record on the second connection");
 	ASSERT_EQ(stop(col, 8000), 0, "collector exits");
-	col = -1;
 	usleep(300000);
 	reader_stop(r);
+}
 
-	a = tfind(r, 0, n.host_ip, 1, 0);
-	b = tfind(r, 1, n.host_ip, 1, 0x28);
+/* What the reader saw of the two connections. */
+static void tcp_check_stream(const struct treader *r, const char *host_ip)
+{
+	const struct trec *a, *b;
+	int i, options = 0;
+
+	a = tfind(r, 0, host_ip, 1, 0);
+	b = tfind(r, 1, host_ip, 1, 0x28);
 	if (ASSERT_OK_PTR(a, "A") && ASSERT_OK_PTR(b, "B")) {
 		ASSERT_EQ(a->packets, 2, "A's packets");
 		ASSERT_EQ(b->packets, 3,
@@ -1521,9 +1585,16 @@ static void subtest_tcp(void)
 		ASSERT_EQ(r->rec[i].algorithm, 1, "samplingAlgorithm");
 	}
 	ASSERT_GE(options, 2, "the exporter's record on each connection");
-	/* Nothing lost: every JSON record came over one of the two. */
+}
+
+/* Nothing lost: every JSON record came over one of the two. */
+static void tcp_check_lost(const struct treader *r, const char *jsonl,
+			   const char *log)
+{
+	struct xrec *jr = NULL;
+	int i, njr, seen = 0;
+
 	njr = read_jsonl(jsonl, &jr);
-	seen = 0;
 	for (i = 0; i < r->nrec; i++)
 		seen += !r->rec[i].options;
 	ASSERT_EQ(seen, njr, "as many IPFIX records as JSON records");
@@ -1535,32 +1606,38 @@ static void subtest_tcp(void)
 	ASSERT_NEQ(run(NULL, NULL, "grep -q 'records dropped\\|are lost' %s",
 		       log),
 		   0, "no record dropped or lost");
+	free(jr);
+}
+
+static void subtest_tcp(void)
+{
+	char dir[] = "/tmp/flowbpf-ipfix-tcp-XXXXXX", jsonl[128], log[128];
+	struct treader *r = calloc(1, sizeof(*r));
+	struct test_net n;
+
+	if (!ASSERT_OK_PTR(r, "alloc") ||
+	    !ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp")) {
+		free(r);
+		return;
+	}
+	r->lfd = -1;
+	snprintf(jsonl, sizeof(jsonl), "%s/flows.jsonl", dir);
+	snprintf(log, sizeof(log), "%s/collect.log", dir);
+	if (!net_attach(&n, NULL) || !ASSERT_OK(reader_start(r), "reader"))
+		goto out;
+	ASSERT_EQ(run(NULL, NULL, "%s collect %s --ipfix tcp://127.0.0.1",
+		      flowbpf_bin(), n.host_if),
+		  1, "tcp:// without a port is refused");
+	tcp_reconnect(r, &n, jsonl, log);
+	tcp_check_stream(r, n.host_ip);
+	tcp_check_lost(r, jsonl, log);
 out:
-	if (col > 0)
-		stop(col, 2000);
 	reader_stop(r);
 	if (env_verbose)
 		run(NULL, NULL, "cat %s >&2", log);
 	net_cleanup(&n);
-out_dir:
-	free(jr);
 	free(r);
 	run(NULL, NULL, "rm -rf %s", dir);
-}
-
-static int free_tcp_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && !bind(fd, (void *)&a, sizeof(a)) &&
-	    !getsockname(fd, (void *)&a, &l))
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
 }
 
 /*
@@ -1584,7 +1661,7 @@ static void subtest_tcp_queue(void)
 	if (!ASSERT_OK_PTR(r, "alloc"))
 		return;
 	r->lfd = -1;
-	r->port = free_tcp_port();
+	r->port = free_port(SOCK_STREAM);
 	snprintf(name, sizeof(name), "tcp://127.0.0.1:%d", r->port);
 	s = ipfix_sink_new(&o);
 	if (!ASSERT_OK_PTR(s, "sink"))

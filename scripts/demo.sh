@@ -58,3 +58,8 @@ $fb --socket $sock stats -p $host
 $fb --socket $sock status
 kill "$dpid"; wait "$dpid" || true; dpid=
 $fb detach $host
+set +x
+
+# Accounting by unit: a unit's totals, its charges and a quota taking
+# effect (the daemon and the collector on one policy).
+bash scripts/demo-units.sh

@@ -361,7 +361,7 @@ static bool term_match(const struct fterm *t, const struct top_row *row)
 	case F_SOURCE:
 		return row->r.flow.source == t->val;
 	case F_PORT:
-		if (k->proto == 1 || k->proto == 58) /* no ports */
+		if (flowbpf_proto_is_icmp(k->proto)) /* type/code, not ports */
 			return false;
 		s = ntohs(k->sport) == t->val;
 		d = ntohs(k->dport) == t->val;

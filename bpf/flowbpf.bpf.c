@@ -223,6 +223,22 @@ static __always_inline bool queue_admit(__u32 tick)
 	return true;
 }
 
+/* The outer endpoints the parser left for an inner flow's tunnel. */
+static __always_inline void tunnel_note(const struct flowbpf_key *k)
+{
+	struct flowbpf_tunnel_key tk = {
+		.dir = k->dir,
+		.tun_type = k->tun_type,
+		.tun_id = k->tun_id,
+	};
+	struct flowbpf_tunnel *t;
+	__u32 zero = 0;
+
+	t = bpf_map_lookup_elem(&tun_scratch, &zero);
+	if (t)
+		bpf_map_update_elem(&tunnels, &tk, t, BPF_ANY);
+}
+
 /*
  * The first packet of a flow: a manual verdict if the operator left one,
  * else QUEUED with an event for the daemon (or the default at once when
@@ -266,6 +282,8 @@ static __always_inline __u32 flow_create(void *ctx, bool xdp,
 	if (bpf_map_update_elem(&flows, k, &nf, BPF_NOEXIST))
 		return FLOWBPF_VERDICT_NONE;
 	stat_add(st, FLOWBPF_STAT_FLOWS_CREATED, 1);
+	if (k->tun_type && k->tun_type <= FLOWBPF_TUN_IP6)
+		tunnel_note(k);
 	if (stat) {
 		stat_add(st, stat, 1);
 		return nf.verdict;
@@ -415,8 +433,8 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	int ret;
 
 	st = bpf_map_lookup_elem(&stats, &zero);
-	ret = parse_packet(ctx, xdp, data, data_end, frame_len, hw_vlan, &k,
-			   &m);
+	ret = parse_packet(ctx, xdp, data, data_end, frame_len, hw_vlan,
+			   cfg.flags, &k, &m);
 	if (ret) {
 		stat_add(st, ret, segs);
 		/* Non-IP is not ours to judge; an IP frame we cannot read

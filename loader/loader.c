@@ -49,6 +49,7 @@ static const struct pin_def {
 	[FB_MAP_QSTATE] = { FLOWBPF_PIN_QSTATE, OBJ_MAP },
 	[FB_MAP_HEARTBEAT] = { FLOWBPF_PIN_HEARTBEAT, OBJ_MAP },
 	[FB_MAP_EXPIRED] = { FLOWBPF_PIN_EXPIRED, OBJ_MAP },
+	[FB_MAP_TUNNELS] = { FLOWBPF_PIN_TUNNELS, OBJ_MAP },
 };
 
 const char *flowbpf_obj_name(enum flowbpf_obj obj)
@@ -80,6 +81,7 @@ static void skel_fds(struct flowbpf *skel, int link_fd, int fd[FB_OBJ_MAX])
 	fd[FB_MAP_QSTATE] = bpf_map__fd(skel->maps.qstate);
 	fd[FB_MAP_HEARTBEAT] = bpf_map__fd(skel->maps.heartbeat);
 	fd[FB_MAP_EXPIRED] = bpf_map__fd(skel->maps.expired);
+	fd[FB_MAP_TUNNELS] = bpf_map__fd(skel->maps.tunnels);
 }
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o)

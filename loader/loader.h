@@ -34,6 +34,7 @@ enum flowbpf_obj {
 	FB_MAP_QSTATE,
 	FB_MAP_HEARTBEAT,
 	FB_MAP_EXPIRED,
+	FB_MAP_TUNNELS,
 	FB_OBJ_MAX
 };
 

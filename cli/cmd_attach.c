@@ -19,6 +19,7 @@ enum {
 	OPT_MALFORMED
 };
 enum { OPT_INGRESS = 300 };
+enum { OPT_DECAP = 310 };
 
 static int pass_drop(const char *opt, const char *arg, __u32 *v)
 {
@@ -57,10 +58,11 @@ int cmd_attach(int argc, char **argv)
 		{ "hold-packets", required_argument, NULL, OPT_HOLD_PKTS },
 		{ "hold-bytes", required_argument, NULL, OPT_HOLD_BYTES },
 		{ "malformed", required_argument, NULL, OPT_MALFORMED },
+		{ "decap", required_argument, NULL, OPT_DECAP },
 		{},
 	};
 	struct flowbpf_attach_opts o;
-	bool xdp_mode_given = false;
+	bool xdp_mode_given = false, ingress_given = false;
 	__u64 v;
 	bool pending_set = false;
 	int c, err;
@@ -123,7 +125,16 @@ int cmd_attach(int argc, char **argv)
 					     &o.malformed)))
 				return err;
 			break;
+		case OPT_DECAP:
+			if (!strcmp(optarg, "outer") || !strcmp(optarg, "inner"))
+				o.decap_inner = optarg[0] == 'i';
+			else
+				return cli_usage_error(
+					"--decap must be 'outer' or 'inner', not '%s'",
+					optarg);
+			break;
 		case OPT_INGRESS:
+			ingress_given = true;
 			if (!strcmp(optarg, "xdp"))
 				o.ingress = INGRESS_XDP;
 			else if (!strcmp(optarg, "tc"))
@@ -169,6 +180,17 @@ int cmd_attach(int argc, char **argv)
 					       ? "attach needs an interface"
 					       : "attach takes one interface");
 	o.ifname = argv[optind];
+	/* A device without Ethernet header: tc sees both directions there. */
+	err = flowbpf_if_is_l3(o.ifname);
+	if (err < 0)
+		return cli_error(EXIT_FAIL, "%s", err_get());
+	o.l3 = err;
+	if (o.l3 && ingress_given && o.ingress == INGRESS_XDP)
+		return cli_usage_error(
+			"%s has no Ethernet header: only --ingress tc serves it",
+			o.ifname);
+	if (o.l3)
+		o.ingress = INGRESS_TC;
 	/*
 	 * Enforce mode holds new flows' packets for the daemon by default:
 	 * neither leaking the first packets nor losing them.  Holding needs
@@ -196,7 +218,7 @@ int cmd_attach(int argc, char **argv)
 		return cli_error(EXIT_FAIL, "%s", err_get());
 	if (env.json)
 		json_out(json_pack(
-			"{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "ifname",
+			"{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s}", "ifname",
 			o.ifname, "mode", mode_name(o.mode), "pending",
 			pending_name(o.pending), "default",
 			verdict_name(o.dflt), "timeout_ms",
@@ -205,7 +227,9 @@ int cmd_attach(int argc, char **argv)
 			o.ingress == INGRESS_TC	     ? "none"
 			: o.xdp_mode == XDPM_GENERIC ? "generic"
 						     : "native",
-			"ingress", o.ingress == INGRESS_TC ? "tc" : "xdp"));
+			"ingress", o.ingress == INGRESS_TC ? "tc" : "xdp", "link",
+			o.l3 ? "ip" : "ethernet", "decap",
+			o.decap_inner ? "inner" : "outer"));
 	else {
 		char dir[256];
 

@@ -107,6 +107,24 @@ static const char *xdp_mode_str(const struct flowbpf_config *cfg)
 							   : "native";
 }
 
+/* Where parsing starts: the Ethernet header, or the IP header of an L3
+ * device (tun, wireguard, ipip, gre, sit, ppp), which tc serves. */
+static const char *link_name(const struct flowbpf_config *cfg)
+{
+	return cfg->flags & FLOWBPF_CFG_L3 ? "ip" : "ethernet";
+}
+
+static const char *decap_name(const struct flowbpf_config *cfg)
+{
+	return cfg->flags & FLOWBPF_CFG_DECAP_INNER ? "inner" : "outer";
+}
+
+static void status_link_json(json_t *o, const struct flowbpf_config *cfg)
+{
+	json_object_set_new(o, "link", json_string(link_name(cfg)));
+	json_object_set_new(o, "decap", json_string(decap_name(cfg)));
+}
+
 int cmd_status(int argc, char **argv)
 {
 	char names[MAX_IFACES][IF_NAMESIZE];
@@ -147,9 +165,7 @@ int cmd_status(int argc, char **argv)
 		present = ifindex && ifindex == h.cfg.ifindex;
 		tc_ing = h.cfg.flags & FLOWBPF_CFG_INGRESS_TC;
 		if (env.json) {
-			json_array_append_new(
-				arr,
-				json_pack(
+			json_t *o = json_pack(
 					"{s:o, s:I, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					"ifname", ctl_json_str(names[i]),
 					"ifindex",
@@ -173,7 +189,10 @@ int cmd_status(int argc, char **argv)
 					(json_int_t)h.id[FB_PROG_TC_INGRESS],
 					"flows", (json_int_t)flows,
 					"manual_verdicts", (json_int_t)manual,
-					"flows_max", (json_int_t)h.flows_max));
+					"flows_max", (json_int_t)h.flows_max);
+
+			status_link_json(o, &h.cfg);
+			json_array_append_new(arr, o);
 		} else {
 			printf("%s (ifindex %u%s): mode %s, pending %s, default %s after %.3gs, malformed %s\n",
 			       names[i], h.cfg.ifindex,
@@ -191,6 +210,8 @@ int cmd_status(int argc, char **argv)
 				printf("  xdp %s prog id %u (link %u), tc egress prog id %u\n",
 				       xdp_mode_str(&h.cfg), h.id[FB_PROG_XDP],
 				       h.id[FB_LINK_XDP], h.id[FB_PROG_TC_EGRESS]);
+			printf("  link %s, tunnels counted as their %s flow\n",
+			       link_name(&h.cfg), decap_name(&h.cfg));
 			printf("  flows %llu/%u (%.1f%%), manual verdicts %llu/%u\n",
 			       (unsigned long long)flows, h.flows_max,
 			       100.0 * flows / h.flows_max,

@@ -19,7 +19,10 @@ static const struct cmd cmds[] = {
 	{ "attach", cmd_attach, "IFACE [OPTIONS]",
 	  "load and attach the datapath to an interface",
 	  "  -m, --mode monitor|enforce   monitor accounts only and never drops (default monitor)\n"
-	  "      --ingress xdp|tc         hook that sees ingress: XDP, or tc clsact ingress (default xdp)\n"
+	  "      --ingress xdp|tc         hook that sees ingress: XDP, or tc clsact ingress (default xdp;\n"
+	  "                               tc on devices without Ethernet header: tun, wireguard, ipip, gre, sit, ppp)\n"
+	  "      --decap outer|inner      a VXLAN, GENEVE, GRE, IPIP, SIT or IPv6-tunnelled packet counts as\n"
+	  "                               the tunnel's flow or as the flow it carries (default outer)\n"
 	  "  -f, --flows N                flow map size (default 262144; k/M suffixes)\n"
 	  "      --pending pass|drop|hold what packets of a flow awaiting a verdict get: hold hands\n"
 	  "                               them to the daemon until it decides (default: hold in\n"

@@ -63,6 +63,9 @@ struct acct_record {
 	__u8 fwd; /* enum acct_fwd */
 	const char *ifname;
 	__u32 ifindex; /* the interface the flow was seen on */
+	/* The tunnel an inner flow came in (--decap inner): outer endpoints
+	 * from the "tunnels" map; family 0 when unknown or not tunnelled. */
+	struct flowbpf_tunnel outer;
 };
 
 /* The record as one JSON object (docs/accounting.md lists the keys). */

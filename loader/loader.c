@@ -191,8 +191,47 @@ static int check_root(void)
 	return 0;
 }
 
+int flowbpf_if_is_l3(const char *ifname)
+{
+	/* ARPHRD_*: NONE (tun, wireguard), TUNNEL, TUNNEL6, SIT, IPGRE,
+	 * IP6GRE, PPP, RAWIP.  Loopback frames carry an Ethernet header. */
+	static const unsigned int l3[] = { 0xfffe, 768, 769, 776,
+					   778,	   823, 512, 519 };
+	char path[128];
+	unsigned int type, i;
+	FILE *f;
+	int n;
+
+	if (!ifname[0] || strlen(ifname) >= 16 || strchr(ifname, '/') ||
+	    !strcmp(ifname, ".") || !strcmp(ifname, "..")) {
+		err_set("'%s' is not an interface name", ifname);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "/sys/class/net/%s/type", ifname);
+	f = fopen(path, "re");
+	if (!f) {
+		err_set("%s: no such interface", ifname);
+		return -ENODEV;
+	}
+	n = fscanf(f, "%u", &type);
+	fclose(f);
+	if (n != 1) {
+		err_set("%s: cannot read its link type", ifname);
+		return -EIO;
+	}
+	for (i = 0; i < sizeof(l3) / sizeof(l3[0]); i++)
+		if (type == l3[i])
+			return 1;
+	return 0;
+}
+
 static int check_attach_opts(const struct flowbpf_attach_opts *o)
 {
+	if (o->l3 && o->ingress != INGRESS_TC) {
+		err_set("%s has no Ethernet header: its ingress is served by tc (--ingress tc)",
+			o->ifname);
+		return -EINVAL;
+	}
 	if (o->flows < 1 || o->flows > (1U << 26)) {
 		err_set("--flows must be between 1 and %u", 1U << 26);
 		return -EINVAL;
@@ -292,7 +331,9 @@ void flowbpf_config_fill(struct flowbpf_config *cfg,
 			 : o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE
 						       : XDP_FLAGS_DRV_MODE;
 	cfg->flags = (own_qdisc ? FLOWBPF_CFG_OWN_CLSACT : 0) |
-		     (tc_ing ? FLOWBPF_CFG_INGRESS_TC : 0);
+		     (tc_ing ? FLOWBPF_CFG_INGRESS_TC : 0) |
+		     (o->decap_inner ? FLOWBPF_CFG_DECAP_INNER : 0) |
+		     (o->l3 ? FLOWBPF_CFG_L3 : 0);
 }
 
 static struct flowbpf *open_and_load(const struct flowbpf_attach_opts *o,

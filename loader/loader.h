@@ -57,7 +57,13 @@ struct flowbpf_attach_opts {
 	__u32 malformed;
 	enum flowbpf_xdp_mode xdp_mode;
 	enum flowbpf_ingress ingress;
+	bool decap_inner; /* tunnelled packets count as their inner flow */
+	bool l3; /* no link-layer header (flowbpf_if_is_l3): tc ingress only */
 };
+
+/* 1 if ifname's frames start at the IP header (tun, wireguard, ipip, gre,
+ * sit, ip6tnl, ppp), 0 if at an Ethernet header, or -errno. */
+int flowbpf_if_is_l3(const char *ifname);
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o);
 /* The longest frame a live-frame XDP test run re-injects on this kernel

@@ -453,7 +453,7 @@ static bool is_keyword(const char *w)
 		"unit", "rule",	     "default",	  "any",   "from",  "to",
 		"dir",	"iface",     "vlan",	  "proto", "sport", "dport",
 		"port", "icmp-type", "icmp-code", "time",  "days",  "allow",
-		"deny", "pass",	     "drop",	  "file",
+		"deny", "pass",	     "drop",	  "file",  "tunnel",
 	};
 	size_t i;
 
@@ -1038,6 +1038,7 @@ static int parse_rule(struct parser *ps)
 	struct rule r = { .dir = -1,
 			  .icmp_type = -1,
 			  .icmp_code = -1,
+			  .tun_type = -1,
 			  .tmin_from = -1,
 			  .tmin_to = -1 };
 	struct rule *nr;
@@ -1066,7 +1067,7 @@ static int parse_rule(struct parser *ps)
 		static const char *const keys[] = {
 			"dir",	     "iface", "vlan",  "proto", "from",
 			"to",	     "sport", "dport", "port",	"icmp-type",
-			"icmp-code", "time",  "days",
+			"icmp-code", "time",  "days",  "tunnel",
 		};
 		char key[sizeof(ps->tok.text)];
 		unsigned int bit = 0;
@@ -1076,7 +1077,7 @@ static int parse_rule(struct parser *ps)
 				bit = 1U << i;
 		if (!bit) {
 			perr(ps,
-			     "unknown match '%s' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time or days)",
+			     "unknown match '%s' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time, days or tunnel)",
 			     ps->tok.text);
 			goto err;
 		}
@@ -1154,6 +1155,18 @@ static int parse_rule(struct parser *ps)
 			if (parse_time(ps, &r))
 				goto err;
 			ps->pol->has_time = true;
+			next(ps);
+		} else if (!strcmp(key, "tunnel")) {
+			__u8 t;
+
+			if (tunnel_parse(ps->tok.text, &t, &r.tun_id,
+					 &r.tun_has_id)) {
+				perr(ps,
+				     "invalid tunnel '%s' (none, vxlan, geneve, gre, ipip, sit, ip6, mpls or pppoe, with :ID for all but ipip, sit and ip6)",
+				     ps->tok.text);
+				goto err;
+			}
+			r.tun_type = t;
 			next(ps);
 		} else if (!strcmp(key, "days")) {
 			if (parse_list(ps, add_days, &r))

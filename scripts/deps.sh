@@ -10,6 +10,9 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump tcpreplay softflowd)
 
+# Tunnel tests: an independent decode of the encapsulated captures.
+pkgs+=(tshark)
+
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

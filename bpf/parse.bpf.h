@@ -374,9 +374,10 @@ static __always_inline int parse_shim(void *ctx, bool xdp, __u32 *off,
 		if (h[2] & 1) /* bottom of stack */
 			break;
 	}
-	if (i == FLOWBPF_MPLS_MAX)
+	/* Truncated past the stack: no payload to tell the type by. */
+	if (i == FLOWBPF_MPLS_MAX || pkt_load(ctx, xdp, *off, h, 1))
 		return FLOWBPF_STAT_ERR_TUNNEL;
-	*proto = ip_by_version(ctx, xdp, *off);
+	*proto = h[0] >> 4 == 4 ? ETH_P_IP : h[0] >> 4 == 6 ? ETH_P_IPV6 : 0;
 	return 0;
 }
 

@@ -663,26 +663,186 @@ static void subtest_malformed(struct tp_ctx *x, const char *root)
 	}
 }
 
+/* Hand-made frames: an Ethernet header of type t at f, the rest after. */
+static __u32 hm_eth(__u8 *f, __u16 t)
+{
+	memset(f, 0, 12);
+	f[0] = f[6] = 2;
+	f[12] = t >> 8;
+	f[13] = t & 0xff;
+	return ETH_HLEN;
+}
+
+/* IPv4 + UDP 198.18.0.1:1000 > 198.18.0.2:dport, payload bytes after it. */
+static __u32 hm_udp4(__u8 *p, __u8 proto, __u16 dport, __u32 payload)
+{
+	__u32 tot = 20 + (proto == 17 ? 8 : 0) + payload;
+
+	memset(p, 0, 28);
+	p[0] = 0x45;
+	p[2] = tot >> 8;
+	p[3] = tot & 0xff;
+	p[8] = 64;
+	p[9] = proto;
+	p[12] = 198, p[13] = 18, p[15] = 1;
+	p[16] = 198, p[17] = 18, p[19] = 2;
+	if (proto == 17) {
+		p[20] = 1000 >> 8, p[21] = 1000 & 0xff;
+		p[22] = dport >> 8, p[23] = dport & 0xff;
+		p[24] = (tot - 20) >> 8, p[25] = (tot - 20) & 0xff;
+		return 28;
+	}
+	return 20;
+}
+
+/* The one outcome a frame has, and the flow key it made if any. */
+static int hm_run(struct tp_ctx *x, const __u8 *f, __u32 len,
+		  struct flowbpf_key *k)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = len,
+		    .repeat = 1);
+	struct flowbpf_stats a, b;
+	struct flowbpf_key next;
+
+	while (!bpf_map_get_next_key(x->flows_fd, NULL, &next))
+		bpf_map_delete_elem(x->flows_fd, &next);
+	flowbpf_stats_read(x->stats_fd, &a);
+	if (bpf_prog_test_run_opts(x->prog_fd, &o) || o.retval != XDP_PASS)
+		return -2;
+	flowbpf_stats_read(x->stats_fd, &b);
+	memset(k, 0, sizeof(*k));
+	bpf_map_get_next_key(x->flows_fd, NULL, k);
+	return tp_outcome(&a, &b);
+}
+
+/*
+ * Each encapsulation built by hand, sound and broken: the flow it must
+ * make (inner addresses 198.18.0.1 > 198.18.0.2, UDP 1000 > 9, the
+ * tunnel's type and id), or the error it must end in.
+ */
+static void subtest_frames(struct tp_ctx *x)
+{
+	static __u8 f[256];
+	struct flowbpf_key k;
+	__u32 n;
+	int o;
+
+	/* PPPoE session 0x1234, PPP IPv4. */
+	n = hm_eth(f, 0x8864);
+	memcpy(f + n, "\x11\x00\x12\x34\x00\x26\x00\x21", 8);
+	n += 8;
+	n += hm_udp4(f + n, 17, 9, 8) + 8;
+	o = hm_run(x, f, n, &k);
+	ASSERT_TRUE(is_flow_outcome(o), "pppoe: a flow");
+	ASSERT_EQ(k.tun_type, FLOWBPF_TUN_PPPOE, "pppoe: type");
+	ASSERT_EQ(k.tun_id, 0x1234, "pppoe: session");
+	ASSERT_EQ(ntohs(k.dport), 9, "pppoe: inner port");
+	/* PPPoE with a bad version: an error, never a flow. */
+	f[14] = 0x21;
+	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
+		  "pppoe: bad version");
+
+	/* MPLS: labels 100 and 200 (bottom), then IPv4. */
+	n = hm_eth(f, 0x8847);
+	memcpy(f + n, "\x00\x06\x40\x40\x00\x0c\x81\x40", 8);
+	n += 8;
+	n += hm_udp4(f + n, 17, 9, 8) + 8;
+	o = hm_run(x, f, n, &k);
+	ASSERT_TRUE(is_flow_outcome(o), "mpls: a flow");
+	ASSERT_EQ(k.tun_type, FLOWBPF_TUN_MPLS, "mpls: type");
+	ASSERT_EQ(k.tun_id, 100, "mpls: top label");
+	/* Nine labels, none the bottom one: too deep. */
+	n = hm_eth(f, 0x8847);
+	memset(f + n, 0, 9 * 4);
+	n += 9 * 4;
+	n += hm_udp4(f + n, 17, 9, 8) + 8;
+	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
+		  "mpls: stack too deep");
+
+	/* GRE with checksum, key 77 and sequence, carrying IPv4. */
+	n = hm_eth(f, 0x0800);
+	n += hm_udp4(f + n, 47, 0, 16 + 36);
+	memcpy(f + n, "\xb0\x00\x08\x00\0\0\0\0\0\0\0\x4d\0\0\0\x01", 16);
+	n += 16;
+	n += hm_udp4(f + n, 17, 9, 8) + 8;
+	o = hm_run(x, f, n, &k);
+	ASSERT_TRUE(is_flow_outcome(o), "gre: a flow");
+	ASSERT_EQ(k.tun_type, FLOWBPF_TUN_GRE, "gre: type");
+	ASSERT_EQ(k.tun_id, 77, "gre: key");
+	ASSERT_EQ(ntohs(k.dport), 9, "gre: inner port");
+	/* GRE version 2: an error. */
+	f[ETH_HLEN + 21] = 0x02;
+	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
+		  "gre: bad version");
+
+	/* GENEVE VNI 0x10203 with 8 bytes of options, inner Ethernet. */
+	n = hm_eth(f, 0x0800);
+	n += hm_udp4(f + n, 17, FLOWBPF_GENEVE_PORT, 16 + 14 + 36);
+	memcpy(f + n, "\x02\x00\x65\x58\x01\x02\x03\x00", 8);
+	memset(f + n + 8, 0xee, 8);
+	n += 16;
+	n += hm_eth(f + n, 0x0800);
+	n += hm_udp4(f + n, 17, 9, 8) + 8;
+	o = hm_run(x, f, n, &k);
+	ASSERT_TRUE(is_flow_outcome(o), "geneve: a flow");
+	ASSERT_EQ(k.tun_type, FLOWBPF_TUN_GENEVE, "geneve: type");
+	ASSERT_EQ(k.tun_id, 0x10203, "geneve: vni");
+	ASSERT_EQ(ntohs(k.dport), 9, "geneve: inner port");
+	/* Version 1: an error. */
+	f[ETH_HLEN + 28] = 0x42;
+	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
+		  "geneve: bad version");
+
+	/* VXLAN without its I flag: an error; with it, VNI 5. */
+	n = hm_eth(f, 0x0800);
+	n += hm_udp4(f + n, 17, FLOWBPF_VXLAN_PORT, 8 + 14 + 36);
+	memcpy(f + n, "\x00\x00\x00\x00\x00\x00\x05\x00", 8);
+	n += 8;
+	n += hm_eth(f + n, 0x0800);
+	n += hm_udp4(f + n, 17, 9, 8) + 8;
+	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
+		  "vxlan: no I flag");
+	f[ETH_HLEN + 28] = 0x08;
+	o = hm_run(x, f, n, &k);
+	ASSERT_TRUE(is_flow_outcome(o), "vxlan: a flow");
+	ASSERT_EQ(k.tun_type, FLOWBPF_TUN_VXLAN, "vxlan: type");
+	ASSERT_EQ(k.tun_id, 5, "vxlan: vni");
+	/* Cut inside the inner Ethernet header: an error. */
+	n = ETH_HLEN + 28 + 8 + 10;
+	f[ETH_HLEN + 2] = 0, f[ETH_HLEN + 3] = 28 + 8 + 10;
+	f[ETH_HLEN + 24] = 0, f[ETH_HLEN + 25] = 8 + 8 + 10;
+	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
+		  "vxlan: inner Ethernet cut short");
+}
+
 void test_tunnel_pcaps(void)
 {
+	bool corpus, tshark;
 	struct tp_ctx *x;
 	char root[512];
 
-	if (tp_pcaps_dir(root, sizeof(root))) {
-		test__skip("no capture corpus at %s (set FLOWBPF_PCAPS)", root);
-		return;
-	}
-	if (run(NULL, NULL, "command -v tshark >/dev/null")) {
-		test__skip("tshark is not installed (scripts/deps.sh)");
-		return;
-	}
 	x = tp_open();
 	if (!x)
 		return;
-	if (test__start_subtest("tshark"))
-		subtest_tshark(x, root);
-	if (test__start_subtest("malformed"))
-		subtest_malformed(x, root);
+	corpus = !tp_pcaps_dir(root, sizeof(root));
+	tshark = !run(NULL, NULL, "command -v tshark >/dev/null");
+	if (test__start_subtest("frames"))
+		subtest_frames(x);
+	if (test__start_subtest("tshark")) {
+		if (!corpus)
+			test__skip("no capture corpus at %s (set FLOWBPF_PCAPS)",
+				   root);
+		else if (!tshark)
+			test__skip("tshark is not installed (scripts/deps.sh)");
+		else
+			subtest_tshark(x, root);
+	}
+	if (test__start_subtest("malformed")) {
+		if (corpus)
+			subtest_malformed(x, root);
+		else
+			test__skip("no capture corpus at %s", root);
+	}
 	flowbpf__destroy(x->skel);
 	free(x);
 }

@@ -98,7 +98,7 @@ static __always_inline int send_event(void *ctx, bool xdp,
 	e->hdr.key = *k;
 	e->hdr.ts_ns = now;
 	e->hdr.pkt_len = frame_len;
-	e->hdr.pad = 0;
+	e->hdr.pad[0] = e->hdr.pad[1] = 0;
 	/* Frames are at least ETH_HLEN long, so a short copy is never empty. */
 	if (cap > FLOWBPF_EVENT_DATA)
 		cap = FLOWBPF_EVENT_DATA;
@@ -176,7 +176,7 @@ static __always_inline int hold_packet(void *ctx, bool xdp,
 	h->hdr.key = *k;
 	h->hdr.pkt_len = frame_len;
 	h->hdr.cap_len = len;
-	h->hdr.pad = 0;
+	h->hdr.pad[0] = h->hdr.pad[1] = 0;
 	if (bpf_ringbuf_output(&events, h, sizeof(h->hdr) + len, ring_flags()))
 		return FLOWBPF_STAT_HOLD_FAILED;
 	/*

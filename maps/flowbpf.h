@@ -324,7 +324,7 @@ struct flowbpf_event_hdr {
 	struct flowbpf_key key;
 	__u32 pkt_len; /* frame length */
 	__u32 cap_len; /* bytes valid in data[] */
-	__u32 pad;
+	__u32 pad[2];
 };
 
 /* Sent on the first packet of a flow, for the policy daemon to decide on. */
@@ -487,6 +487,8 @@ struct flowbpf_acct {
 /* The sizes the memory budget and docs/maps.md are written for. */
 _Static_assert(sizeof(struct flowbpf_key) == 48, "flow key layout");
 _Static_assert(sizeof(struct flowbpf_tunnel) == 36, "tunnel layout");
+_Static_assert(sizeof(struct flowbpf_event_hdr) == 80, "event layout");
+_Static_assert(sizeof(struct flowbpf_vop) == 56, "verdict op layout");
 _Static_assert(sizeof(struct flowbpf_flow) == 40, "flow value layout");
 _Static_assert(sizeof(struct flowbpf_config) == 64, "config layout");
 

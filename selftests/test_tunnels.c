@@ -27,8 +27,10 @@
 #include <net/if.h>
 #include <linux/if_tun.h>
 #include <bpf/bpf.h>
+#include "flowfmt.h"
 #include "loader.h"
 #include "netns.h"
+#include "policy.h"
 #include "test.h"
 
 #define PORT_OK 5311
@@ -705,11 +707,64 @@ out:
 	tnet_cleanup(&t);
 }
 
+/* FLOW specs and policy rules name the tunnel; both parse back. */
+static void subtest_syntax(void)
+{
+	char *ok[] = { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel vxlan:7" };
+	char *bad[][1] = { { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel vxlan" },
+			   { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel ipip:3" },
+			   { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel vxlan:16777216" },
+			   { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel foo" } };
+	struct flow_ctx fc = { .ifname = "x" };
+	struct flowbpf_key k, k2;
+	struct policy *p;
+	char buf[160], err[256];
+	size_t i;
+
+	if (ASSERT_OK(flow_spec_parse(1, ok, &k), "FLOW with a tunnel")) {
+		ASSERT_EQ(k.tun_type, FLOWBPF_TUN_VXLAN, "type");
+		ASSERT_EQ(k.tun_id, 7, "id");
+		flow_spec_str(&k, buf, sizeof(buf));
+		ASSERT_STREQ(buf, ok[0], "printed as written");
+		ok[0] = buf;
+		ASSERT_OK(flow_spec_parse(1, ok, &k2), "parsed back");
+		ASSERT_EQ(memcmp(&k, &k2, sizeof(k)), 0, "the same key");
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ASSERT_ERR(flow_spec_parse(1, bad[i], &k2), bad[i][0]);
+
+	p = policy_parse("t",
+			 "default allow;\n"
+			 "rule deny proto udp tunnel vxlan:7 dport 53;\n"
+			 "rule deny proto udp tunnel gre dport 53;\n"
+			 "rule deny proto udp tunnel none dport 54;\n",
+			 err, sizeof(err));
+	if (!ASSERT_OK_PTR(p, err))
+		return;
+	ASSERT_EQ(policy_match(p, &k, &fc), 0, "vxlan:7 rule");
+	k.tun_id = 8;
+	ASSERT_EQ(policy_match(p, &k, &fc), -1, "another VNI: no rule");
+	k.tun_type = FLOWBPF_TUN_GRE;
+	ASSERT_EQ(policy_match(p, &k, &fc), 1, "any GRE key");
+	k.tun_type = 0;
+	k.tun_id = 0;
+	ASSERT_EQ(policy_match(p, &k, &fc), -1, "not tunnelled, port 53");
+	k.dport = htons(54);
+	ASSERT_EQ(policy_match(p, &k, &fc), 2, "tunnel none");
+	policy_free(p);
+	p = policy_parse("t", "default allow;\nrule deny tunnel vxlan:x;\n", err,
+			 sizeof(err));
+	ASSERT_TRUE(!p && strstr(err, "invalid tunnel"), "bad tunnel refused");
+	policy_free(p);
+}
+
 void test_tunnels(void)
 {
 	char name[64];
 	size_t i;
 
+	if (test__start_subtest("syntax"))
+		subtest_syntax();
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		snprintf(name, sizeof(name), "inner_%s", kinds[i].name);
 		if (test__start_subtest(name))

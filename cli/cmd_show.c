@@ -407,7 +407,7 @@ static void age_str(__u64 now, __u64 t, char *buf, size_t len)
 
 struct flow_cells {
 	char proto[16], vlan[16], src[64], dst[64], pk[16], by[16], fl[8];
-	char age[16], idle[16];
+	char age[16], idle[16], tun[32];
 };
 
 static void flow_cells(const struct flow_row *r, __u64 now,
@@ -430,6 +430,10 @@ static void flow_cells(const struct flow_row *r, __u64 now,
 		snprintf(c->vlan, sizeof(c->vlan), "%u", k->vlan);
 	else
 		snprintf(c->vlan, sizeof(c->vlan), "-");
+	if (k->tun_type)
+		tunnel_str(k->tun_type, k->tun_id, c->tun, sizeof(c->tun));
+	else
+		snprintf(c->tun, sizeof(c->tun), "-");
 	key_endpoint_str(k, true, c->src, sizeof(c->src));
 	key_endpoint_str(k, false, c->dst, sizeof(c->dst));
 	human_count(r->flow.packets, c->pk, sizeof(c->pk));
@@ -449,10 +453,13 @@ static void flow_cells(const struct flow_row *r, __u64 now,
 			(w) = __l;   \
 	} while (0)
 
-/* Columns as wide as their widest cell, like ss(8) and ip(8). */
+/*
+ * Columns as wide as their widest cell, like ss(8) and ip(8).  TUNNEL
+ * only when some flow came in one, so the usual table stays as it was.
+ */
 static void print_table(const struct flow_row *rows, size_t n, __u64 now)
 {
-	int wp = 5, wv = 4, ws = 6, wd = 11;
+	int wp = 5, wv = 4, ws = 6, wd = 11, wt = 0;
 	struct flow_cells c;
 	size_t i;
 
@@ -462,15 +469,21 @@ static void print_table(const struct flow_row *rows, size_t n, __u64 now)
 		WIDEN(wv, c.vlan);
 		WIDEN(ws, c.src);
 		WIDEN(wd, c.dst);
+		if (rows[i].key.tun_type && wt < 6)
+			wt = 6;
+		if (wt)
+			WIDEN(wt, c.tun);
 	}
-	printf("%-3s %-*s %-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
-	       "DIR", wp, "PROTO", wv, "VLAN", ws, "SOURCE", wd, "DESTINATION",
-	       "PACKETS", "BYTES", "FLAGS", "VERDICT", "SET-BY", "AGE", "IDLE");
+	printf("%-3s %-*s %-*s%s%-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
+	       "DIR", wp, "PROTO", wv, "VLAN", wt ? " " : "", wt,
+	       wt ? "TUNNEL" : "", ws, "SOURCE", wd, "DESTINATION", "PACKETS",
+	       "BYTES", "FLAGS", "VERDICT", "SET-BY", "AGE", "IDLE");
 	for (i = 0; i < n; i++) {
 		flow_cells(&rows[i], now, &c);
-		printf("%-3s %-*s %-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
-		       dir_name(rows[i].key.dir), wp, c.proto, wv, c.vlan, ws,
-		       c.src, wd, c.dst, c.pk, c.by, c.fl,
+		printf("%-3s %-*s %-*s%s%-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
+		       dir_name(rows[i].key.dir), wp, c.proto, wv, c.vlan,
+		       wt ? " " : "", wt, wt ? c.tun : "", ws, c.src, wd, c.dst,
+		       c.pk, c.by, c.fl,
 		       verdict_name(rows[i].flow.verdict),
 		       source_name(rows[i].flow.source), c.age, c.idle);
 	}

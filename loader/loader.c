@@ -799,7 +799,7 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[256];
-	int err, i;
+	int err, i, missing = -1;
 
 	memset(h, 0, sizeof(*h));
 	for (i = 0; i < FB_OBJ_MAX; i++)
@@ -816,16 +816,21 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 	}
 	for (i = 0; i < FB_OBJ_MAX; i++) {
 		h->fd[i] = flowbpf_pin_get(ifname, i);
-		if (h->fd[i] < 0 && pins[i].kind == OBJ_MAP) {
-			err = h->fd[i];
-			flowbpf_pin_path(path, sizeof(path), ifname, i);
-			err_set("%s: cannot open pinned map %s: %s", ifname,
-				path, strerror(-err));
-			goto cleanup;
-		}
+		if (h->fd[i] < 0 && pins[i].kind == OBJ_MAP && missing < 0)
+			missing = i;
 		h->id[i] = obj_id(h->fd[i], pins[i].kind);
 	}
-	err = read_config(h->fd[FB_MAP_CONFIG], &h->cfg);
+	/* Another version's attach may pin other maps: its config says so. */
+	err = missing == FB_MAP_CONFIG ? h->fd[FB_MAP_CONFIG]
+				       : read_config(h->fd[FB_MAP_CONFIG],
+						     &h->cfg);
+	if (!err && missing >= 0) {
+		err = h->fd[missing];
+		flowbpf_pin_path(path, sizeof(path), ifname, missing);
+		err_set("%s: cannot open pinned map %s: %s", ifname, path,
+			strerror(-err));
+		goto cleanup;
+	}
 	if (err) {
 		err_set("%s: cannot read pinned config: %s%s", ifname,
 			strerror(-err),

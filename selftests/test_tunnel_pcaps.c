@@ -248,7 +248,7 @@ enum {
 	"-e frame.number -e frame.len -e frame.cap_len -e frame.protocols " \
 	"-e ip.src -e ip.dst -e ip.len -e ipv6.src -e ipv6.dst "            \
 	"-e ipv6.plen -e udp.dstport -e vxlan.vni -e geneve.vni "           \
-	"-e gre.key -e mpls.label -e pppoe.session_id -e ip.flags.mf "     \
+	"-e gre.key -e mpls.label -e pppoe.session_id -e ip.flags.mf "      \
 	"-e ip.frag_offset -e _ws.malformed -e _ws.expert.severity "        \
 	"-e gre.proto"
 
@@ -275,9 +275,9 @@ static int tp_count(const struct tp_layers *l, int i, const char *w)
 /* After an inner Ethernet header at i: the IP layer, or -1. */
 static int tp_after_eth(const struct tp_layers *l, int i)
 {
-	while (i < l->n && (!strcmp(l->tok[i], "eth") ||
-			    !strcmp(l->tok[i], "ethertype") ||
-			    !strcmp(l->tok[i], "vlan")))
+	while (i < l->n &&
+	       (!strcmp(l->tok[i], "eth") || !strcmp(l->tok[i], "ethertype") ||
+		!strcmp(l->tok[i], "vlan")))
 		i++;
 	return i < l->n && is_ip(l->tok[i]) ? i : -1;
 }
@@ -310,8 +310,7 @@ static bool tp_expert_error(const char *sev)
  * The layer flowbpf counts a frame as: index of an "ip"/"ipv6" token
  * and the tunnel type, with --decap inner.  f are the frame's fields.
  */
-static int tp_pick(const struct tp_layers *l, char **f, __u8 *type,
-		   __u32 *id)
+static int tp_pick(const struct tp_layers *l, char **f, __u8 *type, __u32 *id)
 {
 	bool v4;
 	int i, in = -1, u;
@@ -334,13 +333,13 @@ static int tp_pick(const struct tp_layers *l, char **f, __u8 *type,
 		return i;
 	if (is_ip(l->tok[i + 1])) {
 		in = i + 1;
-		*type = !v4				   ? FLOWBPF_TUN_IP6
+		*type = !v4			    ? FLOWBPF_TUN_IP6
 			: !strcmp(l->tok[in], "ip") ? FLOWBPF_TUN_IPIP
 						    : FLOWBPF_TUN_SIT;
 		*id = 0;
 	} else if (!strcmp(l->tok[i + 1], "gre") && i + 2 < l->n &&
 		   tp_gre_opened(f[F_GREPROTO])) {
-		in = is_ip(l->tok[i + 2])	       ? i + 2
+		in = is_ip(l->tok[i + 2])	     ? i + 2
 		     : !strcmp(l->tok[i + 2], "eth") ? tp_after_eth(l, i + 2)
 						     : -1;
 		*type = FLOWBPF_TUN_GRE;
@@ -469,12 +468,14 @@ static int tp_reference(struct tp_ctx *x, const char *path,
 			 * (but for a VLAN stack deeper than it takes). */
 			if (o != FLOWBPF_STAT_NON_IP &&
 			    o != FLOWBPF_STAT_ERR_VLAN_DEPTH &&
-			    !f[F_MALFORMED][0] && !tp_expert_error(f[F_EXPERT]) &&
+			    !f[F_MALFORMED][0] &&
+			    !tp_expert_error(f[F_EXPERT]) &&
 			    !strcmp(f[F_LEN], f[F_CAPLEN]) &&
 			    strstr(f[F_PROTOS], ":ip") && bad++ < 5) {
-				snprintf(name, sizeof(name),
-					 "%s frame %ld (%s) parsed without error",
-					 path, no, f[F_PROTOS]);
+				snprintf(
+					name, sizeof(name),
+					"%s frame %ld (%s) parsed without error",
+					path, no, f[F_PROTOS]);
 				ASSERT_EQ(o, -1, name);
 			}
 			continue;
@@ -830,8 +831,9 @@ void test_tunnel_pcaps(void)
 		subtest_frames(x);
 	if (test__start_subtest("tshark")) {
 		if (!corpus)
-			test__skip("no capture corpus at %s (set FLOWBPF_PCAPS)",
-				   root);
+			test__skip(
+				"no capture corpus at %s (set FLOWBPF_PCAPS)",
+				root);
 		else if (!tshark)
 			test__skip("tshark is not installed (scripts/deps.sh)");
 		else

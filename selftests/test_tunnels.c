@@ -134,22 +134,24 @@ static int tnet_setup(struct tnet *t, const struct tun_kind *k)
 	}
 	free(err);
 	/* IPv6 only where it is the payload: no autoconf chatter. */
-	ret = run(NULL, NULL,
-		  "set -e; ip -n %s link add fbttun type %s; "
-		  "if [ %d = 0 ]; then sysctl -qw net.ipv6.conf.%s.disable_ipv6=1; "
-		  "ip netns exec %s sysctl -qw net.ipv6.conf.fbttun.disable_ipv6=1; fi; "
-		  "ip addr add %s/%s dev %s; ip link set %s up; "
-		  "ip -n %s addr add %s/%s dev fbttun; ip -n %s link set fbttun up",
-		  t->n.ns, b, k->v6, t->dev, t->n.ns, t->ov_host, pfx, t->dev,
-		  t->dev, t->n.ns, t->ov_peer, pfx, t->n.ns);
+	ret = run(
+		NULL, NULL,
+		"set -e; ip -n %s link add fbttun type %s; "
+		"if [ %d = 0 ]; then sysctl -qw net.ipv6.conf.%s.disable_ipv6=1; "
+		"ip netns exec %s sysctl -qw net.ipv6.conf.fbttun.disable_ipv6=1; fi; "
+		"ip addr add %s/%s dev %s; ip link set %s up; "
+		"ip -n %s addr add %s/%s dev fbttun; ip -n %s link set fbttun up",
+		t->n.ns, b, k->v6, t->dev, t->n.ns, t->ov_host, pfx, t->dev,
+		t->dev, t->n.ns, t->ov_peer, pfx, t->n.ns);
 	if (!ret && k->eth)
-		ret = run(NULL, NULL,
-			  "set -e; ip neigh replace %s dev %s nud permanent lladdr "
-			  "$(ip netns exec %s cat /sys/class/net/fbttun/address); "
-			  "ip -n %s neigh replace %s dev fbttun nud permanent lladdr "
-			  "$(cat /sys/class/net/%s/address)",
-			  t->ov_peer, t->dev, t->n.ns, t->n.ns, t->ov_host,
-			  t->dev);
+		ret = run(
+			NULL, NULL,
+			"set -e; ip neigh replace %s dev %s nud permanent lladdr "
+			"$(ip netns exec %s cat /sys/class/net/fbttun/address); "
+			"ip -n %s neigh replace %s dev fbttun nud permanent lladdr "
+			"$(cat /sys/class/net/%s/address)",
+			t->ov_peer, t->dev, t->n.ns, t->n.ns, t->ov_host,
+			t->dev);
 	return ret ? -EIO : 0;
 }
 
@@ -301,8 +303,7 @@ static int sink_server(void *arg)
  * A TCP transfer through the overlay; the egress and ingress flows of
  * the connection count the segments the socket says it sent and got.
  */
-static void check_tcp(const struct tnet *t, const char *ifname,
-		      bool tunnelled)
+static void check_tcp(const struct tnet *t, const char *ifname, bool tunnelled)
 {
 	struct srv_arg s = { t->ov_peer, t->k->v6, 5313 };
 	static char data[256 << 10];
@@ -333,8 +334,8 @@ static void check_tcp(const struct tnet *t, const char *ifname,
 		ns_wait(pid, 12000);
 		return;
 	}
-	while (off < sizeof(data) && (r = write(fd, data + off,
-						sizeof(data) - off)) > 0)
+	while (off < sizeof(data) &&
+	       (r = write(fd, data + off, sizeof(data) - off)) > 0)
 		off += r;
 	shutdown(fd, SHUT_WR);
 	while (read(fd, buf, sizeof(buf)) > 0)
@@ -347,8 +348,7 @@ static void check_tcp(const struct tnet *t, const char *ifname,
 	ASSERT_EQ(off, sizeof(data), "sent");
 
 	ov_key(&k, t, FLOWBPF_DIR_EGRESS, true, 6,
-	       ntohs(((struct sockaddr_in *)&me)->sin_port), s.port,
-	       tunnelled);
+	       ntohs(((struct sockaddr_in *)&me)->sin_port), s.port, tunnelled);
 	if (me.ss_family == AF_INET6)
 		k.sport = ((struct sockaddr_in6 *)&me)->sin6_port;
 	if (ASSERT_OK(pinned_flow(ifname, &k, &f), "tcp egress flow"))
@@ -363,8 +363,8 @@ static void check_tcp(const struct tnet *t, const char *ifname,
 
 /* Sums the flows of ifname with direction dir and protocol proto
  * between the underlay addresses; *tunnelled counts keys with a tunnel. */
-static int outer_sum(const struct tnet *t, __u8 dir, __u8 proto,
-		     __u64 *packets, __u64 *bytes, int *tunnelled)
+static int outer_sum(const struct tnet *t, __u8 dir, __u8 proto, __u64 *packets,
+		     __u64 *bytes, int *tunnelled)
 {
 	struct flowbpf_key k, next, want;
 	struct flowbpf_handle h;
@@ -378,10 +378,10 @@ static int outer_sum(const struct tnet *t, __u8 dir, __u8 proto,
 	if (err)
 		return err;
 	memset(&want, 0, sizeof(want));
-	key_addr(want.saddr, dir == FLOWBPF_DIR_EGRESS ? t->n.host_ip
-						       : t->n.peer_ip);
-	key_addr(want.daddr, dir == FLOWBPF_DIR_EGRESS ? t->n.peer_ip
-						       : t->n.host_ip);
+	key_addr(want.saddr,
+		 dir == FLOWBPF_DIR_EGRESS ? t->n.host_ip : t->n.peer_ip);
+	key_addr(want.daddr,
+		 dir == FLOWBPF_DIR_EGRESS ? t->n.peer_ip : t->n.host_ip);
 	while (!bpf_map_get_next_key(h.fd[FB_MAP_FLOWS], prev, &next)) {
 		k = next;
 		prev = &k;
@@ -515,20 +515,21 @@ out:
  * must not catch PORT_OK.  ifname is the underlay veth or the tunnel
  * device itself (then the flows have no tunnel).
  */
-static void enforce_ports(struct tnet *t, const char *ifname,
-			  const char *decap, const char *tun)
+static void enforce_ports(struct tnet *t, const char *ifname, const char *decap,
+			  const char *tun)
 {
 	struct test_daemon d = { .pid = -1 };
 	struct flowbpf_stats st;
 	char text[512];
 	int srv;
 
-	snprintf(text, sizeof(text),
-		 "default allow;\n"
-		 "rule \"other-tunnel\" deny dir out proto tcp tunnel %s dport %d;\n"
-		 "rule \"in-tunnel\" deny dir out proto tcp tunnel %s dport %d;\n",
-		 t->k->type == FLOWBPF_TUN_MPLS ? "gre:1" : "mpls:16", PORT_OK,
-		 tun, PORT_DENY);
+	snprintf(
+		text, sizeof(text),
+		"default allow;\n"
+		"rule \"other-tunnel\" deny dir out proto tcp tunnel %s dport %d;\n"
+		"rule \"in-tunnel\" deny dir out proto tcp tunnel %s dport %d;\n",
+		t->k->type == FLOWBPF_TUN_MPLS ? "gre:1" : "mpls:16", PORT_OK,
+		tun, PORT_DENY);
 	if (!ASSERT_OK(run(NULL, NULL,
 			   "%s attach %s --mode enforce --pending drop %s",
 			   flowbpf_bin(), ifname, decap),
@@ -574,8 +575,7 @@ static void subtest_l3_kernel(const struct tun_kind *kind)
 
 	if (!tnet_start(&t, kind))
 		return;
-	if (!ASSERT_OK(run(&out, NULL, "%s -j attach %s", flowbpf_bin(),
-			   t.dev),
+	if (!ASSERT_OK(run(&out, NULL, "%s -j attach %s", flowbpf_bin(), t.dev),
 		       "attach to the tunnel device"))
 		goto out;
 	ASSERT_HAS(out, "\"ingress\":\"tc\"", "tc serves ingress");
@@ -679,7 +679,8 @@ static void subtest_l3_tun(void)
 	child = fork();
 	if (!child)
 		_exit(tun_responder(fd));
-	if (!ASSERT_OK(run(&out, NULL, "%s -j attach %s --mode enforce --pending pass",
+	if (!ASSERT_OK(run(&out, NULL,
+			   "%s -j attach %s --mode enforce --pending pass",
 			   flowbpf_bin(), t.dev),
 		       "attach to tun"))
 		goto out;
@@ -711,10 +712,12 @@ out:
 static void subtest_syntax(void)
 {
 	char *ok[] = { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel vxlan:7" };
-	char *bad[][1] = { { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel vxlan" },
-			   { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel ipip:3" },
-			   { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel vxlan:16777216" },
-			   { "out udp 198.18.0.1:5 198.18.0.2:53 tunnel foo" } };
+	char *bad[][1] = {
+		{ "out udp 198.18.0.1:5 198.18.0.2:53 tunnel vxlan" },
+		{ "out udp 198.18.0.1:5 198.18.0.2:53 tunnel ipip:3" },
+		{ "out udp 198.18.0.1:5 198.18.0.2:53 tunnel vxlan:16777216" },
+		{ "out udp 198.18.0.1:5 198.18.0.2:53 tunnel foo" }
+	};
 	struct flow_ctx fc = { .ifname = "x" };
 	struct flowbpf_key k, k2;
 	struct policy *p;
@@ -752,8 +755,8 @@ static void subtest_syntax(void)
 	k.dport = htons(54);
 	ASSERT_EQ(policy_match(p, &k, &fc), 2, "tunnel none");
 	policy_free(p);
-	p = policy_parse("t", "default allow;\nrule deny tunnel vxlan:x;\n", err,
-			 sizeof(err));
+	p = policy_parse("t", "default allow;\nrule deny tunnel vxlan:x;\n",
+			 err, sizeof(err));
 	ASSERT_TRUE(!p && strstr(err, "invalid tunnel"), "bad tunnel refused");
 	policy_free(p);
 }

@@ -436,6 +436,10 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	ret = parse_packet(ctx, xdp, data, data_end, frame_len, hw_vlan,
 			   cfg.flags, &k, &m);
 	if (ret) {
+		/* Keeps stat_add's bounds test: clang can prove it from the
+		 * values the parser returns, 6.1's verifier cannot when they
+		 * were computed without a branch. */
+		barrier_var(ret);
 		stat_add(st, ret, segs);
 		/* Non-IP is not ours to judge; an IP frame we cannot read
 		 * may still reach a socket, so enforce mode drops it. */

@@ -399,6 +399,29 @@ static int outer_sum(const struct tnet *t, __u8 dir, __u8 proto, __u64 *packets,
 	return 0;
 }
 
+/* The collector's records of the inner flows name the tunnel, and its
+ * outer endpoints. */
+static void check_records(const struct tnet *t)
+{
+	char want[128], *out = NULL;
+
+	/* At its stop it reports every live flow. */
+	run(NULL, NULL, "timeout -s INT 1 %s collect %s -o - > /tmp/fbtrec-%d",
+	    flowbpf_bin(), t->n.host_if, getpid());
+	run(&out, NULL, "grep '\"dst\":\"%s\"' /tmp/fbtrec-%d; rm -f /tmp/fbtrec-%d",
+	    t->ov_peer, getpid(), getpid());
+	snprintf(want, sizeof(want), "\"tunnel\":\"%s\"", t->k->name);
+	ASSERT_HAS(out, want, "record names the tunnel");
+	if (t->id) {
+		snprintf(want, sizeof(want), "\"tunnel_id\":%u", t->id);
+		ASSERT_HAS(out, want, "and its id");
+	}
+	snprintf(want, sizeof(want), "\"outer_src\":\"%s\",\"outer_dst\":\"%s\"",
+		 t->n.host_ip, t->n.peer_ip);
+	ASSERT_HAS(out, want, "and its outer endpoints");
+	free(out);
+}
+
 static void subtest_inner(const struct tun_kind *kind)
 {
 	struct flowbpf_tunnel_key tk = { .dir = FLOWBPF_DIR_EGRESS,
@@ -434,6 +457,7 @@ static void subtest_inner(const struct tun_kind *kind)
 		close(fd);
 	if (ASSERT_OK(pinned_stats(t.n.host_if, &st), "stats"))
 		ASSERT_EQ(st.c[FLOWBPF_STAT_ERR_TUNNEL], 0, "no tunnel errors");
+	check_records(&t);
 out:
 	tnet_cleanup(&t);
 }

@@ -82,7 +82,7 @@
 /* MPLS labels walked before a label stack is a parse error. */
 #define FLOWBPF_MPLS_MAX 8
 /* Tunnels ("tunnels" map) whose outer endpoints are kept for records. */
-#define FLOWBPF_TUNNELS_MAX 4096
+#define FLOWBPF_TUNNELS_MAX 1024
 /* UDP destination ports of the UDP tunnels the parser opens. */
 #define FLOWBPF_VXLAN_PORT 4789
 #define FLOWBPF_GENEVE_PORT 6081

@@ -649,23 +649,16 @@ static __always_inline int fast_l4(__u8 *l4, void *data_end, __u32 room,
 	return 0;
 }
 
-/*
- * The common layouts, read straight from the packet: Ethernet with up to
- * two VLAN tags, IPv4 without options or fragmentation, or IPv6 without
- * extension headers, carrying TCP, UDP, ICMP or ICMPv6, all within the
- * linear data.  Anything else is PARSE_MISS, and parse_slow starts over:
- * this path only ever takes packets both would parse alike.
- */
-static __always_inline int parse_fast(void *data, void *data_end,
-				      __u32 frame_len, __u32 hw_vlan,
-				      bool decap, struct flowbpf_key *k,
-				      struct pkt_meta *m)
+/* The Ethernet header and up to two VLAN tags, read straight: the
+ * ethertype behind them and its offset, or PARSE_MISS. */
+static __always_inline int fast_l2(void *data, void *data_end, __u32 hw_vlan,
+				   struct flowbpf_key *k, __u32 *offp,
+				   __u16 *protop)
 {
 	struct ethhdr *eth = data;
 	struct vlan_tag *tag;
-	__u32 off = ETH_HLEN, tot;
+	__u32 off = ETH_HLEN;
 	__u16 proto;
-	__u8 *l4;
 
 	if ((void *)(eth + 1) > data_end)
 		return PARSE_MISS;
@@ -690,6 +683,38 @@ static __always_inline int parse_fast(void *data, void *data_end,
 			proto = bpf_ntohs(tag->proto);
 			off += sizeof(*tag);
 		}
+	}
+	*offp = off;
+	*protop = proto;
+	return 0;
+}
+
+/*
+ * The common layouts, read straight from the packet: Ethernet with up to
+ * two VLAN tags (or, on an L3 device, nothing before the IP header),
+ * IPv4 without options or fragmentation, or IPv6 without extension
+ * headers, carrying TCP, UDP, ICMP or ICMPv6, all within the linear
+ * data.  Anything else is PARSE_MISS, and parse_slow starts over: this
+ * path only ever takes packets both would parse alike.
+ */
+static __always_inline int parse_fast(void *data, void *data_end,
+				      __u32 frame_len, __u32 hw_vlan,
+				      bool decap, bool l3,
+				      struct flowbpf_key *k,
+				      struct pkt_meta *m)
+{
+	__u32 off = 0, tot;
+	__u16 proto = 0;
+	__u8 *l4;
+
+	if (l3) {
+		__u8 *v = data;
+
+		if ((void *)(v + 1) > data_end)
+			return PARSE_MISS;
+		proto = *v >> 4 == 4 ? ETH_P_IP : ETH_P_IPV6;
+	} else if (fast_l2(data, data_end, hw_vlan, k, &off, &proto)) {
+		return PARSE_MISS;
 	}
 
 	if (proto == ETH_P_IP) {
@@ -748,10 +773,9 @@ static __always_inline int parse_packet(void *ctx, bool xdp, void *data,
 					struct flowbpf_key *k,
 					struct pkt_meta *m)
 {
-	/* An L3 device's frames have no Ethernet header to read fast. */
-	if (!(flags & FLOWBPF_CFG_L3) &&
-	    parse_fast(data, data_end, frame_len, hw_vlan,
-		       flags & FLOWBPF_CFG_DECAP_INNER, k, m) == 0)
+	if (parse_fast(data, data_end, frame_len, hw_vlan,
+		       flags & FLOWBPF_CFG_DECAP_INNER, flags & FLOWBPF_CFG_L3,
+		       k, m) == 0)
 		return 0;
 	__builtin_memset(k, 0, sizeof(*k));
 	__builtin_memset(m, 0, sizeof(*m));

@@ -3,7 +3,7 @@
  * Calibrator: the least a per-flow datapath must do.  It reads the flow
  * key of an untagged IPv4 TCP/UDP frame at fixed offsets, looks it up
  * once in an LRU hash of the same key and value types as flowbpf's
- * "flows" map (44-byte key, 40-byte value), and counts the packet on a
+ * "flows" map (48-byte key, 40-byte value), and counts the packet on a
  * hit.  No options, no VLANs, no IPv6, no verdict, no statistics, no
  * events: flowbpf's cost above this is the price of everything it does
  * beyond one lookup.  bench_calib_new adds one insert on a miss, the

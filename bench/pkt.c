@@ -60,7 +60,7 @@
 /* Why a target is missed, in short; bench/benchmarks.md.in ("What the
  * misses mean") has the long form. */
 #define WHY_50                                                                  \
-	"one lookup of the 44-byte key in an LRU hash takes most of the 50 ns " \
+	"one lookup of the 48-byte key in an LRU hash takes most of the 50 ns " \
 	"by itself on this machine: the calibrator, which does nothing else, "  \
 	"costs nearly as much above no-op (its rows). Around its one lookup "   \
 	"flowbpf parses the frame (direct packet reads for Ethernet with up "   \
@@ -70,7 +70,7 @@
 	"together cost up to as much again"
 #define WHY_XF                                                                  \
 	"xdp-filter with no rules loaded does a few lookups with short keys "   \
-	"and writes only per-CPU counters, while flowbpf hashes a 44-byte key " \
+	"and writes only per-CPU counters, while flowbpf hashes a 48-byte key " \
 	"and writes to the flow's shared entry with atomic instructions"
 #define WHY_COLD                                                             \
 	"both are dominated by the cache and TLB misses of a lookup in a "   \

@@ -99,7 +99,7 @@ static __always_inline int send_event(void *ctx, bool xdp,
 	e->hdr.key = *k;
 	e->hdr.ts_ns = now;
 	e->hdr.pkt_len = frame_len;
-	e->hdr.pad = 0;
+	e->hdr.pad[0] = e->hdr.pad[1] = 0;
 	/* Frames are at least ETH_HLEN long, so a short copy is never empty. */
 	if (cap > FLOWBPF_EVENT_DATA)
 		cap = FLOWBPF_EVENT_DATA;
@@ -177,7 +177,7 @@ static __always_inline int hold_packet(void *ctx, bool xdp,
 	h->hdr.key = *k;
 	h->hdr.pkt_len = frame_len;
 	h->hdr.cap_len = len;
-	h->hdr.pad = 0;
+	h->hdr.pad[0] = h->hdr.pad[1] = 0;
 	if (bpf_ringbuf_output(&events, h, sizeof(h->hdr) + len, ring_flags()))
 		return FLOWBPF_STAT_HOLD_FAILED;
 	/*
@@ -224,6 +224,22 @@ static __always_inline bool queue_admit(__u32 tick)
 	return true;
 }
 
+/* The outer endpoints the parser left for an inner flow's tunnel. */
+static __always_inline void tunnel_note(const struct flowbpf_key *k)
+{
+	struct flowbpf_tunnel_key tk = {
+		.dir = k->dir,
+		.tun_type = k->tun_type,
+		.tun_id = k->tun_id,
+	};
+	struct flowbpf_tunnel *t;
+	__u32 zero = 0;
+
+	t = bpf_map_lookup_elem(&tun_scratch, &zero);
+	if (t)
+		bpf_map_update_elem(&tunnels, &tk, t, BPF_ANY);
+}
+
 /*
  * The first packet of a flow: a manual verdict if the operator left one,
  * else QUEUED with an event for the daemon (or the default at once when
@@ -267,6 +283,8 @@ static __always_inline __u32 flow_create(void *ctx, bool xdp,
 	if (bpf_map_update_elem(&flows, k, &nf, BPF_NOEXIST))
 		return FLOWBPF_VERDICT_NONE;
 	stat_add(st, FLOWBPF_STAT_FLOWS_CREATED, 1);
+	if (k->tun_type && k->tun_type <= FLOWBPF_TUN_IP6)
+		tunnel_note(k);
 	if (stat) {
 		stat_add(st, stat, 1);
 		return nf.verdict;
@@ -416,9 +434,13 @@ static __always_inline int handle(void *ctx, bool xdp, void *data,
 	int ret;
 
 	st = bpf_map_lookup_elem(&stats, &zero);
-	ret = parse_packet(ctx, xdp, data, data_end, frame_len, hw_vlan, &k,
-			   &m);
+	ret = parse_packet(ctx, xdp, data, data_end, frame_len, hw_vlan,
+			   cfg.flags, &k, &m);
 	if (ret) {
+		/* Keeps stat_add's bounds test: clang can prove it from the
+		 * values the parser returns, 6.1's verifier cannot when they
+		 * were computed without a branch. */
+		barrier_var(ret);
 		stat_add(st, ret, segs);
 		/* Non-IP is not ours to judge; an IP frame we cannot read
 		 * may still reach a socket, so enforce mode drops it. */

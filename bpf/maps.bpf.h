@@ -78,6 +78,23 @@ struct {
 	__type(value, struct clock_cache);
 } clock SEC(".maps");
 
+/* The outer endpoints of IP tunnels, for records (maps/flowbpf.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FLOWBPF_TUNNELS_MAX);
+	__type(key, struct flowbpf_tunnel_key);
+	__type(value, struct flowbpf_tunnel);
+} tunnels SEC(".maps");
+
+/* The outer endpoints of the packet being parsed, from the parser to
+ * flow_create (only tunnelled packets touch it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flowbpf_tunnel);
+} tun_scratch SEC(".maps");
+
 /* Scratch space to assemble a held frame before it goes to the ring. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

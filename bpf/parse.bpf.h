@@ -16,13 +16,22 @@
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
+#define ETH_P_PPP_SES 0x8864
+#define ETH_P_MPLS_UC 0x8847
+#define ETH_P_MPLS_MC 0x8848
+#define ETH_P_TEB 0x6558 /* Ethernet inside GRE or GENEVE */
+#define PPP_IP 0x0021
+#define PPP_IPV6 0x0057
 
 #define IPPROTO_HOPOPTS 0
 #define IPPROTO_ICMP 1
+#define IPPROTO_IPIP 4
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define IPPROTO_DCCP 33
+#define IPPROTO_IPV6 41
 #define IPPROTO_ROUTING 43
+#define IPPROTO_GRE 47
 #define IPPROTO_FRAGMENT 44
 #define IPPROTO_AH 51
 #define IPPROTO_ICMPV6 58
@@ -42,6 +51,7 @@ struct vlan_tag {
 struct pkt_meta {
 	__u32 ip_len; /* IP-layer bytes of this packet */
 	__u32 hdr_len; /* L3+L4 header bytes, to count GSO segments */
+	__u32 l4_off; /* where the L4 header starts (slow path only) */
 	__u8 tcp_flags;
 	__u8 frag; /* 0, FRAG_FIRST or FRAG_LATER */
 	__u8 tos; /* IPv4 TOS, IPv6 traffic class */
@@ -181,6 +191,7 @@ static __always_inline int parse_ipv4(void *ctx, bool xdp, __u32 off,
 	if (frag & IP_MF)
 		m->frag = FRAG_FIRST;
 
+	m->l4_off = off + ihl;
 	{
 		int err = parse_l4(ctx, xdp, off + ihl, ip_end, k, m);
 
@@ -261,21 +272,28 @@ static __always_inline int parse_ipv6(void *ctx, bool xdp, __u32 off,
 		return FLOWBPF_STAT_ERR_L3_TRUNC;
 
 	k->proto = nexthdr;
+	m->l4_off = l4off;
 	err = parse_l4(ctx, xdp, l4off, ip_end, k, m);
 	m->hdr_len += l4off - off;
 	return err;
 }
 
-/*
- * Every layout, through the load helpers: VLAN stacks, IPv4 options and
- * fragments, IPv6 extension headers, any L4 protocol, headers outside the
- * linear data of an skb, and every malformed frame with its error stat.
- */
-static __always_inline int parse_slow(void *ctx, bool xdp, __u32 frame_len,
-				      __u32 hw_vlan, struct flowbpf_key *k,
-				      struct pkt_meta *m)
+/* The ethertype of the IP packet at off, by its version nibble (an L3
+ * device's frames and an MPLS payload carry no other hint), or 0. */
+static __always_inline __u16 ip_by_version(void *ctx, bool xdp, __u32 off)
 {
-	__u32 off = ETH_HLEN;
+	__u8 v;
+
+	if (pkt_load(ctx, xdp, off, &v, 1))
+		return 0;
+	return v >> 4 == 4 ? ETH_P_IP : v >> 4 == 6 ? ETH_P_IPV6 : 0;
+}
+
+/* Ethernet and up to two VLAN tags: the ethertype after them at *off. */
+static __always_inline int parse_l2(void *ctx, bool xdp, __u32 hw_vlan,
+				    struct flowbpf_key *k, __u32 *off,
+				    __u16 *protop)
+{
 	__be16 h_proto;
 	__u16 proto;
 	int i, tags = 0;
@@ -295,7 +313,7 @@ static __always_inline int parse_slow(void *ctx, bool xdp, __u32 frame_len,
 
 		if (!flowbpf_eth_is_vlan(proto) || tags >= 2)
 			break;
-		if (pkt_load(ctx, xdp, off, &tag, sizeof(tag)))
+		if (pkt_load(ctx, xdp, *off, &tag, sizeof(tag)))
 			return FLOWBPF_STAT_ERR_L2_TRUNC;
 		if (tags == 0)
 			k->vlan = bpf_ntohs(tag.tci) & 0x0fff;
@@ -303,16 +321,283 @@ static __always_inline int parse_slow(void *ctx, bool xdp, __u32 frame_len,
 			k->inner_vlan = bpf_ntohs(tag.tci) & 0x0fff;
 		tags++;
 		proto = bpf_ntohs(tag.proto);
-		off += sizeof(tag);
+		*off += sizeof(tag);
 	}
 	if (flowbpf_eth_is_vlan(proto))
 		return FLOWBPF_STAT_ERR_VLAN_DEPTH;
+	*protop = proto;
+	return 0;
+}
 
+/*
+ * A PPPoE session header or an MPLS label stack at *off: the IP packet
+ * behind it (*proto 0 when it carries something else), with the session
+ * id or the top label as the key's tunnel context.
+ */
+static __always_inline int parse_shim(void *ctx, bool xdp, __u32 *off,
+				      __u16 *proto, struct flowbpf_key *k)
+{
+	__u8 h[8];
+	int i;
+
+	if (*proto == ETH_P_PPP_SES) {
+		__u16 ppp;
+
+		/* Version 1, type 1, code 0: session data. */
+		if (pkt_load(ctx, xdp, *off, h, 8) || h[0] != 0x11 || h[1])
+			return FLOWBPF_STAT_ERR_TUNNEL;
+		k->tun_type = FLOWBPF_TUN_PPPOE;
+		k->tun_id = (__u32)h[2] << 8 | h[3];
+		ppp = (__u16)h[6] << 8 | h[7];
+		*off += 8;
+		*proto = ppp == PPP_IP ? ETH_P_IP : ppp == PPP_IPV6 ? ETH_P_IPV6 : 0;
+		return 0;
+	}
+	for (i = 0; i < FLOWBPF_MPLS_MAX; i++) {
+		if (pkt_load(ctx, xdp, *off, h, 4))
+			return FLOWBPF_STAT_ERR_TUNNEL;
+		if (i == 0) {
+			k->tun_type = FLOWBPF_TUN_MPLS;
+			k->tun_id = (__u32)h[0] << 12 | (__u32)h[1] << 4 |
+				    h[2] >> 4;
+		}
+		*off += 4;
+		if (h[2] & 1) /* bottom of stack */
+			break;
+	}
+	/* Truncated past the stack: no payload to tell the type by. */
+	if (i == FLOWBPF_MPLS_MAX || pkt_load(ctx, xdp, *off, h, 1))
+		return FLOWBPF_STAT_ERR_TUNNEL;
+	*proto = h[0] >> 4 == 4 ? ETH_P_IP : h[0] >> 4 == 6 ? ETH_P_IPV6 : 0;
+	return 0;
+}
+
+static __always_inline int parse_ip(void *ctx, bool xdp, __u16 proto,
+				    __u32 off, __u32 end, struct flowbpf_key *k,
+				    struct pkt_meta *m)
+{
 	if (proto == ETH_P_IP)
-		return parse_ipv4(ctx, xdp, off, frame_len, k, m);
+		return parse_ipv4(ctx, xdp, off, end, k, m);
 	if (proto == ETH_P_IPV6)
-		return parse_ipv6(ctx, xdp, off, frame_len, k, m);
+		return parse_ipv6(ctx, xdp, off, end, k, m);
 	return FLOWBPF_STAT_NON_IP;
+}
+
+/* tunnel_next: the outer packet is not a tunnel the parser opens. */
+#define TUN_OUTER (-1)
+
+/* Inner Ethernet at *off (VLAN tags skipped): the ethertype behind it. */
+static __always_inline int tunnel_eth(void *ctx, bool xdp, __u32 *off,
+				      __u32 end, __u16 *proto)
+{
+	struct vlan_tag tag;
+	__be16 p;
+	int i;
+
+	if (*off + ETH_HLEN > end || pkt_load(ctx, xdp, *off + 12, &p, 2))
+		return FLOWBPF_STAT_ERR_TUNNEL;
+	*off += ETH_HLEN;
+	*proto = bpf_ntohs(p);
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		if (!flowbpf_eth_is_vlan(*proto))
+			break;
+		if (pkt_load(ctx, xdp, *off, &tag, sizeof(tag)))
+			return FLOWBPF_STAT_ERR_TUNNEL;
+		*proto = bpf_ntohs(tag.proto);
+		*off += sizeof(tag);
+	}
+	return 0;
+}
+
+/* GRE (RFC 2784/2890) at *off: the key as context, the payload's type. */
+static __always_inline int tunnel_gre(void *ctx, bool xdp, __u32 *off,
+				      __u32 end, __u16 *proto, __u32 *id)
+{
+	__u8 h[4];
+	__u16 fl;
+
+	if (*off + 4 > end || pkt_load(ctx, xdp, *off, h, 4))
+		return FLOWBPF_STAT_ERR_TUNNEL;
+	fl = (__u16)h[0] << 8 | h[1];
+	/* Version 1 is PPTP's, carrying PPP: counted as the outer flow. */
+	if ((fl & 7) == 1)
+		return TUN_OUTER;
+	/* Other versions and source routing (RFC 1701) are not GRE today. */
+	if ((fl & 7) || (fl & 0x4000))
+		return FLOWBPF_STAT_ERR_TUNNEL;
+	*proto = (__u16)h[2] << 8 | h[3];
+	*off += 4;
+	if (fl & 0x8000) /* checksum and reserved */
+		*off += 4;
+	if (fl & 0x2000) {
+		__be32 key;
+
+		if (pkt_load(ctx, xdp, *off, &key, 4))
+			return FLOWBPF_STAT_ERR_TUNNEL;
+		*id = bpf_ntohl(key);
+		*off += 4;
+	}
+	if (fl & 0x1000) /* sequence number */
+		*off += 4;
+	if (*off > end)
+		return FLOWBPF_STAT_ERR_TUNNEL;
+	return 0;
+}
+
+/* VXLAN (RFC 7348) or GENEVE (RFC 8926) after the UDP header at *off. */
+static __always_inline int tunnel_udp(void *ctx, bool xdp, __u32 *off,
+				      __u32 end, __u16 dport, __u16 *proto,
+				      __u8 *type, __u32 *id)
+{
+	__u8 h[8];
+
+	if (dport != FLOWBPF_VXLAN_PORT && dport != FLOWBPF_GENEVE_PORT)
+		return TUN_OUTER;
+	*off += 8;
+	if (*off + 8 > end || pkt_load(ctx, xdp, *off, h, 8))
+		return FLOWBPF_STAT_ERR_TUNNEL;
+	*id = (__u32)h[4] << 16 | (__u32)h[5] << 8 | h[6];
+	if (dport == FLOWBPF_VXLAN_PORT) {
+		/* The I flag says the VNI is valid. */
+		if (!(h[0] & 0x08))
+			return FLOWBPF_STAT_ERR_TUNNEL;
+		*type = FLOWBPF_TUN_VXLAN;
+		*proto = ETH_P_TEB;
+		*off += 8;
+		return 0;
+	}
+	if (h[0] >> 6) /* version 0 only */
+		return FLOWBPF_STAT_ERR_TUNNEL;
+	*type = FLOWBPF_TUN_GENEVE;
+	*proto = (__u16)h[2] << 8 | h[3];
+	/* Options, skipped: their length in 4-byte words. */
+	*off += 8 + (h[0] & 0x3f) * 4;
+	if (*off > end)
+		return FLOWBPF_STAT_ERR_TUNNEL;
+	return 0;
+}
+
+/*
+ * Where the IP packet an IP tunnel carries starts (*off) and its
+ * ethertype, with the tunnel's type and id.  TUN_OUTER when the packet is
+ * not one, or carries anything but IP (ARP over VXLAN, PPP over GRE): it
+ * is then its outer flow.  Else 0 or an error stat.
+ */
+static __always_inline int tunnel_next(void *ctx, bool xdp,
+				       const struct flowbpf_key *k,
+				       const struct pkt_meta *m, __u32 end,
+				       __u32 *off, __u16 *proto, __u8 *type,
+				       __u32 *id)
+{
+	int err;
+
+	/* A fragment's payload is not all there. */
+	if (m->frag)
+		return TUN_OUTER;
+	*off = m->l4_off;
+	*id = 0;
+	switch (k->proto) {
+	case IPPROTO_IPIP:
+		*proto = ETH_P_IP;
+		*type = k->family == 4 ? FLOWBPF_TUN_IPIP : FLOWBPF_TUN_IP6;
+		return 0;
+	case IPPROTO_IPV6:
+		*proto = ETH_P_IPV6;
+		*type = k->family == 4 ? FLOWBPF_TUN_SIT : FLOWBPF_TUN_IP6;
+		return 0;
+	case IPPROTO_GRE:
+		*type = FLOWBPF_TUN_GRE;
+		err = tunnel_gre(ctx, xdp, off, end, proto, id);
+		break;
+	case IPPROTO_UDP:
+		err = tunnel_udp(ctx, xdp, off, end, bpf_ntohs(k->dport), proto,
+				 type, id);
+		break;
+	default:
+		return TUN_OUTER;
+	}
+	if (err)
+		return err;
+	if (*proto == ETH_P_TEB) {
+		err = tunnel_eth(ctx, xdp, off, end, proto);
+		if (err)
+			return err;
+	}
+	if (*proto != ETH_P_IP && *proto != ETH_P_IPV6)
+		return TUN_OUTER;
+	return 0;
+}
+
+/* The outer packet of an opened tunnel is left for its inner one; its
+ * endpoints go to the scratch map, for flow_create. */
+static __always_inline void tunnel_enter(struct flowbpf_key *k,
+					 struct pkt_meta *m, __u8 type, __u32 id)
+{
+	struct flowbpf_tunnel *t;
+	__u16 vlan = k->vlan, ivlan = k->inner_vlan;
+	__u32 zero = 0;
+
+	t = bpf_map_lookup_elem(&tun_scratch, &zero);
+	if (t) {
+		t->family = k->family;
+		__builtin_memcpy(t->saddr, k->saddr, 16);
+		__builtin_memcpy(t->daddr, k->daddr, 16);
+	}
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memset(m, 0, sizeof(*m));
+	k->vlan = vlan;
+	k->inner_vlan = ivlan;
+	k->tun_type = type;
+	k->tun_id = id;
+}
+
+/*
+ * Every layout, through the load helpers: VLAN stacks, PPPoE and MPLS,
+ * IPv4 options and fragments, IPv6 extension headers, any L4 protocol,
+ * the inner packet of an IP tunnel (FLOWBPF_CFG_DECAP_INNER), frames of
+ * an L3 device (FLOWBPF_CFG_L3), headers outside the linear data of an
+ * skb, and every malformed frame with its error stat.  One tunnel is
+ * opened, the outermost: what it carries is the flow.
+ */
+static __always_inline int parse_slow(void *ctx, bool xdp, __u32 frame_len,
+				      __u32 hw_vlan, __u32 flags,
+				      struct flowbpf_key *k, struct pkt_meta *m)
+{
+	__u32 off = ETH_HLEN, ip_off, end, id;
+	__u16 proto = 0;
+	__u8 type = 0;
+	int err;
+
+	if (flags & FLOWBPF_CFG_L3) {
+		off = 0;
+		proto = ip_by_version(ctx, xdp, 0);
+		if (!proto)
+			return FLOWBPF_STAT_ERR_IP_VERSION;
+	} else {
+		err = parse_l2(ctx, xdp, hw_vlan, k, &off, &proto);
+		if (err)
+			return err;
+	}
+	if (proto == ETH_P_PPP_SES || proto == ETH_P_MPLS_UC ||
+	    proto == ETH_P_MPLS_MC) {
+		err = parse_shim(ctx, xdp, &off, &proto, k);
+		if (err)
+			return err;
+	}
+	ip_off = off;
+	err = parse_ip(ctx, xdp, proto, off, frame_len, k, m);
+	if (err || !(flags & FLOWBPF_CFG_DECAP_INNER))
+		return err;
+
+	end = ip_off + m->ip_len;
+	err = tunnel_next(ctx, xdp, k, m, end, &off, &proto, &type, &id);
+	if (err == TUN_OUTER)
+		return 0;
+	if (err)
+		return err;
+	tunnel_enter(k, m, type, id);
+	return parse_ip(ctx, xdp, proto, off, end, k, m);
 }
 
 /* parse_fast: not a layout it reads; parse_slow decides. */
@@ -323,7 +608,8 @@ static __always_inline int parse_slow(void *ctx, bool xdp, __u32 frame_len,
  * caller up to l4 + 8), the same key and meta parse_l4 gives.
  */
 static __always_inline int fast_l4(__u8 *l4, void *data_end, __u32 room,
-				   struct flowbpf_key *k, struct pkt_meta *m)
+				   bool decap, struct flowbpf_key *k,
+				   struct pkt_meta *m)
 {
 	if (k->proto == IPPROTO_TCP) {
 		if (room < 20 || (void *)(l4 + 20) > data_end)
@@ -345,25 +631,25 @@ static __always_inline int fast_l4(__u8 *l4, void *data_end, __u32 room,
 		return 0;
 	}
 	__builtin_memcpy(&k->sport, l4, 4);
+	/* A UDP tunnel to open: the slow path's (a constant test when
+	 * tunnels are not opened, which the verifier removes). */
+	if (decap && k->proto == IPPROTO_UDP &&
+	    (k->dport == bpf_htons(FLOWBPF_VXLAN_PORT) ||
+	     k->dport == bpf_htons(FLOWBPF_GENEVE_PORT)))
+		return PARSE_MISS;
 	return 0;
 }
 
-/*
- * The common layouts, read straight from the packet: Ethernet with up to
- * two VLAN tags, IPv4 without options or fragmentation, or IPv6 without
- * extension headers, carrying TCP, UDP, ICMP or ICMPv6, all within the
- * linear data.  Anything else is PARSE_MISS, and parse_slow starts over:
- * this path only ever takes packets both would parse alike.
- */
-static __always_inline int parse_fast(void *data, void *data_end,
-				      __u32 frame_len, __u32 hw_vlan,
-				      struct flowbpf_key *k, struct pkt_meta *m)
+/* The Ethernet header and up to two VLAN tags, read straight: the
+ * ethertype behind them and its offset, or PARSE_MISS. */
+static __always_inline int fast_l2(void *data, void *data_end, __u32 hw_vlan,
+				   struct flowbpf_key *k, __u32 *offp,
+				   __u16 *protop)
 {
 	struct ethhdr *eth = data;
 	struct vlan_tag *tag;
-	__u32 off = ETH_HLEN, tot;
+	__u32 off = ETH_HLEN;
 	__u16 proto;
-	__u8 *l4;
 
 	if ((void *)(eth + 1) > data_end)
 		return PARSE_MISS;
@@ -389,6 +675,38 @@ static __always_inline int parse_fast(void *data, void *data_end,
 			off += sizeof(*tag);
 		}
 	}
+	*offp = off;
+	*protop = proto;
+	return 0;
+}
+
+/*
+ * The common layouts, read straight from the packet: Ethernet with up to
+ * two VLAN tags (or, on an L3 device, nothing before the IP header),
+ * IPv4 without options or fragmentation, or IPv6 without extension
+ * headers, carrying TCP, UDP, ICMP or ICMPv6, all within the linear
+ * data.  Anything else is PARSE_MISS, and parse_slow starts over: this
+ * path only ever takes packets both would parse alike.
+ */
+static __always_inline int parse_fast(void *data, void *data_end,
+				      __u32 frame_len, __u32 hw_vlan,
+				      bool decap, bool l3,
+				      struct flowbpf_key *k,
+				      struct pkt_meta *m)
+{
+	__u32 off = 0, tot;
+	__u16 proto = 0;
+	__u8 *l4;
+
+	if (l3) {
+		__u8 *v = data;
+
+		if ((void *)(v + 1) > data_end)
+			return PARSE_MISS;
+		proto = *v >> 4 == 4 ? ETH_P_IP : ETH_P_IPV6;
+	} else if (fast_l2(data, data_end, hw_vlan, k, &off, &proto)) {
+		return PARSE_MISS;
+	}
 
 	if (proto == ETH_P_IP) {
 		struct iphdr *ip = data + off;
@@ -405,7 +723,7 @@ static __always_inline int parse_fast(void *data, void *data_end,
 		m->ip_len = tot;
 		m->tos = ip->tos;
 		l4 = (void *)(ip + 1);
-		if (fast_l4(l4, data_end, tot - 20, k, m))
+		if (fast_l4(l4, data_end, tot - 20, decap, k, m))
 			return PARSE_MISS;
 		m->hdr_len += 20;
 		return 0;
@@ -426,7 +744,7 @@ static __always_inline int parse_fast(void *data, void *data_end,
 		m->ip_len = tot + 40;
 		m->tos = ipv6_tclass(ip6);
 		l4 = (void *)(ip6 + 1);
-		if (fast_l4(l4, data_end, tot, k, m))
+		if (fast_l4(l4, data_end, tot, decap, k, m))
 			return PARSE_MISS;
 		m->hdr_len += 40;
 		return 0;
@@ -436,20 +754,23 @@ static __always_inline int parse_fast(void *data, void *data_end,
 
 /*
  * Fills the key (all but dir) and meta.  hw_vlan is 0, or
- * HW_VLAN_PRESENT | TCI when an outer tag was taken out of the frame.
- * Returns 0 for an IP packet, otherwise the outcome stat (non-IP or a
- * parse error class).
+ * HW_VLAN_PRESENT | TCI when an outer tag was taken out of the frame;
+ * flags are the config's FLOWBPF_CFG_*.  Returns 0 for an IP packet,
+ * otherwise the outcome stat (non-IP or a parse error class).
  */
 static __always_inline int parse_packet(void *ctx, bool xdp, void *data,
 					void *data_end, __u32 frame_len,
-					__u32 hw_vlan, struct flowbpf_key *k,
+					__u32 hw_vlan, __u32 flags,
+					struct flowbpf_key *k,
 					struct pkt_meta *m)
 {
-	if (parse_fast(data, data_end, frame_len, hw_vlan, k, m) == 0)
+	if (parse_fast(data, data_end, frame_len, hw_vlan,
+		       flags & FLOWBPF_CFG_DECAP_INNER, flags & FLOWBPF_CFG_L3,
+		       k, m) == 0)
 		return 0;
 	__builtin_memset(k, 0, sizeof(*k));
 	__builtin_memset(m, 0, sizeof(*m));
-	return parse_slow(ctx, xdp, frame_len, hw_vlan, k, m);
+	return parse_slow(ctx, xdp, frame_len, hw_vlan, flags, k, m);
 }
 
 #endif

@@ -89,7 +89,7 @@ struct flow_row {
 };
 struct flow_cells {
 	char proto[16], vlan[16], src[64], dst[64], pk[16], by[16], fl[8];
-	char age[16], idle[16];
+	char age[16], idle[16], tun[32];
 };
 /* The table cells of a flow, times relative to now (CLOCK_MONOTONIC). */
 void flow_cells(const struct flow_row *r, __u64 now, struct flow_cells *c);

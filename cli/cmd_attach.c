@@ -44,13 +44,22 @@ static const struct name_value xdp_attach_names[] = {
 	{},
 };
 
+static const struct name_value decap_names[] = {
+	{ "outer", false },
+	{ "inner", true },
+	{},
+};
+
 #define ATTACH_FIELD(m) PARAM_FIELD(struct flowbpf_attach_opts, m)
 
 static const struct param attach_params[] = {
 	{ "mode", 'm', P_ENUM, ATTACH_FIELD(mode), .names = mode_names,
 	  .help = "monitor accounts only and never drops" },
 	{ "ingress", 0, P_ENUM, ATTACH_FIELD(ingress), .names = ingress_names,
-	  .help = "hook that sees ingress: XDP, or tc clsact ingress" },
+	  .help = "hook that sees ingress: XDP, or tc clsact ingress (tc on devices without Ethernet header: tun, wireguard, ipip, gre, sit, ppp)",
+	  .dflt = "xdp, tc on devices without Ethernet header" },
+	{ "decap", 0, P_ENUM, ATTACH_FIELD(decap_inner), .names = decap_names,
+	  .help = "a VXLAN, GENEVE, GRE, IPIP, SIT or IPv6-tunnelled packet counts as the tunnel's flow or as the flow it carries" },
 	{ "flows", 'f', P_COUNT, ATTACH_FIELD(flows), .arg = "N",
 	  .help = "flow map size (k/M suffixes)", .min = 1,
 	  .max = FLOWBPF_FLOWS_MAX },
@@ -102,7 +111,7 @@ static void attach_report(const struct flowbpf_attach_opts *o)
 	how = flowbpf_xdp_how_name(xs.how);
 	if (env.json) {
 		json_out(json_pack(
-			"{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}",
+			"{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}",
 			"ifname", o->ifname, "mode", mode_name(o->mode),
 			"pending", pending_name(o->pending), "default",
 			verdict_name(o->dflt), "timeout_ms",
@@ -112,7 +121,8 @@ static void attach_report(const struct flowbpf_attach_opts *o)
 			: o->xdp_mode == XDPM_GENERIC ? "generic"
 						      : "native",
 			"ingress", o->ingress == INGRESS_TC ? "tc" : "xdp",
-			"xdp_attach", how));
+			"xdp_attach", how, "link", o->l3 ? "ip" : "ethernet",
+			"decap", o->decap_inner ? "inner" : "outer"));
 		return;
 	}
 	flowbpf_pin_path(dir, sizeof(dir), o->ifname, -1);
@@ -141,6 +151,18 @@ int cmd_attach(int argc, char **argv)
 					       ? "attach needs an interface"
 					       : "attach takes one interface");
 	o.ifname = argv[optind];
+	/* A device without Ethernet header: tc sees both directions there. */
+	err = flowbpf_if_is_l3(o.ifname);
+	if (err < 0)
+		return cli_error(EXIT_FAIL, "%s", err_get());
+	o.l3 = err;
+	if (o.l3 && params_given(attach_params, seen, "ingress") &&
+	    o.ingress == INGRESS_XDP)
+		return cli_usage_error(
+			"%s has no Ethernet header: only --ingress tc serves it",
+			o.ifname);
+	if (o.l3)
+		o.ingress = INGRESS_TC;
 	/*
 	 * Enforce mode holds new flows' packets for the daemon by default:
 	 * neither leaking the first packets nor losing them.  Holding needs

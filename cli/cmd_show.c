@@ -106,6 +106,24 @@ static const char *xdp_mode_str(const struct flowbpf_config *cfg)
 							   : "native";
 }
 
+/* Where parsing starts: the Ethernet header, or the IP header of an L3
+ * device (tun, wireguard, ipip, gre, sit, ppp), which tc serves. */
+static const char *link_name(const struct flowbpf_config *cfg)
+{
+	return cfg->flags & FLOWBPF_CFG_L3 ? "ip" : "ethernet";
+}
+
+static const char *decap_name(const struct flowbpf_config *cfg)
+{
+	return cfg->flags & FLOWBPF_CFG_DECAP_INNER ? "inner" : "outer";
+}
+
+static void status_link_json(json_t *o, const struct flowbpf_config *cfg)
+{
+	json_object_set_new(o, "link", json_string(link_name(cfg)));
+	json_object_set_new(o, "decap", json_string(decap_name(cfg)));
+}
+
 /* How the XDP program is attached, as the kernel says now. */
 static void status_xdp_json(json_t *o, const struct flowbpf_xdp_state *xs)
 {
@@ -187,8 +205,10 @@ static json_t *iface_status_json(const struct iface_status *st)
 		(json_int_t)st->flows, "manual_verdicts",
 		(json_int_t)st->manual, "flows_max", (json_int_t)h->flows_max);
 
-	if (o)
+	if (o) {
 		status_xdp_json(o, &st->xs);
+		status_link_json(o, &h->cfg);
+	}
 	return o;
 }
 
@@ -202,6 +222,8 @@ static void iface_status_print(const struct iface_status *st)
 	       pending_name(h->cfg.pending), verdict_name(h->cfg.dflt),
 	       h->cfg.timeout_ns / 1e9, verdict_name(h->cfg.malformed));
 	status_xdp_line(h, &st->xs);
+	printf("  link %s, tunnels counted as their %s flow\n",
+	       link_name(&h->cfg), decap_name(&h->cfg));
 	printf("  flows %llu/%u (%.1f%%), manual verdicts %llu/%u\n",
 	       (unsigned long long)st->flows, h->flows_max,
 	       100.0 * st->flows / h->flows_max, (unsigned long long)st->manual,
@@ -432,6 +454,10 @@ void flow_cells(const struct flow_row *r, __u64 now, struct flow_cells *c)
 		snprintf(c->vlan, sizeof(c->vlan), "%u", k->vlan);
 	else
 		snprintf(c->vlan, sizeof(c->vlan), "-");
+	if (k->tun_type)
+		tunnel_str(k->tun_type, k->tun_id, c->tun, sizeof(c->tun));
+	else
+		snprintf(c->tun, sizeof(c->tun), "-");
 	key_endpoint_str(k, true, c->src, sizeof(c->src));
 	key_endpoint_str(k, false, c->dst, sizeof(c->dst));
 	human_count(r->flow.packets, c->pk, sizeof(c->pk));
@@ -451,10 +477,13 @@ void flow_cells(const struct flow_row *r, __u64 now, struct flow_cells *c)
 			(w) = __l;   \
 	} while (0)
 
-/* Columns as wide as their widest cell, like ss(8) and ip(8). */
+/*
+ * Columns as wide as their widest cell, like ss(8) and ip(8).  TUNNEL
+ * only when some flow came in one, so the usual table stays as it was.
+ */
 static void print_table(const struct flow_row *rows, size_t n, __u64 now)
 {
-	int wp = 5, wv = 4, ws = 6, wd = 11;
+	int wp = 5, wv = 4, ws = 6, wd = 11, wt = 0;
 	struct flow_cells c;
 	size_t i;
 
@@ -464,16 +493,21 @@ static void print_table(const struct flow_row *rows, size_t n, __u64 now)
 		WIDEN(wv, c.vlan);
 		WIDEN(ws, c.src);
 		WIDEN(wd, c.dst);
+		if (rows[i].key.tun_type && wt < 6)
+			wt = 6;
+		if (wt)
+			WIDEN(wt, c.tun);
 	}
-	printf("%-3s %-*s %-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
-	       "DIR", wp, "PROTO", wv, "VLAN", ws, "SOURCE", wd, "DESTINATION",
-	       "PACKETS", "BYTES", "FLAGS", "VERDICT", "SET-BY", "AGE", "IDLE");
+	printf("%-3s %-*s %-*s%s%-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
+	       "DIR", wp, "PROTO", wv, "VLAN", wt ? " " : "", wt,
+	       wt ? "TUNNEL" : "", ws, "SOURCE", wd, "DESTINATION", "PACKETS",
+	       "BYTES", "FLAGS", "VERDICT", "SET-BY", "AGE", "IDLE");
 	for (i = 0; i < n; i++) {
 		flow_cells(&rows[i], now, &c);
-		printf("%-3s %-*s %-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
-		       dir_name(rows[i].key.dir), wp, c.proto, wv, c.vlan, ws,
-		       c.src, wd, c.dst, c.pk, c.by, c.fl,
-		       verdict_name(rows[i].flow.verdict),
+		printf("%-3s %-*s %-*s%s%-*s %-*s %-*s %8s %9s %-6s %-7s %-7s %7s %7s\n",
+		       dir_name(rows[i].key.dir), wp, c.proto, wv, c.vlan,
+		       wt ? " " : "", wt, wt ? c.tun : "", ws, c.src, wd, c.dst,
+		       c.pk, c.by, c.fl, verdict_name(rows[i].flow.verdict),
 		       source_name(rows[i].flow.source), c.age, c.idle);
 	}
 }

@@ -168,6 +168,87 @@ static int uint_parse(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+static const char *const tun_names[FLOWBPF_TUN_MAX] = {
+	[FLOWBPF_TUN_NONE] = "",	  [FLOWBPF_TUN_VXLAN] = "vxlan",
+	[FLOWBPF_TUN_GENEVE] = "geneve", [FLOWBPF_TUN_GRE] = "gre",
+	[FLOWBPF_TUN_IPIP] = "ipip",	  [FLOWBPF_TUN_SIT] = "sit",
+	[FLOWBPF_TUN_IP6] = "ip6",	  [FLOWBPF_TUN_MPLS] = "mpls",
+	[FLOWBPF_TUN_PPPOE] = "pppoe",
+};
+
+const char *tun_name(__u8 type)
+{
+	return type < FLOWBPF_TUN_MAX ? tun_names[type] : NULL;
+}
+
+bool tun_has_id(__u8 type)
+{
+	return type != FLOWBPF_TUN_NONE && type != FLOWBPF_TUN_IPIP &&
+	       type != FLOWBPF_TUN_SIT && type != FLOWBPF_TUN_IP6;
+}
+
+void tunnel_str(__u8 type, __u32 id, char *buf, size_t len)
+{
+	const char *n = tun_name(type);
+
+	if (!n)
+		snprintf(buf, len, "%u:%u", type, id);
+	else if (tun_has_id(type))
+		snprintf(buf, len, "%s:%u", n, id);
+	else
+		snprintf(buf, len, "%s", n);
+}
+
+/* The largest id of each type: 24-bit VNI, 20-bit label, 16-bit session. */
+static unsigned long tun_id_max(__u8 type)
+{
+	switch (type) {
+	case FLOWBPF_TUN_VXLAN:
+	case FLOWBPF_TUN_GENEVE:
+		return 0xffffff;
+	case FLOWBPF_TUN_MPLS:
+		return 0xfffff;
+	case FLOWBPF_TUN_PPPOE:
+		return 0xffff;
+	case FLOWBPF_TUN_GRE:
+		return 0xffffffff;
+	default:
+		return 0;
+	}
+}
+
+int tunnel_parse(const char *s, __u8 *type, __u32 *id, bool *has_id)
+{
+	char name[16];
+	const char *colon = strchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+	unsigned long v;
+	int t;
+
+	*type = 0;
+	*id = 0;
+	*has_id = false;
+	if (n >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	if (!strcmp(name, "none"))
+		return colon ? -EINVAL : 0;
+	for (t = 1; t < FLOWBPF_TUN_MAX; t++)
+		if (!strcmp(name, tun_names[t]))
+			break;
+	if (t == FLOWBPF_TUN_MAX)
+		return -EINVAL;
+	*type = t;
+	if (!colon)
+		return 0;
+	if (!tun_has_id(t) || uint_parse(colon + 1, tun_id_max(t), &v))
+		return -EINVAL;
+	*id = v;
+	*has_id = true;
+	return 0;
+}
+
 int proto_parse(const char *s, __u8 *proto)
 {
 	unsigned long v;
@@ -374,7 +455,7 @@ void key_endpoint_str(const struct flowbpf_key *k, bool src, char *buf,
 
 void flow_spec_str(const struct flowbpf_key *k, char *buf, size_t len)
 {
-	char s[64], d[64], proto[16], extra[48] = "";
+	char s[64], d[64], proto[16], extra[80] = "", tun[32];
 	const char *pn = proto_name(k->proto);
 	int n = 0;
 
@@ -391,8 +472,12 @@ void flow_spec_str(const struct flowbpf_key *k, char *buf, size_t len)
 		n += snprintf(extra + n, sizeof(extra) - n, " vlan %u",
 			      k->vlan);
 	if (k->inner_vlan && n >= 0 && (size_t)n < sizeof(extra))
-		snprintf(extra + n, sizeof(extra) - n, " ivlan %u",
-			 k->inner_vlan);
+		n += snprintf(extra + n, sizeof(extra) - n, " ivlan %u",
+			      k->inner_vlan);
+	if (k->tun_type && n >= 0 && (size_t)n < sizeof(extra)) {
+		tunnel_str(k->tun_type, k->tun_id, tun, sizeof(tun));
+		snprintf(extra + n, sizeof(extra) - n, " tunnel %s", tun);
+	}
 	snprintf(buf, len, "%s %s %s %s%s", dir_name(k->dir), proto, s, d,
 		 extra);
 }
@@ -466,6 +551,7 @@ enum {
 	FP_CODE,
 	FP_SPORT,
 	FP_DPORT,
+	FP_TUNNEL,
 };
 
 static const char *const flow_part_names[] = {
@@ -473,6 +559,7 @@ static const char *const flow_part_names[] = {
 	[FP_VLAN] = "VLAN id",	    [FP_IVLAN] = "inner VLAN id",
 	[FP_TYPE] = "ICMP type",    [FP_CODE] = "ICMP code",
 	[FP_SPORT] = "source port", [FP_DPORT] = "destination port",
+	[FP_TUNNEL] = "tunnel",
 };
 
 /* Words that take a value, and the largest value. */
@@ -484,7 +571,7 @@ static const struct {
 	{ "vlan", FP_VLAN, 4095 },    { "ivlan", FP_IVLAN, 4095 },
 	{ "type", FP_TYPE, 255 },     { "code", FP_CODE, 255 },
 	{ "sport", FP_SPORT, 65535 }, { "dport", FP_DPORT, 65535 },
-	{ "proto", FP_PROTO, 0 },
+	{ "proto", FP_PROTO, 0 },     { "tunnel", FP_TUNNEL, 0 },
 };
 
 struct spec_parse {
@@ -559,6 +646,16 @@ static int spec_word(struct spec_parse *sp, const char *w, const char *arg,
 			return -EINVAL;
 		if (flow_keywords[i].part == FP_PROTO)
 			return proto_parse(arg, &k->proto);
+		if (flow_keywords[i].part == FP_TUNNEL) {
+			bool has_id;
+
+			/* A flow's key has an id where its type has one. */
+			if (tunnel_parse(arg, &k->tun_type, &k->tun_id,
+					 &has_id) ||
+			    has_id != tun_has_id(k->tun_type))
+				return -EINVAL;
+			return 0;
+		}
 		if (uint_parse(arg, flow_keywords[i].max, &v))
 			return -EINVAL;
 		spec_set(sp, flow_keywords[i].part, v);
@@ -709,5 +806,15 @@ void key_ports_json(json_t *o, const struct flowbpf_key *k)
 	} else {
 		json_object_set_new(o, "sport", json_integer(ntohs(k->sport)));
 		json_object_set_new(o, "dport", json_integer(ntohs(k->dport)));
+	}
+	if (k->tun_type) {
+		const char *n = tun_name(k->tun_type);
+
+		json_object_set_new(o, "tunnel",
+				    n ? json_string(n)
+				      : json_integer(k->tun_type));
+		if (tun_has_id(k->tun_type))
+			json_object_set_new(o, "tunnel_id",
+					    json_integer(k->tun_id));
 	}
 }

@@ -18,6 +18,17 @@ bool stat_is_outcome(int idx);
 /* Protocol name ("tcp", "icmp", ...) or NULL for one without a name. */
 const char *proto_name(__u8 proto);
 
+/* "vxlan", "geneve", "gre", "ipip", "sit", "ip6", "mpls", "pppoe"; "" for
+ * FLOWBPF_TUN_NONE, NULL for a type that has no name. */
+const char *tun_name(__u8 type);
+/* Whether the type's tun_id means something (VNI, key, label, session). */
+bool tun_has_id(__u8 type);
+/* "TYPE" or "TYPE:ID" (as flow_spec_str prints it after "tunnel"), or
+ * "none"; *has_id tells whether an id was given.  0 or -EINVAL. */
+int tunnel_parse(const char *s, __u8 *type, __u32 *id, bool *has_id);
+/* "TYPE:ID", or "TYPE" for a type without id, "" for none. */
+void tunnel_str(__u8 type, __u32 id, char *buf, size_t len);
+
 /* Parse a name back; -EINVAL when unknown. */
 /* A name of an enum value, as the CLI, JSON and records spell it; the
  * tables end with { NULL }, and a later name for a value is an alias. */
@@ -58,8 +69,9 @@ void key_endpoint_str(const struct flowbpf_key *k, bool src, char *buf,
  * ICMP:                          out icmp 198.18.0.1 198.18.0.2 type 8 code 0
  */
 void flow_spec_str(const struct flowbpf_key *k, char *buf, size_t len);
-#define FLOW_SPEC_SYNTAX \
-	"in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V]"
+#define FLOW_SPEC_SYNTAX                                                   \
+	"in|out PROTO SRC[:PORT] DST[:PORT] [type T code C] [vlan V] [ivlan V] " \
+	"[tunnel TYPE[:ID]]"
 /* The most words a FLOW may have; more are refused, not ignored. */
 #define FLOW_WORDS_MAX 32
 /*
@@ -73,8 +85,9 @@ int flow_spec_parse_why(int argc, char **argv, struct flowbpf_key *k, char *why,
 int flow_spec_parse(int argc, char **argv, struct flowbpf_key *k);
 
 struct json_t;
-/* Adds "sport"/"dport", or "icmp_type"/"icmp_code", of k to object o:
- * the keys every JSON view of a flow shares. */
+/* Adds "sport"/"dport", or "icmp_type"/"icmp_code", of k to object o,
+ * and "tunnel"/"tunnel_id" for a tunnelled flow: the keys every JSON view
+ * of a flow shares. */
 void key_ports_json(struct json_t *o, const struct flowbpf_key *k);
 
 /* 1234567 -> "1.23M"; bytes: 1536 -> "1.5KiB". */

@@ -76,6 +76,7 @@ struct collector {
 	__u32 flows_id; /* the flow map's id, which names the attach */
 	int flows_fd, stats_fd, acct_fd, lock_fd;
 	int expire_fd, expired_fd; /* the in-kernel sweep, -1 if not there */
+	int tunnels_fd; /* outer endpoints of IP tunnels, -1 if not there */
 	__u32 end_cutoff; /* of the running one, ticks */
 	/* Entries the last scan saw that the next sweep may find idle: */
 	__u64 due; /* when few, removing them from here is cheaper */
@@ -333,6 +334,20 @@ static void queue_add(struct collector *c, const struct acct_record *r)
 		deliver(c);
 }
 
+/* The outer endpoints of an inner flow's tunnel, while the kernel has
+ * them (an LRU map of FLOWBPF_TUNNELS_MAX tunnels). */
+static void tunnel_outer(struct collector *c, struct acct_record *r)
+{
+	struct flowbpf_tunnel_key tk = { .dir = r->key.dir,
+					 .tun_type = r->key.tun_type,
+					 .tun_id = r->key.tun_id };
+
+	if (c->tunnels_fd < 0 || !r->key.tun_type ||
+	    r->key.tun_type > FLOWBPF_TUN_IP6 ||
+	    bpf_map_lookup_elem(c->tunnels_fd, &tk, &r->outer))
+		memset(&r->outer, 0, sizeof(r->outer));
+}
+
 /* Makes the record of the part of f that s has not reported yet. */
 static void emit(struct collector *c, struct fstate *s, const struct fview *f,
 		 int reason)
@@ -359,6 +374,7 @@ static void emit(struct collector *c, struct fstate *s, const struct fview *f,
 	r.first_tick = flowbpf_ns_tick(s->first_ns);
 	r.seq_packets = s->rep_packets;
 	r.seq_bytes = s->rep_bytes;
+	tunnel_outer(c, &r);
 	queue_add(c, &r);
 	s->rep_packets = f->packets;
 	s->rep_bytes = f->bytes;
@@ -1094,7 +1110,7 @@ struct collector *collector_new_fds(const char *ifname, int flows_fd,
 	}
 	snprintf(c->ifname, sizeof(c->ifname), "%s", ifname);
 	c->flows_fd = flows_fd;
-	c->expire_fd = c->expired_fd = -1;
+	c->expire_fd = c->expired_fd = c->tunnels_fd = -1;
 	c->stats_fd = stats_fd;
 	c->acct_fd = acct_fd;
 	c->lock_fd = -1;
@@ -1334,6 +1350,8 @@ struct collector *collector_open(const char *ifname,
 	}
 	c->expire_fd = h.fd[FB_PROG_EXPIRE];
 	c->expired_fd = h.fd[FB_MAP_EXPIRED];
+	c->tunnels_fd = h.fd[FB_MAP_TUNNELS];
+	h.fd[FB_MAP_TUNNELS] = -1;
 	/* The collector keeps these; the handle's other fds are not needed. */
 	h.fd[FB_MAP_FLOWS] = h.fd[FB_MAP_STATS] = h.fd[FB_MAP_ACCT] = -1;
 	h.fd[FB_PROG_EXPIRE] = h.fd[FB_MAP_EXPIRED] = -1;
@@ -1373,6 +1391,8 @@ void collector_free(struct collector *c)
 			close(c->expire_fd);
 		if (c->expired_fd >= 0)
 			close(c->expired_fd);
+		if (c->tunnels_fd >= 0)
+			close(c->tunnels_fd);
 		if (c->stats_fd >= 0)
 			close(c->stats_fd);
 		if (c->acct_fd >= 0)

@@ -2,6 +2,7 @@
 /* A record as JSON: the one form shared by the JSON lines sink and tests. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include "record.h"
 #include "flowfmt.h"
@@ -85,6 +86,16 @@ json_t *acct_record_json(const struct acct_record *r)
 	if (!o)
 		return NULL;
 	key_ports_json(o, k);
+	if (r->outer.family) {
+		struct flowbpf_key ok = { .family = r->outer.family };
+
+		memcpy(ok.saddr, r->outer.saddr, 16);
+		memcpy(ok.daddr, r->outer.daddr, 16);
+		key_addr_str(&ok, true, src, sizeof(src));
+		key_addr_str(&ok, false, dst, sizeof(dst));
+		json_object_set_new(o, "outer_src", json_string(src));
+		json_object_set_new(o, "outer_dst", json_string(dst));
+	}
 	json_object_set_new(o, "packets", json_integer(r->packets));
 	json_object_set_new(o, "bytes", json_integer(r->bytes));
 	json_object_set_new(o, "tcp_flags", json_integer(r->tcp_flags));

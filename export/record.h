@@ -68,6 +68,9 @@ struct acct_record {
 	 * (so a record given again after a restart is recognised). */
 	__u32 first_tick;
 	__u64 seq_packets, seq_bytes;
+	/* The tunnel an inner flow came in (--decap inner): outer endpoints
+	 * from the "tunnels" map; family 0 when unknown or not tunnelled. */
+	struct flowbpf_tunnel outer;
 };
 
 /* The record as one JSON object (docs/accounting.md lists the keys). */

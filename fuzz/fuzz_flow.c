@@ -91,7 +91,7 @@ static void check_key(const struct flowbpf_key *k)
 {
 	CHECK(k->dir == FLOWBPF_DIR_INGRESS || k->dir == FLOWBPF_DIR_EGRESS);
 	CHECK(k->family == 4 || k->family == 6);
-	CHECK(!k->pad);
+	CHECK(k->tun_type < FLOWBPF_TUN_MAX);
 	CHECK(k->vlan < 4096 && k->inner_vlan < 4096);
 	if (k->family == 4) {
 		CHECK(!k->saddr[0] && !k->saddr[1] &&

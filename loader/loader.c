@@ -50,6 +50,7 @@ static const struct pin_def {
 	[FB_MAP_QSTATE] = { FLOWBPF_PIN_QSTATE, OBJ_MAP },
 	[FB_MAP_HEARTBEAT] = { FLOWBPF_PIN_HEARTBEAT, OBJ_MAP },
 	[FB_MAP_EXPIRED] = { FLOWBPF_PIN_EXPIRED, OBJ_MAP },
+	[FB_MAP_TUNNELS] = { FLOWBPF_PIN_TUNNELS, OBJ_MAP },
 };
 
 const char *flowbpf_obj_name(enum flowbpf_obj obj)
@@ -81,6 +82,7 @@ static void skel_fds(struct flowbpf *skel, int link_fd, int xdp_fd,
 	fd[FB_MAP_QSTATE] = bpf_map__fd(skel->maps.qstate);
 	fd[FB_MAP_HEARTBEAT] = bpf_map__fd(skel->maps.heartbeat);
 	fd[FB_MAP_EXPIRED] = bpf_map__fd(skel->maps.expired);
+	fd[FB_MAP_TUNNELS] = bpf_map__fd(skel->maps.tunnels);
 }
 
 void flowbpf_attach_opts_init(struct flowbpf_attach_opts *o)
@@ -190,8 +192,47 @@ static int check_root(void)
 	return 0;
 }
 
+int flowbpf_if_is_l3(const char *ifname)
+{
+	/* ARPHRD_*: NONE (tun, wireguard), TUNNEL, TUNNEL6, SIT, IPGRE,
+	 * IP6GRE, PPP, RAWIP.  Loopback frames carry an Ethernet header. */
+	static const unsigned int l3[] = { 0xfffe, 768, 769, 776,
+					   778,	   823, 512, 519 };
+	char path[128];
+	unsigned int type, i;
+	FILE *f;
+	int n;
+
+	if (!ifname[0] || strlen(ifname) >= 16 || strchr(ifname, '/') ||
+	    !strcmp(ifname, ".") || !strcmp(ifname, "..")) {
+		err_set("'%s' is not an interface name", ifname);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "/sys/class/net/%s/type", ifname);
+	f = fopen(path, "re");
+	if (!f) {
+		err_set("%s: no such interface", ifname);
+		return -ENODEV;
+	}
+	n = fscanf(f, "%u", &type);
+	fclose(f);
+	if (n != 1) {
+		err_set("%s: cannot read its link type", ifname);
+		return -EIO;
+	}
+	for (i = 0; i < sizeof(l3) / sizeof(l3[0]); i++)
+		if (type == l3[i])
+			return 1;
+	return 0;
+}
+
 static int check_attach_opts(const struct flowbpf_attach_opts *o)
 {
+	if (o->l3 && o->ingress != INGRESS_TC) {
+		err_set("%s has no Ethernet header: its ingress is served by tc (--ingress tc)",
+			o->ifname);
+		return -EINVAL;
+	}
 	if (o->flows < 1 || o->flows > FLOWBPF_FLOWS_MAX) {
 		err_set("--flows must be between 1 and %u", FLOWBPF_FLOWS_MAX);
 		return -EINVAL;
@@ -295,7 +336,9 @@ void flowbpf_config_fill(struct flowbpf_config *cfg,
 			 : o->xdp_mode == XDPM_GENERIC ? XDP_FLAGS_SKB_MODE
 						       : XDP_FLAGS_DRV_MODE;
 	cfg->flags = (own_qdisc ? FLOWBPF_CFG_OWN_CLSACT : 0) |
-		     (tc_ing ? FLOWBPF_CFG_INGRESS_TC : 0);
+		     (tc_ing ? FLOWBPF_CFG_INGRESS_TC : 0) |
+		     (o->decap_inner ? FLOWBPF_CFG_DECAP_INNER : 0) |
+		     (o->l3 ? FLOWBPF_CFG_L3 : 0);
 }
 
 static struct flowbpf *open_and_load(const struct flowbpf_attach_opts *o,
@@ -846,7 +889,7 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[256];
-	int err, i;
+	int err, i, missing = -1;
 
 	memset(h, 0, sizeof(*h));
 	for (i = 0; i < FB_OBJ_MAX; i++)
@@ -863,16 +906,21 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 	}
 	for (i = 0; i < FB_OBJ_MAX; i++) {
 		h->fd[i] = flowbpf_pin_get(ifname, i);
-		if (h->fd[i] < 0 && pins[i].kind == OBJ_MAP) {
-			err = h->fd[i];
-			flowbpf_pin_path(path, sizeof(path), ifname, i);
-			err_set("%s: cannot open pinned map %s: %s", ifname,
-				path, strerror(-err));
-			goto cleanup;
-		}
+		if (h->fd[i] < 0 && pins[i].kind == OBJ_MAP && missing < 0)
+			missing = i;
 		h->id[i] = obj_id(h->fd[i], pins[i].kind);
 	}
-	err = read_config(h->fd[FB_MAP_CONFIG], &h->cfg);
+	/* Another version's attach may pin other maps: its config says so. */
+	err = missing == FB_MAP_CONFIG ? h->fd[FB_MAP_CONFIG]
+				       : read_config(h->fd[FB_MAP_CONFIG],
+						     &h->cfg);
+	if (!err && missing >= 0) {
+		err = h->fd[missing];
+		flowbpf_pin_path(path, sizeof(path), ifname, missing);
+		err_set("%s: cannot open pinned map %s: %s", ifname, path,
+			strerror(-err));
+		goto cleanup;
+	}
 	if (err) {
 		err_set("%s: cannot read pinned config: %s%s", ifname,
 			strerror(-err),

@@ -42,6 +42,7 @@ enum flowbpf_obj {
 	FB_MAP_QSTATE,
 	FB_MAP_HEARTBEAT,
 	FB_MAP_EXPIRED,
+	FB_MAP_TUNNELS,
 	FB_OBJ_MAX
 };
 
@@ -65,7 +66,13 @@ struct flowbpf_attach_opts {
 	enum flowbpf_xdp_mode xdp_mode;
 	enum flowbpf_ingress ingress;
 	enum flowbpf_xdp_attach xdp_attach;
+	bool decap_inner; /* tunnelled packets count as their inner flow */
+	bool l3; /* no link-layer header (flowbpf_if_is_l3): tc ingress only */
 };
+
+/* 1 if ifname's frames start at the IP header (tun, wireguard, ipip, gre,
+ * sit, ip6tnl, ppp), 0 if at an Ethernet header, or -errno. */
+int flowbpf_if_is_l3(const char *ifname);
 
 /* The ranges of the options, for the CLI's tables and attach's checks. */
 #define FLOWBPF_FLOWS_MAX (1U << 26)

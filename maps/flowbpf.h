@@ -15,7 +15,7 @@
 #ifndef FLOWBPF_MAPS_H
 #define FLOWBPF_MAPS_H
 
-#define FLOWBPF_ABI_VERSION 4
+#define FLOWBPF_ABI_VERSION 5
 
 /*
  * Protocol facts the key is built on, written once for the datapath, the
@@ -67,6 +67,7 @@ static inline int flowbpf_eth_is_vlan(__u16 ethertype)
 #define FLOWBPF_PIN_PROG_TC_INGRESS "prog_tc_ingress"
 #define FLOWBPF_PIN_LINK_XDP "link_xdp"
 #define FLOWBPF_PIN_ACCT "acct"
+#define FLOWBPF_PIN_TUNNELS "tunnels"
 
 #define FLOWBPF_DEFAULT_FLOWS 262144
 #define FLOWBPF_DEFAULT_TIMEOUT_NS 2000000000ULL
@@ -115,6 +116,13 @@ static inline int flowbpf_eth_is_vlan(__u16 ethertype)
 
 /* Extension headers walked before an IPv6 packet is a parse error. */
 #define FLOWBPF_V6_EXT_MAX 8
+/* MPLS labels walked before a label stack is a parse error. */
+#define FLOWBPF_MPLS_MAX 8
+/* Tunnels ("tunnels" map) whose outer endpoints are kept for records. */
+#define FLOWBPF_TUNNELS_MAX 1024
+/* UDP destination ports of the UDP tunnels the parser opens. */
+#define FLOWBPF_VXLAN_PORT 4789
+#define FLOWBPF_GENEVE_PORT 6081
 /* Leading packet bytes copied into a first-packet event. */
 #define FLOWBPF_EVENT_DATA 128
 
@@ -156,6 +164,26 @@ enum flowbpf_mode {
 };
 
 /*
+ * What a flow was carried in (the key's tun_type); tun_id is the VXLAN or
+ * GENEVE VNI, the GRE key, the top MPLS label or the PPPoE session id,
+ * and 0 for IPIP, SIT and IPv6 tunnels, which have none.  PPPoE and MPLS
+ * are always walked to the IP packet they carry; the IP tunnels only
+ * with FLOWBPF_CFG_DECAP_INNER (docs/tunnels.md).
+ */
+enum flowbpf_tun_type {
+	FLOWBPF_TUN_NONE = 0,
+	FLOWBPF_TUN_VXLAN = 1,
+	FLOWBPF_TUN_GENEVE = 2,
+	FLOWBPF_TUN_GRE = 3,
+	FLOWBPF_TUN_IPIP = 4, /* IPv4 in IPv4 */
+	FLOWBPF_TUN_SIT = 5, /* IPv6 in IPv4 (6in4) */
+	FLOWBPF_TUN_IP6 = 6, /* IPv4 or IPv6 in IPv6 */
+	FLOWBPF_TUN_MPLS = 7,
+	FLOWBPF_TUN_PPPOE = 8,
+	FLOWBPF_TUN_MAX,
+};
+
+/*
  * A unidirectional flow, as in NetFlow/IPFIX.  Addresses use one 16-byte
  * form: IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) and family tells the
  * two apart.  For ICMP and ICMPv6, sport is 0 and dport carries
@@ -165,11 +193,32 @@ struct flowbpf_key {
 	__u8 dir; /* enum flowbpf_dir */
 	__u8 family; /* 4 or 6 */
 	__u8 proto; /* IP protocol number of the L4 header */
-	__u8 pad;
+	__u8 tun_type; /* enum flowbpf_tun_type */
 	__u16 vlan; /* outer VLAN id, 0 when untagged */
 	__u16 inner_vlan; /* inner VLAN id of a QinQ frame, 0 otherwise */
 	__be16 sport;
 	__be16 dport;
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__u32 tun_id; /* host order; see enum flowbpf_tun_type */
+};
+
+/*
+ * The outer endpoints of an IP tunnel ("tunnels" map, LRU), written with
+ * the first flow of each tunnel context seen in a direction: records of
+ * inner flows name the tunnel they came in without the flow map paying
+ * for it (maps/flowbpf.h's 160 bytes a flow).
+ */
+struct flowbpf_tunnel_key {
+	__u8 dir;
+	__u8 tun_type;
+	__u16 pad;
+	__u32 tun_id;
+};
+
+struct flowbpf_tunnel {
+	__u8 family; /* 4 or 6, addresses as in struct flowbpf_key */
+	__u8 pad[3];
 	__be32 saddr[4];
 	__be32 daddr[4];
 };
@@ -312,7 +361,7 @@ struct flowbpf_event_hdr {
 	struct flowbpf_key key;
 	__u32 pkt_len; /* frame length */
 	__u32 cap_len; /* bytes valid in data[] */
-	__u32 pad;
+	__u32 pad[2];
 };
 
 /* Sent on the first packet of a flow, for the policy daemon to decide on. */
@@ -393,6 +442,10 @@ struct flowbpf_qstate {
 #define FLOWBPF_CFG_OWN_CLSACT (1U << 0)
 /* Ingress is seen by the tc program on clsact ingress instead of XDP. */
 #define FLOWBPF_CFG_INGRESS_TC (1U << 1)
+/* Tunnelled packets count as their inner flow (attach --decap inner). */
+#define FLOWBPF_CFG_DECAP_INNER (1U << 2)
+/* The device has no link-layer header: frames start at the IP header. */
+#define FLOWBPF_CFG_L3 (1U << 3)
 
 /*
  * Statistics: one per-CPU array entry of FLOWBPF_STAT_MAX counters.
@@ -425,6 +478,7 @@ struct flowbpf_qstate {
 	X(ERR_IP_LEN, "err_ip_length", 1)                  \
 	X(ERR_V6_CHAIN, "err_ipv6_chain_too_long", 1)      \
 	X(ERR_L4_TRUNC, "err_l4_truncated", 1)             \
+	X(ERR_TUNNEL, "err_tunnel_header", 1)              \
 	X(FRAG_FIRST, "fragments_first", 0)                \
 	X(FRAG_LATER, "fragments_later", 0)                \
 	X(FLOWS_CREATED, "flows_created", 0)               \
@@ -468,7 +522,10 @@ struct flowbpf_acct {
 };
 
 /* The sizes the memory budget and docs/maps.md are written for. */
-_Static_assert(sizeof(struct flowbpf_key) == 44, "flow key layout");
+_Static_assert(sizeof(struct flowbpf_key) == 48, "flow key layout");
+_Static_assert(sizeof(struct flowbpf_tunnel) == 36, "tunnel layout");
+_Static_assert(sizeof(struct flowbpf_event_hdr) == 80, "event layout");
+_Static_assert(sizeof(struct flowbpf_vop) == 56, "verdict op layout");
 _Static_assert(sizeof(struct flowbpf_flow) == 40, "flow value layout");
 _Static_assert(sizeof(struct flowbpf_config) == 64, "config layout");
 

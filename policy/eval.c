@@ -45,6 +45,10 @@ static bool rule_matches(const struct policy *p, const struct rule *r,
 	}
 	if (r->nvlans && !in_ranges(r->vlans, r->nvlans, k->vlan))
 		return false;
+	if (r->tun_type >= 0 &&
+	    (r->tun_type != k->tun_type ||
+	     (r->tun_has_id && r->tun_id != k->tun_id)))
+		return false;
 	if (r->nprotos && !memchr(r->protos, k->proto, r->nprotos))
 		return false;
 	if (!addr_ok(p, r->from, k, true) || !addr_ok(p, r->to, k, false))

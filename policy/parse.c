@@ -347,11 +347,11 @@ static int unit_add(struct parser *ps, const struct unit *u)
 static bool is_keyword(const char *w)
 {
 	static const char *const kw[] = {
-		"unit",	 "rule",  "default", "any",	  "from",
-		"to",	 "dir",	  "iface",   "vlan",	  "proto",
-		"sport", "dport", "port",    "icmp-type", "icmp-code",
-		"time",	 "days",  "allow",   "deny",	  "pass",
-		"drop",	 "file",  "account", "class",	  "quota",
+		"unit",	 "rule",      "default",   "any",   "from",   "to",
+		"dir",	 "iface",     "vlan",	   "proto", "sport",  "dport",
+		"port",	 "icmp-type", "icmp-code", "time",  "days",   "allow",
+		"deny",	 "pass",      "drop",	   "file",  "tunnel", "account",
+		"class", "quota",
 	};
 	size_t i;
 
@@ -986,6 +986,21 @@ static int match_time(struct parser *ps, struct rule *r, const char *key)
 	return 0;
 }
 
+static int match_tunnel(struct parser *ps, struct rule *r, const char *key)
+{
+	__u8 t;
+
+	if (tunnel_parse(ps->tok.text, &t, &r->tun_id, &r->tun_has_id)) {
+		perr(ps,
+		     "invalid tunnel '%s' (none, vxlan, geneve, gre, ipip, sit, ip6, mpls or pppoe, with :ID for all but ipip, sit and ip6)",
+		     ps->tok.text);
+		return -EINVAL;
+	}
+	r->tun_type = t;
+	next(ps);
+	return 0;
+}
+
 static int match_days(struct parser *ps, struct rule *r, const char *key)
 {
 	if (parse_list(ps, add_days, r))
@@ -1002,13 +1017,21 @@ struct match_def {
 
 /* Every match a rule takes, in the order the error message lists them. */
 static const struct match_def matches[] = {
-	{ "dir", match_dir },	     { "iface", match_iface },
-	{ "vlan", match_vlan },	     { "proto", match_proto },
-	{ "from", match_addr },	     { "to", match_addr },
-	{ "sport", match_ports },    { "dport", match_ports },
-	{ "port", match_ports },     { "icmp-type", match_icmp },
-	{ "icmp-code", match_icmp }, { "time", match_time },
-	{ "days", match_days },	     {},
+	{ "dir", match_dir },
+	{ "iface", match_iface },
+	{ "vlan", match_vlan },
+	{ "proto", match_proto },
+	{ "from", match_addr },
+	{ "to", match_addr },
+	{ "sport", match_ports },
+	{ "dport", match_ports },
+	{ "port", match_ports },
+	{ "icmp-type", match_icmp },
+	{ "icmp-code", match_icmp },
+	{ "time", match_time },
+	{ "days", match_days },
+	{ "tunnel", match_tunnel },
+	{},
 };
 
 static void perr_unknown_match(struct parser *ps, const struct match_def *tbl)
@@ -1117,6 +1140,7 @@ static int parse_rule(struct parser *ps)
 	struct rule r = { .dir = -1,
 			  .icmp_type = -1,
 			  .icmp_code = -1,
+			  .tun_type = -1,
 			  .tmin_from = -1,
 			  .tmin_to = -1 };
 	int line = ps->tok.line, col = ps->tok.col;

@@ -68,6 +68,9 @@ struct rule {
 	struct range16 *sports, *dports, *ports; /* ports: either side */
 	size_t nsports, ndports, nports;
 	int icmp_type, icmp_code; /* -1: any */
+	int tun_type; /* -1: any, else enum flowbpf_tun_type (0: none) */
+	bool tun_has_id;
+	__u32 tun_id; /* with tun_has_id */
 	int tmin_from, tmin_to; /* minutes of the day, -1: any time */
 	__u8 days; /* bit 0 = Sunday .. 6; 0: every day */
 	__u64 hits; /* flows decided by this rule */

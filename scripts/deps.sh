@@ -52,6 +52,9 @@ pkgs+=(systemd man-db groff-base mandoc)
 # PostgreSQL server the tests start privately (docs/units.md).
 pkgs+=(libsqlite3-dev sqlite3 libpq-dev postgresql)
 
+# Tunnel tests: an independent decode of the encapsulated captures.
+pkgs+=(tshark)
+
 # The tests run a Prometheus of their own, not the packaged service, which
 # installing it may start.
 prometheus_new=$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -c "ok installed" || true)

@@ -1757,7 +1757,8 @@ static bool check_key(const struct flowbpf_key *got,
 	ok &= ASSERT_EQ(got->dir, want->dir, "key.dir");
 	ok &= ASSERT_EQ(got->family, want->family, "key.family");
 	ok &= ASSERT_EQ(got->proto, want->proto, "key.proto");
-	ok &= ASSERT_EQ(got->pad, 0, "key.pad");
+	ok &= ASSERT_EQ(got->tun_type, want->tun_type, "key.tun_type");
+	ok &= ASSERT_EQ(got->tun_id, want->tun_id, "key.tun_id");
 	ok &= ASSERT_EQ(got->vlan, want->vlan, "key.vlan");
 	ok &= ASSERT_EQ(got->inner_vlan, want->inner_vlan, "key.inner_vlan");
 	ok &= ASSERT_EQ(ntohs(got->sport), ntohs(want->sport), "key.sport");

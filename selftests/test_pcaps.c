@@ -212,6 +212,49 @@ static void ref_l4(const __u8 *l4, __u32 room, struct flowbpf_key *k)
 	}
 }
 
+/*
+ * A PPPoE session header or an MPLS label stack at *off, which the
+ * parser walks in every mode: the type of what follows (0 if not IP), or
+ * the error stat.
+ */
+static int ref_shim(const __u8 *p, __u32 len, __u32 *off, __u16 *type,
+		    struct flowbpf_key *k)
+{
+	int i;
+
+	if (*type == 0x8864) {
+		if (*off + 8 > len || p[*off] != 0x11 || p[*off + 1])
+			return FLOWBPF_STAT_ERR_TUNNEL;
+		k->tun_type = FLOWBPF_TUN_PPPOE;
+		k->tun_id = rd16(p + *off + 2);
+		*type = rd16(p + *off + 6) == 0x21   ? ETH_P_IP
+			: rd16(p + *off + 6) == 0x57 ? ETH_P_IPV6
+						     : 0;
+		*off += 8;
+	} else {
+		for (i = 0; i < FLOWBPF_MPLS_MAX; i++, *off += 4) {
+			if (*off + 4 > len)
+				return FLOWBPF_STAT_ERR_TUNNEL;
+			if (!i) {
+				k->tun_type = FLOWBPF_TUN_MPLS;
+				k->tun_id = (__u32)p[*off] << 12 |
+					    p[*off + 1] << 4 | p[*off + 2] >> 4;
+			}
+			if (p[*off + 2] & 1)
+				break;
+		}
+		if (i == FLOWBPF_MPLS_MAX)
+			return FLOWBPF_STAT_ERR_TUNNEL;
+		*off += 4;
+		if (*off >= len)
+			return FLOWBPF_STAT_ERR_TUNNEL;
+		*type = p[*off] >> 4 == 4   ? ETH_P_IP
+			: p[*off] >> 4 == 6 ? ETH_P_IPV6
+					    : 0;
+	}
+	return *type ? 0 : FLOWBPF_STAT_NON_IP;
+}
+
 static void ref_decode(const __u8 *p, __u32 len, struct ref_frame *r)
 {
 	struct flowbpf_key *k = &r->key;
@@ -237,6 +280,11 @@ static void ref_decode(const __u8 *p, __u32 len, struct ref_frame *r)
 	if (tag_type(type)) {
 		r->l2 = FLOWBPF_STAT_ERR_L2_TRUNC;
 		return;
+	}
+	if (type == 0x8864 || type == 0x8847 || type == 0x8848) {
+		r->l2 = ref_shim(p, len, &off, &type, k);
+		if (r->l2)
+			return;
 	}
 	if (type != ETH_P_IP && type != ETH_P_IPV6) {
 		r->l2 = FLOWBPF_STAT_NON_IP;

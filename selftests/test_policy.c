@@ -143,7 +143,7 @@ static const struct bad bad_policies[] = {
 	  "t.conf:2:1: expected ';', found 'rule'" },
 	/* The next statement's keyword is read as one more match. */
 	{ "rule_missing_semicolon", "rule allow dir in\nrule deny;\n",
-	  "t.conf:2:1: unknown match 'rule' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time or days)" },
+	  "t.conf:2:1: unknown match 'rule' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time, days or tunnel)" },
 	{ "rule_missing_semicolon_eof", "rule allow dir in\n",
 	  "t.conf:2:1: expected a match or ';', found end of file" },
 	{ "unit_missing_brace", "unit a 10.0.0.1;\n",
@@ -207,7 +207,7 @@ static const struct bad bad_policies[] = {
 	{ "vlan_not_a_number", "rule deny vlan ten;\n",
 	  "t.conf:1:16: invalid VLAN id 'ten'" },
 	{ "unknown_match", "rule allow dst 10.0.0.1;\n",
-	  "t.conf:1:12: unknown match 'dst' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time or days)" },
+	  "t.conf:1:12: unknown match 'dst' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time, days or tunnel)" },
 	{ "duplicate_match", "rule allow proto tcp dport 80 proto udp;\n",
 	  "t.conf:1:31: 'proto' is given twice in this rule" },
 	{ "missing_verdict", "rule \"web\" from 10.0.0.1;\n",
@@ -258,7 +258,7 @@ static const struct bad bad_policies[] = {
 	{ "value_after_key_comment", "rule allow days # weekends\n",
 	  "t.conf:2:1: expected a value after 'days', found end of file" },
 	{ "first_error_wins", "rule allow bogus;\nrule deny dir sideways;\n",
-	  "t.conf:1:12: unknown match 'bogus' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time or days)" },
+	  "t.conf:1:12: unknown match 'bogus' (expected dir, iface, vlan, proto, from, to, sport, dport, port, icmp-type, icmp-code, time, days or tunnel)" },
 };
 
 static void check_bad(const char *text, const char *want)

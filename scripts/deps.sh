@@ -33,6 +33,10 @@ pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 # capture replay and an independent flow meter to compare with (softflowd).
 pkgs+=(nfdump pmacct tcpreplay softflowd)
 
+# Wireshark's IPFIX dissector: the second decoder of the fields nfdump 1.7
+# cannot read (forwardingStatus, dot1qCustomerVlanId, sampling options).
+pkgs+=(tshark)
+
 # flowbpf top draws with ncurses; its tests drive it in tmux.
 pkgs+=(libncurses-dev tmux)
 

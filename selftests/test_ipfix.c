@@ -3,8 +3,9 @@
  * IPFIX that collectors can use: the encoder byte by byte (templates, the
  * exporter's options record, every field of a data record), the
  * forwardingStatus of each verdict, an export read by two independent
- * collectors, nfcapd/nfdump and pmacct's nfacctd, and compared field by
- * field with the JSON records of the same flows, and IPFIX over TCP to a
+ * collectors, nfcapd/nfdump and pmacct's nfacctd, and by Wireshark's
+ * dissector from a capture, and compared field by field with the JSON
+ * records of the same flows, and IPFIX over TCP to a
  * reader that goes away and comes back.
  */
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <jansson.h>
@@ -1091,17 +1093,180 @@ static int v6_setup(struct test_net *n, char *peer6, size_t len)
 		n->peer_if);
 }
 
-/* The collectors test: its files, the servers it runs and their ports. */
-struct xcollect {
-	char dir[32], jsonl[128], nfdir[128], nfa[160], peer6[48];
-	struct test_daemon d;
-	struct test_net n;
-	pid_t col, cap, acct;
-	int p1, p2; /* nfcapd's and nfacctd's */
+/* ---- Wireshark's IPFIX dissector, the second reader of what nfdump
+ * cannot decode ---- */
+
+/* "Dec  1, 2026 23:16:54.570000000 UTC", as tshark prints times. */
+static long long ws_ms(const char *s)
+{
+	struct tm tm = {};
+	const char *frac = strptime(s, "%b %d, %Y %H:%M:%S", &tm);
+	long long ms = 0;
+	int i;
+
+	if (!frac)
+		return -1;
+	if (*frac == '.')
+		for (i = 1; i <= 3; i++)
+			ms = ms * 10 + (frac[i] >= '0' && frac[i] <= '9'
+						? frac[i] - '0'
+						: 0);
+	return (long long)timegm(&tm) * 1000 + ms;
+}
+
+/* tshark's values are strings, some of them hex ("0x28"). */
+static long long jnum(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? strtoll(json_string_value(v), NULL, 0) : -1;
+}
+
+/* One data record as Wireshark decodes it.  It splits forwardingStatus
+ * into the status (2 bits) and a reason code named after the status. */
+static void ws_flow(json_t *f, struct xrec *x)
+{
+	json_t *t = json_object_get(f, "cflow.timedelta_tree");
+	json_t *fs = json_object_get(f, "Forwarding Status"), *v;
+	const char *k;
+
+	xrec_init(x);
+	snprintf(x->src, sizeof(x->src), "%s",
+		 jstr(f, "cflow.srcaddr", "cflow.srcaddrv6"));
+	snprintf(x->dst, sizeof(x->dst), "%s",
+		 jstr(f, "cflow.dstaddr", "cflow.dstaddrv6"));
+	x->proto = jnum(f, "cflow.protocol");
+	x->sport = jnum(f, "cflow.srcport");
+	x->dport = jnum(f, "cflow.dstport");
+	x->start = ws_ms(jstr(t, "cflow.abstimestart", NULL));
+	x->end = ws_ms(jstr(t, "cflow.abstimeend", NULL));
+	x->packets = jnum(f, "cflow.packets");
+	x->bytes = jnum(f, "cflow.octets");
+	x->tos = jnum(f, "cflow.tos");
+	x->vlan = jnum(f, "cflow.vlanid");
+	x->cvlan = jnum(f, "cflow.dot1q_customer_vlan_id");
+	x->in_if = jnum(f, "cflow.inputint");
+	x->out_if = jnum(f, "cflow.outputint");
+	x->fwd = jnum(fs, "cflow.forwarding_status");
+	json_object_foreach(fs, k, v)
+		if (x->fwd >= 0 && strstr(k, "_code"))
+			x->fwd = x->fwd << 6 | jnum(fs, k);
+}
+
+/* What the options records of the domain said; -1: never said. */
+struct ws_options {
+	int n;
+	long long scope, interval, algorithm, flows;
 };
 
-/* IPv6, flowbpf enforcing collect_policy, and both collectors listening:
- * false once an assert failed. */
+static void ws_option(json_t *f, struct ws_options *o)
+{
+	o->n++;
+	o->scope = jnum(f, "cflow.od_id");
+	o->interval = jnum(f, "cflow.sampling_interval");
+	o->algorithm = jnum(f, "cflow.sampling_algorithm");
+	if (jnum(f, "cflow.flowsexp") > o->flows)
+		o->flows = jnum(f, "cflow.flowsexp");
+}
+
+/* Every record of domain in the capture, decoded by tshark as IPFIX on
+ * port: the flows, counted, and the options records into *o. */
+static int read_tshark(const char *pcap, int port, long long domain,
+		       struct xrec **out, struct ws_options *o)
+{
+	json_t *arr = NULL, *pkt, *cf, *set, *f;
+	const char *sk, *fk;
+	char *txt = NULL;
+	struct xrec x;
+	size_t i;
+	int n = 0;
+
+	*out = NULL;
+	*o = (struct ws_options){ 0, -1, -1, -1, -1 };
+	if (run(&txt, NULL,
+		"tshark -r %s -d udp.port==%d,cflow -Y cflow -T json", pcap,
+		port) ||
+	    !txt)
+		goto out;
+	arr = json_loads(txt, 0, NULL);
+	json_array_foreach(arr, i, pkt) {
+		cf = json_object_get(json_object_get(pkt, "_source"), "layers");
+		cf = json_object_get(cf, "cflow");
+		if (jnum(cf, "cflow.od_id") != domain)
+			continue;
+		json_object_foreach(cf, sk, set) {
+			if (strncmp(sk, "Set ", 4))
+				continue;
+			json_object_foreach(set, fk, f) {
+				if (strncmp(fk, "Flow ", 5))
+					continue;
+				if (json_object_get(
+					    f, "cflow.sampling_interval")) {
+					ws_option(f, o);
+					continue;
+				}
+				ws_flow(f, &x);
+				n = xrec_push(out, n, &x);
+			}
+		}
+	}
+out:
+	json_decref(arr);
+	free(txt);
+	return n;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	char buf[4096] = "";
+	FILE *f = fopen(path, "r");
+	size_t len;
+
+	if (!f)
+		return false;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[len] = 0;
+	fclose(f);
+	return strstr(buf, needle);
+}
+
+/* tshark capturing the datagrams to port on loopback into pcap, once it
+ * says so and the file has its header (a pcapng section header block is
+ * 28 bytes at least). */
+static pid_t start_capture(const char *dir, const char *pcap, int port)
+{
+	char log[192];
+	struct stat st;
+	pid_t pid;
+	int t;
+
+	snprintf(log, sizeof(log), "%s/tshark.log", dir);
+	pid = spawn("exec tshark -i lo -f 'udp dst port %d' -w %s >%s 2>&1",
+		    port, pcap, log);
+	for (t = 0; pid > 0 && t < 10000; t += 50) {
+		if (file_has(log, "Capturing on") && !stat(pcap, &st) &&
+		    st.st_size >= 28)
+			return pid;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return -1;
+		usleep(50000);
+	}
+	if (pid > 0)
+		stop(pid, 2000);
+	return -1;
+}
+
+/* The collectors test: its files, the servers it runs and their ports. */
+struct xcollect {
+	char dir[32], jsonl[128], nfdir[128], nfa[160], pcap[160], peer6[48];
+	struct test_daemon d;
+	struct test_net n;
+	pid_t col, cap, acct, ws;
+	int p1, p2; /* nfcapd's and nfacctd's (and tshark's capture) */
+};
+
+/* IPv6, flowbpf enforcing collect_policy, both collectors listening and
+ * tshark capturing what nfacctd gets: false once an assert failed. */
 static bool xc_start(struct xcollect *x)
 {
 	if (!ASSERT_OK(v6_setup(&x->n, x->peer6, sizeof(x->peer6)), "IPv6") ||
@@ -1121,7 +1286,9 @@ static bool xc_start(struct xcollect *x)
 	return ASSERT_GE(x->cap, 1, "nfcapd") &&
 	       ASSERT_GE(x->acct, 1, "nfacctd") &&
 	       ASSERT_OK(wait_bound(x->p1, 10000), "nfcapd listens") &&
-	       ASSERT_OK(wait_bound(x->p2, 10000), "nfacctd listens");
+	       ASSERT_OK(wait_bound(x->p2, 10000), "nfacctd listens") &&
+	       ASSERT_GE((x->ws = start_capture(x->dir, x->pcap, x->p2)), 1,
+			 "tshark captures");
 }
 
 /* Traffic exported to both, then a control export to nfacctd; the
@@ -1156,6 +1323,9 @@ static int xc_export(struct xcollect *x, struct xrec **jr)
 	x->cap = -1;
 	ASSERT_EQ(stop_nfacctd(x->acct), 0, "nfacctd exits");
 	x->acct = -1;
+	/* What nfacctd read has passed the capture. */
+	ASSERT_EQ(stop(x->ws, 5000), 0, "tshark exits");
+	x->ws = -1;
 	return njr;
 }
 
@@ -1186,19 +1356,48 @@ static void xc_compare(struct xcollect *x, struct xrec *jr, int njr)
 	free(pr);
 }
 
+/* Wireshark has every JSON record too, field by field: the second reader
+ * of forwardingStatus, the inner VLAN and the sampling, which nfdump
+ * cannot decode. */
+static void xc_tshark(struct xcollect *x, struct xrec *jr, int njr)
+{
+	struct xrec *wr = NULL, *got;
+	struct ws_options o;
+	int nwr, i;
+
+	nwr = read_tshark(x->pcap, x->p2, x->n.host_ifindex, &wr, &o);
+	ASSERT_EQ(nwr, njr, "tshark: as many flows as JSON records");
+	for (i = 0; i < njr; i++) {
+		got = find(wr, nwr, &jr[i], false);
+		compare("tshark", &jr[i], got);
+		if (!got)
+			continue;
+		ASSERT_GE(got->fwd, 0, "tshark decoded forwardingStatus");
+		ASSERT_GE(got->cvlan, 0, "tshark decoded dot1qCustomerVlanId");
+	}
+	ASSERT_GE(o.n, 1, "tshark: options records of the domain");
+	ASSERT_EQ(o.scope, x->n.host_ifindex, "their scope: the domain");
+	ASSERT_EQ(o.interval, 1, "samplingInterval: every packet");
+	ASSERT_EQ(o.algorithm, 1, "samplingAlgorithm: deterministic");
+	ASSERT_GE(o.flows, 1, "exportedFlowRecordTotalCount counts");
+	ASSERT_LE(o.flows, njr, "no more flows exported than recorded");
+	free(wr);
+}
+
 static void subtest_collectors(void)
 {
 	struct xcollect x = { .dir = "/tmp/flowbpf-ipfix-XXXXXX",
 			      .col = -1,
 			      .cap = -1,
-			      .acct = -1 };
+			      .acct = -1,
+			      .ws = -1 };
 	struct xrec *jr = NULL;
 	int njr;
 
 	if (!have_tool("nfcapd") || !have_tool("nfdump") ||
-	    !have_tool("nfacctd")) {
+	    !have_tool("nfacctd") || !have_tool("tshark")) {
 		test__skip(
-			"nfcapd, nfdump or nfacctd not installed (Debian packages nfdump, pmacct)");
+			"nfcapd, nfdump, nfacctd or tshark not installed (Debian packages nfdump, pmacct, tshark)");
 		return;
 	}
 	if (!ASSERT_OK_PTR(mkdtemp(x.dir), "mkdtemp"))
@@ -1206,6 +1405,7 @@ static void subtest_collectors(void)
 	snprintf(x.jsonl, sizeof(x.jsonl), "%s/flows.jsonl", x.dir);
 	snprintf(x.nfdir, sizeof(x.nfdir), "%s/nf", x.dir);
 	snprintf(x.nfa, sizeof(x.nfa), "%s/nfacctd.json", x.dir);
+	snprintf(x.pcap, sizeof(x.pcap), "%s/ipfix.pcapng", x.dir);
 	mkdir(x.nfdir, 0700);
 	if (!ASSERT_OK(net_setup(&x.n), "net_setup"))
 		goto out_dir;
@@ -1213,6 +1413,7 @@ static void subtest_collectors(void)
 		goto out;
 	njr = xc_export(&x, &jr);
 	xc_compare(&x, jr, njr);
+	xc_tshark(&x, jr, njr);
 out:
 	if (x.col > 0)
 		stop(x.col, 2000);
@@ -1220,6 +1421,8 @@ out:
 		stop(x.cap, 2000);
 	if (x.acct > 0)
 		stop_nfacctd(x.acct);
+	if (x.ws > 0)
+		stop(x.ws, 2000);
 	test_daemon_cleanup(&x.d);
 	net_cleanup(&x.n);
 	if (env_verbose)

@@ -18,6 +18,7 @@
 #include "netns.h"
 #include "loader.h"
 #include "test.h"
+#include "test_quota.h"
 
 static int net_counter;
 
@@ -550,4 +551,19 @@ int tcp_sink(void *arg)
 	close(c);
 	close(fd);
 	return total == s->want ? 0 : 4;
+}
+
+json_t *test_quota_blocked(const char *dsn, const char *name)
+{
+	json_t *q = quota_of(dsn, name);
+	char what[96];
+
+	snprintf(what, sizeof(what), "flowbpf quota lists %s", name);
+	if (!ASSERT_OK_PTR(q, what))
+		return NULL;
+	ASSERT_STREQ(json_string_value(json_object_get(q, "state")), "blocked",
+		     "quota state");
+	ASSERT_GE(json_integer_value(json_object_get(q, "used")), 1 << 20,
+		  "quota use");
+	return q;
 }

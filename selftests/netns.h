@@ -128,4 +128,9 @@ void test_daemon_kill(struct test_daemon *d, int sig);
 /* Stops it and removes its files; with -v, prints its log. */
 void test_daemon_cleanup(struct test_daemon *d);
 
+/* The row of "flowbpf -j quota" for quota name (test_quota.h's
+ * quota_of()), asserted listed, blocked and used up to at least 1 MiB:
+ * the row (json_decref() it) or NULL. */
+json_t *test_quota_blocked(const char *dsn, const char *name);
+
 #endif

@@ -175,99 +175,150 @@ static __u64 daemon_count(const char *sock, const char *key)
 	return v;
 }
 
-static void test_end_to_end(void)
-{
-	char dir[] = "/tmp/flowbpf-quota-XXXXXX", db[96], pol[96], sock[96];
-	char text[1024];
-	struct test_net n1 = {}, n2 = {};
-	struct test_srv s1 = { .port = QUOTA_PORT },
-			s2 = { .port = QUOTA_PORT };
-	pid_t dmn = -1, c1 = -1, c2 = -1, srv1 = -1, srv2 = -1;
-	__u64 got, cross, stall;
-	json_t *q = NULL;
-	int fd = -1, i;
+/* The setup of test_end_to_end(): two hosts, each with flowbpf, a
+ * collector and a server, and one daemon for both. */
+struct quota_run {
+	char dir[32], db[96], pol[96], sock[96];
+	struct test_net n1, n2;
+	struct test_srv s1, s2;
+	pid_t dmn, c1, c2, srv1, srv2;
+};
 
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
-		return;
-	snprintf(db, sizeof(db), "%s/acct.db", dir);
-	snprintf(pol, sizeof(pol), "%s/quota.conf", dir);
-	snprintf(sock, sizeof(sock), "%s/ctl.sock", dir);
-	if (!ASSERT_OK(net_setup(&n1), "net_setup 1") ||
-	    !ASSERT_OK(net_setup(&n2), "net_setup 2"))
-		goto out;
+/* Both hosts, attached in enforce mode, and the policy: unit a with its
+ * quota on the first, unit b on the second. */
+static bool quota_hosts(struct quota_run *r)
+{
+	char text[1024];
+	int i;
+
+	if (!ASSERT_OK(net_setup(&r->n1), "net_setup 1") ||
+	    !ASSERT_OK(net_setup(&r->n2), "net_setup 2"))
+		return false;
 	for (i = 0; i < 2; i++)
 		if (!ASSERT_OK(run(NULL, NULL,
 				   "%s attach %s --mode enforce --pending hold",
-				   flowbpf_bin(), i ? n2.host_if : n1.host_if),
+				   flowbpf_bin(),
+				   i ? r->n2.host_if : r->n1.host_if),
 			       "attach"))
-			goto out;
+			return false;
 	snprintf(text, sizeof(text),
 		 "unit a { %s }\nunit b { %s }\naccount a, b;\n"
 		 "quota a limit 1M per %ds deny soft 50%%;\ndefault allow;\n",
-		 n1.peer_ip, n2.peer_ip, QUOTA_PERIOD);
-	test_write_file(pol, text);
-	c1 = spawn(
-		"exec %s collect %s --interval 100ms --active 100ms --units %s --db %s",
-		flowbpf_bin(), n1.host_if, pol, db);
-	c2 = spawn(
-		"exec %s collect %s --interval 100ms --active 100ms --units %s --db %s",
-		flowbpf_bin(), n2.host_if, pol, db);
-	dmn = spawn("exec %s daemon -c %s --socket %s --db %s %s %s",
-		    flowbpf_bin(), pol, sock, db, n1.host_if, n2.host_if);
-	if (!ASSERT_OK(quota_daemon_ready(sock, dmn), "daemon answers"))
-		goto out;
-	srv1 = server_start(&n1, test_tcp_drain, &s1);
-	srv2 = server_start(&n2, test_tcp_drain, &s2);
-	if (!ASSERT_GE(srv1, 1, "server 1") || !ASSERT_GE(srv2, 1, "server 2"))
-		goto out;
-	/* All of it within one period. */
-	quota_wait_period(QUOTA_PERIOD, 0.2);
-	fd = quota_connect(n1.peer_ip, QUOTA_PORT, 2000);
-	if (!ASSERT_GE(fd, 0, "connect before the quota"))
-		goto out;
-	got = quota_transfer(fd, 1 << 20, &cross, &stall);
+		 r->n1.peer_ip, r->n2.peer_ip, QUOTA_PERIOD);
+	test_write_file(r->pol, text);
+	return true;
+}
+
+/* The collectors, the daemon and the servers, once the hosts are up. */
+static bool quota_start(struct quota_run *r)
+{
+	const char *col =
+		"exec %s collect %s --interval 100ms --active 100ms --units %s --db %s";
+
+	if (!quota_hosts(r))
+		return false;
+	r->c1 = spawn(col, flowbpf_bin(), r->n1.host_if, r->pol, r->db);
+	r->c2 = spawn(col, flowbpf_bin(), r->n2.host_if, r->pol, r->db);
+	r->dmn = spawn("exec %s daemon -c %s --socket %s --db %s %s %s",
+		       flowbpf_bin(), r->pol, r->sock, r->db, r->n1.host_if,
+		       r->n2.host_if);
+	if (!ASSERT_OK(quota_daemon_ready(r->sock, r->dmn), "daemon answers"))
+		return false;
+	r->srv1 = server_start(&r->n1, test_tcp_drain, &r->s1);
+	r->srv2 = server_start(&r->n2, test_tcp_drain, &r->s2);
+	return ASSERT_GE(r->srv1, 1, "server 1") &&
+	       ASSERT_GE(r->srv2, 1, "server 2");
+}
+
+/* A transfer of unit a over its quota, cut off soon after; fd its
+ * socket (-1 if it did not connect). */
+static bool quota_cut_off(struct quota_run *r, int *fd)
+{
+	__u64 got, cross, stall;
+
+	*fd = quota_connect(r->n1.peer_ip, QUOTA_PORT, 2000);
+	if (!ASSERT_GE(*fd, 0, "connect before the quota"))
+		return false;
+	got = quota_transfer(*fd, 1 << 20, &cross, &stall);
 	test__log("  acked %llu bytes, stalled %llu ms after 1 MiB\n",
 		  (unsigned long long)got, (unsigned long long)(stall - cross));
 	ASSERT_GE(got, 900000, "the transfer reaches the quota");
 	ASSERT_LE(got, 5 << 20, "and is cut off soon after");
 	ASSERT_TRUE(cross > 0, "1 MiB acknowledged");
 	ASSERT_LE(stall - cross, 4000, "cut off within the sweep and 2 s");
-	ASSERT_EQ(quota_connect(n1.peer_ip, QUOTA_PORT, 1500), -1,
+	return true;
+}
+
+/* While blocked: unit a is refused, unit b is not, and the store and
+ * the daemon say so. */
+static void quota_blocked(struct quota_run *r)
+{
+	json_t *q;
+	int c;
+
+	ASSERT_EQ(quota_connect(r->n1.peer_ip, QUOTA_PORT, 1500), -1,
 		  "a new connection of the unit is refused");
-	i = quota_connect(n2.peer_ip, QUOTA_PORT, 1500);
-	ASSERT_GE(i, 0, "another unit's connection works");
-	if (i >= 0)
-		close(i);
-	q = quota_of(db, "a/15s");
-	if (ASSERT_OK_PTR(q, "flowbpf quota lists a/15s")) {
-		ASSERT_STREQ(json_string_value(json_object_get(q, "state")),
-			     "blocked", "quota state");
-		ASSERT_GE(json_integer_value(json_object_get(q, "used")),
-			  1 << 20, "quota use");
+	c = quota_connect(r->n2.peer_ip, QUOTA_PORT, 1500);
+	ASSERT_GE(c, 0, "another unit's connection works");
+	if (c >= 0)
+		close(c);
+	q = test_quota_blocked(r->db, "a/15s");
+	if (q)
 		ASSERT_EQ(json_integer_value(json_object_get(q, "limit")),
 			  1 << 20, "quota limit");
-	}
-	ASSERT_GE(daemon_count(sock, "blocks"), 1, "daemon counts the block");
-	ASSERT_GE(daemon_count(sock, "soft_warnings"), 1,
+	json_decref(q);
+	ASSERT_GE(daemon_count(r->sock, "blocks"), 1,
+		  "daemon counts the block");
+	ASSERT_GE(daemon_count(r->sock, "soft_warnings"), 1,
 		  "daemon counts the 50% warning");
+}
+
+static void quota_end(struct quota_run *r)
+{
+	stop(r->dmn, 3000);
+	stop(r->c1, 3000);
+	stop(r->c2, 3000);
+	stop(r->srv1, 2000);
+	stop(r->srv2, 2000);
+	net_cleanup(&r->n1);
+	net_cleanup(&r->n2);
+	run(NULL, NULL, "rm -rf %s", r->dir);
+}
+
+static void test_end_to_end(void)
+{
+	struct quota_run r = { .s1 = { .port = QUOTA_PORT },
+			       .s2 = { .port = QUOTA_PORT },
+			       .dmn = -1,
+			       .c1 = -1,
+			       .c2 = -1,
+			       .srv1 = -1,
+			       .srv2 = -1 };
+	int fd = -1, c;
+
+	snprintf(r.dir, sizeof(r.dir), "/tmp/flowbpf-quota-XXXXXX");
+	if (!ASSERT_OK_PTR(mkdtemp(r.dir), "mkdtemp"))
+		return;
+	snprintf(r.db, sizeof(r.db), "%s/acct.db", r.dir);
+	snprintf(r.pol, sizeof(r.pol), "%s/quota.conf", r.dir);
+	snprintf(r.sock, sizeof(r.sock), "%s/ctl.sock", r.dir);
+	if (!quota_start(&r))
+		goto out;
+	/* All of it within one period. */
+	quota_wait_period(QUOTA_PERIOD, 0.2);
+	if (!quota_cut_off(&r, &fd))
+		goto out;
+	quota_blocked(&r);
 	/* The next period lifts it, within the daemon's poll. */
 	quota_wait_period(QUOTA_PERIOD, 1.5);
-	i = quota_connect(n1.peer_ip, QUOTA_PORT, 2000);
-	ASSERT_GE(i, 0, "the unit connects again in the next period");
-	if (i >= 0)
-		close(i);
+	c = quota_connect(r.n1.peer_ip, QUOTA_PORT, 2000);
+	ASSERT_GE(c, 0, "the unit connects again in the next period");
+	if (c >= 0)
+		close(c);
 out:
-	json_decref(q);
 	if (fd >= 0)
 		close(fd);
-	stop(dmn, 3000);
-	stop(c1, 3000);
-	stop(c2, 3000);
-	stop(srv1, 2000);
-	stop(srv2, 2000);
-	net_cleanup(&n1);
-	net_cleanup(&n2);
-	run(NULL, NULL, "rm -rf %s", dir);
+	quota_end(&r);
 }
 
 void test_quota(void)

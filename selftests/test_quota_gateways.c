@@ -113,104 +113,157 @@ static __u64 send_upto(int fd, __u64 want)
 	return a;
 }
 
-static void test_shared(void)
-{
-	struct test_net n[2] = {};
-	struct test_srv s[2] = { { .port = GW_PORT }, { .port = GW_PORT } };
-	char pol[96], sock[2][96], text[1024], why[256];
-	pid_t dmn[2] = { -1, -1 }, col[2] = { -1, -1 }, srv[2] = { -1, -1 };
-	struct total t[2];
-	struct pg pg = {};
-	json_t *q = NULL;
-	int fd[2] = { -1, -1 }, i, c;
-	__u64 got;
+/* Two gateways on one PostgreSQL: a host, flowbpf, a collector, a
+ * daemon and a server each. */
+struct gw_run {
+	struct test_net n[2];
+	struct test_srv s[2];
+	char pol[96], sock[2][96];
+	pid_t dmn[2], col[2], srv[2];
+	int fd[2];
+	struct pg pg;
+};
 
-	if (test_pg_start(&pg, why, sizeof(why))) {
-		test__skip("%s", why);
-		test_pg_stop(&pg);
-		return;
-	}
-	snprintf(pol, sizeof(pol), "%s/gw.conf", pg.dir);
+/* Both hosts attached in enforce mode, and the policy: one unit of both
+ * peers with a quota that neither reaches alone. */
+static bool gw_hosts(struct gw_run *r)
+{
+	char text[1024];
+	int i;
+
+	snprintf(r->pol, sizeof(r->pol), "%s/gw.conf", r->pg.dir);
 	for (i = 0; i < 2; i++)
-		if (!ASSERT_OK(net_setup(&n[i]), "net_setup") ||
+		if (!ASSERT_OK(net_setup(&r->n[i]), "net_setup") ||
 		    !ASSERT_OK(run(NULL, NULL,
 				   "%s attach %s --mode enforce --pending hold",
-				   flowbpf_bin(), n[i].host_if),
+				   flowbpf_bin(), r->n[i].host_if),
 			       "attach"))
-			goto out;
+			return false;
 	snprintf(text, sizeof(text),
 		 "unit both { %s; %s }\naccount both;\n"
 		 "quota both limit 1M per %ds deny;\ndefault allow;\n",
-		 n[0].peer_ip, n[1].peer_ip, GW_PERIOD);
-	test_write_file(pol, text);
+		 r->n[0].peer_ip, r->n[1].peer_ip, GW_PERIOD);
+	test_write_file(r->pol, text);
+	return true;
+}
+
+/* Each gateway's collector, daemon and server. */
+static bool gw_start(struct gw_run *r)
+{
+	int i;
+
+	if (!gw_hosts(r))
+		return false;
 	for (i = 0; i < 2; i++) {
-		snprintf(sock[i], sizeof(sock[i]), "%s/ctl%d.sock", pg.dir, i);
-		col[i] = spawn(
+		snprintf(r->sock[i], sizeof(r->sock[i]), "%s/ctl%d.sock",
+			 r->pg.dir, i);
+		r->col[i] = spawn(
 			"exec %s collect %s --interval 100ms --active 100ms --units %s --db '%s' --gateway gw%d",
-			flowbpf_bin(), n[i].host_if, pol, pg.dsn, i);
-		dmn[i] = spawn("exec %s daemon -c %s --socket %s --db '%s' %s",
-			       flowbpf_bin(), pol, sock[i], pg.dsn,
-			       n[i].host_if);
-		if (!ASSERT_OK(quota_daemon_ready(sock[i], dmn[i]),
+			flowbpf_bin(), r->n[i].host_if, r->pol, r->pg.dsn, i);
+		r->dmn[i] =
+			spawn("exec %s daemon -c %s --socket %s --db '%s' %s",
+			      flowbpf_bin(), r->pol, r->sock[i], r->pg.dsn,
+			      r->n[i].host_if);
+		if (!ASSERT_OK(quota_daemon_ready(r->sock[i], r->dmn[i]),
 			       "daemon answers"))
-			goto out;
-		srv[i] = server_start(&n[i], test_tcp_drain, &s[i]);
-		if (!ASSERT_GE(srv[i], 1, "server"))
-			goto out;
+			return false;
+		r->srv[i] = server_start(&r->n[i], test_tcp_drain, &r->s[i]);
+		if (!ASSERT_GE(r->srv[i], 1, "server"))
+			return false;
 	}
-	quota_wait_period(GW_PERIOD, 0.2);
-	/* 600 KB through the first gateway: under the quota. */
-	fd[0] = quota_connect(n[0].peer_ip, GW_PORT, 2000);
-	if (!ASSERT_GE(fd[0], 0, "connect through gateway 0"))
-		goto out;
-	got = send_upto(fd[0], 600000);
+	return true;
+}
+
+/* 600 KB through the first gateway: under the quota, so the unit still
+ * connects through the second.  Its totals in t. */
+static bool gw_first(struct gw_run *r, struct total *t)
+{
+	__u64 got;
+	int c;
+
+	r->fd[0] = quota_connect(r->n[0].peer_ip, GW_PORT, 2000);
+	if (!ASSERT_GE(r->fd[0], 0, "connect through gateway 0"))
+		return false;
+	got = send_upto(r->fd[0], 600000);
 	ASSERT_GE(got, 600000, "gateway 0 carries 600 KB");
 	usleep(1500000);
-	ASSERT_OK(db_total_gw(pg.dsn, "gw0", "both", &t[0]), "totals");
+	ASSERT_OK(db_total_gw(r->pg.dsn, "gw0", "both", t), "totals");
 	test__log("  gateway 0: %llu bytes acked, %llu in its totals\n",
-		  (unsigned long long)got, (unsigned long long)t[0].bytes);
-	ASSERT_LE(t[0].bytes, (1 << 20) - 1,
+		  (unsigned long long)got, (unsigned long long)t->bytes);
+	ASSERT_LE(t->bytes, (1 << 20) - 1,
 		  "gateway 0 alone is under the quota");
-	ASSERT_GE(t[0].bytes, 600000, "gateway 0's totals");
-	c = quota_connect(n[1].peer_ip, GW_PORT, 1500);
+	ASSERT_GE(t->bytes, 600000, "gateway 0's totals");
+	c = quota_connect(r->n[1].peer_ip, GW_PORT, 1500);
 	ASSERT_GE(c, 0, "under the quota, gateway 1 connects");
 	if (c >= 0)
 		close(c);
-	/* 600 KB more through the second: the sum is over. */
-	fd[1] = quota_connect(n[1].peer_ip, GW_PORT, 2000);
-	if (!ASSERT_GE(fd[1], 0, "connect through gateway 1"))
-		goto out;
-	got = send_upto(fd[1], 600000);
+	return true;
+}
+
+/* 600 KB more through the second: the sum is over, and both gateways
+ * refuse the unit.  t0: the first gateway's totals. */
+static void gw_second(struct gw_run *r, const struct total *t0)
+{
+	struct total t1;
+	__u64 got;
+	int i;
+
+	r->fd[1] = quota_connect(r->n[1].peer_ip, GW_PORT, 2000);
+	if (!ASSERT_GE(r->fd[1], 0, "connect through gateway 1"))
+		return;
+	got = send_upto(r->fd[1], 600000);
 	ASSERT_GE(got, 400000, "gateway 1 carries its part");
 	usleep(2500000);
 	for (i = 0; i < 2; i++)
-		ASSERT_EQ(quota_connect(n[i].peer_ip, GW_PORT, 1500), -1,
+		ASSERT_EQ(quota_connect(r->n[i].peer_ip, GW_PORT, 1500), -1,
 			  "the sum's quota refuses the unit on both gateways");
-	q = quota_of(pg.dsn, "both/20s");
-	if (ASSERT_OK_PTR(q, "flowbpf quota lists both/20s")) {
-		ASSERT_STREQ(json_string_value(json_object_get(q, "state")),
-			     "blocked", "quota state");
-		ASSERT_GE(json_integer_value(json_object_get(q, "used")),
-			  1 << 20, "quota use");
-	}
+	json_decref(test_quota_blocked(r->pg.dsn, "both/20s"));
 	/* Each gateway wrote its own totals; their sum is over. */
-	ASSERT_OK(db_total_gw(pg.dsn, "gw1", "both", &t[1]), "totals");
+	ASSERT_OK(db_total_gw(r->pg.dsn, "gw1", "both", &t1), "totals");
 	test__log("  gateway 1: %llu bytes acked, %llu in its totals\n",
-		  (unsigned long long)got, (unsigned long long)t[1].bytes);
-	ASSERT_GE(t[1].bytes, 300000, "gateway 1's totals");
-	ASSERT_GE(t[0].bytes + t[1].bytes, 1 << 20,
-		  "the sum is over the quota");
-out:
-	json_decref(q);
+		  (unsigned long long)got, (unsigned long long)t1.bytes);
+	ASSERT_GE(t1.bytes, 300000, "gateway 1's totals");
+	ASSERT_GE(t0->bytes + t1.bytes, 1 << 20, "the sum is over the quota");
+}
+
+static void gw_end(struct gw_run *r)
+{
+	int i;
+
 	for (i = 0; i < 2; i++) {
-		if (fd[i] >= 0)
-			close(fd[i]);
-		stop(dmn[i], 3000);
-		stop(col[i], 5000);
-		stop(srv[i], 2000);
-		net_cleanup(&n[i]);
+		if (r->fd[i] >= 0)
+			close(r->fd[i]);
+		stop(r->dmn[i], 3000);
+		stop(r->col[i], 5000);
+		stop(r->srv[i], 2000);
+		net_cleanup(&r->n[i]);
 	}
-	test_pg_stop(&pg);
+	test_pg_stop(&r->pg);
+}
+
+static void test_shared(void)
+{
+	struct gw_run r = {
+		.s = { { .port = GW_PORT }, { .port = GW_PORT } },
+		.dmn = { -1, -1 },
+		.col = { -1, -1 },
+		.srv = { -1, -1 },
+		.fd = { -1, -1 },
+	};
+	struct total t0;
+	char why[256];
+
+	if (test_pg_start(&r.pg, why, sizeof(why))) {
+		test__skip("%s", why);
+		test_pg_stop(&r.pg);
+		return;
+	}
+	if (gw_start(&r)) {
+		quota_wait_period(GW_PERIOD, 0.2);
+		if (gw_first(&r, &t0))
+			gw_second(&r, &t0);
+	}
+	gw_end(&r);
 }
 
 void test_quota_gateways(void)

@@ -313,11 +313,61 @@ int test_unit_sources(const char *ns, const char *ifname)
 
 static int add_sources(struct test_net *n)
 {
-	return run(NULL, NULL,
-		   "ip -n %s addr add " S1 "/32 dev %s && "
-		   "ip -n %s addr add " S2 "/32 dev %s && "
-		   "ip -n %s addr add " S3 "/32 dev %s",
-		   n->ns, n->peer_if, n->ns, n->peer_if, n->ns, n->peer_if);
+	return test_unit_sources(n->ns, n->peer_if);
+}
+
+/* A test of real traffic: its directory, store, policy and host. */
+struct units_run {
+	char dir[32], db[96], pol[96];
+	struct test_net n;
+};
+
+/* A directory of its own, then the host with the units' sources,
+ * flowbpf attached and the policy written.  0; -1 if the directory
+ * failed (nothing to clean up); 1 if a later step did (units_end()). */
+static int units_start(struct units_run *u)
+{
+	char text[1024];
+
+	snprintf(u->dir, sizeof(u->dir), "/tmp/flowbpf-units-XXXXXX");
+	if (!ASSERT_OK_PTR(mkdtemp(u->dir), "mkdtemp"))
+		return -1;
+	snprintf(u->db, sizeof(u->db), "%s/acct.db", u->dir);
+	snprintf(u->pol, sizeof(u->pol), "%s/units.conf", u->dir);
+	if (!ASSERT_OK(net_setup(&u->n), "net_setup") ||
+	    !ASSERT_OK(add_sources(&u->n), "source addresses") ||
+	    !ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
+			   u->n.host_if),
+		       "attach"))
+		return 1;
+	snprintf(text, sizeof(text), units_policy, u->n.peer_ip);
+	test_write_file(u->pol, text);
+	return 0;
+}
+
+static void units_end(struct units_run *u)
+{
+	net_cleanup(&u->n);
+	run(NULL, NULL, "rm -rf %s", u->dir);
+}
+
+/* A receiver of b (set to ip:port) in a child of the root namespace. */
+static pid_t hold_fork(struct burst *b, const char *ip, int port)
+{
+	pid_t pid;
+
+	*b = (struct burst){ .src = ip, .port = port };
+	pid = fork();
+	if (!pid)
+		_exit(udp_hold(b));
+	return pid;
+}
+
+/* Stops a child if there is one. */
+static void stop_some(pid_t pid)
+{
+	if (pid > 0)
+		stop(pid, 2000);
 }
 
 /* A unit's total in the store, against the records and what was sent. */
@@ -344,59 +394,43 @@ static void check_unit(const char *db, const struct rec *r, int nr,
 	ASSERT_EQ(m.bytes, bytes, "month roll-up");
 }
 
-static void test_exact(void)
-{
-	char dir[] = "/tmp/flowbpf-units-XXXXXX", db[96], out[96], pol[96];
-	char text[1024];
-	struct burst hold = { 0 }, hold2 = {}, in_hold[2] = {};
-	struct burst b[4] = {};
-	struct total t;
-	struct test_net n = {};
-	struct rec *r = NULL;
-	pid_t col = -1, ns_rx = -1, host_rx = -1, host_rx2 = -1;
-	int nr;
+/* The receivers of test_exact(), on both sides, so nothing is
+ * answered. */
+struct exact_rx {
+	struct burst hold, hold2, in_hold[2];
+	pid_t ns_rx, host_rx, host_rx2;
+};
 
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
-		return;
-	snprintf(db, sizeof(db), "%s/acct.db", dir);
-	snprintf(out, sizeof(out), "%s/flows.jsonl", dir);
-	snprintf(pol, sizeof(pol), "%s/units.conf", dir);
-	if (!ASSERT_OK(net_setup(&n), "net_setup") ||
-	    !ASSERT_OK(add_sources(&n), "source addresses") ||
-	    !ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
-		goto out;
-	snprintf(text, sizeof(text), units_policy, n.peer_ip);
-	test_write_file(pol, text);
-	col = spawn(
-		"exec %s collect %s --interval 100ms --units %s --db %s -o %s",
-		flowbpf_bin(), n.host_if, pol, db, out);
-	usleep(400000);
-	/* Receivers on both sides, so nothing is answered. */
-	hold = (struct burst){ .src = n.host_ip, .port = 8080 };
-	host_rx = fork();
-	if (!host_rx)
-		_exit(udp_hold(&hold));
-	hold2 = (struct burst){ .src = n.host_ip, .port = 9090 };
-	host_rx2 = fork();
-	if (!host_rx2)
-		_exit(udp_hold(&hold2));
-	in_hold[0] = (struct burst){ .src = n.peer_ip, .port = 7000 };
-	ns_rx = ns_fork(n.ns, udp_hold, in_hold, false);
+static void exact_receive(struct test_net *n, struct exact_rx *x)
+{
+	x->host_rx = hold_fork(&x->hold, n->host_ip, 8080);
+	x->host_rx2 = hold_fork(&x->hold2, n->host_ip, 9090);
+	x->in_hold[0] = (struct burst){ .src = n->peer_ip, .port = 7000 };
+	x->ns_rx = ns_fork(n->ns, udp_hold, x->in_hold, false);
 	usleep(100000);
-	b[0] = (struct burst){ S1, n.host_ip, 8080, 50, 100 };
-	b[1] = (struct burst){ S2, n.host_ip, 9090, 30, 200 };
-	b[2] = (struct burst){ S3, n.host_ip, 8080, 20, 300 };
-	ASSERT_EQ(ns_fork(n.ns, udp_bursts, b, true), 0, "sent from the units");
-	b[0] = (struct burst){ n.host_ip, n.peer_ip, 7000, 40, 500 };
+}
+
+/* From each unit's source to the host, and from the host to the peer. */
+static void exact_send(struct test_net *n)
+{
+	struct burst b[4] = {};
+
+	b[0] = (struct burst){ S1, n->host_ip, 8080, 50, 100 };
+	b[1] = (struct burst){ S2, n->host_ip, 9090, 30, 200 };
+	b[2] = (struct burst){ S3, n->host_ip, 8080, 20, 300 };
+	ASSERT_EQ(ns_fork(n->ns, udp_bursts, b, true), 0,
+		  "sent from the units");
+	b[0] = (struct burst){ n->host_ip, n->peer_ip, 7000, 40, 500 };
 	b[1] = (struct burst){};
 	ASSERT_EQ(udp_bursts(b), 0, "sent to the peer");
-	usleep(300000);
-	ASSERT_EQ(stop(col, 5000), 0, "collector exits 0");
-	col = -1;
-	nr = read_records(out, &r);
-	ASSERT_GE(nr, 4, "records");
+}
+
+/* Each unit's totals against the records and what exact_send() sent. */
+static void exact_check(const char *db, const struct rec *r, int nr,
+			const char *peer_ip)
+{
+	struct total t;
+
 	/* IP bytes: 20 of IP and 8 of UDP header per datagram. */
 	check_unit(db, r, nr, "h1", S1, true, 50, 50 * 128);
 	check_unit(db, r, nr, "lab1", "198.19.251.", true, 80,
@@ -404,7 +438,7 @@ static void test_exact(void)
 	check_unit(db, r, nr, "lab2", "198.19.252.", true, 20, 20 * 328);
 	check_unit(db, r, nr, "labs", "198.19.25", true, 100,
 		   50 * 128 + 30 * 228 + 20 * 328);
-	check_unit(db, r, nr, "peer", n.peer_ip, false, 40, 40 * 528);
+	check_unit(db, r, nr, "peer", peer_ip, false, 40, 40 * 528);
 	/* Classes split a unit's traffic, and add up to it. */
 	ASSERT_OK(db_total(db, "lab1", "out", "web", "day", &t), "class web");
 	ASSERT_EQ(t.packets, 50, "lab1 web packets");
@@ -416,55 +450,68 @@ static void test_exact(void)
 	ASSERT_OK(db_total(db, "lab1", "in", "", "day", &t), "lab1 in");
 	ASSERT_EQ(t.packets, 0, "lab1 in packets");
 	test_report_check(db, "labs", 100, 50 * 128 + 30 * 228 + 20 * 328);
+}
+
+static void test_exact(void)
+{
+	struct exact_rx x = { .ns_rx = -1, .host_rx = -1, .host_rx2 = -1 };
+	struct units_run u = {};
+	struct rec *r = NULL;
+	char out[96];
+	pid_t col = -1;
+	int nr, ret;
+
+	ret = units_start(&u);
+	if (ret < 0)
+		return;
+	if (ret)
+		goto out;
+	snprintf(out, sizeof(out), "%s/flows.jsonl", u.dir);
+	col = spawn(
+		"exec %s collect %s --interval 100ms --units %s --db %s -o %s",
+		flowbpf_bin(), u.n.host_if, u.pol, u.db, out);
+	usleep(400000);
+	exact_receive(&u.n, &x);
+	exact_send(&u.n);
+	usleep(300000);
+	ASSERT_EQ(stop(col, 5000), 0, "collector exits 0");
+	col = -1;
+	nr = read_records(out, &r);
+	ASSERT_GE(nr, 4, "records");
+	exact_check(u.db, r, nr, u.n.peer_ip);
 out:
-	if (col > 0)
-		stop(col, 2000);
-	if (ns_rx > 0)
-		stop(ns_rx, 2000);
-	if (host_rx > 0)
-		stop(host_rx, 2000);
-	if (host_rx2 > 0)
-		stop(host_rx2, 2000);
+	stop_some(col);
+	stop_some(x.ns_rx);
+	stop_some(x.host_rx);
+	stop_some(x.host_rx2);
 	free(r);
-	net_cleanup(&n);
-	run(NULL, NULL, "rm -rf %s", dir);
+	units_end(&u);
 }
 
 /* kill -9 in the middle of a stream, a new collector, exact totals. */
 static void test_restart(void)
 {
-	char dir[] = "/tmp/flowbpf-units-XXXXXX", db[96], pol[96], cmd[512];
-	char text[1024];
 	struct burst hold = {}, b[2] = {};
-	struct test_net n = {};
+	struct units_run u = {};
+	char cmd[512];
 	struct total t;
 	pid_t col = -1, host_rx = -1, tx = -1;
-	int kills;
+	int kills, ret;
 
-	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+	ret = units_start(&u);
+	if (ret < 0)
 		return;
-	snprintf(db, sizeof(db), "%s/acct.db", dir);
-	snprintf(pol, sizeof(pol), "%s/units.conf", dir);
-	if (!ASSERT_OK(net_setup(&n), "net_setup") ||
-	    !ASSERT_OK(add_sources(&n), "source addresses") ||
-	    !ASSERT_OK(run(NULL, NULL, "%s attach %s", flowbpf_bin(),
-			   n.host_if),
-		       "attach"))
+	if (ret)
 		goto out;
-	snprintf(text, sizeof(text), units_policy, n.peer_ip);
-	test_write_file(pol, text);
 	snprintf(
 		cmd, sizeof(cmd),
 		"exec %s collect %s --interval 50ms --active 100ms --units %s --db %s",
-		flowbpf_bin(), n.host_if, pol, db);
+		flowbpf_bin(), u.n.host_if, u.pol, u.db);
 	col = spawn("%s", cmd);
 	usleep(400000);
-	hold = (struct burst){ .src = n.host_ip, .port = 8080 };
-	host_rx = fork();
-	if (!host_rx)
-		_exit(udp_hold(&hold));
-	b[0] = (struct burst){ S1, n.host_ip, 8080, 3000, 172, 1000 };
-	tx = ns_fork(n.ns, udp_bursts, b, false);
+	host_rx = hold_fork(&hold, u.n.host_ip, 8080);
+	b[0] = (struct burst){ S1, u.n.host_ip, 8080, 3000, 172, 1000 };
+	tx = ns_fork(u.n.ns, udp_bursts, b, false);
 	/* Kills while the stream goes on, each after active records. */
 	for (kills = 0; kills < 3; kills++) {
 		usleep(700000);
@@ -477,20 +524,16 @@ static void test_restart(void)
 	usleep(200000);
 	ASSERT_EQ(stop(col, 5000), 0, "last collector exits 0");
 	col = -1;
-	ASSERT_OK(db_total(db, "h1", "out", "", "day", &t), "h1 out");
+	ASSERT_OK(db_total(u.db, "h1", "out", "", "day", &t), "h1 out");
 	ASSERT_EQ(t.packets, 3000, "packets after three kills");
 	ASSERT_EQ(t.bytes, 3000 * 200, "bytes after three kills");
-	ASSERT_OK(db_total(db, "h1", "out", "", "minute", &t), "h1 minutes");
+	ASSERT_OK(db_total(u.db, "h1", "out", "", "minute", &t), "h1 minutes");
 	ASSERT_EQ(t.bytes, 3000 * 200, "minute roll-ups after three kills");
 out:
-	if (tx > 0)
-		stop(tx, 2000);
-	if (col > 0)
-		stop(col, 2000);
-	if (host_rx > 0)
-		stop(host_rx, 2000);
-	net_cleanup(&n);
-	run(NULL, NULL, "rm -rf %s", dir);
+	stop_some(tx);
+	stop_some(col);
+	stop_some(host_rx);
+	units_end(&u);
 }
 
 /* Records written again, or again and longer, add only what is new. */

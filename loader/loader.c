@@ -669,10 +669,41 @@ __u32 flowbpf_pinned_id(const char *ifname, enum flowbpf_obj obj)
  * goes; waiting for that makes "detach" mean gone when it returns, so
  * that bpftool run right after shows nothing.
  */
+/* Whether this process still holds program id open (libxdp keeps some of
+ * the programs it reads until exit): waiting would wait for itself. */
+static bool self_holds_prog(__u32 id)
+{
+	char path[300], line[128];
+	struct dirent *e;
+	bool held = false;
+	unsigned int v;
+	DIR *d;
+	FILE *f;
+
+	d = opendir("/proc/self/fdinfo");
+	while (d && !held && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", e->d_name);
+		f = fopen(path, "re");
+		while (f && !held && fgets(line, sizeof(line), f))
+			held = sscanf(line, "prog_id: %u", &v) == 1 && v == id;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return held;
+}
+
 static void wait_prog_gone(__u32 id)
 {
 	int i, fd;
 
+	if (id && self_holds_prog(id)) {
+		pr_debug("program id %u goes when this process ends\n", id);
+		return;
+	}
 	for (i = 0; id && i < 200; i++) {
 		fd = bpf_prog_get_fd_by_id(id);
 		if (fd < 0)

@@ -1785,6 +1785,88 @@ static bool only_flow(struct env *e, struct flowbpf_key *key,
 			 "flow lookup");
 }
 
+/* What a case expects of the key: its fields in the key's byte order. */
+static void expected_key(const struct parser_case *c, bool via_tc,
+			 struct flowbpf_key *exp)
+{
+	memset(exp, 0, sizeof(*exp));
+	exp->dir = via_tc ? FLOWBPF_DIR_EGRESS : FLOWBPF_DIR_INGRESS;
+	exp->family = c->key.family;
+	exp->proto = c->key.proto;
+	exp->vlan = c->key.vlan;
+	exp->inner_vlan = c->key.inner_vlan;
+	exp->sport = htons(c->key.sport);
+	exp->dport = htons(c->key.dport);
+	key_addr(c->key.family, c->key.saddr, exp->saddr);
+	key_addr(c->key.family, c->key.daddr, exp->daddr);
+}
+
+/* The new flow's value after its first packet, run between t0 and t1. */
+static void check_new_value(const struct parser_case *c,
+			    const struct flowbpf_flow *flow, __u64 bytes,
+			    __u64 t0, __u64 t1)
+{
+	ASSERT_EQ(flow->packets, 1, "flow.packets");
+	ASSERT_EQ(flow->bytes, bytes, "flow.bytes (IP length)");
+	ASSERT_EQ(flow->tcp_flags, c->key.tcp_flags, "flow.tcp_flags");
+	ASSERT_GE(flow->first, tick_of(t0), "flow.first after the run began");
+	ASSERT_LE(flow->first, tick_of(t1), "flow.first before it ended");
+	ASSERT_EQ(flow->last, flow->first, "flow.last");
+	ASSERT_EQ(flow->verdict, FLOWBPF_VERDICT_QUEUED, "verdict");
+	ASSERT_EQ(flow->source, FLOWBPF_SRC_KERNEL, "verdict source");
+	ASSERT_EQ(flow->set, flow->first, "verdict set");
+	ASSERT_EQ(flow->held, 0, "flow.held");
+	ASSERT_EQ(flow->released, 0, "flow.released");
+	ASSERT_EQ(flow->tos, c->key.tos, "flow.tos");
+}
+
+/* The one event of a new flow: its header and the frame's head. */
+static void check_new_event(struct env *e, const struct pkt *p,
+			    const struct flowbpf_key *got,
+			    const struct flowbpf_flow *flow, __u64 t0, __u64 t1)
+{
+	__u64 cap;
+
+	if (!ASSERT_EQ(e->sink.n, 1, "one event"))
+		return;
+	cap = p->len < FLOWBPF_EVENT_DATA ? p->len : FLOWBPF_EVENT_DATA;
+	ASSERT_EQ(e->sink.size, sizeof(struct flowbpf_event), "event size");
+	ASSERT_EQ(e->sink.ev.hdr.type, FLOWBPF_EV_NEW_FLOW, "event type");
+	ASSERT_EQ(e->sink.ev.hdr.ifindex, TEST_IFINDEX, "event ifindex");
+	ASSERT_EQ(memcmp(&e->sink.ev.hdr.key, got, sizeof(*got)), 0,
+		  "event key");
+	ASSERT_EQ(tick_of(e->sink.ev.hdr.ts_ns), flow->first, "event ts_ns");
+	ASSERT_GE(e->sink.ev.hdr.ts_ns, t0, "event ts_ns after the run began");
+	ASSERT_LE(e->sink.ev.hdr.ts_ns, t1, "event ts_ns before it ended");
+	ASSERT_EQ(e->sink.ev.hdr.pkt_len, p->len, "event pkt_len");
+	ASSERT_EQ(e->sink.ev.hdr.cap_len, cap, "event cap_len");
+	ASSERT_EQ(memcmp(e->sink.ev.data, p->d, cap), 0, "event data");
+}
+
+/* A packet that makes no flow: only the counters in want move. */
+static void check_no_flow(struct env *e, const struct flowbpf_stats *before,
+			  const struct flowbpf_stats *after, const __u64 *want)
+{
+	check_stats(before, after, want);
+	ASSERT_EQ(flow_keys(e->flows_fd, NULL, 0), 0, "no flow");
+	ASSERT_EQ(e->sink.n, 0, "no event");
+}
+
+/* The counters a new flow's first packet moves (monitor mode). */
+static void new_flow_stats(const struct parser_case *c, __u64 bytes,
+			   __u64 *want)
+{
+	/* A flow's first packet is QUEUED; monitor mode lets it pass. */
+	want[FLOWBPF_STAT_QUEUED_PASS] = 1;
+	want[FLOWBPF_STAT_QUEUED_PASS_BYTES] = bytes;
+	want[FLOWBPF_STAT_FLOWS_CREATED] = 1;
+	want[FLOWBPF_STAT_EVENTS_SENT] = 1;
+	if (c->frag == F_FIRST)
+		want[FLOWBPF_STAT_FRAG_FIRST] = 1;
+	else if (c->frag == F_LATER)
+		want[FLOWBPF_STAT_FRAG_LATER] = 1;
+}
+
 static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 {
 	struct bpf_program *prog = via_tc ? e->skel->progs.flowbpf_tc_egress
@@ -1795,7 +1877,7 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 	__u64 want[FLOWBPF_STAT_MAX] = {};
 	struct flowbpf_key got, exp;
 	struct flowbpf_flow flow;
-	__u64 t0, t1, bytes, cap;
+	__u64 t0, t1, bytes;
 	__u32 retval = 0;
 	struct pkt p;
 	int err;
@@ -1816,9 +1898,7 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 
 	if (c->einval) {
 		ASSERT_EQ(err, -EINVAL, "test run refused");
-		check_stats(&before, &after, want);
-		ASSERT_EQ(flow_keys(e->flows_fd, NULL, 0), 0, "no flow");
-		ASSERT_EQ(e->sink.n, 0, "no event");
+		check_no_flow(e, &before, &after, want);
 		return;
 	}
 	if (!ASSERT_OK(err, "test run"))
@@ -1828,65 +1908,19 @@ static void run_case(struct env *e, const struct parser_case *c, bool via_tc)
 	want[FLOWBPF_STAT_PACKETS] = 1;
 	if (c->err) {
 		want[c->err] = 1;
-		check_stats(&before, &after, want);
-		ASSERT_EQ(flow_keys(e->flows_fd, NULL, 0), 0, "no flow");
-		ASSERT_EQ(e->sink.n, 0, "no event");
+		check_no_flow(e, &before, &after, want);
 		return;
 	}
-
-	/* A flow's first packet is QUEUED; monitor mode lets it pass. */
 	bytes = ip_bytes(&p);
-	want[FLOWBPF_STAT_QUEUED_PASS] = 1;
-	want[FLOWBPF_STAT_QUEUED_PASS_BYTES] = bytes;
-	want[FLOWBPF_STAT_FLOWS_CREATED] = 1;
-	want[FLOWBPF_STAT_EVENTS_SENT] = 1;
-	if (c->frag == F_FIRST)
-		want[FLOWBPF_STAT_FRAG_FIRST] = 1;
-	else if (c->frag == F_LATER)
-		want[FLOWBPF_STAT_FRAG_LATER] = 1;
+	new_flow_stats(c, bytes, want);
 	check_stats(&before, &after, want);
 
 	if (!only_flow(e, &got, &flow))
 		return;
-	memset(&exp, 0, sizeof(exp));
-	exp.dir = via_tc ? FLOWBPF_DIR_EGRESS : FLOWBPF_DIR_INGRESS;
-	exp.family = c->key.family;
-	exp.proto = c->key.proto;
-	exp.vlan = c->key.vlan;
-	exp.inner_vlan = c->key.inner_vlan;
-	exp.sport = htons(c->key.sport);
-	exp.dport = htons(c->key.dport);
-	key_addr(c->key.family, c->key.saddr, exp.saddr);
-	key_addr(c->key.family, c->key.daddr, exp.daddr);
+	expected_key(c, via_tc, &exp);
 	check_key(&got, &exp);
-
-	ASSERT_EQ(flow.packets, 1, "flow.packets");
-	ASSERT_EQ(flow.bytes, bytes, "flow.bytes (IP length)");
-	ASSERT_EQ(flow.tcp_flags, c->key.tcp_flags, "flow.tcp_flags");
-	ASSERT_GE(flow.first, tick_of(t0), "flow.first after the run began");
-	ASSERT_LE(flow.first, tick_of(t1), "flow.first before it ended");
-	ASSERT_EQ(flow.last, flow.first, "flow.last");
-	ASSERT_EQ(flow.verdict, FLOWBPF_VERDICT_QUEUED, "verdict");
-	ASSERT_EQ(flow.source, FLOWBPF_SRC_KERNEL, "verdict source");
-	ASSERT_EQ(flow.set, flow.first, "verdict set");
-	ASSERT_EQ(flow.held, 0, "flow.held");
-	ASSERT_EQ(flow.released, 0, "flow.released");
-	ASSERT_EQ(flow.tos, c->key.tos, "flow.tos");
-
-	if (!ASSERT_EQ(e->sink.n, 1, "one event"))
-		return;
-	cap = p.len < FLOWBPF_EVENT_DATA ? p.len : FLOWBPF_EVENT_DATA;
-	ASSERT_EQ(e->sink.size, sizeof(struct flowbpf_event), "event size");
-	ASSERT_EQ(e->sink.ev.hdr.type, FLOWBPF_EV_NEW_FLOW, "event type");
-	ASSERT_EQ(e->sink.ev.hdr.ifindex, TEST_IFINDEX, "event ifindex");
-	ASSERT_EQ(memcmp(&e->sink.ev.hdr.key, &got, sizeof(got)), 0,
-		  "event key");
-	ASSERT_EQ(tick_of(e->sink.ev.hdr.ts_ns), flow.first, "event ts_ns");
-	ASSERT_GE(e->sink.ev.hdr.ts_ns, t0, "event ts_ns after the run began");
-	ASSERT_LE(e->sink.ev.hdr.ts_ns, t1, "event ts_ns before it ended");
-	ASSERT_EQ(e->sink.ev.hdr.pkt_len, p.len, "event pkt_len");
-	ASSERT_EQ(e->sink.ev.hdr.cap_len, cap, "event cap_len");
-	ASSERT_EQ(memcmp(e->sink.ev.data, p.d, cap), 0, "event data");
+	check_new_value(c, &flow, bytes, t0, t1);
+	check_new_event(e, &p, &got, &flow, t0, t1);
 }
 
 /*

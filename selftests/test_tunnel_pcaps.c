@@ -746,9 +746,8 @@ static int hm_run(struct tp_ctx *x, const __u8 *f, __u32 len,
  * make (inner addresses 198.18.0.1 > 198.18.0.2, UDP 1000 > 9, the
  * tunnel's type and id), or the error it must end in.
  */
-static void subtest_frames(struct tp_ctx *x)
+static void frames_pppoe(struct tp_ctx *x, __u8 *f)
 {
-	static __u8 f[256];
 	struct flowbpf_key k;
 	__u32 n;
 	int o;
@@ -767,6 +766,13 @@ static void subtest_frames(struct tp_ctx *x)
 	f[14] = 0x21;
 	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
 		  "pppoe: bad version");
+}
+
+static void frames_mpls(struct tp_ctx *x, __u8 *f)
+{
+	struct flowbpf_key k;
+	__u32 n;
+	int o;
 
 	/* MPLS: labels 100 and 200 (bottom), then IPv4. */
 	n = hm_eth(f, 0x8847);
@@ -784,6 +790,13 @@ static void subtest_frames(struct tp_ctx *x)
 	n += hm_udp4(f + n, 17, 9, 8) + 8;
 	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
 		  "mpls: stack too deep");
+}
+
+static void frames_gre(struct tp_ctx *x, __u8 *f)
+{
+	struct flowbpf_key k;
+	__u32 n;
+	int o;
 
 	/* GRE with checksum, key 77 and sequence, carrying IPv4. */
 	n = hm_eth(f, 0x0800);
@@ -800,6 +813,13 @@ static void subtest_frames(struct tp_ctx *x)
 	f[ETH_HLEN + 21] = 0x02;
 	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
 		  "gre: bad version");
+}
+
+static void frames_geneve(struct tp_ctx *x, __u8 *f)
+{
+	struct flowbpf_key k;
+	__u32 n;
+	int o;
 
 	/* GENEVE VNI 0x10203 with 8 bytes of options, inner Ethernet. */
 	n = hm_eth(f, 0x0800);
@@ -818,6 +838,13 @@ static void subtest_frames(struct tp_ctx *x)
 	f[ETH_HLEN + 28] = 0x42;
 	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
 		  "geneve: bad version");
+}
+
+static void frames_vxlan(struct tp_ctx *x, __u8 *f)
+{
+	struct flowbpf_key k;
+	__u32 n;
+	int o;
 
 	/* VXLAN without its I flag: an error; with it, VNI 5. */
 	n = hm_eth(f, 0x0800);
@@ -839,6 +866,17 @@ static void subtest_frames(struct tp_ctx *x)
 	f[ETH_HLEN + 24] = 0, f[ETH_HLEN + 25] = 8 + 8 + 10;
 	ASSERT_EQ(hm_run(x, f, n, &k), FLOWBPF_STAT_ERR_TUNNEL,
 		  "vxlan: inner Ethernet cut short");
+}
+
+static void subtest_frames(struct tp_ctx *x)
+{
+	static __u8 f[256];
+
+	frames_pppoe(x, f);
+	frames_mpls(x, f);
+	frames_gre(x, f);
+	frames_geneve(x, f);
+	frames_vxlan(x, f);
 }
 
 void test_tunnel_pcaps(void)

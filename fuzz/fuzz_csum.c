@@ -18,7 +18,9 @@
  * types 0, 43 and 60; a TCP header of 20 bytes or a UDP one of 8 at least.
  */
 #include "fuzz.h"
+#include <linux/types.h>
 #include "csum.h"
+#include "flowbpf.h"
 
 struct segment {
 	size_t off, len; /* in the frame */
@@ -55,8 +57,7 @@ static bool find_segment(const uint8_t *f, size_t len, struct segment *s)
 		return false;
 	type = f[12] << 8 | f[13];
 	for (i = 0; i < 2; i++) {
-		if ((type != 0x8100 && type != 0x88a8 && type != 0x9100) ||
-		    len - off < 4)
+		if (!flowbpf_eth_is_vlan(type) || len - off < 4)
 			break;
 		type = f[off + 2] << 8 | f[off + 3];
 		off += 4;

@@ -99,7 +99,7 @@ static void check_key(const struct flowbpf_key *k)
 		CHECK(!k->daddr[0] && !k->daddr[1] &&
 		      k->daddr[2] == htonl(0xffff));
 	}
-	if (k->proto == 1 || k->proto == 58)
+	if (flowbpf_proto_is_icmp(k->proto))
 		CHECK(!k->sport);
 }
 

@@ -118,7 +118,7 @@ static void check_rule(const struct policy *p, const struct rule *r)
 	if (r->icmp_type >= 0 || r->icmp_code >= 0) {
 		CHECK(r->nprotos);
 		for (i = 0; i < r->nprotos; i++)
-			CHECK(r->protos[i] == 1 || r->protos[i] == 58);
+			CHECK(flowbpf_proto_is_icmp(r->protos[i]));
 	}
 	CHECK((r->tmin_from < 0) == (r->tmin_to < 0));
 	if (r->tmin_from >= 0)

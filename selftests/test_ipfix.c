@@ -699,7 +699,7 @@ static int read_nfacctd(const char *path, long long domain, struct xrec **out,
 static struct xrec *find(struct xrec *v, int n, const struct xrec *r,
 			 bool icmp_ports)
 {
-	bool icmp = r->proto == 1 || r->proto == 58;
+	bool icmp = flowbpf_proto_is_icmp(r->proto);
 	int i;
 
 	for (i = 0; i < n; i++) {

@@ -201,7 +201,7 @@ static bool tag_type(__u16 t)
 
 static void ref_l4(const __u8 *l4, __u32 room, struct flowbpf_key *k)
 {
-	if (k->proto == 1 || k->proto == 58) {
+	if (flowbpf_proto_is_icmp(k->proto)) {
 		if (room >= 8)
 			k->dport = htons(rd16(l4));
 	} else if (k->proto == 6 || k->proto == 17) {

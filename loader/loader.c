@@ -506,86 +506,131 @@ static const char *ingress_name(const struct flowbpf_attach_opts *o,
 					   : "xdp native, libxdp dispatcher";
 }
 
-int flowbpf_attach(const struct flowbpf_attach_opts *o)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_hook, ihook, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = FLOWBPF_TC_HANDLE,
-		    .priority = FLOWBPF_TC_PRIO);
-	LIBBPF_OPTS(bpf_tc_opts, itc, .handle = FLOWBPF_TC_HANDLE,
-		    .priority = FLOWBPF_TC_PRIO);
-	/* What to undo if a later step fails. */
-	bool own_qdisc = false, tc_on = false, itc_on = false, pinned = false;
-	bool tc_ing = o->ingress == INGRESS_TC;
-	struct xdp_share x = { .link_fd = -1 };
-	struct flowbpf *skel = NULL;
-	int err, link_fd = -1, xdp_fd = -1, fd[FB_OBJ_MAX];
+/*
+ * An attach under way: what it has made so far, which is what a failed
+ * step undoes (attach_undo) and a finished one leaves to the pins.
+ */
+struct attach_ctx {
+	const struct flowbpf_attach_opts *o;
 	unsigned int ifindex;
+	struct bpf_tc_hook hook, ihook;
+	struct bpf_tc_opts tc, itc;
+	bool own_qdisc, tc_on, itc_on, pinned;
+	struct xdp_share x;
+	struct flowbpf *skel;
+	int link_fd, xdp_fd;
+};
 
-	err = attach_precheck(o, &ifindex);
+/* Whether the clsact qdisc is ours decides what detach removes. */
+static int attach_qdisc(struct attach_ctx *a)
+{
+	int err = bpf_tc_hook_create(&a->hook);
+
+	if (!err) {
+		a->own_qdisc = true;
+		return 0;
+	}
+	if (err == -EEXIST)
+		return 0;
+	err_set("%s: cannot create clsact qdisc: %s", a->o->ifname,
+		strerror(-err));
+	return err;
+}
+
+/* tc egress always; ingress by tc or by XDP. */
+static int attach_hooks(struct attach_ctx *a)
+{
+	struct flowbpf *skel = a->skel;
+	int err;
+
+	err = tc_attach(&a->hook, &a->tc,
+			bpf_program__fd(skel->progs.flowbpf_tc_egress),
+			a->o->ifname, "egress");
 	if (err)
 		return err;
-	/* Whether the clsact qdisc is ours decides what detach removes. */
-	hook.ifindex = ihook.ifindex = ifindex;
-	err = bpf_tc_hook_create(&hook);
-	if (!err) {
-		own_qdisc = true;
-	} else if (err != -EEXIST) {
-		err_set("%s: cannot create clsact qdisc: %s", o->ifname,
-			strerror(-err));
-		goto cleanup;
-	}
-	skel = open_and_load(o, ifindex, own_qdisc, &err);
-	if (!skel)
-		goto cleanup;
-	err = tc_attach(&hook, &tc,
-			bpf_program__fd(skel->progs.flowbpf_tc_egress),
-			o->ifname, "egress");
-	if (err)
-		goto cleanup;
-	tc_on = true;
-	if (tc_ing) {
-		err = tc_attach(&ihook, &itc,
-				bpf_program__fd(skel->progs.flowbpf_tc_ingress),
-				o->ifname, "ingress");
-		if (err)
-			goto cleanup;
-		itc_on = true;
-	} else {
-		err = attach_xdp(o, skel, ifindex, &x, &link_fd, &xdp_fd);
-		if (err)
-			goto cleanup;
-	}
-	err = make_pin_dir(o->ifname);
-	if (err)
-		goto cleanup;
-	pinned = true;
-	skel_fds(skel, link_fd, xdp_fd, fd);
-	err = pin_all(o->ifname, fd);
-	if (err)
-		goto cleanup;
+	a->tc_on = true;
+	if (a->o->ingress != INGRESS_TC)
+		return attach_xdp(a->o, skel, a->ifindex, &a->x, &a->link_fd,
+				  &a->xdp_fd);
+	err = tc_attach(&a->ihook, &a->itc,
+			bpf_program__fd(skel->progs.flowbpf_tc_ingress),
+			a->o->ifname, "ingress");
+	a->itc_on = !err;
+	return err;
+}
 
-	pr_info("%s: attached (%s, ingress %s)\n", o->ifname,
-		mode_name(o->mode), ingress_name(o, link_fd));
-	/* Success: the pins now hold programs and maps; the fds can go. */
-	pinned = tc_on = itc_on = own_qdisc = false;
-	x.attached = false;
-cleanup:
-	if (pinned)
-		unpin_all(o->ifname);
-	xdp_share_undo(&x, ifindex);
-	if (itc_on)
-		tc_detach(&ihook, &itc);
-	if (tc_on)
-		tc_detach(&hook, &tc);
-	if (own_qdisc) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
+static int attach_pins(struct attach_ctx *a)
+{
+	int fd[FB_OBJ_MAX], err;
+
+	err = make_pin_dir(a->o->ifname);
+	if (err)
+		return err;
+	a->pinned = true;
+	skel_fds(a->skel, a->link_fd, a->xdp_fd, fd);
+	return pin_all(a->o->ifname, fd);
+}
+
+/* Takes back what a failed attach made, in the reverse order. */
+static void attach_undo(struct attach_ctx *a)
+{
+	if (a->pinned)
+		unpin_all(a->o->ifname);
+	xdp_share_undo(&a->x, a->ifindex);
+	if (a->itc_on)
+		tc_detach(&a->ihook, &a->itc);
+	if (a->tc_on)
+		tc_detach(&a->hook, &a->tc);
+	if (a->own_qdisc) {
+		a->hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&a->hook);
 	}
-	if (link_fd >= 0)
-		close(link_fd);
-	xdp_share_free(&x);
-	flowbpf__destroy(skel);
+}
+
+int flowbpf_attach(const struct flowbpf_attach_opts *o)
+{
+	struct attach_ctx a = {
+		.o = o,
+		.hook = { .sz = sizeof(a.hook), .attach_point = BPF_TC_EGRESS },
+		.ihook = { .sz = sizeof(a.ihook),
+			   .attach_point = BPF_TC_INGRESS },
+		.tc = { .sz = sizeof(a.tc),
+			.handle = FLOWBPF_TC_HANDLE,
+			.priority = FLOWBPF_TC_PRIO },
+		.itc = { .sz = sizeof(a.itc),
+			 .handle = FLOWBPF_TC_HANDLE,
+			 .priority = FLOWBPF_TC_PRIO },
+		.x = { .link_fd = -1 },
+		.link_fd = -1,
+		.xdp_fd = -1,
+	};
+	int err;
+
+	err = attach_precheck(o, &a.ifindex);
+	if (err)
+		return err;
+	a.hook.ifindex = a.ihook.ifindex = a.ifindex;
+	err = attach_qdisc(&a);
+	if (!err) {
+		a.skel = open_and_load(o, a.ifindex, a.own_qdisc, &err);
+		if (a.skel)
+			err = attach_hooks(&a);
+	}
+	if (!err)
+		err = attach_pins(&a);
+	if (err) {
+		attach_undo(&a);
+	} else {
+		pr_info("%s: attached (%s, ingress %s)\n", o->ifname,
+			mode_name(o->mode), ingress_name(o, a.link_fd));
+		/* The pins hold programs and maps now; the fds can go. */
+		a.x.attached = false;
+		xdp_share_undo(&a.x, a.ifindex);
+	}
+	if (a.link_fd >= 0)
+		close(a.link_fd);
+	xdp_share_free(&a.x);
+	flowbpf__destroy(a.skel);
 	return err;
 }
 
@@ -942,9 +987,9 @@ int flowbpf_open(const char *ifname, struct flowbpf_handle *h)
 		h->id[i] = obj_id(h->fd[i], pins[i].kind);
 	}
 	/* Another version's attach may pin other maps: its config says so. */
-	err = missing == FB_MAP_CONFIG ? h->fd[FB_MAP_CONFIG]
-				       : read_config(h->fd[FB_MAP_CONFIG],
-						     &h->cfg);
+	err = missing == FB_MAP_CONFIG
+		      ? h->fd[FB_MAP_CONFIG]
+		      : read_config(h->fd[FB_MAP_CONFIG], &h->cfg);
 	if (!err && missing >= 0) {
 		err = h->fd[missing];
 		flowbpf_pin_path(path, sizeof(path), ifname, missing);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "array.h"
 #include "acct.h"
 #include "log.h"
 
@@ -28,15 +29,11 @@ static int us_write(struct acct_sink *s, const struct acct_record *r)
 {
 	struct units_sink *u = (struct units_sink *)s;
 
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? u->cap * 2 : 1024;
-		void *p = realloc(u->v, cap * sizeof(*u->v));
+	void *p = array_room(u->v, &u->cap, u->n, sizeof(*u->v), 1024);
 
-		if (!p)
-			return -ENOMEM;
-		u->v = p;
-		u->cap = cap;
-	}
+	if (!p)
+		return -ENOMEM;
+	u->v = p;
 	u->v[u->n++] = *r;
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "array.h"
 #include "acct.h"
 
 const char *const acct_rollups[4] = { "minute", "hour", "day", "month" };
@@ -138,15 +139,10 @@ static int share_add(struct batch *b, int unit, int cls, int dir, time_t t,
 			return 0;
 		}
 	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-
-		s = realloc(b->v, cap * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		b->v = s;
-		b->cap = cap;
-	}
+	s = array_room(b->v, &b->cap, b->n, sizeof(*s), 64);
+	if (!s)
+		return -ENOMEM;
+	b->v = s;
 	b->v[b->n++] = (struct share){ unit, cls, dir, t, packets, bytes };
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "array.h"
 #include "log.h"
 #include "acct.h"
 #include "cli.h"
@@ -44,15 +45,10 @@ static int qrow_cb(void *ctx, int n, const char *const *v)
 	struct qtab *t = ctx;
 	struct qrow *r;
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		void *p = realloc(t->v, cap * sizeof(*t->v));
-
-		if (!p)
-			return -ENOMEM;
-		t->v = p;
-		t->cap = cap;
-	}
+	r = array_room(t->v, &t->cap, t->n, sizeof(*t->v), 16);
+	if (!r)
+		return -ENOMEM;
+	t->v = r;
 	r = &t->v[t->n++];
 	memset(r, 0, sizeof(*r));
 	snprintf(r->name, sizeof(r->name), "%s", v[0]);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "array.h"
 #include "log.h"
 #include "acct.h"
 #include "cli.h"
@@ -88,15 +89,10 @@ static int row_cb(void *ctx, int n, const char *const *v)
 	struct rrow *r = t->n ? &t->v[t->n - 1] : NULL;
 
 	if (!r || strcmp(r->unit, v[0]) || strcmp(r->cls, v[1])) {
-		if (t->n == t->cap) {
-			size_t cap = t->cap ? t->cap * 2 : 64;
-			void *p = realloc(t->v, cap * sizeof(*t->v));
-
-			if (!p)
-				return -ENOMEM;
-			t->v = p;
-			t->cap = cap;
-		}
+		r = array_room(t->v, &t->cap, t->n, sizeof(*t->v), 64);
+		if (!r)
+			return -ENOMEM;
+		t->v = r;
 		r = &t->v[t->n++];
 		memset(r, 0, sizeof(*r));
 		snprintf(r->unit, sizeof(r->unit), "%s", v[0]);

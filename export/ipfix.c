@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include "array.h"
 #include "ipfix.h"
 #include "log.h"
 
@@ -697,7 +698,6 @@ static void tcp_pump(struct ipfix_tcp *t)
 static int tcp_write(struct acct_sink *s, const struct acct_record *r)
 {
 	struct ipfix_tcp *t = (struct ipfix_tcp *)s;
-	size_t cap;
 	void *p;
 
 	if (t->qn - t->qhead >= IPFIX_TCP_QUEUE_MAX) {
@@ -711,17 +711,13 @@ static int tcp_write(struct acct_sink *s, const struct acct_record *r)
 		t->qn -= t->qhead;
 		t->qhead = 0;
 	}
-	if (t->qn == t->qcap) {
-		cap = t->qcap ? t->qcap * 2 : 1024;
-		p = realloc(t->q, cap * sizeof(*t->q));
-		if (!p) {
-			s->lost++;
-			t->exp.not_sent++;
-			return -ENOMEM;
-		}
-		t->q = p;
-		t->qcap = cap;
+	p = array_room(t->q, &t->qcap, t->qn, sizeof(*t->q), 1024);
+	if (!p) {
+		s->lost++;
+		t->exp.not_sent++;
+		return -ENOMEM;
 	}
+	t->q = p;
 	t->q[t->qn++] = *r;
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include "array.h"
 #include "clock.h"
 #include "record.h"
 #include "flowfmt.h"
@@ -370,15 +371,10 @@ static int jsonl_reserve(struct jsonl *j, size_t len)
 		j->buf = p;
 		j->cap = cap;
 	}
-	if (j->nrec == j->rec_cap) {
-		size_t cap = j->rec_cap ? j->rec_cap * 2 : 256;
-
-		p = realloc(j->ends, cap * sizeof(*j->ends));
-		if (!p)
-			return -ENOMEM;
-		j->ends = p;
-		j->rec_cap = cap;
-	}
+	p = array_room(j->ends, &j->rec_cap, j->nrec, sizeof(*j->ends), 256);
+	if (!p)
+		return -ENOMEM;
+	j->ends = p;
 	return 0;
 }
 

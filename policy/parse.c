@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "array.h"
 #include "addrset.h"
 #include "log.h"
 #include "policy.h"
@@ -318,14 +319,10 @@ static int unit_add(struct parser *ps, const struct unit *u)
 	size_t i, n, *slots;
 	struct unit *nu;
 
-	if (p->nunits == ps->units_cap) {
-		n = ps->units_cap ? ps->units_cap * 2 : 16;
-		nu = realloc(p->units, n * sizeof(*nu));
-		if (!nu)
-			return -ENOMEM;
-		p->units = nu;
-		ps->units_cap = n;
-	}
+	nu = array_room(p->units, &ps->units_cap, p->nunits, sizeof(*nu), 16);
+	if (!nu)
+		return -ENOMEM;
+	p->units = nu;
 	/* At most half full, so that probe runs stay short. */
 	if (2 * (p->nunits + 1) > ps->nslots) {
 		n = ps->nslots ? ps->nslots * 2 : 64;

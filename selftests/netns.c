@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <bpf/bpf.h>
+#include "array.h"
 #include "daemon.h"
 #include "netns.h"
 #include "loader.h"
@@ -418,19 +419,16 @@ bool prog_exists(__u32 id)
 int map_keys(int fd, struct flowbpf_key **keys, __u32 *n)
 {
 	struct flowbpf_key k, *ks = NULL, *tmp;
-	__u32 cnt = 0, cap = 0;
+	size_t cnt = 0, cap = 0;
 	void *prev = NULL;
 
 	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 1024;
-			tmp = realloc(ks, cap * sizeof(*ks));
-			if (!tmp) {
-				free(ks);
-				return -ENOMEM;
-			}
-			ks = tmp;
+		tmp = array_room(ks, &cap, cnt, sizeof(*ks), 1024);
+		if (!tmp) {
+			free(ks);
+			return -ENOMEM;
 		}
+		ks = tmp;
 		ks[cnt++] = k;
 		prev = &ks[cnt - 1];
 	}

@@ -67,9 +67,9 @@ enum {
 };
 
 /*
- * layer2SegmentId (IE 351, RFC 7133 4.4.2): the segment type in the top
+ * layer2SegmentId (IE 351, RFC 7133): the segment type in the top
  * octet, the segment id in the 56 bits below.  IANA defines the types
- * VxLAN (1) and NVGRE (2) only; docs/accounting.md says which tunnels get
+ * VxLAN (1) and NVGRE (2) only; docs/tunnels.md says which tunnels get
  * one.
  */
 #define IPFIX_L2_SEGMENT_VXLAN 0x01

@@ -43,6 +43,8 @@ struct ie {
 			{ IE_END_REASON, 1 }, { icmp, 2 },                    \
 			{ IE_CLASS_OF_SERVICE, 1 },                           \
 			{ IE_FORWARDING_STATUS, 1 }, { IE_CUSTOMER_VLAN, 2 }, \
+			{ IE_L2_SEGMENT_ID, 8 },                              \
+			{ IE_MPLS_TOP_LABEL, IPFIX_MPLS_LABEL_LEN },          \
 	}
 
 static const struct ie tmpl_v4[] =
@@ -281,6 +283,31 @@ bool ipfix_enc_fits(const struct ipfix_enc *e, const struct acct_record *r,
 		       e->max_len;
 }
 
+/*
+ * The tunnel context as standard elements, all zero when the flow has
+ * none.  Only VXLAN has a layer2SegmentId type: GENEVE has no type in the
+ * registry, and a GRE key is an NVGRE segment only when the payload is
+ * Ethernet, which the key does not keep.  The key keeps the top label of
+ * an MPLS stack but neither its TC bits nor whether more labels follow,
+ * so both stay 0.
+ */
+static void put_tunnel(unsigned char *p, const struct flowbpf_key *k)
+{
+	__u64 seg = 0;
+	__u32 mpls = 0;
+
+	if (k->tun_type == FLOWBPF_TUN_VXLAN)
+		seg = (__u64)IPFIX_L2_SEGMENT_VXLAN
+			      << IPFIX_L2_SEGMENT_TYPE_SHIFT |
+		      k->tun_id;
+	else if (k->tun_type == FLOWBPF_TUN_MPLS)
+		mpls = (k->tun_id & 0xfffff) << 4;
+	put64(p, seg);
+	p[8] = mpls >> 16;
+	p[9] = mpls >> 8;
+	p[10] = mpls;
+}
+
 static void put_record(unsigned char *p, const struct acct_record *r)
 {
 	const struct flowbpf_key *k = &r->key;
@@ -321,6 +348,7 @@ static void put_record(unsigned char *p, const struct acct_record *r)
 	p[13] = r->tos;
 	p[14] = r->fwd;
 	put16(p + 15, k->inner_vlan);
+	put_tunnel(p + 17, k);
 }
 
 int ipfix_enc_add(struct ipfix_enc *e, const struct acct_record *r,

@@ -54,6 +54,7 @@ enum {
 	IE_EXPORTED_RECORDS = 42,
 	IE_VLAN = 58,
 	IE_DIRECTION = 61,
+	IE_MPLS_TOP_LABEL = 70,
 	IE_FORWARDING_STATUS = 89,
 	IE_END_REASON = 136,
 	IE_ICMP_V6 = 139,
@@ -62,7 +63,19 @@ enum {
 	IE_END_MS = 153,
 	IE_NOT_SENT_FLOWS = 166,
 	IE_CUSTOMER_VLAN = 245,
+	IE_L2_SEGMENT_ID = 351,
 };
+
+/*
+ * layer2SegmentId (IE 351, RFC 7133): the segment type in the top
+ * octet, the segment id in the 56 bits below.  IANA defines the types
+ * VxLAN (1) and NVGRE (2) only; docs/tunnels.md says which tunnels get
+ * one.
+ */
+#define IPFIX_L2_SEGMENT_VXLAN 0x01
+#define IPFIX_L2_SEGMENT_TYPE_SHIFT 56
+/* mplsTopLabelStackSection (IE 70): label, TC and bottom-of-stack bit. */
+#define IPFIX_MPLS_LABEL_LEN 3
 
 /* Sends one finished message; 0 or -errno. */
 typedef int (*ipfix_send_fn)(void *ctx, const void *msg, size_t len);

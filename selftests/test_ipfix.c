@@ -67,9 +67,9 @@ static __u64 get64(const unsigned char *p)
 	return (__u64)get32(p) << 32 | get32(p + 4);
 }
 
-#define V4_FIELDS 19
-#define V4_LEN 65
-#define V6_LEN 89
+#define V4_FIELDS 21
+#define V4_LEN 76
+#define V6_LEN 100
 #define EXPORTER_LEN 41
 /* The template set (IPv4 and IPv6) and the options template set. */
 #define TMPL_SET_LEN (4 + 2 * (4 + 4 * V4_FIELDS))
@@ -78,11 +78,11 @@ static __u64 get64(const unsigned char *p)
 /* One template record at p against the expected layout; its length. */
 static size_t check_template(const unsigned char *p, __u16 id, bool v6)
 {
-	static const __u16 ids4[V4_FIELDS] = { 152, 153, 1,  2,	 10, 14, 8,
-					       12,  7,	 11, 4,	 6,  61, 58,
-					       136, 32,	 5,  89, 245 };
-	static const __u16 lens[V4_FIELDS] = { 8, 8, 8, 8, 4, 4, 4, 4, 2, 2,
-					       1, 2, 1, 2, 1, 2, 1, 1, 2 };
+	static const __u16 ids4[V4_FIELDS] = { 152, 153, 1,  2,	 10,  14,  8,
+					       12,  7,	 11, 4,	 6,   61,  58,
+					       136, 32,	 5,  89, 245, 351, 70 };
+	static const __u16 lens[V4_FIELDS] = { 8, 8, 8, 8, 4, 4, 4, 4, 2, 2, 1,
+					       2, 1, 2, 1, 2, 1, 1, 2, 8, 3 };
 	__u16 n = get16(p + 2), i;
 
 	ASSERT_EQ(get16(p), id, "template id");
@@ -204,6 +204,9 @@ static const unsigned char *layout_v4(const unsigned char *p,
 	ASSERT_EQ(p[61], 0xb9, "ipClassOfService");
 	ASSERT_EQ(p[62], 129, "forwardingStatus: dropped, ACL deny");
 	ASSERT_EQ(get16(p + 63), 200, "dot1qCustomerVlanId: the inner tag");
+	ASSERT_EQ(get64(p + 65), 0, "layer2SegmentId: not tunnelled");
+	ASSERT_EQ(get16(p + 73) | p[75], 0,
+		  "mplsTopLabelStackSection: no label");
 	return p + V4_LEN;
 }
 
@@ -226,6 +229,9 @@ static void layout_v6(const unsigned char *p)
 	ASSERT_EQ(p[85], 0xa1, "ipClassOfService (traffic class)");
 	ASSERT_EQ(p[86], 64, "forwardingStatus: forwarded");
 	ASSERT_EQ(get16(p + 87), 0, "no inner VLAN");
+	ASSERT_EQ(get64(p + 89), 0, "layer2SegmentId: not tunnelled");
+	ASSERT_EQ(get16(p + 97) | p[99], 0,
+		  "mplsTopLabelStackSection: no label");
 }
 
 static void subtest_layout(void)
@@ -439,6 +445,94 @@ static void subtest_forwarding_status(void)
 						 cases[i].source, cases[i].mode,
 						 cases[i].pending),
 			  cases[i].want, cases[i].what);
+}
+
+/*
+ * The tunnel elements, last in both templates: each case's record alone
+ * in a message, found after the templates and the exporter's record.
+ */
+static void subtest_tunnel(void)
+{
+	static const struct {
+		int family;
+		__u8 tun_type;
+		__u32 tun_id;
+		__u64 seg;
+		__u8 mpls[3];
+		const char *what;
+	} cases[] = {
+		{ 4,
+		  FLOWBPF_TUN_VXLAN,
+		  5,
+		  0x0100000000000005ULL,
+		  { 0 },
+		  "VXLAN VNI 5: segment type VxLAN, id 5" },
+		{ 6,
+		  FLOWBPF_TUN_VXLAN,
+		  0xffffff,
+		  0x0100000000ffffffULL,
+		  { 0 },
+		  "IPv6, the largest VNI" },
+		{ 4,
+		  FLOWBPF_TUN_MPLS,
+		  100,
+		  0,
+		  { 0x00, 0x06, 0x40 },
+		  "MPLS label 100: label << 4, TC 0, S 0" },
+		{ 6,
+		  FLOWBPF_TUN_MPLS,
+		  0xfffff,
+		  0,
+		  { 0xff, 0xff, 0xf0 },
+		  "IPv6, the largest MPLS label" },
+		{ 4, FLOWBPF_TUN_NONE, 0, 0, { 0 }, "not tunnelled: zeros" },
+		{ 4,
+		  FLOWBPF_TUN_GENEVE,
+		  7,
+		  0,
+		  { 0 },
+		  "GENEVE: no segment type defined" },
+		{ 4, FLOWBPF_TUN_GRE, 9, 0, { 0 }, "GRE key: not NVGRE" },
+		{ 6, FLOWBPF_TUN_PPPOE, 3, 0, { 0 }, "PPPoE: none" },
+	};
+	struct capture *cap = calloc(1, sizeof(*cap));
+	struct ipfix_enc *e = calloc(1, sizeof(*e));
+	struct acct_record r;
+	const unsigned char *p;
+	size_t i, rl;
+
+	if (!ASSERT_OK_PTR(cap, "alloc") || !ASSERT_OK_PTR(e, "alloc"))
+		goto out;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].family == 6)
+			test_record_v6_icmp(&r);
+		else
+			test_record_v4(&r, 0);
+		r.key.tun_type = cases[i].tun_type;
+		r.key.tun_id = cases[i].tun_id;
+		cap->n = 0;
+		ipfix_enc_init(e, 42, 1472, 0, capture_send, cap);
+		ipfix_enc_add(e, &r, 1700000005000ULL);
+		ipfix_enc_flush(e);
+		rl = ipfix_record_len(cases[i].family);
+		if (!ASSERT_EQ(cap->n, 1, "one message") ||
+		    !ASSERT_EQ(cap->len[0],
+			       16 + TMPL_SET_LEN + OPT_SET_LEN +
+				       (4 + EXPORTER_LEN) + 4 + rl,
+			       "message length"))
+			continue;
+		/* The data record is the message's last rl bytes. */
+		p = cap->msg[0] + cap->len[0] - rl;
+		ASSERT_EQ(get16(p - 4), cases[i].family == 6 ? 257 : 256,
+			  "data set id");
+		ASSERT_EQ(get64(p + rl - 11), cases[i].seg, cases[i].what);
+		ASSERT_EQ(p[rl - 3], cases[i].mpls[0], cases[i].what);
+		ASSERT_EQ(p[rl - 2], cases[i].mpls[1], cases[i].what);
+		ASSERT_EQ(p[rl - 1], cases[i].mpls[2], cases[i].what);
+	}
+out:
+	free(cap);
+	free(e);
 }
 
 static void subtest_json(void)
@@ -1932,6 +2026,8 @@ void test_ipfix(void)
 		subtest_session();
 	if (test__start_subtest("forwarding_status"))
 		subtest_forwarding_status();
+	if (test__start_subtest("tunnel"))
+		subtest_tunnel();
 	if (test__start_subtest("json"))
 		subtest_json();
 	if (test__start_subtest("cli"))

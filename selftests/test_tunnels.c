@@ -33,6 +33,7 @@
 #include "netns.h"
 #include "policy.h"
 #include "test.h"
+#include "test_collect.h"
 
 #define PORT_OK 5311
 #define PORT_DENY 5312
@@ -400,15 +401,79 @@ static int outer_sum(const struct tnet *t, __u8 dir, __u8 proto, __u64 *packets,
 	return 0;
 }
 
+/* A UDP socket bound on loopback, so that the datagrams sent to it are
+ * not refused; its port in *port. */
+static int udp_sink(int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &al)) {
+		close(fd);
+		return -errno;
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/*
+ * The collector's records, as JSON lines into path and, for VXLAN, as
+ * IPFIX to loopback, captured by tshark; then Wireshark's IPFIX dissector
+ * must decode layer2SegmentId (VxLAN, the VNI) and an MPLS label of 0 in
+ * the inner flow's records.
+ */
+static void collect_records(const struct tnet *t, const char *path)
+{
+	char pcap[64], *out = NULL, want[32];
+	int fd, port = 0;
+
+	if (t->k->type != FLOWBPF_TUN_VXLAN || !have_tool("tshark")) {
+		run(NULL, NULL, "timeout -s INT 1 %s collect %s -o - > %s",
+		    flowbpf_bin(), t->n.host_if, path);
+		return;
+	}
+	fd = udp_sink(&port);
+	if (!ASSERT_GE(fd, 0, "UDP socket for the IPFIX export"))
+		return;
+	snprintf(pcap, sizeof(pcap), "/tmp/fbtrec-%d.pcap", getpid());
+	ASSERT_OK(
+		run(NULL, NULL,
+		    "tshark -i lo -f 'udp dst port %d' -w %s >%s.log 2>&1 & "
+		    "ws=$!; for i in $(seq 100); do "
+		    "grep -q 'Capturing on' %s.log && break; sleep 0.1; done; "
+		    "timeout -s INT 1 %s collect %s -o - --ipfix 127.0.0.1:%d "
+		    "> %s; sleep 0.5; kill -INT $ws; wait $ws; "
+		    "grep -q 'Capturing on' %s.log",
+		    port, pcap, pcap, pcap, flowbpf_bin(), t->n.host_if, port,
+		    path, pcap),
+		"tshark captures the IPFIX export");
+	close(fd);
+	run(&out, NULL,
+	    "tshark -r %s -d udp.port==%d,cflow -Y 'cflow.dstaddr == %s' "
+	    "-T fields -E occurrence=a -e cflow.layer2_segment_id "
+	    "-e cflow.mpls_label; rm -f %s %s.log",
+	    pcap, port, t->ov_peer, pcap, pcap);
+	snprintf(want, sizeof(want), "%llu\t0",
+		 (unsigned long long)(1ULL << 56 | t->id));
+	ASSERT_HAS(out, want,
+		   "tshark: layer2SegmentId VxLAN and the VNI, MPLS label 0");
+	free(out);
+}
+
 /* The collector's records of the inner flows name the tunnel, and its
  * outer endpoints. */
 static void check_records(const struct tnet *t)
 {
-	char want[128], *out = NULL;
+	char want[128], path[64], *out = NULL;
 
 	/* At its stop it reports every live flow. */
-	run(NULL, NULL, "timeout -s INT 1 %s collect %s -o - > /tmp/fbtrec-%d",
-	    flowbpf_bin(), t->n.host_if, getpid());
+	snprintf(path, sizeof(path), "/tmp/fbtrec-%d", getpid());
+	collect_records(t, path);
 	run(&out, NULL,
 	    "grep '\"dst\":\"%s\"' /tmp/fbtrec-%d; rm -f /tmp/fbtrec-%d",
 	    t->ov_peer, getpid(), getpid());

@@ -49,6 +49,8 @@ static struct {
 	int passed, failed_n, skipped_n;
 	char **filters;
 	int nfilters;
+	const char **excludes; /* -x: test files left out */
+	int nexcludes;
 	int report_fd; /* in a test's child: one byte per unit to the runner */
 } st;
 
@@ -59,6 +61,9 @@ static bool selected(const char *test, const char *sub)
 {
 	int i;
 
+	for (i = 0; i < st.nexcludes; i++)
+		if (!fnmatch(st.excludes[i], test, 0))
+			return false;
 	if (!st.nfilters)
 		return true;
 	for (i = 0; i < st.nfilters; i++) {
@@ -145,8 +150,9 @@ void test__log(const char *fmt, ...)
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"Usage: %s [-v] [-l] [-t TEST[/SUBTEST]]...\n"
+		"Usage: %s [-v] [-l] [-t TEST[/SUBTEST]]... [-x TEST]...\n"
 		"  -t  run only matching tests (globs; repeatable)\n"
+		"  -x  leave out matching tests (globs; repeatable)\n"
 		"  -l  list tests\n"
 		"  -v  verbose (passing asserts, libbpf output)\n",
 		prog);
@@ -244,7 +250,7 @@ int main(int argc, char **argv)
 	int opt, timeout_s;
 	size_t i;
 
-	while ((opt = getopt(argc, argv, "vlt:h")) != -1) {
+	while ((opt = getopt(argc, argv, "vlt:x:h")) != -1) {
 		switch (opt) {
 		case 'v':
 			env_verbose = 1;
@@ -259,6 +265,13 @@ int main(int argc, char **argv)
 			if (!st.filters)
 				return 2;
 			st.filters[st.nfilters++] = optarg;
+			break;
+		case 'x':
+			st.excludes = realloc(st.excludes, (st.nexcludes + 1) *
+								   sizeof(char *));
+			if (!st.excludes)
+				return 2;
+			st.excludes[st.nexcludes++] = optarg;
 			break;
 		default:
 			usage(argv[0]);

@@ -15,7 +15,7 @@
 #                            looked for next to KERNEL and in /lib/modules;
 #                            without one, what the guest needs must be
 #                            built in)
-#   VMTEST_TIMEOUT=SECONDS   a guest still running then is killed (2700)
+#   VMTEST_TIMEOUT=SECONDS   a guest still running then is killed (4200)
 #   VMTEST_CMD='COMMANDS'    run these shell commands in the guest (from the
 #                            repository) instead of the runner
 #   VMTEST_ACCEL=kvm|tcg     default: kvm if /dev/kvm can run a guest
@@ -35,7 +35,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd -P)
 cache=$repo/.output/vmtest
-timeout_s=${VMTEST_TIMEOUT:-2700}
+timeout_s=${VMTEST_TIMEOUT:-4200}
 mem=${VMTEST_MEM:-2G}
 smp=${VMTEST_SMP:-2}
 # Modules the initramfs carries to reach the host's files; the guest init
